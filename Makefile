@@ -1,0 +1,40 @@
+# Quick start: `make demo` then `make test`. Both set up .venv first (idempotent: a stamp file
+# records the installed requirements; nothing is reinstalled when they did not change).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.kit-installed
+export KERAS_BACKEND ?= torch
+export HF_HUB_OFFLINE = 1
+export TRANSFORMERS_OFFLINE = 1
+export WANDB_MODE ?= offline
+
+.PHONY: setup demo test test-tf bench clean-runs
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# torch first, pinned to the CPU build on disk, so nothing pulls a multi-GB CUDA build
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $$(grep '^torch==' requirements.txt)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/kit run sentiment-classification
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# The Keras tests again on the TensorFlow backend (separate venv: TensorFlow pins h5py)
+test-tf: setup
+	@test -x .venv-tf/bin/python || $(PYTHON) -m venv --system-site-packages .venv-tf
+	.venv-tf/bin/python -m pip install --quiet -r requirements-tf.txt
+	KERAS_BACKEND=tensorflow .venv-tf/bin/python -m pytest -q tests/test_keras.py
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean-runs:
+	rm -rf runs/

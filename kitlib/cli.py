@@ -1,0 +1,170 @@
+"""The ``kit`` command.
+
+    kit run COMPETITION|NOTEBOOK [-p NAME VALUE ...]    execute the notebook with papermill, keep a run record
+    kit params COMPETITION|NOTEBOOK                     list the notebook's parameters
+    kit runs [COMPETITION]                              the runs, best score first
+    kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload] [--data-dir DIR]
+    kit data download COMPETITION [--dest DIR]          fetch the files through the platform's client
+    kit kernel COMPETITION [-p NAME VALUE ...] [--out DIR] [--push]
+    kit competitions                                    the competitions the kit carries
+
+Exit status: 0 on success, 1 when a run, validation or upload failed, 2 for bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import KitError, ParameterError, RunError
+
+
+def _params(pairs: list[list[str]] | None) -> dict[str, str]:
+    return {name: value for name, value in (pairs or [])}
+
+
+def cmd_run(args) -> int:
+    from .run import execute, read_manifest
+
+    try:
+        run_dir = execute(args.target, _params(args.param), progress=not args.quiet)
+    except RunError as exc:
+        print(f"kit run: FAILED\n{exc}", file=sys.stderr)
+        if getattr(exc, "run_dir", None):
+            print(f"run record: {exc.run_dir / 'manifest.json'}", file=sys.stderr)
+        return 1
+    manifest = read_manifest(run_dir)
+    print(f"run folder:  {run_dir}")
+    print(f"run record:  {run_dir / 'manifest.json'}")
+    metrics = manifest.get("metrics") or {}
+    for name, value in metrics.items():
+        print(f"  {name} = {value:.4f}")
+    sub = manifest.get("submission")
+    print(f"submission:  {sub['path']}  (sha256 {sub['sha256'][:12]})" if sub else "submission:  none written")
+    return 0
+
+
+def cmd_params(args) -> int:
+    from .run import notebook_parameters, resolve_notebook
+
+    _, notebook = resolve_notebook(args.target)
+    for name, info in notebook_parameters(notebook).items():
+        print(f"{name}: {info.get('inferred_type_name')} = {info.get('default')}  # {info.get('help', '')}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .run import format_runs, list_runs
+
+    print(format_runs(list_runs(args.competition)))
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from .submit import submit
+
+    row = submit(args.target, args.competition, message=args.message, upload=args.upload, data_dir=args.data_dir)
+    print(f"valid: {row['file']} (sha256 {row['sha256'][:12]}) recorded in the ledger")
+    if args.upload:
+        print(f"uploaded: {row['platform_message']}")
+    return 0
+
+
+def cmd_competitions(args) -> int:
+    from .competitions import COMPETITIONS
+
+    for comp in COMPETITIONS.values():
+        print(f"{comp.name:26s} {comp.platform:8s} {comp.metric:18s} {comp.title}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from . import platforms
+    from .competitions import ROOT, get_competition
+
+    comp = get_competition(args.competition)
+    if comp.platform == "local":
+        raise ParameterError(f"{comp.name} has no download client; put its files in a folder and pass -p data_dir DIR")
+    dest = Path(args.dest) if args.dest else ROOT / "data" / comp.name
+    out = platforms.download(comp.platform, comp.slug, dest, force=args.force)
+    print(f"data_dir: {out}\nrun with: kit run {comp.name} -p data_dir {out}")
+    return 0
+
+
+def cmd_kernel(args) -> int:
+    from . import kernel
+    from .competitions import ROOT, get_competition
+    from .run import coerce_parameters, notebook_parameters
+
+    comp = get_competition(args.competition)
+    params = coerce_parameters(_params(args.param), notebook_parameters(comp.notebook_path))
+    out = Path(args.out) if args.out else ROOT / "build" / "kernels" / comp.name
+    bundle = kernel.build_bundle(comp.name, params, out, username=args.username)
+    print(f"kernel bundle: {bundle}")
+    if args.push:
+        print(kernel.push_bundle(bundle))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kit", description="Competition notebook kit: run, record, submit.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="execute a competition's notebook with papermill and keep a run record")
+    p.add_argument("target", help="competition name (see `kit competitions`) or a notebook path")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="override a notebook parameter (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-cell progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("params", help="list a notebook's parameters")
+    p.add_argument("target")
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("runs", help="table of runs, best score first")
+    p.add_argument("competition", nargs="?")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("submit", help="validate a submission, record it in the ledger, optionally upload it")
+    p.add_argument("target", help="submission file or run id")
+    p.add_argument("--competition", "-c", help="competition (needed for a file; a run knows its own)")
+    p.add_argument("-m", "--message", default="", help="submission description")
+    p.add_argument("--upload", action="store_true", help="upload through the platform's official client")
+    p.add_argument("--data-dir", help="competition data folder holding the sample submission")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("competitions", help="list the competitions the kit carries")
+    p.set_defaults(func=cmd_competitions)
+
+    data = sub.add_parser("data", help="competition data").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("download", help="download a competition's files through the platform's client")
+    p.add_argument("competition")
+    p.add_argument("--dest", help="folder (default data/<competition>/)")
+    p.add_argument("--force", action="store_true", help="download again even when files are there")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("kernel", help="build (and push) a Kaggle notebook bundle for a code competition")
+    p.add_argument("competition")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p.add_argument("--out", help="bundle folder (default build/kernels/<competition>/)")
+    p.add_argument("--username", help="Kaggle user owning the kernel (default: from credentials)")
+    p.add_argument("--push", action="store_true", help="push through the kaggle client")
+    p.set_defaults(func=cmd_kernel)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``kit``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ParameterError as exc:
+        print(f"kit {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KitError as exc:
+        print(f"kit {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

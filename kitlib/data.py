@@ -1,0 +1,201 @@
+"""Reading competition files: where the data lives, list-valued CSV columns, content hashes, caching.
+
+The main piece is :func:`read_list_csv`: CSV files whose cells hold whole vectors written as text
+(``"[0.32, 0.98, ...]"``, as AIcrowd ships face embeddings). It parses them into float32 arrays in one
+vectorised pass (no per-row ``ast.literal_eval``), refuses ragged or non-numeric rows with a message that
+names the file, row and column, and caches the parsed table beside the source, keyed by the file's
+sha256, so a second load reads a ``.npy`` instead of re-parsing text.
+
+Imports neither torch nor TensorFlow.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+CACHE_VERSION = "1"  # bump when the parser's output changes, so stale caches are ignored
+
+
+# ---------------------------------------------------------------------------------- where data is
+def resolve_data_dir(data_dir: str | os.PathLike | None, competition: str, seed: int = 0) -> Path:
+    """The folder holding ``competition``'s files.
+
+    - ``""``/``None``/``"demo"``: the embedded demo set ``data/demo/<competition>/`` (written by the
+      competition's deterministic generator on first use when its files are not committed);
+    - on Kaggle (``KAGGLE_KERNEL_RUN_TYPE`` set) a relative path that does not exist is looked up under
+      ``/kaggle/input/``; with ``""`` the competition's own input folder is used when present;
+    - anything else: that folder, which must exist.
+
+    Raises ``DataError`` when the folder does not exist.
+    """
+    from .competitions import get_competition
+
+    comp = get_competition(competition)
+    on_kaggle = bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE"))
+    if data_dir in (None, "", "demo"):
+        kaggle_input = Path("/kaggle/input") / comp.slug
+        if on_kaggle and kaggle_input.is_dir():
+            return kaggle_input
+        out = comp.demo_dir
+        if comp.demo is not None:
+            module, _, func = comp.demo.partition(":")
+            getattr(importlib.import_module(module), func)(out, seed=seed)
+        return out
+    path = Path(data_dir).expanduser()
+    if not path.is_absolute() and not path.exists() and on_kaggle:
+        path = Path("/kaggle/input") / path
+    if not path.is_dir():
+        raise DataError(f"data_dir {str(data_dir)!r} is not a folder (looked at {path.resolve()})")
+    return path.resolve()
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def require_files(data_dir: Path, names: Sequence[str]) -> dict[str, Path]:
+    """Map each of ``names`` to its path in ``data_dir``; raise ``DataError`` listing the missing ones."""
+    paths = {name: Path(data_dir) / name for name in names}
+    missing = [name for name, p in paths.items() if not p.is_file()]
+    if missing:
+        present = sorted(p.name for p in Path(data_dir).iterdir()) if Path(data_dir).is_dir() else []
+        raise DataError(f"{data_dir}: missing {missing}; the folder holds {present}")
+    return paths
+
+
+# --------------------------------------------------------------------------- list-valued columns
+def parse_list_column(
+    values: Sequence[str], *, dim: int | None = None, source: str = "<data>", column: str = "?"
+) -> np.ndarray:
+    """Parse text lists (``"[1.5, -2, 3e-4]"``) into a float32 array of shape ``(len(values), dim)``.
+
+    ``dim`` is the expected length of every list (default: the first row's). Rows are numbered from 1
+    (the header is not a row). Raises ``DataError`` naming source, row and column for a missing value,
+    missing brackets, a list of another length or an item that is not a finite number.
+    """
+    text = pd.Series(values, dtype=object)
+    if len(text) == 0:
+        return np.empty((0, dim or 0), dtype=np.float32)
+    missing = text.isna().to_numpy()
+    if missing.any():
+        _fail(source, int(np.argmax(missing)), column, "empty cell; expected a list of numbers")
+    text = text.astype(str).str.strip()
+    bracketed = (text.str.startswith("[") & text.str.endswith("]")).to_numpy()
+    if not bracketed.all():
+        row = int(np.argmin(bracketed))
+        _fail(source, row, column, f"expected a list written as [x, y, ...], got {_clip(text.iloc[row])!r}")
+    inner = text.str.slice(1, -1)
+    counts = inner.str.count(",").to_numpy() + 1
+    counts[(inner.str.strip() == "").to_numpy()] = 0
+    expected = int(counts[0]) if dim is None else int(dim)
+    wrong = counts != expected
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        _fail(source, row, column, f"expected {expected} numbers, got {int(counts[row])}")
+    flat = _to_float(",".join(inner.tolist()), expected * len(text))
+    if flat is None or not np.isfinite(flat).all():
+        for row, item in enumerate(inner):  # the slow path only runs to name the offending row
+            bad = _first_bad_item(item)
+            if bad is not None:
+                _fail(source, row, column, f"item {bad[0] + 1} is {bad[1]!r}; expected a finite number")
+        raise DataError(f"{source}: column {column!r}: could not parse the lists")  # pragma: no cover
+    return flat.reshape(len(text), expected).astype(np.float32, copy=False)
+
+
+def _to_float(joined: str, n: int) -> np.ndarray | None:
+    if n == 0:
+        return np.empty(0)
+    try:
+        parts = np.array(joined.split(","))
+        return parts.astype(np.float64) if len(parts) == n else None
+    except ValueError:
+        return None
+
+
+def _first_bad_item(item: str) -> tuple[int, str] | None:
+    for i, token in enumerate(item.split(",")):
+        try:
+            if not np.isfinite(float(token)):
+                return i, token.strip()
+        except ValueError:
+            return i, token.strip()
+    return None
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _fail(source: str, row: int, column: str, what: str):
+    raise DataError(f"{source} row {row + 1}: column {column!r}: {what}")
+
+
+def _cache_dir(source: Path) -> Path:
+    """``.kitcache/`` beside the source, or the user cache when that folder is read-only (Kaggle input)."""
+    beside = source.parent / ".kitcache"
+    if os.access(source.parent, os.W_OK):
+        return beside
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kitlib"
+
+
+def read_list_csv(
+    path: str | os.PathLike,
+    list_columns: dict[str, int | None],
+    *,
+    required: Sequence[str] = (),
+    cache: bool = True,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Read a CSV whose ``list_columns`` hold text lists; return ``(other columns, {column: array})``.
+
+    ``list_columns`` maps each list column to its expected length (``None``: the first row's).
+    ``required`` names further columns that must be present. With ``cache`` the parsed result is stored
+    in ``.kitcache/`` beside the file under the file's sha256 and read from there next time.
+    Raises ``DataError`` for a missing file or column, or a malformed row (file, row and column named).
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise DataError(f"{source}: file not found")
+    key = None
+    if cache:
+        settings = repr(sorted(list_columns.items())) + CACHE_VERSION
+        key = file_sha256(source)[:20] + "-" + hashlib.sha256(settings.encode()).hexdigest()[:8]
+        folder = _cache_dir(source)
+        stem = folder / f"{source.name}.{key}"
+        table_file = stem.with_name(stem.name + ".table.pkl")
+        if table_file.is_file():
+            arrays = {c: np.load(stem.with_name(f"{stem.name}.{c}.npy")) for c in list_columns}
+            return pd.read_pickle(table_file), arrays
+    try:
+        frame = pd.read_csv(source, dtype={c: str for c in list_columns}, keep_default_na=False,
+                            na_values={c: [""] for c in list_columns})
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{source}: not a readable CSV file: {exc}") from exc
+    missing = [c for c in [*list_columns, *required] if c not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {missing}; the file has {list(frame.columns)}")
+    arrays = {c: parse_list_column(frame[c], dim=d, source=source.name, column=c) for c, d in list_columns.items()}
+    rest = frame.drop(columns=list(list_columns))
+    if cache:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for c, arr in arrays.items():
+                np.save(stem.with_name(f"{stem.name}.{c}.npy"), arr)
+            tmp = table_file.with_suffix(".tmp")
+            rest.to_pickle(tmp)
+            tmp.replace(table_file)  # written last: its presence means the cache entry is complete
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    return rest, arrays

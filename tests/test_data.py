@@ -1,0 +1,101 @@
+import ast
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kitlib import data
+from kitlib.errors import DataError
+
+
+def write_csv(path, rows, label="a"):
+    lines = ["embeddings,label"] + [f'"{r}",{label}' for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_parse_matches_literal_eval(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["[" + ", ".join(f"{v:.6f}" for v in rng.normal(size=7)) + "]" for _ in range(50)]
+    rows[3] = "[1e-3, -2, 3.5E2, 0, 1, 2, 3]"
+    frame, arrays = data.read_list_csv(write_csv(tmp_path / "t.csv", rows), {"embeddings": 7}, cache=False)
+    expected = np.array([ast.literal_eval(r) for r in rows], dtype=np.float32)
+    assert arrays["embeddings"].dtype == np.float32
+    np.testing.assert_array_equal(arrays["embeddings"], expected)
+    assert list(frame.columns) == ["label"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("[1, 2]", r"t\.csv row 3: column 'embeddings': expected 3 numbers, got 2"),
+    ("[1, 2, 3, 4]", r"t\.csv row 3: column 'embeddings': expected 3 numbers, got 4"),
+    ("[1, x, 3]", r"t\.csv row 3: column 'embeddings': item 2 is 'x'; expected a finite number"),
+    ("[1, nan, 3]", r"t\.csv row 3: column 'embeddings': item 2 is 'nan'"),
+    ("[1, , 3]", r"t\.csv row 3: column 'embeddings': item 2 is ''"),
+    ("1, 2, 3", r"t\.csv row 3: column 'embeddings': expected a list written as \[x, y, \.\.\.\]"),
+])
+def test_malformed_rows_are_named(tmp_path, bad, message):
+    rows = ["[1, 2, 3]", "[4, 5, 6]", bad, "[7, 8, 9]"]
+    with pytest.raises(DataError, match=message):
+        data.read_list_csv(write_csv(tmp_path / "t.csv", rows), {"embeddings": 3}, cache=False)
+
+
+def test_ragged_without_declared_length_uses_first_row(tmp_path):
+    with pytest.raises(DataError, match="row 2: column 'embeddings': expected 2 numbers, got 3"):
+        data.read_list_csv(write_csv(tmp_path / "t.csv", ["[1, 2]", "[1, 2, 3]"]), {"embeddings": None}, cache=False)
+
+
+def test_empty_cell_and_missing_column_and_file(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('embeddings,label\n"[1, 2]",a\n,b\n')
+    with pytest.raises(DataError, match="t.csv row 2: column 'embeddings': empty cell"):
+        data.read_list_csv(path, {"embeddings": 2}, cache=False)
+    with pytest.raises(DataError, match=r"missing column\(s\) \['vec'\]"):
+        data.read_list_csv(path, {"vec": 2}, cache=False)
+    with pytest.raises(DataError, match="file not found"):
+        data.read_list_csv(tmp_path / "nope.csv", {"embeddings": 2})
+
+
+def test_cache_is_used_and_keyed_by_content(tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "t.csv", ["[1, 2]", "[3, 4]"])
+    _, first = data.read_list_csv(path, {"embeddings": 2})
+    assert any((tmp_path / ".kitcache").iterdir())
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed again instead of reading the cache")
+
+    monkeypatch.setattr(data, "parse_list_column", no_parsing)
+    frame, second = data.read_list_csv(path, {"embeddings": 2})
+    np.testing.assert_array_equal(first["embeddings"], second["embeddings"])
+    assert frame["label"].tolist() == ["a", "a"]
+    monkeypatch.undo()
+
+    write_csv(path, ["[5, 6]", "[7, 8]"])  # same name, new content: the old cache must not answer
+    _, third = data.read_list_csv(path, {"embeddings": 2})
+    np.testing.assert_array_equal(third["embeddings"], [[5, 6], [7, 8]])
+
+
+def test_read_only_folder_caches_in_user_cache(tmp_path, monkeypatch):
+    folder = tmp_path / "input"
+    folder.mkdir()
+    path = write_csv(folder / "t.csv", ["[1, 2]"])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(os, "access", lambda p, mode: False)
+    data.read_list_csv(path, {"embeddings": 2})
+    assert not (folder / ".kitcache").exists()
+    assert any((tmp_path / "cache" / "kitlib").iterdir())
+
+
+def test_resolve_data_dir(tmp_path, monkeypatch):
+    with pytest.raises(DataError, match="is not a folder"):
+        data.resolve_data_dir(tmp_path / "missing", "sentiment-classification")
+    assert data.resolve_data_dir(str(tmp_path), "sentiment-classification") == tmp_path.resolve()
+    monkeypatch.setattr(data.Path, "is_dir", lambda self: str(self) == "/kaggle/input/sentiment-classification")
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
+    assert str(data.resolve_data_dir("", "sentiment-classification")) == "/kaggle/input/sentiment-classification"
+
+
+def test_require_files_lists_missing(tmp_path):
+    (tmp_path / "train.csv").write_text("x\n")
+    with pytest.raises(DataError, match=r"missing \['val.csv'\]; the folder holds \['train.csv'\]"):
+        data.require_files(tmp_path, ["train.csv", "val.csv"])

@@ -1,0 +1,63 @@
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kitlib.errors import DataError
+from kitlib.tasks import sentiment
+
+
+def digest(folder):
+    return {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in sentiment.FILES}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    return sentiment.write_demo(out, seed=3, n_train=120, n_val=60, n_test=40)
+
+
+def test_demo_is_deterministic_and_in_aicrowd_format(small, tmp_path):
+    again = sentiment.write_demo(tmp_path / "again", seed=3, n_train=120, n_val=60, n_test=40)
+    assert digest(small) == digest(again)
+    other = sentiment.write_demo(tmp_path / "other", seed=4, n_train=120, n_val=60, n_test=40)
+    assert digest(other)["train.csv"] != digest(small)["train.csv"]
+    train = pd.read_csv(small / "train.csv")
+    assert list(train.columns) == ["embeddings", "label"]
+    assert set(train.label) <= set(sentiment.LABELS)
+    first = train.embeddings[0]
+    assert first.startswith("[") and first.endswith("]") and len(first.split(",")) == 512
+    sample = pd.read_csv(small / "sample_submission.csv", keep_default_na=False)
+    assert list(sample.columns) == ["embeddings", "label"] and len(sample) == 40
+
+
+def test_load(small):
+    data = sentiment.load(small)
+    assert data.X_train.shape == (120, 512) and data.X_train.dtype == np.float32
+    assert data.X_test.shape == (40, 512)
+    assert set(np.unique(data.y_train)) <= {0, 1, 2}
+
+
+def test_unknown_label_is_named(small, tmp_path):
+    for f in sentiment.FILES:
+        (tmp_path / f).write_bytes((small / f).read_bytes())
+    text = (tmp_path / "val.csv").read_text().splitlines()
+    text[5] = text[5].rsplit(",", 1)[0] + ",happy"
+    (tmp_path / "val.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(DataError, match=r"val.csv row 5: column 'label': 'happy' is not one of"):
+        sentiment.load(tmp_path, cache=False)
+
+
+def test_mlp_beats_forest_on_generated_data():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from kitlib.metrics import weighted_f1
+
+    X, y = sentiment.make_embeddings(1500, seed=1)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    Xt, yt, Xv, yv = X[:1100], y[:1100], X[1100:], y[1100:]
+    forest = RandomForestClassifier(100, random_state=0, n_jobs=2).fit(Xt, yt)
+    fit = sentiment.fit_mlp(Xt, yt, Xv, yv, epochs=15, progress=False)
+    assert fit.best_score > weighted_f1(yv, forest.predict(Xv)) + 0.03
