@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("kernel", help="build (and push) a Kaggle notebook bundle for a code competition")
     p.add_argument("competition")
-    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="bake a notebook parameter into the kernel (repeatable); -p device cuda turns on Kaggle's GPU")
     p.add_argument("--out", help="bundle folder (default build/kernels/<competition>/)")
     p.add_argument("--username", help="Kaggle user owning the kernel (default: from credentials)")
     p.add_argument("--push", action="store_true", help="push through the kaggle client")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,37 +93,36 @@ def parse_list_column(
     missing = text.isna().to_numpy()
     if missing.any():
         _fail(source, int(np.argmax(missing)), column, "empty cell; expected a list of numbers")
-    text = text.astype(str).str.strip()
+    text = text.astype(str)
     bracketed = (text.str.startswith("[") & text.str.endswith("]")).to_numpy()
+    if not bracketed.all():  # tolerate spaces around the brackets, nothing else
+        text = text.str.strip()
+        bracketed = (text.str.startswith("[") & text.str.endswith("]")).to_numpy()
     if not bracketed.all():
         row = int(np.argmin(bracketed))
         _fail(source, row, column, f"expected a list written as [x, y, ...], got {_clip(text.iloc[row])!r}")
-    inner = text.str.slice(1, -1)
-    counts = inner.str.count(",").to_numpy() + 1
-    counts[(inner.str.strip() == "").to_numpy()] = 0
-    expected = int(counts[0]) if dim is None else int(dim)
-    wrong = counts != expected
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        _fail(source, row, column, f"expected {expected} numbers, got {int(counts[row])}")
-    flat = _to_float(",".join(inner.tolist()), expected * len(text))
-    if flat is None or not np.isfinite(flat).all():
-        for row, item in enumerate(inner):  # the slow path only runs to name the offending row
-            bad = _first_bad_item(item)
-            if bad is not None:
-                _fail(source, row, column, f"item {bad[0] + 1} is {bad[1]!r}; expected a finite number")
-        raise DataError(f"{source}: column {column!r}: could not parse the lists")  # pragma: no cover
-    return flat.reshape(len(text), expected).astype(np.float32, copy=False)
-
-
-def _to_float(joined: str, n: int) -> np.ndarray | None:
-    if n == 0:
-        return np.empty(0)
-    try:
-        parts = np.array(joined.split(","))
-        return parts.astype(np.float64) if len(parts) == n else None
+    inner = text.str.slice(1, -1).tolist()
+    try:  # one C pass over all rows; numpy refuses ragged rows and non-numbers itself
+        flat = np.loadtxt(io.StringIO("\n".join(inner)), delimiter=",", dtype=np.float64, comments=None, ndmin=2)
     except ValueError:
-        return None
+        flat = None
+    if flat is None or flat.shape[0] != len(inner) or (dim is not None and flat.shape[1] != dim) \
+            or not np.isfinite(flat).all():
+        _name_bad_row(inner, dim, source, column)  # the slow path runs only to name the offending row
+        raise DataError(f"{source}: column {column!r}: could not parse the lists")  # pragma: no cover
+    return flat.astype(np.float32)
+
+
+def _name_bad_row(inner: list[str], dim: int | None, source: str, column: str) -> None:
+    expected = dim
+    for row, item in enumerate(inner):
+        count = 0 if not item.strip() else item.count(",") + 1
+        expected = count if expected is None else expected
+        if count != expected:
+            _fail(source, row, column, f"expected {expected} numbers, got {count}")
+        bad = _first_bad_item(item)
+        if bad is not None:
+            _fail(source, row, column, f"item {bad[0] + 1} is {bad[1]!r}; expected a finite number")
 
 
 def _first_bad_item(item: str) -> tuple[int, str] | None:

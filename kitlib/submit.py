@@ -104,8 +104,11 @@ def write_submission(obj: pd.DataFrame | str, competition: str, *, run=None,
     if run is not None:
         shutil.copyfile(out, Path(run.dir) / comp.submission.file_name)
         run.log_submission(out)
-    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") and Path("/kaggle/working").is_dir():
-        shutil.copyfile(out, Path("/kaggle/working") / comp.submission.file_name)
+    from .kernel import kaggle_output_path
+
+    kaggle_copy = kaggle_output_path(comp.submission.file_name)
+    if kaggle_copy is not None:
+        shutil.copyfile(out, kaggle_copy)
     return out
 
 

@@ -94,3 +94,22 @@ def test_manifest_merges(tmp_path):
     run.update_manifest(tmp_path, metrics={"a": 1.0}, status="running")
     run.update_manifest(tmp_path, metrics={"b": 2.0}, status="ok")
     assert json.loads((tmp_path / "manifest.json").read_text()) == {"metrics": {"a": 1.0, "b": 2.0}, "status": "ok"}
+
+
+def test_wandb_tracking_writes_offline_into_the_run_folder(kit_dirs, monkeypatch):
+    from torch import nn
+
+    from kitlib import train
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    r = run.start("sentiment-classification", params={"seed": 0, "track": "wandb", "lr": 0.1})
+    wb = r.wandb()
+    X, y = [[0.0], [1.0]] * 8, [0, 1] * 8
+    train.fit(nn.Linear(1, 2), train.tensor_loader(X, y), val=train.tensor_loader(X, y),
+              loss_fn=nn.CrossEntropyLoss(), epochs=2, progress=False, callbacks=[train.WandbLogger(wb)])
+    r.log_metrics({"val_weighted_f1": 0.5})
+    assert wb.config["lr"] == 0.1 and wb.summary["val_weighted_f1"] == 0.5
+    r.finish()
+    files = list((r.dir / "wandb").rglob("*.wandb"))
+    assert files, "an offline wandb run file is written under the run folder"
+    assert run.start("sentiment-classification", params={"track": "none"}).wandb() is None
