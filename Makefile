@@ -27,11 +27,13 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-# The Keras tests again on the TensorFlow backend (separate venv: TensorFlow pins h5py)
+# The Keras tests again on the TensorFlow backend: .venv-tf sees .venv through a .pth file and adds
+# TensorFlow on top, so .venv never gets TensorFlow (it pins h5py<3.15).
 test-tf: setup
-	@test -x .venv-tf/bin/python || $(PYTHON) -m venv --system-site-packages .venv-tf
-	.venv-tf/bin/python -m pip install --quiet -r requirements-tf.txt
-	KERAS_BACKEND=tensorflow .venv-tf/bin/python -m pytest -q tests/test_keras.py
+	@test -x .venv-tf/bin/python || $(BIN)/python -m venv .venv-tf
+	@.venv-tf/bin/python -c "import site,sys; open(site.getsitepackages()[0]+'/kit-venv.pth','w').write('$(CURDIR)/$(VENV)/lib/python%d.%d/site-packages\n$(CURDIR)\n' % sys.version_info[:2])"
+	.venv-tf/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tf.txt
+	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 .venv-tf/bin/python -m pytest -q tests/test_keras.py tests/test_clocks.py tests/test_images.py tests/test_metrics_clock.py
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

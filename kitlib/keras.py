@@ -1,0 +1,473 @@
+"""The habits of :mod:`kitlib.train` for Keras 3 models, on any backend (torch by default).
+
+- :func:`use_backend` picks the backend (``"torch"``, ``"tensorflow"``, ``"jax"``) and the device *before*
+  Keras is imported; importing this module already sets ``KERAS_BACKEND=torch`` unless the environment
+  says otherwise, so no TensorFlow is needed.
+- :func:`fit` compiles with an optimiser whose learning rate follows a warmup + constant/linear/cosine
+  schedule (:func:`make_schedule`, the same shape as ``kitlib.train``), trains, evaluates extra metrics
+  each epoch (``evaluate_fn``), keeps the best epoch's weights by ``monitor`` (restored at the end),
+  stops after ``patience`` epochs without improvement, prints one line per epoch when output is not a
+  terminal (papermill, Jupyter, log files) instead of a per-batch bar, reports to an Optuna trial (and
+  prunes) and logs to wandb when given a run.
+- :func:`seed_everything` seeds Python, NumPy and the backend from one number.
+
+Keras itself is imported lazily: the callback classes (``BestWeights``, ``EpochLogger``,
+``OptunaPruning``, ``WandbLogger``) and ``WarmupSchedule`` are built on first use, on top of
+``keras.callbacks.Callback`` / ``keras.optimizers.schedules.LearningRateSchedule`` of the chosen backend.
+
+Example::
+
+    import kitlib.keras as kk
+    kk.use_backend("torch")           # or "" = $KERAS_BACKEND, else torch
+    import keras
+    kk.seed_everything(0)
+    model = keras.Sequential([...])
+    result = kk.fit(model, x, y, validation_data=(xv, yv), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"], monitor="val_accuracy", epochs=20, patience=5)
+    result.history[-1]["val_accuracy"], result.best_epoch
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import MissingDependencyError, ParameterError
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+BACKENDS = ("torch", "tensorflow", "jax")
+OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
+SCHEDULES = ("constant", "linear", "cosine")
+_INSTALL = {"torch": "pip install torch==2.13.0", "tensorflow": "pip install -r requirements-tf.txt",
+            "jax": "pip install jax"}
+
+__all__ = [
+    "BACKENDS", "OPTIMIZERS", "SCHEDULES", "FitResult", "use_backend", "current_backend", "seed_everything",
+    "make_schedule", "make_optimizer", "fit", "predict",
+    "WarmupSchedule", "BestWeights", "EpochLogger", "OptunaPruning", "WandbLogger",
+]
+
+
+# ------------------------------------------------------------------------------------- backend
+def use_backend(backend: str = "", device: str = "auto") -> str:
+    """Choose the Keras backend and device; call before anything imports ``keras``.
+
+    ``backend``: ``"torch"``, ``"tensorflow"`` or ``"jax"``; ``""`` keeps ``$KERAS_BACKEND`` (torch when
+    unset). ``device``: ``"auto"`` lets the backend choose (CUDA when present); ``"cpu"``, ``"cuda"`` or
+    ``"cuda:1"`` pins torch (``KERAS_TORCH_DEVICE``) and jax (``JAX_PLATFORMS``); with TensorFlow,
+    ``"cpu"`` hides the GPUs (``CUDA_VISIBLE_DEVICES=-1``). Returns the backend in effect.
+
+    Raises ``ParameterError`` for an unknown backend, or when Keras is already imported with another
+    backend or device (restart the kernel, or set ``KERAS_BACKEND`` before starting Python), and
+    ``MissingDependencyError`` (with the install command) when the backend's package is not installed.
+    """
+    name = backend or os.environ.get("KERAS_BACKEND") or "torch"
+    if name not in BACKENDS:
+        raise ParameterError(f"Unknown Keras backend {name!r}; expected one of {list(BACKENDS)}")
+    if importlib.util.find_spec(name) is None:
+        raise MissingDependencyError(f"the Keras backend {name!r} needs the {name} package; run: {_INSTALL[name]}")
+    if "keras" in sys.modules:
+        active = sys.modules["keras"].backend.backend()
+        if active != name:
+            raise ParameterError(
+                f"Keras is already imported with backend {active!r}, so it cannot switch to {name!r}; "
+                f"restart the kernel, or start Python with KERAS_BACKEND={name}"
+            )
+        if device not in ("", "auto") and name == "torch":
+            from keras.src.backend.torch.core import get_device
+
+            if str(get_device()) != device:
+                raise ParameterError(
+                    f"Keras is already imported on device {get_device()!s}, so it cannot move to {device!r}; "
+                    f"restart the kernel, or start Python with KERAS_TORCH_DEVICE={device}"
+                )
+        return name
+    os.environ["KERAS_BACKEND"] = name
+    if device not in ("", "auto"):
+        if name == "torch":
+            os.environ["KERAS_TORCH_DEVICE"] = device
+        elif name == "jax":
+            os.environ["JAX_PLATFORMS"] = device.split(":")[0]
+        elif device == "cpu":
+            os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    return name
+
+
+def current_backend() -> str:
+    """The backend Keras uses (imports Keras; after :func:`use_backend` that is the chosen one)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and the backend (``keras.utils.set_random_seed``) from one number; call it
+    before building a model so its initial weights are reproducible."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed) % 2**32)
+
+
+# -------------------------------------------------------------------------- schedules, optimisers
+def _lr_factor(step, total: int, warm: int, schedule: str, ops):
+    step = ops.cast(step, "float32")
+    warm_f = (step + 1.0) / max(1, warm)
+    progress = ops.minimum(1.0, ops.maximum(0.0, step - warm) / max(1, total - warm))
+    if schedule == "constant":
+        after = ops.ones_like(progress)
+    elif schedule == "linear":
+        after = 1.0 - progress
+    else:
+        after = 0.5 * (1.0 + ops.cos(math.pi * progress))
+    return ops.where(step < warm, warm_f, after)
+
+
+class _WarmupScheduleMixin:
+    """Learning rate ``lr * factor(step)``: linear warmup over ``warmup_steps``, then ``constant``,
+    ``linear`` decay to 0 or ``cosine`` decay to 0 at ``total_steps`` (as ``kitlib.train``)."""
+
+    def __init__(self, lr: float, total_steps: int, warmup_steps: int = 0, schedule: str = "cosine"):
+        super().__init__()
+        self.lr = float(lr)
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.schedule = schedule
+
+    def __call__(self, step):
+        from keras import ops
+
+        return self.lr * _lr_factor(step, self.total_steps, self.warmup_steps, self.schedule, ops)
+
+    def get_config(self) -> dict:
+        return {"lr": self.lr, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
+                "schedule": self.schedule}
+
+
+def make_schedule(lr: float, schedule: str = "cosine", total_steps: int = 1, warmup: float = 0.0):
+    """A :class:`WarmupSchedule`; ``warmup`` is a fraction of ``total_steps`` (optimiser steps).
+
+    Raises ``ParameterError`` for an unknown schedule or a warmup outside [0, 1).
+    """
+    if schedule not in SCHEDULES:
+        raise ParameterError(f"Unknown schedule {schedule!r}; expected one of {list(SCHEDULES)}")
+    if not 0.0 <= warmup < 1.0:
+        raise ParameterError(f"warmup must be a fraction in [0, 1); got {warmup}")
+    total = max(1, int(total_steps))
+    return _classes()["WarmupSchedule"](lr, total, int(round(warmup * total)), schedule)
+
+
+def make_optimizer(
+    name: str = "adamw",
+    lr: float = 1e-3,
+    *,
+    weight_decay: float = 0.0,
+    schedule: str = "cosine",
+    total_steps: int = 1,
+    warmup: float = 0.0,
+    clipnorm: float | None = None,
+):
+    """A Keras optimiser (``adamw``, ``adam``, ``sgd`` with momentum 0.9, ``rmsprop``) whose learning
+    rate follows :func:`make_schedule`. Biases and normalisation weights get no weight decay.
+
+    Raises ``ParameterError`` for an unknown name, schedule or warmup.
+    """
+    import keras
+
+    if name not in OPTIMIZERS:
+        raise ParameterError(f"Unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    rate = make_schedule(lr, schedule, total_steps, warmup)
+    wd = weight_decay or None
+    if name == "adamw":
+        opt = keras.optimizers.AdamW(rate, weight_decay=weight_decay, clipnorm=clipnorm)
+    elif name == "adam":
+        opt = keras.optimizers.Adam(rate, weight_decay=wd, clipnorm=clipnorm)
+    elif name == "sgd":
+        opt = keras.optimizers.SGD(rate, momentum=0.9, weight_decay=wd, clipnorm=clipnorm)
+    else:
+        opt = keras.optimizers.RMSprop(rate, weight_decay=wd, clipnorm=clipnorm)
+    if weight_decay:
+        opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return opt
+
+
+# -------------------------------------------------------------------------------------- callbacks
+def _scalar(value) -> float | None:
+    """A Python float from a number, a 0-d/1-element tensor of any backend or a Keras variable; else None."""
+    try:
+        return float(value)  # numbers and scalar tensors of every backend
+    except (TypeError, ValueError):
+        from keras import ops
+
+        arr = ops.convert_to_numpy(value)
+        return float(np.reshape(arr, ())) if np.size(arr) == 1 else None
+
+
+def _floats(logs: dict | None) -> dict[str, float]:
+    """The scalar entries of Keras epoch logs as Python floats."""
+    out = {}
+    for k, v in (logs or {}).items():
+        value = _scalar(v)
+        if value is not None:
+            out[k] = value
+    return out
+
+
+def _format(logs: dict[str, float]) -> str:
+    parts = []
+    for k, v in logs.items():
+        if k == "epoch":
+            continue
+        parts.append(f"{k}={v:.1f}s" if k == "seconds" else f"{k}={v:.4g}")
+    return "  ".join(parts)
+
+
+class _BestWeightsMixin:
+    """The heart of :func:`fit`: per epoch it adds ``epoch`` (1-based), ``lr``, ``seconds`` and the
+    ``evaluate_fn(model)`` metrics to the logs, keeps the history, remembers the best weights by
+    ``monitor``, stops after ``patience`` epochs without improvement and restores the best weights at
+    the end of training."""
+
+    def __init__(self, monitor: str, mode: str = "min", patience: int | None = None,
+                 evaluate_fn: Callable[[Any], dict[str, float]] | None = None):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ParameterError(f"Unknown mode {mode!r}; expected one of ['max', 'min']")
+        self.monitor, self.mode, self.patience, self.evaluate_fn = monitor, mode, patience, evaluate_fn
+        self.history: list[dict[str, float]] = []
+        self.best_score = math.inf if mode == "min" else -math.inf
+        self.best_epoch = 0
+        self.best_weights_: list | None = None
+        self._stale = 0
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if self.evaluate_fn is not None:
+            logs.update({k: float(v) for k, v in self.evaluate_fn(self.model).items()})
+        opt = getattr(self.model, "optimizer", None)
+        if opt is not None:
+            logs["lr"] = _scalar(opt.learning_rate)
+        logs["seconds"] = time.perf_counter() - self._start
+        row = {"epoch": epoch + 1, **_floats(logs)}
+        self.history.append(row)
+        if self.monitor not in row:
+            raise ParameterError(f"monitor {self.monitor!r} is not among the epoch logs {sorted(row)}")
+        score = row[self.monitor]
+        if (score < self.best_score) if self.mode == "min" else (score > self.best_score):
+            self.best_score, self.best_epoch, self._stale = score, epoch + 1, 0
+            from keras import ops
+
+            self.best_weights_ = [ops.copy(v.value) for v in self.model.weights]  # stays on the device
+        else:
+            self._stale += 1
+            if self.patience is not None and self._stale >= self.patience:
+                self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights_ is not None:
+            for variable, value in zip(self.model.weights, self.best_weights_):
+                variable.assign(value)
+
+
+class _EpochLoggerMixin:
+    """Print one line per epoch (``epoch 3/20  loss=...  val_loss=...  lr=...  seconds=4.1s``), flushed:
+    readable in a notebook, under papermill and in a log file, unlike a per-batch bar."""
+
+    def __init__(self, epochs: int | None = None, desc: str = "", stream=None):
+        super().__init__()
+        self.epochs, self.desc, self.stream = epochs, desc, stream
+
+    def on_epoch_end(self, epoch, logs=None):
+        total = f"/{self.epochs}" if self.epochs else ""
+        head = f"{self.desc} epoch {epoch + 1}{total}".strip()
+        print(f"{head}  {_format(_floats(logs))}", file=self.stream or sys.stdout, flush=True)
+
+
+class _OptunaPruningMixin:
+    """Report ``monitor`` to an Optuna trial each epoch (step = 1-based epoch) and prune when Optuna says
+    so: ``trial.report(score, epoch)``, then ``if trial.should_prune(): raise optuna.TrialPruned()``."""
+
+    def __init__(self, trial, monitor: str):
+        super().__init__()
+        self.trial, self.monitor = trial, monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        import optuna
+
+        logs = _floats(logs)
+        if self.monitor not in logs:
+            raise ParameterError(f"OptunaPruning monitors {self.monitor!r} but the epoch logs hold {sorted(logs)}")
+        self.trial.report(logs[self.monitor], epoch + 1)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1} with {self.monitor}={logs[self.monitor]:.4g}")
+
+
+class _WandbLoggerMixin:
+    """Log each epoch's metrics to a wandb run, keys prefixed with ``prefix``."""
+
+    def __init__(self, wandb_run, prefix: str = ""):
+        super().__init__()
+        self.wandb_run, self.prefix = wandb_run, prefix
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {"epoch": epoch + 1, **_floats(logs)}
+        self.wandb_run.log({f"{self.prefix}{k}": v for k, v in logs.items()})
+
+
+_MIXINS = {
+    "BestWeights": (_BestWeightsMixin, "callbacks.Callback"),
+    "EpochLogger": (_EpochLoggerMixin, "callbacks.Callback"),
+    "OptunaPruning": (_OptunaPruningMixin, "callbacks.Callback"),
+    "WandbLogger": (_WandbLoggerMixin, "callbacks.Callback"),
+    "WarmupSchedule": (_WarmupScheduleMixin, "optimizers.schedules.LearningRateSchedule"),
+}
+
+
+@functools.cache
+def _classes() -> dict[str, type]:
+    """Bind each mixin to its Keras base class (imports Keras, so the backend is fixed from here on)."""
+    import keras
+
+    out = {}
+    for name, (mixin, base_path) in _MIXINS.items():
+        base: Any = keras
+        for part in base_path.split("."):
+            base = getattr(base, part)
+        out[name] = type(name, (mixin, base), {"__doc__": mixin.__doc__, "__module__": __name__})
+    return out
+
+
+def __getattr__(name: str):
+    """``kitlib.keras.BestWeights`` and friends: Keras classes created on first access."""
+    if name in _MIXINS:
+        return _classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ------------------------------------------------------------------------------------------- fit
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: the model (best weights restored), one dict of logs per epoch, the best
+    epoch (1-based) and its score, the monitored key and the training time in seconds."""
+
+    model: Any
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_score: float
+    monitor: str
+    seconds: float
+
+
+def _n_samples(x) -> int:
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    elif isinstance(x, (list, tuple)):
+        x = x[0]
+    return len(x)
+
+
+def fit(
+    model,
+    x,
+    y=None,
+    *,
+    validation_data: tuple | None = None,
+    loss=None,
+    loss_weights=None,
+    metrics=None,
+    evaluate_fn: Callable[[Any], dict[str, float]] | None = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    optimizer: str = "adamw",
+    weight_decay: float = 0.0,
+    schedule: str = "cosine",
+    warmup: float = 0.0,
+    clipnorm: float | None = None,
+    monitor: str | None = None,
+    mode: str | None = None,
+    patience: int | None = None,
+    callbacks: Sequence = (),
+    progress: bool = True,
+    seed: int | None = None,
+    trial=None,
+    wandb_run=None,
+    wandb_prefix: str = "",
+    desc: str = "",
+) -> FitResult:
+    """Compile and train a Keras ``model`` on arrays ``x``, ``y`` (or a ``keras.utils.PyDataset`` as ``x``).
+
+    The model is compiled with ``loss``/``loss_weights``/``metrics`` and :func:`make_optimizer`
+    (``optimizer``, ``lr``, ``weight_decay``, ``schedule`` with ``warmup`` as a fraction of all steps).
+    After each epoch the logs hold Keras's ``loss``, metrics and ``val_*`` (with ``validation_data``),
+    plus ``evaluate_fn(model)``'s dict, ``lr`` and ``seconds``. ``monitor`` (default ``val_loss`` with
+    validation data, else ``loss``) picks the epoch whose weights are restored at the end; ``mode``
+    defaults to ``"min"`` for names ending in ``loss`` or ``error``, else ``"max"``; ``patience`` stops
+    after that many epochs without improvement. ``trial`` (Optuna) gets the monitored value each epoch and
+    may prune (``optuna.TrialPruned`` propagates); ``wandb_run`` gets every epoch's logs (keys prefixed
+    with ``wandb_prefix``, so several models can share one run). ``progress``
+    prints Keras's bar in a terminal and one line per epoch elsewhere (Jupyter, papermill, logs).
+    ``seed`` seeds shuffling and dropout (seed before building the model for its initial weights);
+    ``desc`` starts each printed line.
+
+    Raises ``ParameterError`` for unknown optimiser/schedule/mode, a monitor missing from the logs, or
+    no ``loss``.
+    """
+    import keras
+
+    if seed is not None:
+        seed_everything(seed)
+    if loss is None:
+        raise ParameterError("fit needs loss= (a Keras loss, its name, or a dict of them per output)")
+    if isinstance(x, keras.utils.PyDataset):
+        steps = len(x)
+    else:
+        steps = math.ceil(_n_samples(x) / batch_size)
+    model.compile(
+        optimizer=make_optimizer(optimizer, lr, weight_decay=weight_decay, schedule=schedule,
+                                 total_steps=steps * epochs, warmup=warmup, clipnorm=clipnorm),
+        loss=loss, loss_weights=loss_weights, metrics=metrics,
+    )
+    monitor = monitor or ("val_loss" if validation_data is not None else "loss")
+    mode = mode or ("min" if monitor.endswith(("loss", "error")) else "max")
+    classes = _classes()
+    keeper = classes["BestWeights"](monitor, mode, patience, evaluate_fn)
+    cbs: list = [keeper]
+    bar = progress and sys.stdout.isatty()
+    if progress and not bar:
+        cbs.append(classes["EpochLogger"](epochs, desc))
+    cbs.extend(callbacks)
+    if wandb_run is not None:
+        cbs.append(classes["WandbLogger"](wandb_run, wandb_prefix))
+    if trial is not None:
+        cbs.append(classes["OptunaPruning"](trial, monitor))
+    start = time.perf_counter()
+    model.fit(
+        x, y, validation_data=validation_data, epochs=epochs,
+        batch_size=None if isinstance(x, keras.utils.PyDataset) else batch_size,
+        callbacks=cbs, verbose=1 if bar else 0, shuffle=True,
+    )
+    return FitResult(model=model, history=keeper.history, best_epoch=keeper.best_epoch,
+                     best_score=float(keeper.best_score), monitor=monitor,
+                     seconds=time.perf_counter() - start)
+
+
+def predict(model, x, batch_size: int = 256):
+    """``model.predict`` without a progress bar: a NumPy array, or a dict of arrays for a model with
+    named outputs."""
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    if isinstance(out, dict):
+        return {k: np.asarray(v) for k, v in out.items()}
+    return np.asarray(out)

@@ -1,0 +1,289 @@
+"""Image-classification data: the MNIST-family IDX files, scikit-learn's bundled 8x8 digits (the offline
+default) and the fixed pixel permutation of the permuted-pixel experiment.
+
+IDX is the format MNIST and Fashion-MNIST ship in (``train-images-idx3-ubyte.gz`` and friends): a 4-byte
+magic number (two zero bytes, a type code, the number of dimensions), one big-endian uint32 per dimension,
+then the values in C order. :func:`read_idx` reads it, gzip'd or not, and names the file and what is
+wrong when the magic or the size does not match.
+
+Imports Keras only inside the model builders :func:`build_mlp` and :func:`build_cnn`.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, ParameterError
+
+__all__ = [
+    "IDX_FILES",
+    "ImageSplit",
+    "read_idx",
+    "write_idx",
+    "load_idx_dataset",
+    "load_digits_dataset",
+    "load_image_dataset",
+    "pixel_permutation",
+    "permute_pixels",
+    "CLASS_NAMES",
+    "build_mlp",
+    "build_cnn",
+]
+
+# IDX type codes -> NumPy big-endian dtypes (from the format's description on Yann LeCun's MNIST page)
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_CODES = {np.dtype(v).newbyteorder("=").str: k for k, v in _IDX_TYPES.items()}
+
+#: the four files of an MNIST-family data set: (train images, train labels, test images, test labels)
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+CLASS_NAMES = {
+    "digits": [str(i) for i in range(10)],
+    "mnist": [str(i) for i in range(10)],
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
+
+
+def _open(path: Path):
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (gzip'd or plain) into an array of its declared shape and type.
+
+    In: the path. Out: e.g. ``(60000, 28, 28) uint8`` for MNIST training images, ``(60000,) uint8`` for
+    its labels. Raises ``DataError`` naming the file when it is missing, its magic number is not IDX,
+    or it holds fewer or more bytes than its header declares.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such IDX file")
+    try:
+        with _open(path) as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read as IDX ({exc})") from exc
+    if len(raw) < 4:
+        raise DataError(f"{path}: {len(raw)} bytes; an IDX file starts with a 4-byte magic number")
+    zero, code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or code not in _IDX_TYPES or ndim == 0:
+        raise DataError(
+            f"{path}: bad magic number 0x{raw[:4].hex()}; expected 0x0000TTDD with type TT in "
+            f"{[f'{c:02x}' for c in _IDX_TYPES]} and DD >= 1 dimensions (MNIST images: 0x00000803, labels: 0x00000801)"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: header declares {ndim} dimensions but the file ends at byte {len(raw)}")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_TYPES[code])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    got = len(raw) - header
+    if got != expected:
+        raise DataError(
+            f"{path}: header declares shape {tuple(shape)} of {dtype.newbyteorder('=').name} "
+            f"({expected} bytes of data) but the file holds {got} bytes after the header"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write ``array`` as an IDX file (gzip'd when the name ends in ``.gz``); return the path.
+
+    Raises ``ParameterError`` for a dtype IDX cannot hold (it holds uint8, int8, int16, int32,
+    float32, float64) or a 0-d array.
+    """
+    arr = np.asarray(array)
+    key = arr.dtype.newbyteorder("=").str
+    if key not in _IDX_CODES or arr.ndim == 0:
+        raise ParameterError(
+            f"IDX cannot hold a {arr.ndim}-d array of {arr.dtype}; expected >= 1 dimension of one of "
+            "['uint8', 'int8', 'int16', 'int32', 'float32', 'float64']"
+        )
+    code = _IDX_CODES[key]
+    data = struct.pack(">HBB", 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    data += np.ascontiguousarray(arr, dtype=np.dtype(_IDX_TYPES[code])).tobytes()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+@dataclass
+class ImageSplit:
+    """Images and labels of one data set: ``x_*`` are ``(n, h, w) uint8``, ``y_*`` are ``(n,) int64``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    source: str
+
+
+def _find(data_dir: Path, stem: str) -> Path:
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx")):  # torchvision/Kaggle spellings
+        if (data_dir / name).is_file():
+            return data_dir / name
+    present = sorted(p.name for p in data_dir.iterdir()) if data_dir.is_dir() else []
+    raise DataError(f"{data_dir}: no {stem}.gz (or {stem}); the folder holds {present}")
+
+
+def load_idx_dataset(data_dir: str | os.PathLike, class_names: list[str] | None = None) -> ImageSplit:
+    """Load MNIST or Fashion-MNIST from the four standard IDX files in ``data_dir`` (gzip'd or not).
+
+    Raises ``DataError`` when a file is missing or malformed, or images and labels disagree in count.
+    """
+    data_dir = Path(data_dir)
+    arrays = [read_idx(_find(data_dir, stem)) for stem in IDX_FILES]
+    for images, labels, stem in ((arrays[0], arrays[1], IDX_FILES[0]), (arrays[2], arrays[3], IDX_FILES[2])):
+        if images.ndim != 3:
+            raise DataError(f"{data_dir / stem}: expected (n, height, width) images; got shape {images.shape}")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(f"{data_dir / stem}: {len(images)} images but {labels.shape} labels")
+    return ImageSplit(
+        x_train=arrays[0].astype(np.uint8), y_train=arrays[1].astype(np.int64),
+        x_test=arrays[2].astype(np.uint8), y_test=arrays[3].astype(np.int64),
+        class_names=class_names or [str(i) for i in range(int(arrays[1].max()) + 1)], source=str(data_dir),
+    )
+
+
+def load_digits_dataset(test_size: float = 0.25, seed: int = 0) -> ImageSplit:
+    """scikit-learn's bundled 8x8 digits (1797 images, no download), split stratified into train/test.
+
+    Pixel values 0..16 are scaled to 0..255 uint8 so every data set looks alike to the models.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = np.clip(digits.images * 16, 0, 255).astype(np.uint8)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        images, digits.target.astype(np.int64), test_size=test_size, random_state=seed, stratify=digits.target
+    )
+    return ImageSplit(x_tr, y_tr, x_te, y_te, CLASS_NAMES["digits"], "sklearn.datasets.load_digits")
+
+
+def load_image_dataset(dataset: str, data_dir: str | os.PathLike | None = None, seed: int = 0) -> ImageSplit:
+    """``"digits"`` -> :func:`load_digits_dataset`; ``"mnist"``/``"fashion-mnist"`` -> the IDX files in
+    ``data_dir``. Raises ``ParameterError`` for another name, ``DataError`` for missing/bad files."""
+    if dataset not in CLASS_NAMES:
+        raise ParameterError(f"Unknown dataset {dataset!r}; expected one of {sorted(CLASS_NAMES)}")
+    if dataset == "digits":
+        return load_digits_dataset(seed=seed)
+    if data_dir is None:
+        raise ParameterError(f"dataset {dataset!r} needs data_dir, the folder with its IDX files")
+    return load_idx_dataset(data_dir, CLASS_NAMES[dataset])
+
+
+def pixel_permutation(n_pixels: int, seed: int) -> np.ndarray:
+    """The fixed permutation of ``n_pixels`` pixel positions drawn from ``seed`` (same seed, same order)."""
+    if n_pixels < 1:
+        raise ParameterError(f"n_pixels must be >= 1; got {n_pixels}")
+    return np.random.default_rng(seed).permutation(n_pixels)
+
+
+def permute_pixels(images: np.ndarray, seed: int) -> np.ndarray:
+    """Shuffle the pixels of every image with one fixed permutation drawn from ``seed``.
+
+    In: ``(n, h, w)`` (or ``(n, h, w, c)``, channels kept together). Out: same shape and dtype; pixel
+    ``j`` of the output is pixel ``pixel_permutation(h*w, seed)[j]`` of the input, for every image, so
+    calling it on train and test with the same seed applies the same bijection to both.
+    """
+    arr = np.asarray(images)
+    if arr.ndim not in (3, 4):
+        raise ParameterError(f"permute_pixels expects (n, h, w) or (n, h, w, c) images; got shape {arr.shape}")
+    n, h, w = arr.shape[:3]
+    flat = arr.reshape(n, h * w, *arr.shape[3:])
+    return flat[:, pixel_permutation(h * w, seed)].reshape(arr.shape)
+
+
+# ------------------------------------------------------------------------------------------ models
+def build_mlp(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    *,
+    depth: int = 2,
+    width: int = 256,
+    activation: str = "relu",
+    initializer: str = "glorot_uniform",
+    dropout: float = 0.2,
+    l1: float = 0.0,
+    l2: float = 0.0,
+):
+    """A Keras multi-layer perceptron on flattened pixels: ``depth`` hidden layers of ``width`` units
+    with ``activation``, ``initializer``, ``dropout`` and L1/L2 weight penalties; ``n_classes`` logits.
+
+    It sees pixels as an unordered vector, so a fixed pixel permutation does not change what it can
+    learn. Raises ``ParameterError`` for depth < 0 or width < 1.
+    """
+    import keras
+    from keras import layers
+
+    if depth < 0 or width < 1:
+        raise ParameterError(f"depth must be >= 0 and width >= 1; got depth={depth}, width={width}")
+    reg = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+    inputs = keras.Input(input_shape, name="image")
+    x = layers.Flatten(name="flatten")(inputs)
+    for i in range(depth):
+        x = layers.Dense(width, activation=activation, kernel_initializer=initializer, kernel_regularizer=reg,
+                         name=f"dense{i + 1}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout{i + 1}")(x)
+    outputs = layers.Dense(n_classes, kernel_initializer=initializer, name="logits")(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def build_cnn(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    *,
+    filters: tuple[int, ...] = (32, 64),
+    dense: int = 128,
+    activation: str = "relu",
+    initializer: str = "he_normal",
+    dropout: float = 0.3,
+    l2: float = 0.0,
+):
+    """A Keras CNN: per entry of ``filters`` two 3x3 convolutions (batch norm, ``activation``) and a 2x2
+    max pool while the map is at least 4 pixels wide; then ``dense`` units and ``n_classes`` logits.
+
+    Its 3x3 kernels assume neighbouring pixels belong together, which a pixel permutation breaks.
+    ``input_shape`` is ``(h, w)`` or ``(h, w, c)``.
+    """
+    import keras
+    from keras import layers
+
+    reg = keras.regularizers.L2(l2) if l2 else None
+    inputs = keras.Input(input_shape, name="image")
+    x = layers.Reshape((*input_shape, 1), name="channels")(inputs) if len(input_shape) == 2 else inputs
+    size = input_shape[0]
+    for i, f in enumerate(filters):
+        for j in (1, 2):
+            x = layers.Conv2D(f, 3, padding="same", use_bias=False, kernel_initializer=initializer,
+                              kernel_regularizer=reg, name=f"conv{i + 1}_{j}")(x)
+            x = layers.BatchNormalization(name=f"bn{i + 1}_{j}")(x)
+            x = layers.Activation(activation, name=f"act{i + 1}_{j}")(x)
+        if size >= 4:
+            x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
+            size //= 2
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(dense, activation=activation, kernel_initializer=initializer, kernel_regularizer=reg,
+                     name="dense")(x)
+    outputs = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="cnn")

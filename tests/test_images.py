@@ -1,0 +1,150 @@
+"""MNIST-family IDX files, the bundled digits and the fixed pixel permutation."""
+import gzip
+
+import numpy as np
+import pytest
+
+from kitlib.errors import DataError, ParameterError
+from kitlib.tasks import images
+from kitlib.tasks.images import (
+    IDX_FILES,
+    load_digits_dataset,
+    load_idx_dataset,
+    load_image_dataset,
+    permute_pixels,
+    pixel_permutation,
+    read_idx,
+    write_idx,
+)
+
+
+def test_read_idx_decodes_hand_written_bytes(tmp_path):
+    # magic 0x00000801 (unsigned bytes, 1 dimension), size 3, then the labels 7, 0, 9
+    plain = tmp_path / "labels-idx1-ubyte"
+    plain.write_bytes(b"\x00\x00\x08\x01" + b"\x00\x00\x00\x03" + bytes([7, 0, 9]))
+    assert read_idx(plain).tolist() == [7, 0, 9]
+    # magic 0x00000803 (3 dimensions 2x2x3), gzip'd like the files MNIST ships
+    zipped = tmp_path / "images-idx3-ubyte.gz"
+    with gzip.open(zipped, "wb") as handle:
+        handle.write(b"\x00\x00\x08\x03" + b"\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x03" + bytes(range(12)))
+    arr = read_idx(zipped)
+    assert arr.shape == (2, 2, 3) and arr.dtype == np.uint8
+    assert arr[1, 0].tolist() == [6, 7, 8]
+
+
+@pytest.mark.parametrize("name", ["x-idx3-ubyte", "x-idx3-ubyte.gz"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float32])
+def test_write_then_read_round_trips(tmp_path, name, dtype):
+    arr = (np.arange(2 * 5 * 4).reshape(2, 5, 4) * 3 - 7).astype(dtype) if dtype != np.uint8 else \
+        np.arange(40, dtype=np.uint8).reshape(2, 5, 4)
+    back = read_idx(write_idx(tmp_path / name, arr))
+    assert back.dtype == dtype and back.shape == arr.shape
+    np.testing.assert_array_equal(back, arr)
+
+
+def test_bad_magic_names_the_file_and_what_was_expected(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte: bad magic number 0x89504e47; expected.*0x00000803"):
+        read_idx(path)
+
+
+def test_wrong_size_says_declared_and_actual(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as handle:  # declares 2x28x28 = 1568 bytes but holds 1000
+        handle.write(b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(1000))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: header declares shape \(2, 28, 28\).*"
+                                        r"1568 bytes.*holds 1000 bytes"):
+        read_idx(path)
+
+
+def test_truncated_header_and_missing_file(tmp_path):
+    short = tmp_path / "short"
+    short.write_bytes(b"\x00\x00")
+    with pytest.raises(DataError, match="short: 2 bytes"):
+        read_idx(short)
+    with pytest.raises(DataError, match="no such IDX file"):
+        read_idx(tmp_path / "absent.gz")
+
+
+def _write_set(folder, n_train=6, n_test=4):
+    rng = np.random.default_rng(0)
+    x_tr = rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8)
+    x_te = rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8)
+    y_tr, y_te = (np.arange(n_train) % 10).astype(np.uint8), (np.arange(n_test) % 10).astype(np.uint8)
+    for stem, arr in zip(IDX_FILES, (x_tr, y_tr, x_te, y_te)):
+        write_idx(folder / f"{stem}.gz", arr)
+    return x_tr, y_tr, x_te, y_te
+
+
+def test_load_idx_dataset_reads_the_four_standard_files(tmp_path):
+    x_tr, y_tr, x_te, y_te = _write_set(tmp_path)
+    split = load_idx_dataset(tmp_path)
+    np.testing.assert_array_equal(split.x_train, x_tr)
+    np.testing.assert_array_equal(split.x_test, x_te)
+    assert split.y_train.tolist() == y_tr.tolist() and split.y_test.dtype == np.int64
+    fashion = load_image_dataset("fashion-mnist", tmp_path)
+    assert fashion.class_names[9] == "Ankle boot"
+
+
+def test_load_idx_dataset_names_a_missing_file_and_a_count_mismatch(tmp_path):
+    _write_set(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"no t10k-labels-idx1-ubyte.gz.*holds \['t10k-images"):
+        load_idx_dataset(tmp_path)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(3, dtype=np.uint8))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte: 4 images but \(3,\) labels"):
+        load_idx_dataset(tmp_path)
+
+
+def test_digits_are_the_offline_default():
+    split = load_digits_dataset(seed=0)
+    assert split.x_train.shape[1:] == (8, 8) and split.x_train.dtype == np.uint8
+    assert len(split.x_train) + len(split.x_test) == 1797
+    assert split.x_train.max() == 255  # 0..16 scaled to the full grey range
+    assert sorted(set(split.y_test.tolist())) == list(range(10))  # stratified: every class in test
+    again = load_image_dataset("digits", seed=0)
+    np.testing.assert_array_equal(again.x_test, split.x_test)
+    expected = r"Unknown dataset 'cifar'; expected one of \['digits', 'fashion-mnist', 'mnist'\]"
+    with pytest.raises(ParameterError, match=expected):
+        load_image_dataset("cifar")
+
+
+def test_permutation_is_one_fixed_bijection_shared_by_train_and_test():
+    perm = pixel_permutation(64, seed=3)
+    assert sorted(perm.tolist()) == list(range(64))  # a bijection of the 64 positions
+    assert not np.array_equal(perm, np.arange(64))
+    np.testing.assert_array_equal(perm, pixel_permutation(64, seed=3))
+    assert not np.array_equal(perm, pixel_permutation(64, seed=4))
+
+    rng = np.random.default_rng(0)
+    train, test = rng.integers(0, 256, (5, 8, 8), dtype=np.uint8), rng.integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    p_train, p_test = permute_pixels(train, seed=3), permute_pixels(test, seed=3)
+    assert p_train.shape == train.shape and p_train.dtype == np.uint8
+    # the same source pixel lands on the same place in every image of both sets
+    where = np.arange(64).reshape(1, 8, 8)
+    moved = permute_pixels(where, seed=3).ravel()
+    np.testing.assert_array_equal(p_train.reshape(5, 64), train.reshape(5, 64)[:, moved])
+    np.testing.assert_array_equal(p_test.reshape(3, 64), test.reshape(3, 64)[:, moved])
+    # nothing is lost: each image keeps its pixel values, and the inverse permutation restores it
+    np.testing.assert_array_equal(np.sort(p_train.reshape(5, -1)), np.sort(train.reshape(5, -1)))
+    inverse = np.argsort(moved)
+    np.testing.assert_array_equal(p_test.reshape(3, 64)[:, inverse], test.reshape(3, 64))
+
+
+def test_permute_pixels_rejects_flat_input():
+    with pytest.raises(ParameterError, match=r"\(n, h, w\).*got shape \(4, 64\)"):
+        permute_pixels(np.zeros((4, 64)), seed=0)
+
+
+def test_models_give_logits_and_see_pixels_differently():
+    import kitlib.keras as kk
+
+    kk.use_backend()
+    x = np.random.default_rng(0).random((3, 8, 8)).astype("float32")
+    mlp = images.build_mlp((8, 8), 10, depth=2, width=16, dropout=0.0)
+    cnn = images.build_cnn((8, 8), 10, filters=(4, 8), dense=8)
+    assert kk.predict(mlp, x).shape == (3, 10) and kk.predict(cnn, x).shape == (3, 10)
+    assert len(mlp.layers) == 1 + 1 + 2 + 1  # input, flatten, two hidden layers, logits
+    with pytest.raises(ParameterError, match="depth must be >= 0"):
+        images.build_mlp((8, 8), 10, depth=-1)
