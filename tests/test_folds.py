@@ -1,0 +1,111 @@
+"""Fold assignment, negative down-sampling and out-of-fold storage."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from kitlib.errors import DataError, ParameterError
+from kitlib.folds import (
+    assign_folds,
+    downsample_negatives,
+    empty_oof,
+    fold_indices,
+    fold_summary,
+    load_oof,
+    save_oof,
+)
+
+
+def test_plain_kfold_balances_rows_and_depends_only_on_seed():
+    folds = assign_folds(10, n_splits=5, seed=3)
+    assert folds.dtype == np.int64 and sorted(np.bincount(folds)) == [2] * 5
+    assert np.array_equal(folds, assign_folds(list(range(10)), n_splits=5, seed=3))
+    assert not np.array_equal(folds, assign_folds(10, n_splits=5, seed=4))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_group_folds_never_split_a_document(seed):
+    rng = np.random.default_rng(seed)
+    documents = rng.integers(0, 23, size=200)
+    folds = assign_folds(200, n_splits=4, groups=documents, seed=seed)
+    for doc in np.unique(documents):
+        assert len(set(folds[documents == doc])) == 1, f"document {doc} is split across folds"
+    assert set(folds) == {0, 1, 2, 3}
+
+
+def test_dataframe_columns_by_name_and_stratified_groups():
+    df = pd.DataFrame({"doc": np.repeat(np.arange(40), 3), "y": np.tile([0, 0, 1], 40)})
+    df.loc[df.doc < 20, "y"] = 1
+    folds = assign_folds(df, n_splits=4, groups="doc", stratify="y", seed=0)
+    assert all(df.assign(f=folds).groupby("doc").f.nunique() == 1)
+    shares = df.assign(f=folds).groupby("f").y.mean()
+    assert shares.max() - shares.min() < 0.15
+    table = fold_summary(folds, df.doc, df.y)
+    assert list(table.columns) == ["rows", "groups", "share_0", "share_1"] and table.rows.sum() == 120
+
+
+def test_stratified_folds_keep_label_shares():
+    y = np.array([0] * 80 + [1] * 20)
+    folds = assign_folds(len(y), n_splits=5, stratify=y, seed=0)
+    assert [int(y[folds == k].sum()) for k in range(5)] == [4] * 5
+
+
+def test_bad_fold_requests_name_the_problem():
+    with pytest.raises(ParameterError, match="cannot make 4 folds from 3 groups"):
+        assign_folds(9, n_splits=4, groups=[0, 0, 0, 1, 1, 1, 2, 2, 2])
+    with pytest.raises(ParameterError, match="n_splits must be at least 2"):
+        assign_folds(9, n_splits=1)
+    with pytest.raises(ParameterError, match=r"Unknown groups column 'document'; expected one of \['doc'\]"):
+        assign_folds(pd.DataFrame({"doc": range(9)}), n_splits=3, groups="document")
+    with pytest.raises(ParameterError, match=r"one value per row \(9\)"):
+        assign_folds(9, n_splits=3, groups=[1, 2])
+
+
+def test_fold_indices_partition_the_rows():
+    folds = np.array([0, 1, 2, 0, 1, 2, -1])
+    train, val = fold_indices(folds, 1)
+    assert val.tolist() == [1, 4] and train.tolist() == [0, 2, 3, 5]  # row 6 (fold -1) is in neither
+    with pytest.raises(ParameterError, match=r"no row is in fold 5; the folds are \[0, 1, 2\]"):
+        fold_indices(folds, 5)
+
+
+def test_downsampling_keeps_positives_and_a_share_of_negatives():
+    is_negative = np.array([i % 2 == 0 for i in range(100)])  # 50 negatives
+    folds = assign_folds(100, n_splits=4, seed=0)
+    train, val = fold_indices(folds, 0)
+    kept = downsample_negatives(train, is_negative, ratio=0.3, seed=0)
+    assert set(kept) <= set(train) and not set(kept) & set(val)
+    assert set(train[~is_negative[train]]) <= set(kept)  # every positive stays
+    assert is_negative[kept].sum() == round(0.3 * is_negative[train].sum())
+    assert np.all(np.diff(kept) > 0)  # original order
+    assert np.array_equal(kept, downsample_negatives(train, is_negative, 0.3, seed=0))
+    assert len(downsample_negatives(train, is_negative, 1.0)) == len(train)
+    assert not is_negative[downsample_negatives(train, is_negative, 0.0)].any()
+    with pytest.raises(ParameterError, match=r"negative ratio must be in \[0, 1\]; got 1.5"):
+        downsample_negatives(train, is_negative, 1.5)
+
+
+def test_dense_oof_round_trip(tmp_path):
+    oof = empty_oof(4, (2,))
+    assert np.isnan(oof).all() and oof.shape == (4, 2)
+    oof[[0, 2]] = [[1, 2], [3, 4]]
+    path = save_oof(tmp_path / "run" / "oof.npz", oof, np.array([0, 1, 0, 1]))
+    values, folds = load_oof(path)
+    assert np.array_equal(values, oof, equal_nan=True) and folds.tolist() == [0, 1, 0, 1]
+
+
+def test_ragged_oof_round_trip_keeps_unfilled_rows(tmp_path):
+    rows = [np.ones((3, 2), np.float32), None, np.zeros((1, 2), np.float32)]
+    save_oof(tmp_path / "oof.npz", rows, np.array([0, -1, 1]), threshold=np.array(0.6))
+    values, folds = load_oof(tmp_path / "oof.npz")
+    assert values[1] is None and values[0].shape == (3, 2) and values[2].tolist() == [[0.0, 0.0]]
+    assert folds.tolist() == [0, -1, 1]
+
+
+def test_oof_errors(tmp_path):
+    with pytest.raises(ParameterError, match="3 out-of-fold rows but 2 fold ids"):
+        save_oof(tmp_path / "x.npz", np.zeros(3), np.zeros(2))
+    with pytest.raises(DataError, match="no such out-of-fold file"):
+        load_oof(tmp_path / "missing.npz")
+    np.savez(tmp_path / "other.npz", a=np.zeros(1))
+    with pytest.raises(DataError, match="not an out-of-fold file"):
+        load_oof(tmp_path / "other.npz")
