@@ -315,8 +315,8 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     update_manifest(run_dir, run_id=run_dir.name, competition=competition, notebook=str(notebook),
                     overrides=_jsonable(params), status="running", started=started, git_commit=commit,
                     git_dirty=dirty, packages=package_versions())
-    env_before = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "MPLBACKEND", "PYTHONHASHSEED")}
-    os.environ.update({RUN_DIR_ENV: str(run_dir.resolve()), "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"})
+    env_before = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}
+    os.environ.update({RUN_DIR_ENV: str(run_dir.resolve()), "PYTHONHASHSEED": "0"})  # plots stay inline
     error: RunError | None = None
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=params, kernel_name="python3",

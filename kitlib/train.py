@@ -223,7 +223,7 @@ def _forward(model: nn.Module, batch: Any, loss_fn: Callable | None):
         if loss_fn is not None:
             loss = loss_fn(_logits(output), target)
         else:
-            loss = output["loss"] if isinstance(output, dict) else getattr(output, "loss", None)
+            loss = output.get("loss") if isinstance(output, dict) else getattr(output, "loss", None)
         return loss, _logits(output), target
     *inputs, target = batch
     output = model(*inputs)

@@ -113,3 +113,10 @@ def test_wandb_tracking_writes_offline_into_the_run_folder(kit_dirs, monkeypatch
     files = list((r.dir / "wandb").rglob("*.wandb"))
     assert files, "an offline wandb run file is written under the run folder"
     assert run.start("sentiment-classification", params={"track": "none"}).wandb() is None
+
+
+def test_plots_are_kept_in_the_executed_notebook(kit_dirs, nb_path, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    tiny_notebook(nb_path, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()")
+    executed = nbformat.read(run.execute(str(nb_path), {}) / "notebook.ipynb", as_version=4)
+    assert any("image/png" in o.get("data", {}) for o in executed.cells[-1].outputs)

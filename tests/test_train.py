@@ -149,3 +149,9 @@ def test_same_seed_same_result():
                   loss_fn=nn.CrossEntropyLoss(), epochs=2, progress=False)
         runs.append(train.predict(model, X))
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_predict_on_unlabelled_dict_batches():
+    X, _ = blobs(10)
+    loader = torch.utils.data.DataLoader([{"x": torch.tensor(x, dtype=torch.float32)} for x in X], batch_size=4)
+    assert train.predict(DictModel(), loader).shape == (10, 2)
