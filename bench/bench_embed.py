@@ -14,7 +14,8 @@ printed too):
   float embed_texts and its cosine with the float vectors (reported; no target).
 
 Run: ``python bench/bench_embed.py [--rounds 3] [--batch-size 64] [--limit N] [--loop-every 8] [--threads T]``;
-exit status 0 when the three targets are met.
+exit status 0 when the three targets are met. On a machine other jobs share, ``--threads 1`` gives steadier
+numbers (two threads fighting for two busy cores slow every contender down, unevenly).
 """
 from __future__ import annotations
 

@@ -36,3 +36,17 @@ def test_sentiment_on_another_dataset_is_deterministic(kit_dirs, tmp_path):
     assert first["metrics"] == second["metrics"]
     assert first["submission"]["sha256"] == second["submission"]["sha256"]
     assert first["submission"]["path"] != second["submission"]["path"]
+
+
+def test_science_exam_on_another_dataset_without_corpus(kit_dirs, tmp_path):
+    import shutil
+
+    from kitlib.tasks import science_exam
+
+    data_dir = science_exam.write_demo(tmp_path / "other", seed=5)
+    shutil.rmtree(data_dir / "corpus")  # retrieval switches itself off
+    manifest = check_run(run.execute("llm-science-exam", {"smoke": "true", "data_dir": str(data_dir)}),
+                         "llm-science-exam")
+    assert manifest["data_dir"] == str(data_dir)
+    assert {"val_map_at_3_zero_shot", "val_map_at_3_contrastive", "val_map_at_3_cross_encoder"} <= set(
+        manifest["metrics"])

@@ -172,7 +172,8 @@ def check_submission(path: Path, data_dir: Path) -> None:
     except Exception as exc:  # EmptyDataError, ParserError
         raise SubmissionError(f"{path}: cannot be read as CSV ({exc})") from None
     if "prediction" not in df.columns:
-        raise SubmissionError(f"{path}: no 'prediction' column; found {list(df.columns)}, expected ['id', 'prediction']")
+        raise SubmissionError(f"{path}: no 'prediction' column; found {list(df.columns)}, "
+                              "expected ['id', 'prediction']")
     bad = []
     ids = df["id"] if "id" in df.columns else pd.Series(range(len(df)))
     for i, value in enumerate(df["prediction"]):
