@@ -28,6 +28,7 @@ class SubmissionSpec:
     allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sample: str | None = None
     check: str | None = None
+    pack: str | None = None  # "module:function" called as pack(path) -> Path after validation: the upload format
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ COMPETITIONS: dict[str, Competition] = {
             notebook="notebooks/somd-ner.ipynb",
             metric="val_entity_f1",
             mode="max",
-            submission=SubmissionSpec(file_name="predictions.txt", check="kitlib.tasks.somd:check_predictions"),
+            submission=SubmissionSpec(file_name="predictions.txt", check="kitlib.tasks.somd:check_predictions",
+                                      pack="kitlib.tasks.somd:pack_predictions"),
             demo="kitlib.tasks.somd:write_demo",
         ),
         Competition(

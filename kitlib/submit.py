@@ -174,6 +174,9 @@ def submit(target: str, competition: str | None = None, *, message: str = "", up
     if data_dir is None:
         data_dir = manifest.get("data_dir") or comp.demo_dir
     validate_submission(path, comp, data_dir)
+    if comp.submission.pack:  # the platform's upload format, e.g. SOMD's zip with predictions.txt at its root
+        module, _, func = comp.submission.pack.partition(":")
+        print(f"packed for upload: {getattr(importlib.import_module(module), func)(path)}")
     row = {"time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "competition": comp.name,
            "file": str(path), "sha256": file_sha256(path), "run_id": run_id, "score": manifest.get("score"),
            "message": message, "upload_status": "not uploaded", "platform_message": ""}
