@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kitlib.data import read_list_csv
-from kitlib.tasks.sentiment import LABELS, _write, make_embeddings
+from kitlib.competitions.sentiment_classification import LABELS, _write, make_embeddings
 
 
 def timed(fn, repeat: int = 3) -> float:

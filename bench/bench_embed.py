@@ -32,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def demo_texts(limit: int | None) -> list[str]:
     """Distinct prompts, options and corpus chunks of the demo set, in a fixed order."""
-    from kitlib.tasks import science_exam as se
+    from kitlib.competitions import llm_science_exam as se
 
     demo = se._committed_demo_dir()
     frames = [se.read_questions(demo / "train.csv"), se.read_questions(demo / "test.csv")]
@@ -83,7 +83,7 @@ def main() -> int:
     texts = demo_texts(args.limit)
     path = default_model_path()
     st = SentenceTransformer(str(path), device="cpu")
-    tokenizer, model, _ = load_model(path, "cpu")
+    model, tokenizer, _ = load_model(path, "cpu")
     max_length = st.max_seq_length
     bs = args.batch_size
     loop_texts = texts[::args.loop_every]

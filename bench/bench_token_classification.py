@@ -66,11 +66,11 @@ def main() -> int:
     import torch
     from transformers import pipeline
 
-    from kitlib.tasks import somd
+    from kitlib.competitions import somd_ner as somd
     from kitlib.tasks import token_classification as tc
 
     _, _, sentences, _ = somd.generate_corpus(0, args.n, seed=1)
-    model, tokenizer = tc.load_token_classifier("", somd.LABELS, seed=0)
+    model, tokenizer, _ = tc.load_token_classifier("", somd.LABELS, seed=0)
     model.eval()
     texts = [" ".join(words) for words in sentences]
     pipe = pipeline("token-classification", model=model, tokenizer=tokenizer, device=-1)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from kitlib import train
-from kitlib.tasks.sentiment import build_mlp, make_embeddings
+from kitlib.competitions.sentiment_classification import build_mlp, make_embeddings
 
 EPOCHS, BATCH = 8, 128
 

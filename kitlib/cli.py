@@ -24,7 +24,8 @@ def _params(pairs: list[list[str]] | None) -> dict[str, str]:
 
 
 def cmd_run(args) -> int:
-    from .run import execute, read_manifest
+    from .execute import execute
+    from .run import read_manifest
 
     try:
         run_dir = execute(args.target, _params(args.param), progress=not args.quiet)
@@ -45,7 +46,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_params(args) -> int:
-    from .run import notebook_parameters, resolve_notebook
+    from .execute import notebook_parameters, resolve_notebook
 
     _, notebook = resolve_notebook(args.target)
     for name, info in notebook_parameters(notebook).items():
@@ -94,7 +95,7 @@ def cmd_download(args) -> int:
 def cmd_kernel(args) -> int:
     from . import kernel
     from .competitions import ROOT, get_competition
-    from .run import coerce_parameters, notebook_parameters
+    from .execute import coerce_parameters, notebook_parameters
 
     comp = get_competition(args.competition)
     params = coerce_parameters(_params(args.param), notebook_parameters(comp.notebook_path))

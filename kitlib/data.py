@@ -11,48 +11,52 @@ Imports neither torch nor TensorFlow.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .runtime import KAGGLE_INPUT, on_kaggle
 
 CACHE_VERSION = "1"  # bump when the parser's output changes, so stale caches are ignored
 
 
 # ---------------------------------------------------------------------------------- where data is
-def resolve_data_dir(data_dir: str | os.PathLike | None, competition: str, seed: int = 0) -> Path:
-    """The folder holding ``competition``'s files.
+def resolve_data_dir(
+    data_dir: str | os.PathLike | None,
+    *,
+    demo_dir: str | os.PathLike,
+    write_demo: Callable[[Path], object] | None = None,
+    kaggle_slug: str | None = None,
+) -> Path:
+    """The folder holding a competition's files.
 
-    - ``""``/``None``/``"demo"``: the embedded demo set ``data/demo/<competition>/`` (written by the
-      competition's deterministic generator on first use when its files are not committed);
+    - ``""``/``None``/``"demo"``: the embedded demo set ``demo_dir``; ``write_demo(demo_dir)`` (the
+      competition's deterministic generator, which writes only what is missing or stale) runs first when
+      given;
     - on Kaggle (``KAGGLE_KERNEL_RUN_TYPE`` set) a relative path that does not exist is looked up under
-      ``/kaggle/input/``; with ``""`` the competition's own input folder is used when present;
+      ``/kaggle/input/``; with ``""`` the competition's own input folder ``/kaggle/input/<kaggle_slug>``
+      is used when present;
     - anything else: that folder, which must exist.
 
-    Raises ``DataError`` when the folder does not exist.
+    Out: an absolute path. Raises ``DataError`` when the folder does not exist.
     """
-    from .competitions import get_competition
-
-    comp = get_competition(competition)
-    on_kaggle = bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE"))
+    kaggle = on_kaggle()
     if data_dir in (None, "", "demo"):
-        kaggle_input = Path("/kaggle/input") / comp.slug
-        if on_kaggle and kaggle_input.is_dir():
+        kaggle_input = KAGGLE_INPUT / kaggle_slug if kaggle_slug else None
+        if kaggle and kaggle_input is not None and kaggle_input.is_dir():
             return kaggle_input
-        out = comp.demo_dir
-        if comp.demo is not None:
-            module, _, func = comp.demo.partition(":")
-            getattr(importlib.import_module(module), func)(out, seed=seed)
-        return out
+        out = Path(demo_dir)
+        if write_demo is not None:
+            write_demo(out)
+        return out.resolve()
     path = Path(data_dir).expanduser()
-    if not path.is_absolute() and not path.exists() and on_kaggle:
-        path = Path("/kaggle/input") / path
+    if not path.is_absolute() and not path.exists() and kaggle:
+        path = KAGGLE_INPUT / path
     if not path.is_dir():
         raise DataError(f"data_dir {str(data_dir)!r} is not a folder (looked at {path.resolve()})")
     return path.resolve()

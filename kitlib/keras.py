@@ -11,8 +11,8 @@
   prunes) and logs to wandb when given a run.
 - :func:`seed_everything` seeds Python, NumPy and the backend from one number.
 
-Keras itself is imported lazily: the callback classes (``BestWeights``, ``EpochLogger``,
-``OptunaPruning``, ``WandbLogger``) and ``WarmupSchedule`` are built on first use, on top of
+Keras itself is imported lazily: the callback classes (``EpochLogs``, ``BestWeights``, ``EarlyStopping``,
+``EpochLogger``, ``OptunaPruning``, ``WandbLogger``) and ``WarmupSchedule`` are built on first use, on top of
 ``keras.callbacks.Callback`` / ``keras.optimizers.schedules.LearningRateSchedule`` of the chosen backend.
 
 Example::
@@ -35,25 +35,24 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import MissingDependencyError, ParameterError
+from .fitting import (OPTIMIZERS, SCHEDULES, FitResult, MonitorBest, check_monitor, check_optimizer, format_logs,
+                      lr_factor, monitor_mode, report_and_prune, schedule_steps)
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 BACKENDS = ("torch", "tensorflow", "jax")
-OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
-SCHEDULES = ("constant", "linear", "cosine")
 _INSTALL = {"torch": "pip install torch==2.13.0", "tensorflow": "pip install -r requirements-tf.txt",
             "jax": "pip install jax"}
 
 __all__ = [
     "BACKENDS", "OPTIMIZERS", "SCHEDULES", "FitResult", "use_backend", "current_backend", "seed_everything",
     "make_schedule", "make_optimizer", "fit", "predict",
-    "WarmupSchedule", "BestWeights", "EpochLogger", "OptunaPruning", "WandbLogger",
+    "WarmupSchedule", "EpochLogs", "BestWeights", "EarlyStopping", "EpochLogger", "OptunaPruning", "WandbLogger",
 ]
 
 
@@ -118,19 +117,6 @@ def seed_everything(seed: int) -> None:
 
 
 # -------------------------------------------------------------------------- schedules, optimisers
-def _lr_factor(step, total: int, warm: int, schedule: str, ops):
-    step = ops.cast(step, "float32")
-    warm_f = (step + 1.0) / max(1, warm)
-    progress = ops.minimum(1.0, ops.maximum(0.0, step - warm) / max(1, total - warm))
-    if schedule == "constant":
-        after = ops.ones_like(progress)
-    elif schedule == "linear":
-        after = 1.0 - progress
-    else:
-        after = 0.5 * (1.0 + ops.cos(math.pi * progress))
-    return ops.where(step < warm, warm_f, after)
-
-
 class _WarmupScheduleMixin:
     """Learning rate ``lr * factor(step)``: linear warmup over ``warmup_steps``, then ``constant``,
     ``linear`` decay to 0 or ``cosine`` decay to 0 at ``total_steps`` (as ``kitlib.train``)."""
@@ -145,7 +131,7 @@ class _WarmupScheduleMixin:
     def __call__(self, step):
         from keras import ops
 
-        return self.lr * _lr_factor(step, self.total_steps, self.warmup_steps, self.schedule, ops)
+        return self.lr * lr_factor(ops.cast(step, "float32"), self.total_steps, self.warmup_steps, self.schedule, ops)
 
     def get_config(self) -> dict:
         return {"lr": self.lr, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
@@ -157,12 +143,8 @@ def make_schedule(lr: float, schedule: str = "cosine", total_steps: int = 1, war
 
     Raises ``ParameterError`` for an unknown schedule or a warmup outside [0, 1).
     """
-    if schedule not in SCHEDULES:
-        raise ParameterError(f"Unknown schedule {schedule!r}; expected one of {list(SCHEDULES)}")
-    if not 0.0 <= warmup < 1.0:
-        raise ParameterError(f"warmup must be a fraction in [0, 1); got {warmup}")
-    total = max(1, int(total_steps))
-    return _classes()["WarmupSchedule"](lr, total, int(round(warmup * total)), schedule)
+    total, warm = schedule_steps(schedule, total_steps, warmup)
+    return _classes()["WarmupSchedule"](lr, total, warm, schedule)
 
 
 def make_optimizer(
@@ -182,8 +164,7 @@ def make_optimizer(
     """
     import keras
 
-    if name not in OPTIMIZERS:
-        raise ParameterError(f"Unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    check_optimizer(name)
     rate = make_schedule(lr, schedule, total_steps, warmup)
     wd = weight_decay or None
     if name == "adamw":
@@ -221,32 +202,14 @@ def _floats(logs: dict | None) -> dict[str, float]:
     return out
 
 
-def _format(logs: dict[str, float]) -> str:
-    parts = []
-    for k, v in logs.items():
-        if k == "epoch":
-            continue
-        parts.append(f"{k}={v:.1f}s" if k == "seconds" else f"{k}={v:.4g}")
-    return "  ".join(parts)
+class _EpochLogsMixin:
+    """First of :func:`fit`'s callbacks: per epoch it adds ``epoch`` (1-based), the ``evaluate_fn(model)``
+    metrics, ``lr`` and ``seconds`` to the logs (so the callbacks after it see them) and keeps the history."""
 
-
-class _BestWeightsMixin:
-    """The heart of :func:`fit`: per epoch it adds ``epoch`` (1-based), ``lr``, ``seconds`` and the
-    ``evaluate_fn(model)`` metrics to the logs, keeps the history, remembers the best weights by
-    ``monitor``, stops after ``patience`` epochs without improvement and restores the best weights at
-    the end of training."""
-
-    def __init__(self, monitor: str, mode: str = "min", patience: int | None = None,
-                 evaluate_fn: Callable[[Any], dict[str, float]] | None = None):
+    def __init__(self, evaluate_fn: Callable[[Any], dict[str, float]] | None = None):
         super().__init__()
-        if mode not in ("min", "max"):
-            raise ParameterError(f"Unknown mode {mode!r}; expected one of ['max', 'min']")
-        self.monitor, self.mode, self.patience, self.evaluate_fn = monitor, mode, patience, evaluate_fn
+        self.evaluate_fn = evaluate_fn
         self.history: list[dict[str, float]] = []
-        self.best_score = math.inf if mode == "min" else -math.inf
-        self.best_epoch = 0
-        self.best_weights_: list | None = None
-        self._stale = 0
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -260,25 +223,45 @@ class _BestWeightsMixin:
         if opt is not None:
             logs["lr"] = _scalar(opt.learning_rate)
         logs["seconds"] = time.perf_counter() - self._start
+        self.history.append({"epoch": epoch + 1, **_floats(logs)})
+
+
+class _BestWeightsMixin:
+    """Remember the weights of the epoch with the best ``monitor`` value (on the device) and restore them
+    at the end of training; ``best`` holds the epoch and score (``mode`` as
+    :func:`kitlib.fitting.monitor_mode`)."""
+
+    def __init__(self, monitor: str, mode: str | None = None):
+        super().__init__()
+        self.monitor = monitor
+        self.best = MonitorBest(monitor_mode(monitor, mode))
+        self.best_weights_: list | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, **_floats(logs)}
-        self.history.append(row)
-        if self.monitor not in row:
-            raise ParameterError(f"monitor {self.monitor!r} is not among the epoch logs {sorted(row)}")
-        score = row[self.monitor]
-        if (score < self.best_score) if self.mode == "min" else (score > self.best_score):
-            self.best_score, self.best_epoch, self._stale = score, epoch + 1, 0
+        if self.best.update(check_monitor(self.monitor, row), epoch + 1):
             from keras import ops
 
             self.best_weights_ = [ops.copy(v.value) for v in self.model.weights]  # stays on the device
-        else:
-            self._stale += 1
-            if self.patience is not None and self._stale >= self.patience:
-                self.model.stop_training = True
 
     def on_train_end(self, logs=None):
         if self.best_weights_ is not None:
             for variable, value in zip(self.model.weights, self.best_weights_):
                 variable.assign(value)
+
+
+class _EarlyStoppingMixin:
+    """Stop training after ``patience`` epochs without a better ``monitor`` value."""
+
+    def __init__(self, monitor: str, mode: str | None = None, patience: int = 5):
+        super().__init__()
+        self.monitor = monitor
+        self.best = MonitorBest(monitor_mode(monitor, mode), patience)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.best.update(check_monitor(self.monitor, _floats(logs)), epoch + 1)
+        if self.best.exhausted:
+            self.model.stop_training = True
 
 
 class _EpochLoggerMixin:
@@ -292,7 +275,7 @@ class _EpochLoggerMixin:
     def on_epoch_end(self, epoch, logs=None):
         total = f"/{self.epochs}" if self.epochs else ""
         head = f"{self.desc} epoch {epoch + 1}{total}".strip()
-        print(f"{head}  {_format(_floats(logs))}", file=self.stream or sys.stdout, flush=True)
+        print(f"{head}  {format_logs(_floats(logs))}", file=self.stream or sys.stdout, flush=True)
 
 
 class _OptunaPruningMixin:
@@ -304,14 +287,7 @@ class _OptunaPruningMixin:
         self.trial, self.monitor = trial, monitor
 
     def on_epoch_end(self, epoch, logs=None):
-        import optuna
-
-        logs = _floats(logs)
-        if self.monitor not in logs:
-            raise ParameterError(f"OptunaPruning monitors {self.monitor!r} but the epoch logs hold {sorted(logs)}")
-        self.trial.report(logs[self.monitor], epoch + 1)
-        if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1} with {self.monitor}={logs[self.monitor]:.4g}")
+        report_and_prune(self.trial, _floats(logs), self.monitor, epoch + 1)
 
 
 class _WandbLoggerMixin:
@@ -327,7 +303,9 @@ class _WandbLoggerMixin:
 
 
 _MIXINS = {
+    "EpochLogs": (_EpochLogsMixin, "callbacks.Callback"),
     "BestWeights": (_BestWeightsMixin, "callbacks.Callback"),
+    "EarlyStopping": (_EarlyStoppingMixin, "callbacks.Callback"),
     "EpochLogger": (_EpochLoggerMixin, "callbacks.Callback"),
     "OptunaPruning": (_OptunaPruningMixin, "callbacks.Callback"),
     "WandbLogger": (_WandbLoggerMixin, "callbacks.Callback"),
@@ -357,19 +335,6 @@ def __getattr__(name: str):
 
 
 # ------------------------------------------------------------------------------------------- fit
-@dataclass
-class FitResult:
-    """What :func:`fit` returns: the model (best weights restored), one dict of logs per epoch, the best
-    epoch (1-based) and its score, the monitored key and the training time in seconds."""
-
-    model: Any
-    history: list[dict[str, float]]
-    best_epoch: int
-    best_score: float
-    monitor: str
-    seconds: float
-
-
 def _n_samples(x) -> int:
     if isinstance(x, dict):
         x = next(iter(x.values()))
@@ -441,10 +406,12 @@ def fit(
         loss=loss, loss_weights=loss_weights, metrics=metrics,
     )
     monitor = monitor or ("val_loss" if validation_data is not None else "loss")
-    mode = mode or ("min" if monitor.endswith(("loss", "error")) else "max")
+    mode = monitor_mode(monitor, mode)
     classes = _classes()
-    keeper = classes["BestWeights"](monitor, mode, patience, evaluate_fn)
-    cbs: list = [keeper]
+    epoch_logs, keeper = classes["EpochLogs"](evaluate_fn), classes["BestWeights"](monitor, mode)
+    cbs: list = [epoch_logs, keeper]
+    if patience is not None:
+        cbs.append(classes["EarlyStopping"](monitor, mode, patience))
     bar = progress and sys.stdout.isatty()
     if progress and not bar:
         cbs.append(classes["EpochLogger"](epochs, desc))
@@ -459,8 +426,8 @@ def fit(
         batch_size=None if isinstance(x, keras.utils.PyDataset) else batch_size,
         callbacks=cbs, verbose=1 if bar else 0, shuffle=True,
     )
-    return FitResult(model=model, history=keeper.history, best_epoch=keeper.best_epoch,
-                     best_score=float(keeper.best_score), monitor=monitor,
+    return FitResult(model=model, history=epoch_logs.history, best_epoch=keeper.best.best_epoch,
+                     best_score=float(keeper.best.best_score), monitor=monitor,
                      seconds=time.perf_counter() - start)
 
 

@@ -24,15 +24,14 @@ then up to three folder levels down, else a folder holding ``kitlib/``), extract
 record is part of the kernel's output. Only kitlib travels: the kernel uses the packages of Kaggle's image;
 models it needs must be attached as Kaggle datasets or models and named through a parameter.
 
-On Kaggle, ``kitlib.data.resolve_data_dir("")`` finds the competition's files in ``/kaggle/input/<slug>``, and
-:func:`kaggle_output_path` names ``/kaggle/working/<file>``, where Kaggle takes a code competition's
+On Kaggle, ``Competition.resolve_data_dir("")`` finds the competition's files in ``/kaggle/input/<slug>``, and
+:func:`kitlib.runtime.kaggle_output_path` names ``/kaggle/working/<file>``, where Kaggle takes a code competition's
 ``submission.csv`` from.
 
 :func:`push_bundle` uploads the kitlib dataset (new, or a new version), waits until Kaggle has processed it,
 then pushes the kernel through the kaggle client's ``kernels_push``.
 
-Imports only the standard library and kitlib's light modules at module level (``kitlib.submit`` may import
-:func:`kaggle_output_path`);
+Imports only the standard library and kitlib's light modules at module level;
 papermill, nbformat and the kaggle client are imported inside the functions that need them.
 """
 from __future__ import annotations
@@ -51,10 +50,8 @@ from typing import Any
 
 from .competitions import COMPETITIONS, ROOT, get_competition
 from .errors import ParameterError, UploadError
+from .runtime import KAGGLE_INPUT, KAGGLE_RUN_ENV, KAGGLE_WORKING
 
-KAGGLE_INPUT = Path("/kaggle/input")
-KAGGLE_WORKING = Path("/kaggle/working")
-KAGGLE_RUN_ENV = "KAGGLE_KERNEL_RUN_TYPE"
 DATASET_SLUG = "kitlib"
 DATASET_TITLE = "kitlib competition kit"
 DATASET_DIR = "kitlib-dataset"
@@ -62,22 +59,6 @@ BOOTSTRAP_TAG = "kit-bootstrap"
 PACKAGE_DIR = Path(__file__).resolve().parent
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same wheel bytes
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-
-
-# ------------------------------------------------------------------------------------ on Kaggle
-def kaggle_output_path(file_name: str) -> Path | None:
-    """Where Kaggle expects the output file ``file_name`` (e.g. ``"submission.csv"``), or ``None`` off Kaggle.
-
-    Returns ``/kaggle/working/<file_name>`` when ``KAGGLE_KERNEL_RUN_TYPE`` is set and ``/kaggle/working``
-    is a folder (a code competition scores the ``submission.csv`` found there); ``None`` otherwise, so
-    local runs never write outside the project. Raises :class:`ParameterError` when ``file_name`` is not
-    a plain file name.
-    """
-    if not file_name or Path(file_name).name != file_name or file_name in (".", ".."):
-        raise ParameterError(f"Expected a plain file name such as 'submission.csv', got {file_name!r}")
-    if not os.environ.get(KAGGLE_RUN_ENV) or not KAGGLE_WORKING.is_dir():
-        return None
-    return KAGGLE_WORKING / file_name
 
 
 # --------------------------------------------------------------------------------------- bundle
@@ -104,7 +85,7 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    from .run import coerce_parameters, notebook_parameters
+    from .execute import coerce_parameters, notebook_parameters
 
     comp = get_competition(competition)
     if comp.platform != "kaggle":

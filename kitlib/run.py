@@ -1,4 +1,6 @@
-"""Runs: execute a notebook with papermill and keep its record.
+"""Run records: the run folder a notebook records into, its manifest, and the table of runs.
+
+``kit run`` itself (papermill, parameters, failure reporting) is :mod:`kitlib.execute`.
 
 A run folder, one per execution (``runs/`` is git-ignored)::
 
@@ -13,14 +15,15 @@ metric), ``submission`` (``path``, ``sha256``), ``data`` (input files with sha25
 ``git_dirty``, ``packages`` (versions), ``python``, ``seed``, ``started``, ``seconds``, ``status``
 (``running``/``ok``/``failed``/``interactive``) and, on failure, ``error``.
 
-Inside a notebook, ``kitlib.run.start(competition, params)`` returns the :class:`Run` that ``kit run``
-created (it passes the folder in ``KIT_RUN_DIR``), or a fresh one when the notebook runs in Jupyter.
+Inside a notebook, ``run = kitlib.run.start(COMPETITION, globals())`` (after the smoke overrides and the
+path resolution) records the effective value of every parameter declared in the notebook's tagged
+``parameters`` cell and returns the :class:`Run` that ``kit run`` created (it passes the folder in
+``KIT_RUN_DIR``), or a fresh one when the notebook runs in Jupyter.
 No environment variable is ever written into the folder; known credentials that a notebook printed are
 masked in the executed notebook.
 """
 from __future__ import annotations
 
-import ast
 import datetime as _dt
 import json
 import os
@@ -29,15 +32,13 @@ import secrets
 import subprocess
 import time
 from importlib import metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .competitions import ROOT, get_competition
-from .errors import ParameterError, RunError
-
-RUN_DIR_ENV = "KIT_RUN_DIR"
-SECRET_ENV = ("KAGGLE_KEY", "KAGGLE_API_TOKEN", "AICROWD_API_KEY", "WANDB_API_KEY", "HF_TOKEN",
-              "HUGGING_FACE_HUB_TOKEN")
+from .competitions import ROOT, Competition, get_competition
+from .errors import ParameterError
+from .runtime import RUN_DIR_ENV
 PACKAGES = ("kitlib", "numpy", "pandas", "scikit-learn", "torch", "transformers", "sentence-transformers",
             "optuna", "keras", "papermill", "seqeval", "wandb", "kaggle", "aicrowd-cli")
 
@@ -160,17 +161,21 @@ class Run:
             self._wandb = None
 
 
-def start(competition: str, params: dict) -> Run:
-    """The run this notebook records into.
+def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
+    """The run this notebook records into, with its effective parameters recorded.
 
-    Under ``kit run`` the folder comes from ``KIT_RUN_DIR``; in Jupyter a new folder is made under
-    ``runs/`` with status ``interactive``. ``params`` (the notebook's parameters, as resolved) and the
-    seed are recorded. Raises ``ParameterError`` for an unknown competition.
+    ``params`` is either the notebook's namespace (``globals()``: the values of the names declared in the
+    notebook's ``parameters`` cell are recorded, so call it after smoke overrides and path resolution) or
+    a plain dict of parameters (recorded as given). Under ``kit run`` the folder comes from ``KIT_RUN_DIR``;
+    in Jupyter a new folder is made under ``runs/`` with status ``interactive``. Raises ``ParameterError``
+    for an unknown competition.
     """
     comp = get_competition(competition)
     given = os.environ.get(RUN_DIR_ENV)
     run_dir = Path(given) if given else runs_dir() / new_run_id(comp.name)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if "__builtins__" in params:  # a notebook namespace: keep only its declared parameters
+        params = {name: params[name] for name in _declared_names(params, run_dir, comp) if name in params}
     fields: dict[str, Any] = {"competition": comp.name, "run_id": run_dir.name, "params": _jsonable(params),
                               "seed": params.get("seed")}
     if not given:
@@ -178,7 +183,22 @@ def start(competition: str, params: dict) -> Run:
         fields.update(status="interactive", started=_now(), git_commit=commit, git_dirty=dirty,
                       packages=package_versions(), notebook=str(comp.notebook_path))
     update_manifest(run_dir, **fields)
-    return Run(run_dir, comp.name, params)
+    return Run(run_dir, comp.name, dict(params))
+
+
+def _declared_names(namespace: Mapping[str, Any], run_dir: Path, comp: Competition) -> list[str]:
+    """The parameter names of the running notebook: those ``kit run`` recorded, else the ``parameters``
+    cell of the notebook file (Jupyter's ``__session__`` path, or the competition's notebook)."""
+    recorded = read_manifest(run_dir).get("params")
+    if recorded:
+        return list(recorded)
+    from .execute import notebook_parameters
+
+    session = str(namespace.get("__session__") or os.environ.get("JPY_SESSION_NAME") or "")
+    notebook = Path(session) if session.endswith(".ipynb") and Path(session).is_file() else comp.notebook_path
+    if notebook.is_file():
+        return list(notebook_parameters(notebook))
+    return list(namespace.get("__annotations__", {}))
 
 
 def _jsonable(params: dict) -> dict:
@@ -188,162 +208,6 @@ def _jsonable(params: dict) -> dict:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-# ----------------------------------------------------------------------------------- kit run
-def notebook_parameters(notebook: str | Path) -> dict[str, dict]:
-    """The notebook's parameters cell as papermill reads it: name -> {default, inferred_type_name, help}."""
-    import papermill
-
-    return papermill.inspect_notebook(str(notebook))
-
-
-def coerce_parameters(overrides: dict[str, str], known: dict[str, dict]) -> dict[str, Any]:
-    """Check names against the notebook's parameters and convert CLI strings to the declared types.
-
-    Raises ``ParameterError`` naming an unknown parameter and listing the known ones, or a value that
-    does not fit the declared type.
-    """
-    out: dict[str, Any] = {}
-    for name, raw in overrides.items():
-        if name not in known:
-            raise ParameterError(f"Unknown parameter {name!r} for this notebook; its parameters are {sorted(known)}")
-        kind = (known[name].get("inferred_type_name") or "None").replace(" ", "")
-        out[name] = _convert(name, raw, kind)
-    return out
-
-
-def _convert(name: str, raw: Any, kind: str) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    try:
-        if kind == "str":
-            return raw
-        if kind == "bool":
-            lowered = raw.lower()
-            if lowered in ("true", "1", "yes"):
-                return True
-            if lowered in ("false", "0", "no"):
-                return False
-            raise ValueError(raw)
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        return ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        if kind in ("int", "float", "bool"):
-            raise ParameterError(f"Parameter {name!r} is declared {kind}; cannot read {raw!r} as {kind}") from None
-        return raw
-
-
-def _fold_carriage_returns(nb) -> None:
-    """Merge consecutive stream outputs and keep only the last redraw of each carriage-returned line,
-    so a progress bar stays one line in the executed notebook (as a terminal would show it)."""
-    for cell in nb.cells:
-        merged: list = []
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream":
-                text = "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
-                if merged and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == out["name"]:
-                    merged[-1]["text"] += text
-                    continue
-                out["text"] = text
-            merged.append(out)
-        for out in merged:
-            if out.get("output_type") == "stream":
-                out["text"] = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in out["text"].split("\n"))
-        if "outputs" in cell:
-            cell["outputs"] = merged
-
-
-def _mask_secrets(path: Path) -> None:
-    """Replace the values of known credential variables wherever they appear in ``path``."""
-    values = [os.environ[k] for k in SECRET_ENV if len(os.environ.get(k, "")) >= 6]
-    if not values or not path.is_file():
-        return
-    text = path.read_text()
-    masked = text
-    for value in values:
-        masked = masked.replace(value, "***")
-    if masked != text:
-        path.write_text(masked)
-
-
-def resolve_notebook(target: str) -> tuple[str, Path]:
-    """``(competition, notebook path)`` for a competition name or a notebook path.
-
-    A notebook path belongs to the competition whose registered notebook it is, or to the competition
-    named by its file stem. Raises ``ParameterError`` when neither fits.
-    """
-    from .competitions import COMPETITIONS
-
-    path = Path(target)
-    if path.suffix == ".ipynb":
-        if not path.is_file():
-            raise ParameterError(f"notebook {target!r} not found")
-        for comp in COMPETITIONS.values():
-            if comp.notebook_path.resolve() == path.resolve() or comp.name == path.stem:
-                return comp.name, path.resolve()
-        raise ParameterError(f"notebook {target!r} belongs to no competition; name it after one of "
-                             f"{sorted(COMPETITIONS)}")
-    comp = get_competition(target)
-    return comp.name, comp.notebook_path
-
-
-def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str | None = None,
-            progress: bool = False) -> Path:
-    """Execute a competition's notebook (or a notebook path) with papermill; return the run folder.
-
-    ``overrides`` (name -> value, strings are converted to the declared types) must name parameters of
-    the notebook. Writes ``runs/<run-id>/notebook.ipynb`` and ``manifest.json``. Raises
-    ``ParameterError`` for unknown parameters and ``RunError`` naming the failing cell (``In [n]``) when
-    a cell fails; the partial notebook stays in the run folder.
-    """
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    competition, notebook = resolve_notebook(target)
-    known = notebook_parameters(notebook)
-    params = coerce_parameters({k: v for k, v in (overrides or {}).items()}, known)
-    run_dir = runs_dir() / (run_id or new_run_id(competition))
-    run_dir.mkdir(parents=True, exist_ok=False)
-    output = run_dir / "notebook.ipynb"
-    commit, dirty = git_state()
-    started, t0 = _now(), time.perf_counter()
-    update_manifest(run_dir, run_id=run_dir.name, competition=competition, notebook=str(notebook),
-                    overrides=_jsonable(params), status="running", started=started, git_commit=commit,
-                    git_dirty=dirty, packages=package_versions())
-    env_before = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}
-    os.environ.update({RUN_DIR_ENV: str(run_dir.resolve()), "PYTHONHASHSEED": "0"})  # plots stay inline
-    error: RunError | None = None
-    try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=params, kernel_name="python3",
-                                   cwd=str(notebook.parent), progress_bar=progress, log_output=False)
-    except PapermillExecutionError as exc:
-        error = RunError(f"cell In [{exc.exec_count}] failed: {exc.ename}: {exc.evalue}\n"
-                         f"partial notebook kept in {output}")
-    except Exception as exc:  # kernel died, bad notebook: still keep the record
-        error = RunError(f"run failed before finishing: {type(exc).__name__}: {exc}\n"
-                         f"partial notebook (if any) kept in {output}")
-    finally:
-        for key, value in env_before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    if output.is_file():
-        nb = nbformat.read(output, as_version=4)
-        _fold_carriage_returns(nb)
-        nbformat.write(nb, output)
-        _mask_secrets(output)
-    update_manifest(run_dir, status="failed" if error else "ok", seconds=round(time.perf_counter() - t0, 2),
-                    **({"error": str(error)} if error else {}))
-    if error:
-        error.run_dir = run_dir
-        raise error
-    return run_dir
 
 
 # ----------------------------------------------------------------------------------- kit runs

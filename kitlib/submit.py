@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 from .competitions import ROOT, Competition, get_competition
 from .data import file_sha256
 from .errors import SubmissionError, UploadError
+from .runtime import kaggle_output_path
 
 LEDGER_COLUMNS = ("time", "competition", "file", "sha256", "run_id", "score", "message", "upload_status",
                   "platform_message")
@@ -79,9 +79,8 @@ def validate_submission(path: str | Path, competition: str | Competition, data_d
                 if differ.any():
                     raise SubmissionError(f"{name}: column {column!r} differs from {spec.sample} in row(s) "
                                           f"{_rows(differ)}; rows must match the sample's, in its order")
-    if spec.check:
-        module, _, func = spec.check.partition(":")
-        getattr(importlib.import_module(module), func)(path, Path(data_dir) if data_dir is not None else None)
+    if spec.check is not None:
+        spec.check(path, Path(data_dir) if data_dir is not None else None)
 
 
 def write_submission(obj: pd.DataFrame | str, competition: str, *, run=None,
@@ -104,8 +103,6 @@ def write_submission(obj: pd.DataFrame | str, competition: str, *, run=None,
     if run is not None:
         shutil.copyfile(out, Path(run.dir) / comp.submission.file_name)
         run.log_submission(out)
-    from .kernel import kaggle_output_path
-
     kaggle_copy = kaggle_output_path(comp.submission.file_name)
     if kaggle_copy is not None:
         shutil.copyfile(out, kaggle_copy)
@@ -174,9 +171,8 @@ def submit(target: str, competition: str | None = None, *, message: str = "", up
     if data_dir is None:
         data_dir = manifest.get("data_dir") or comp.demo_dir
     validate_submission(path, comp, data_dir)
-    if comp.submission.pack:  # the platform's upload format, e.g. SOMD's zip with predictions.txt at its root
-        module, _, func = comp.submission.pack.partition(":")
-        print(f"packed for upload: {getattr(importlib.import_module(module), func)(path)}")
+    if comp.submission.pack is not None:  # the platform's upload format, e.g. SOMD's zip
+        print(f"packed for upload: {comp.submission.pack(path)}")
     row = {"time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "competition": comp.name,
            "file": str(path), "sha256": file_sha256(path), "run_id": run_id, "score": manifest.get("score"),
            "message": message, "upload_status": "not uploaded", "platform_message": ""}

@@ -1,9 +1,10 @@
 """The torch training loop: CPU or CUDA (AMP on CUDA), LR schedule with warmup, gradient accumulation,
-early stopping on a validation metric with the best weights restored, a progress bar, callbacks.
+best weights and early stopping on a validation metric (as callbacks), a progress bar, callbacks.
 
 The pieces a launcher (``torchrun``/``accelerate``) wraps stay separate from the loop:
 ``make_optimizer``, ``make_scheduler`` and ``tensor_loader`` build things; ``fit`` only runs them, and
-only the main process (rank 0) draws progress bars.
+only the main process (rank 0) draws progress bars. Names, schedule maths, the better-is-higher rule and
+:class:`~kitlib.fitting.FitResult` are shared with the Keras loop through :mod:`kitlib.fitting`.
 
 Batch contract (what ``fit``/``predict``/``evaluate`` accept from a DataLoader):
 
@@ -17,8 +18,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,46 +29,13 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from .errors import ParameterError
+from .fitting import (FitResult, MonitorBest, check_monitor, check_optimizer, format_logs, lr_factor, monitor_mode,
+                      report_and_prune, schedule_steps)
+from .runtime import autocast, is_main_process, progress_bar, resolve_device, seed_everything, to_device
 
-OPTIMIZERS = ("adamw", "adam", "sgd")
-SCHEDULES = ("constant", "linear", "cosine")
-
-
-# ----------------------------------------------------------------------------------------- devices
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; any other string is passed to ``torch.device``."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) from one number."""
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():  # pragma: no cover - no GPU in CI
-        torch.cuda.manual_seed_all(seed)
-
-
-def is_main_process() -> bool:
-    """True unless this is a non-zero rank of an initialised ``torch.distributed`` group."""
-    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or (
-        torch.distributed.get_rank() == 0
-    )
-
-
-def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
-    """Move every tensor inside a (nested) tuple/list/dict to ``device``."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=non_blocking)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device, non_blocking) for v in batch)
-    return batch
+__all__ = ["tensor_loader", "make_optimizer", "make_scheduler", "FitState", "Callback", "BestWeights",
+           "EarlyStopping", "PrintLogger", "OptunaPruning", "WandbLogger", "FitResult", "evaluate", "predict", "fit",
+           "clone_model"]
 
 
 # ------------------------------------------------------------------------------------ data loaders
@@ -97,9 +63,11 @@ def tensor_loader(
 
 # ------------------------------------------------------------------------ optimisers and schedules
 def make_optimizer(model: nn.Module, name: str = "adamw", lr: float = 1e-3, weight_decay: float = 0.0):
-    """An optimiser over the trainable parameters; biases and norm weights get no weight decay."""
-    if name not in OPTIMIZERS:
-        raise ParameterError(f"Unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    """An optimiser over the trainable parameters; biases and norm weights get no weight decay.
+
+    ``name`` is one of :data:`kitlib.fitting.OPTIMIZERS` (``sgd`` with momentum 0.9).
+    """
+    check_optimizer(name)
     decay, no_decay = [], []
     for param in model.parameters():
         if param.requires_grad:
@@ -107,28 +75,17 @@ def make_optimizer(model: nn.Module, name: str = "adamw", lr: float = 1e-3, weig
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr)
     return (torch.optim.AdamW if name == "adamw" else torch.optim.Adam)(groups, lr=lr)
 
 
 def make_scheduler(optimizer, schedule: str = "cosine", total_steps: int = 1, warmup: float = 0.0):
-    """Per-step LR multiplier: linear warmup over ``warmup`` (a fraction of ``total_steps``), then
-    ``constant``, ``linear`` decay to 0 or ``cosine`` decay to 0."""
-    if schedule not in SCHEDULES:
-        raise ParameterError(f"Unknown schedule {schedule!r}; expected one of {list(SCHEDULES)}")
-    if not 0.0 <= warmup < 1.0:
-        raise ParameterError(f"warmup must be a fraction in [0, 1); got {warmup}")
-    total = max(1, int(total_steps))
-    warm = int(round(warmup * total))
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        if schedule == "constant":
-            return 1.0
-        progress = min(1.0, (step - warm) / max(1, total - warm))
-        return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    """Per-step LR multiplier :func:`kitlib.fitting.lr_factor`: linear warmup over ``warmup`` (a fraction of
+    ``total_steps``), then ``constant``, ``linear`` decay to 0 or ``cosine`` decay to 0."""
+    total, warm = schedule_steps(schedule, total_steps, warmup)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: float(lr_factor(np.float64(step), total, warm, schedule)))
 
 
 # --------------------------------------------------------------------------------------- callbacks
@@ -139,6 +96,7 @@ class FitState:
     model: nn.Module
     optimizer: Any
     epoch: int = 0
+    epochs: int = 0
     history: list[dict] = field(default_factory=list)
     monitor: str = "val_loss"
     stop_training: bool = False
@@ -157,15 +115,50 @@ class Callback:
         """Called once after training, also when it was interrupted by an exception in another hook."""
 
 
+class BestWeights(Callback):
+    """Keep a CPU copy of the weights of the epoch with the best ``monitor`` value; restore them at the end.
+
+    ``best_epoch``/``best_score`` say which epoch that was (``mode`` as :func:`kitlib.fitting.monitor_mode`).
+    """
+
+    def __init__(self, monitor: str, mode: str | None = None):
+        self.monitor = monitor
+        self.best = MonitorBest(monitor_mode(monitor, mode))
+        self.state_: dict | None = None
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        if self.best.update(check_monitor(self.monitor, logs), state.epoch):
+            self.state_ = {k: v.detach().to("cpu", copy=True) for k, v in state.model.state_dict().items()}
+
+    def on_fit_end(self, state: FitState) -> None:
+        if self.state_ is not None:
+            state.model.load_state_dict(self.state_)
+
+
+class EarlyStopping(Callback):
+    """Stop training after ``patience`` epochs without a better ``monitor`` value."""
+
+    def __init__(self, monitor: str, mode: str | None = None, patience: int = 5):
+        self.monitor = monitor
+        self.best = MonitorBest(monitor_mode(monitor, mode), patience)
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        self.best.update(check_monitor(self.monitor, logs), state.epoch)
+        if self.best.exhausted:
+            state.stop_training = True
+
+
 class PrintLogger(Callback):
     """Print one line of metrics per epoch (readable in a notebook and in a log file)."""
 
-    def __init__(self, every: int = 1):
+    def __init__(self, every: int = 1, desc: str = ""):
         self.every = every
+        self.desc = desc
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         if state.epoch % self.every == 0 and is_main_process():
-            print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items()))
+            total = f"/{state.epochs}" if state.epochs else ""
+            print(f"{self.desc} epoch {state.epoch}{total}  {format_logs(logs)}".strip(), flush=True)
 
 
 class OptunaPruning(Callback):
@@ -180,14 +173,7 @@ class OptunaPruning(Callback):
         self.monitor = monitor
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        import optuna
-
-        key = self.monitor or state.monitor
-        if key not in logs:
-            raise ParameterError(f"OptunaPruning monitors {key!r} but the epoch logs hold {sorted(logs)}")
-        self.trial.report(float(logs[key]), state.epoch)
-        if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {state.epoch} with {key}={logs[key]:.4g}")
+        report_and_prune(self.trial, logs, self.monitor or state.monitor, state.epoch)
 
 
 class WandbLogger(Callback):
@@ -200,18 +186,6 @@ class WandbLogger(Callback):
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         if is_main_process():
             self.wandb_run.log({f"{self.prefix}{k}": v for k, v in logs.items()})
-
-
-# ------------------------------------------------------------------------------------------ result
-@dataclass
-class FitResult:
-    """What :func:`fit` returns: the model (best weights restored), per-epoch history and the best epoch."""
-
-    model: nn.Module
-    history: list[dict]
-    best_epoch: int
-    best_score: float
-    monitor: str
 
 
 # -------------------------------------------------------------------------------------- the loop
@@ -239,24 +213,6 @@ def _logits(output: Any) -> torch.Tensor:
     return getattr(output, "logits", output)
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    """A tqdm bar that behaves under papermill: outside a terminal it redraws at most every 30 s, and
-    ``kit run`` folds the carriage returns so the executed notebook keeps one line per bar."""
-    from tqdm import tqdm
-
-    interactive = sys.stderr.isatty() or "ipykernel" in sys.modules and not os.environ.get("KIT_RUN_DIR")
-    return tqdm(
-        total=total,
-        desc=desc,
-        disable=not (enabled and is_main_process()),
-        mininterval=0.2 if interactive else 30.0,
-        leave=True,
-        dynamic_ncols=interactive,
-        ncols=None if interactive else 100,
-        file=sys.stderr,
-    )
-
-
 def evaluate(
     model: nn.Module,
     loader: Iterable,
@@ -269,10 +225,10 @@ def evaluate(
 
     ``targets``/``loss`` are None when batches carry no target. Outputs are float32 NumPy arrays.
     """
-    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    dev = resolve_device(device)
     model.eval()
     outputs, targets, loss_sum, n = [], [], 0.0, 0
-    with torch.inference_mode(), _autocast(dev, amp):
+    with torch.inference_mode(), autocast(dev, amp):
         for batch in loader:
             batch = to_device(batch, dev, non_blocking=True)
             loss, out, target = _forward(model, batch, loss_fn)
@@ -301,18 +257,9 @@ def predict(
         x = torch.as_tensor(np.asarray(data))
         data = DataLoader(TensorDataset(x.float() if x.is_floating_point() else x, torch.zeros(len(x))),
                           batch_size=batch_size)
-    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    dev = resolve_device(device)
     model.to(dev)
     return evaluate(model, data, device=dev, amp=amp)[1]
-
-
-def _autocast(device: torch.device, amp: bool):
-    import contextlib
-
-    if amp and device.type == "cuda":  # pragma: no cover - exercised on the GPU machine
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
 
 
 def fit(
@@ -347,9 +294,10 @@ def fit(
     Per epoch the logs hold ``epoch``, ``train_loss``, ``lr``, ``seconds`` and, with ``val``, ``val_loss``
     and ``val_<metric_name>`` = ``metric(targets, outputs)``; ``evaluate_fn(model)`` may add more
     (e.g. word-level F1 that needs decoding). ``monitor`` (default ``val_<metric_name>`` when a metric is
-    given, else ``val_loss``) picks the epoch whose weights are kept; ``mode`` is ``"max"``/``"min"``
-    (default: ``"min"`` for names ending in ``loss``). ``patience`` stops after that many epochs without
-    improvement. The best weights are restored into ``model`` before returning.
+    given, else ``val_loss``) picks the epoch whose weights are kept (:class:`BestWeights`); ``mode`` is
+    ``"max"``/``"min"`` (default: :func:`kitlib.fitting.monitor_mode`, ``"min"`` for names ending in
+    ``loss`` or ``error``). ``patience`` stops after that many epochs without improvement
+    (:class:`EarlyStopping`). The best weights are restored into ``model`` before returning.
 
     ``accumulate`` batches make one optimiser step; ``warmup`` is a fraction of the optimiser steps.
     AMP (bf16/fp16 autocast, with a grad scaler for fp16) is used on CUDA when ``amp`` is true.
@@ -369,16 +317,15 @@ def fit(
 
     monitor = monitor or (f"val_{metric_name}" if metric is not None and val is not None else
                           "val_loss" if val is not None else "train_loss")
-    mode = mode or ("min" if monitor.endswith("loss") else "max")
-    if mode not in ("min", "max"):
-        raise ParameterError(f"Unknown mode {mode!r}; expected one of ['max', 'min']")
-    better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
-
-    state = FitState(model=model, optimizer=opt, monitor=monitor)
-    best_score, best_epoch, best_state, stale = (math.inf if mode == "min" else -math.inf), 0, None, 0
-    for cb in callbacks:
+    mode = monitor_mode(monitor, mode)
+    keeper = BestWeights(monitor, mode)
+    hooks: list[Callback] = [keeper, *([EarlyStopping(monitor, mode, patience)] if patience is not None else []),
+                             *callbacks]
+    state = FitState(model=model, optimizer=opt, epochs=epochs, monitor=monitor)
+    for cb in hooks:
         cb.on_fit_start(state)
-    bar = _progress(epochs * len(train), desc, progress)
+    bar = progress_bar(epochs * len(train), desc, progress)
+    started = time.perf_counter()
     try:
         for epoch in range(1, epochs + 1):
             state.epoch = epoch
@@ -389,7 +336,7 @@ def fit(
             opt.zero_grad(set_to_none=True)
             for i, batch in enumerate(train):
                 batch = to_device(batch, dev, non_blocking=True)
-                with _autocast(dev, use_amp):
+                with autocast(dev, use_amp):
                     loss, _, _ = _forward(model, batch, loss_fn)
                 if loss is None:
                     raise ParameterError("no loss: give loss_fn, or a model whose output carries .loss")
@@ -416,29 +363,21 @@ def fit(
             if evaluate_fn is not None:
                 logs.update({k: float(v) for k, v in evaluate_fn(model).items()})
             logs["seconds"] = time.perf_counter() - start
-            if monitor not in logs:
-                raise ParameterError(f"monitor {monitor!r} is not among the epoch logs {sorted(logs)}")
+            check_monitor(monitor, logs)
             state.history.append(logs)
             bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k.startswith("val_") or k == "train_loss"},
                             refresh=False)
-            score = logs[monitor]
-            if better(score, best_score):
-                best_score, best_epoch, stale = score, epoch, 0
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-            for cb in callbacks:
+            for cb in hooks:
                 cb.on_epoch_end(state, logs)
-            if state.stop_training or (patience is not None and stale >= patience):
+            if state.stop_training:
                 break
     finally:
         bar.close()
-        for cb in callbacks:
+        for cb in hooks:
             cb.on_fit_end(state)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return FitResult(model=model, history=state.history, best_epoch=best_epoch, best_score=float(best_score),
-                     monitor=monitor)
+    return FitResult(model=model, history=state.history, best_epoch=keeper.best.best_epoch,
+                     best_score=float(keeper.best.best_score), monitor=monitor,
+                     seconds=time.perf_counter() - started)
 
 
 def clone_model(model: nn.Module) -> nn.Module:

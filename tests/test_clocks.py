@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kitlib.errors import DataError, ParameterError  # noqa: E402
 from kitlib.metrics import common_sense_error  # noqa: E402
-from kitlib.tasks import clocks  # noqa: E402
+from kitlib.competitions import tell_the_time as clocks  # noqa: E402
 
 SIZE = 150
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from kitlib import data
+from kitlib.competitions import COMPETITIONS
 from kitlib.errors import DataError
 
 
@@ -87,12 +88,22 @@ def test_read_only_folder_caches_in_user_cache(tmp_path, monkeypatch):
 
 
 def test_resolve_data_dir(tmp_path, monkeypatch):
+    comp = COMPETITIONS["sentiment-classification"]
     with pytest.raises(DataError, match="is not a folder"):
-        data.resolve_data_dir(tmp_path / "missing", "sentiment-classification")
-    assert data.resolve_data_dir(str(tmp_path), "sentiment-classification") == tmp_path.resolve()
+        comp.resolve_data_dir(tmp_path / "missing")
+    assert comp.resolve_data_dir(str(tmp_path)) == tmp_path.resolve()
     monkeypatch.setattr(data.Path, "is_dir", lambda self: str(self) == "/kaggle/input/sentiment-classification")
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
-    assert str(data.resolve_data_dir("", "sentiment-classification")) == "/kaggle/input/sentiment-classification"
+    assert str(comp.resolve_data_dir("")) == "/kaggle/input/sentiment-classification"
+
+
+def test_resolve_data_dir_writes_the_demo_only_for_an_empty_choice(tmp_path):
+    written = []
+    demo = tmp_path / "demo"
+    assert data.resolve_data_dir("", demo_dir=demo, write_demo=written.append) == demo.resolve()
+    assert written == [demo]
+    assert data.resolve_data_dir(str(tmp_path), demo_dir=demo, write_demo=written.append) == tmp_path.resolve()
+    assert written == [demo]  # a real data folder never runs the demo generator
 
 
 def test_require_files_lists_missing(tmp_path):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from kitlib.errors import DataError, ParameterError
-from kitlib.tasks import images
-from kitlib.tasks.images import (
+from kitlib.competitions import image_classification as images
+from kitlib.competitions.image_classification import (
     IDX_FILES,
     load_digits_dataset,
     load_idx_dataset,

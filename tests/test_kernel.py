@@ -183,7 +183,7 @@ def test_bundled_notebook_imports_kitlib_offline_on_kaggle(notebook: Path, tmp_p
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
     bundled_root = temp / "kitlib-bundle" if layout == "wheel" else inputs / "kitlib" / "unpacked"
-    assert lines["KITLIB"] == str(bundled_root / "kitlib" / "competitions.py")
+    assert lines["KITLIB"] == str(bundled_root / "kitlib" / "competitions" / "__init__.py")
     assert lines["PARAMS"] == "3 'cpu' False ''"
     assert lines["RUNS"] == str(working / "runs")
 
@@ -259,19 +259,6 @@ def test_username_from_credentials(notebook: Path, tmp_path: Path, kaggle_client
 
     with pytest.raises(ParameterError, match=r"Kaggle user name 'ada/x' is not valid"):
         build(tmp_path, username="ada/x")
-
-
-def test_kaggle_output_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
-    monkeypatch.setattr(kernel, "KAGGLE_WORKING", tmp_path)
-    assert kernel.kaggle_output_path("submission.csv") is None  # not on Kaggle: nothing outside the project
-
-    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
-    assert kernel.kaggle_output_path("submission.csv") == tmp_path / "submission.csv"
-    monkeypatch.setattr(kernel, "KAGGLE_WORKING", tmp_path / "missing")
-    assert kernel.kaggle_output_path("submission.csv") is None
-    with pytest.raises(ParameterError, match=r"plain file name .* got '../submission.csv'"):
-        kernel.kaggle_output_path("../submission.csv")
 
 
 # ------------------------------------------------------------------------------------------ push

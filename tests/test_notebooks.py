@@ -2,8 +2,9 @@
 import pytest
 
 from kitlib import run, submit
+from kitlib.execute import execute
 from kitlib.competitions import COMPETITIONS
-from kitlib.tasks import sentiment
+from kitlib.competitions import sentiment_classification as sentiment
 
 pytestmark = pytest.mark.notebook
 
@@ -23,15 +24,15 @@ def check_run(run_dir, competition):
 
 @pytest.mark.parametrize("competition", NOTEBOOKS)
 def test_notebook_smoke_on_demo_data(kit_dirs, competition):
-    run_dir = run.execute(competition, {"smoke": "true"})
+    run_dir = execute(competition, {"smoke": "true"})
     check_run(run_dir, competition)
 
 
 def test_sentiment_on_another_dataset_is_deterministic(kit_dirs, tmp_path):
     data_dir = sentiment.write_demo(tmp_path / "other", seed=11, n_train=400, n_val=200, n_test=50)
     params = {"smoke": "true", "data_dir": str(data_dir), "seed": "3"}
-    first = check_run(run.execute("sentiment-classification", params), "sentiment-classification")
-    second = check_run(run.execute("sentiment-classification", params), "sentiment-classification")
+    first = check_run(execute("sentiment-classification", params), "sentiment-classification")
+    second = check_run(execute("sentiment-classification", params), "sentiment-classification")
     assert first["data_dir"] == str(data_dir)
     assert first["metrics"] == second["metrics"]
     assert first["submission"]["sha256"] == second["submission"]["sha256"]
@@ -41,11 +42,11 @@ def test_sentiment_on_another_dataset_is_deterministic(kit_dirs, tmp_path):
 def test_science_exam_on_another_dataset_without_corpus(kit_dirs, tmp_path):
     import shutil
 
-    from kitlib.tasks import science_exam
+    from kitlib.competitions import llm_science_exam as science_exam
 
     data_dir = science_exam.write_demo(tmp_path / "other", seed=5)
     shutil.rmtree(data_dir / "corpus")  # retrieval switches itself off
-    manifest = check_run(run.execute("llm-science-exam", {"smoke": "true", "data_dir": str(data_dir)}),
+    manifest = check_run(execute("llm-science-exam", {"smoke": "true", "data_dir": str(data_dir)}),
                          "llm-science-exam")
     assert manifest["data_dir"] == str(data_dir)
     assert {"val_map_at_3_zero_shot", "val_map_at_3_contrastive", "val_map_at_3_cross_encoder"} <= set(

@@ -1,4 +1,4 @@
-"""The attraction recommender (kitlib.tasks.recommender): reading, encoding, the leave-last-out split,
+"""The attraction recommender (kitlib.competitions.recommender): reading, encoding, the leave-last-out split,
 negative sampling, the one-class refusal, the models, top-k, the submission check and the notebook."""
 import hashlib
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kitlib.errors import DataError, ParameterError, SubmissionError
-from kitlib.tasks import recommender as rec
+from kitlib.competitions import recommender as rec
 
 HEADER = "userId,attractionId,interactionType,timestamp\n"
 
@@ -386,10 +386,11 @@ def test_demo_popularity_has_a_long_tail(demo):
 @pytest.mark.notebook
 def test_notebook_on_a_second_dataset(kit_dirs, tmp_path):
     from kitlib import run, submit
+    from kitlib.execute import execute
 
     data_dir = tmp_path / "other"
     rec.write_demo(data_dir, seed=7, n_users=150, n_interactions=1200)
-    run_dir = run.execute("recommender", {"smoke": "true", "data_dir": str(data_dir), "k": "5"})
+    run_dir = execute("recommender", {"smoke": "true", "data_dir": str(data_dir), "k": "5"})
     manifest = run.read_manifest(run_dir)
     assert manifest["status"] == "ok" and manifest["data_dir"] == str(data_dir)
     metrics = manifest["metrics"]

@@ -7,6 +7,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from kitlib import cli, run
+from kitlib.execute import execute
 from kitlib.errors import ParameterError, RunError
 
 
@@ -32,7 +33,7 @@ def nb_path(tmp_path):
 def test_run_records_params_metrics_and_state(kit_dirs, nb_path):
     tiny_notebook(nb_path, "import sys\nfrom tqdm import tqdm\nfor _ in tqdm(range(50), file=sys.stderr, mininterval=0): pass\n"
                            "run.log_metrics({'val_weighted_f1': n * ratio, 'other': 1})")
-    run_dir = run.execute(str(nb_path), {"n": "4", "ratio": "0.25", "flag": "true"})
+    run_dir = execute(str(nb_path), {"n": "4", "ratio": "0.25", "flag": "true"})
     manifest = run.read_manifest(run_dir)
     assert manifest["status"] == "ok" and manifest["competition"] == "sentiment-classification"
     assert manifest["params"] == {"n": 4, "ratio": 0.25, "name": "x", "flag": True, "seed": 0}
@@ -49,9 +50,9 @@ def test_run_records_params_metrics_and_state(kit_dirs, nb_path):
 def test_unknown_parameter_lists_the_known_ones(kit_dirs, nb_path):
     tiny_notebook(nb_path, "pass")
     with pytest.raises(ParameterError, match=r"Unknown parameter 'epochs'.*\['flag', 'n', 'name', 'ratio', 'seed'\]"):
-        run.execute(str(nb_path), {"epochs": "3"})
+        execute(str(nb_path), {"epochs": "3"})
     with pytest.raises(ParameterError, match="declared int; cannot read 'three'"):
-        run.execute(str(nb_path), {"n": "three"})
+        execute(str(nb_path), {"n": "three"})
 
 
 def test_failing_cell_is_named_and_partial_notebook_kept(kit_dirs, nb_path, capsys):
@@ -70,7 +71,7 @@ def test_credentials_never_reach_the_run_folder(kit_dirs, nb_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-kaggle-key")
     monkeypatch.setenv("AICROWD_API_KEY", "s3cr3t-aicrowd-key")
     tiny_notebook(nb_path, "import os\nprint(os.environ['KAGGLE_KEY'], os.environ['AICROWD_API_KEY'])")
-    run_dir = run.execute(str(nb_path), {})
+    run_dir = execute(str(nb_path), {})
     for path in run_dir.rglob("*"):
         if path.is_file():
             text = path.read_text(errors="ignore")
@@ -118,5 +119,5 @@ def test_wandb_tracking_writes_offline_into_the_run_folder(kit_dirs, monkeypatch
 def test_plots_are_kept_in_the_executed_notebook(kit_dirs, nb_path, monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)
     tiny_notebook(nb_path, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()")
-    executed = nbformat.read(run.execute(str(nb_path), {}) / "notebook.ipynb", as_version=4)
+    executed = nbformat.read(execute(str(nb_path), {}) / "notebook.ipynb", as_version=4)
     assert any("image/png" in o.get("data", {}) for o in executed.cells[-1].outputs)

@@ -1,4 +1,4 @@
-"""kitlib.tasks.science_exam: the demo set, reading and checking files, retrieval, and the three approaches
+"""kitlib.competitions.llm_science_exam: the demo set, reading and checking files, retrieval, and the three approaches
 (zero-shot similarity, the contrastive OptionScorer, the AutoModelForMultipleChoice cross-encoder), each
 trained for a moment on tiny data with kitlib.train."""
 import filecmp
@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from kitlib import submit  # noqa: E402
 from kitlib.errors import DataError, ParameterError, SubmissionError  # noqa: E402
 from kitlib.metrics import map_at_k  # noqa: E402
-from kitlib.tasks import science_exam as se  # noqa: E402
+from kitlib.competitions import llm_science_exam as se  # noqa: E402
 
 DEMO = se._committed_demo_dir()
 CHANCE = 11 / 30  # MAP@3 of a random ranking of five options
@@ -266,7 +266,7 @@ def test_option_scorer_learns_with_the_contrastive_loss():
 
 
 def test_importing_the_task_module_does_not_import_torch():
-    code = "import sys, kitlib.tasks.science_exam as s; s.check_submission; print('torch' in sys.modules)"
+    code = "import sys, kitlib.competitions.llm_science_exam as s; s.check_submission; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -278,7 +278,7 @@ def mc_model():
 
 
 def test_dataset_puts_context_after_the_prompt_and_keeps_options_whole(mc_model, demo_train):
-    tokenizer, _ = mc_model
+    _, tokenizer, _ = mc_model
     df = demo_train.head(2)
     long_context = ["lorem ipsum " * 200, ""]
     ds = se.MultipleChoiceDataset(df, tokenizer, max_length=40, context=long_context)
@@ -297,7 +297,7 @@ def test_dataset_puts_context_after_the_prompt_and_keeps_options_whole(mc_model,
 
 
 def test_collator_pads_to_batch_five_longest(mc_model, demo_train):
-    tokenizer, _ = mc_model
+    _, tokenizer, _ = mc_model
     ds = se.MultipleChoiceDataset(demo_train.head(3), tokenizer, max_length=64)
     batch = se.MultipleChoiceCollator(tokenizer.pad_token_id)([ds[0], ds[1], ds[2]])
     longest = max(len(s) for i in range(3) for s in ds[i]["input_ids"])
@@ -312,7 +312,7 @@ def test_cross_encoder_trains_with_kitlib_train(mc_model, demo_train):
 
     from kitlib import train
 
-    tokenizer, model = mc_model
+    model, tokenizer, _ = mc_model
     df = demo_train.head(6)
     ds = se.MultipleChoiceDataset(df, tokenizer, max_length=48)
     collate = se.MultipleChoiceCollator(tokenizer.pad_token_id)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from kitlib.errors import DataError
-from kitlib.tasks import sentiment
+from kitlib.competitions import sentiment_classification as sentiment
 
 
 def digest(folder):

@@ -9,7 +9,7 @@ from kitlib.competitions import COMPETITIONS
 from kitlib.errors import DataError, ParameterError, SubmissionError
 from kitlib.folds import load_oof
 from kitlib.metrics import entity_f1
-from kitlib.tasks import somd
+from kitlib.competitions import somd_ner as somd
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data" / "demo" / "somd-ner"
@@ -96,7 +96,7 @@ def test_demo_set_is_the_generator_output_and_has_enough_mentions(tmp_path):
     for common in ("Application", "Version", "PlugIn", "ProgrammingEnvironment", "Developer"):
         assert counts[common] >= 40, counts
     assert len(counts) == 14
-    assert COMPETITIONS["somd-ner"].demo == "kitlib.tasks.somd:write_demo"
+    assert COMPETITIONS["somd-ner"].demo is somd.write_demo
 
 
 def test_corpus_generator_is_deterministic_and_the_gazetteer_is_a_real_baseline():
@@ -183,9 +183,10 @@ def test_kit_submit_refuses_bad_predictions_and_records_good_ones(kit_dirs, tmp_
 @pytest.mark.notebook
 def test_notebook_smoke_on_a_second_dataset(kit_dirs, tmp_path):
     from kitlib import run
+    from kitlib.execute import execute
 
     data_dir = somd.write_corpus(tmp_path / "other", n_train=150, n_test=40, seed=7)
-    run_dir = run.execute("somd-ner", {"smoke": "true", "data_dir": str(data_dir), "seed": "1"})
+    run_dir = execute("somd-ner", {"smoke": "true", "data_dir": str(data_dir), "seed": "1"})
     manifest = run.read_manifest(run_dir)
     assert manifest["status"] == "ok" and manifest["data_dir"] == str(data_dir)
     assert {"val_entity_f1", "val_entity_f1_gazetteer", "val_token_f1", "o_threshold"} <= set(manifest["metrics"])

@@ -3,7 +3,7 @@ import pytest
 
 from kitlib import cli, submit
 from kitlib.errors import SubmissionError, UploadError
-from kitlib.tasks import sentiment
+from kitlib.competitions import sentiment_classification as sentiment
 
 
 @pytest.fixture(scope="module")

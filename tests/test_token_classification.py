@@ -231,7 +231,7 @@ def test_fit_learns_a_trivial_task_and_keeps_the_best_validation_probabilities(t
 
 
 def test_load_token_classifier_offline(tmp_path):
-    model, tok = tc.load_token_classifier("", LABELS, seed=0)
+    model, tok, _ = tc.load_token_classifier("", LABELS, seed=0)
     assert model.config.num_labels == 5 and model.config.id2label[1] == "B-Application" and tok.is_fast
     with pytest.raises(ParameterError, match="neither a local directory nor in the offline Hugging Face cache"):
         tc.load_token_classifier(str(tmp_path / "nothing-here"), LABELS)

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from kitlib import train
+from kitlib.runtime import seed_everything
 from kitlib.errors import ParameterError
 
 
@@ -81,7 +82,7 @@ def test_warmup_then_cosine_schedule():
 
 
 def test_unknown_names_list_the_allowed_ones():
-    with pytest.raises(ParameterError, match=r"Unknown optimizer 'lion'; expected one of \['adamw', 'adam', 'sgd'\]"):
+    with pytest.raises(ParameterError, match=r"Unknown optimizer 'lion'; expected one of \['adamw', 'adam', 'sgd', 'rmsprop'\]"):
         train.make_optimizer(nn.Linear(1, 1), "lion")
     with pytest.raises(ParameterError, match="Unknown schedule 'step'"):
         train.make_scheduler(torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1), "step")
@@ -143,7 +144,7 @@ def test_same_seed_same_result():
     X, y = blobs()
     runs = []
     for _ in range(2):
-        train.seed_everything(1)
+        seed_everything(1)
         model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
         train.fit(model, train.tensor_loader(X, y, batch_size=16, shuffle=True, seed=1),
                   loss_fn=nn.CrossEntropyLoss(), epochs=2, progress=False)

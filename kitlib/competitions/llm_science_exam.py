@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError, SubmissionError
+from .spec import ROOT, Competition, SubmissionSpec
 
 __all__ = [
     "LETTERS", "COMPETITION", "write_demo", "read_questions", "option_matrix", "answer_indices", "top_letters",
@@ -40,7 +41,7 @@ __all__ = [
     "MultipleChoiceCollator", "predict_choices",
 ]
 
-COMPETITION = "llm-science-exam"
+NAME = "llm-science-exam"
 LETTERS = ("A", "B", "C", "D", "E")
 QUESTION_COLUMNS = ("id", "prompt", *LETTERS)
 DEMO_FILES = ("train.csv", "test.csv", "sample_submission.csv", "README.md")
@@ -49,9 +50,7 @@ RETRIEVAL_METHODS = ("tfidf", "embedding")
 
 # -------------------------------------------------------------------------------------------- data
 def _committed_demo_dir() -> Path:
-    from ..competitions import ROOT
-
-    return ROOT / "data" / "demo" / COMPETITION
+    return ROOT / "data" / "demo" / NAME
 
 
 def write_demo(out_dir: Path, seed: int = 0) -> Path:
@@ -72,7 +71,7 @@ def write_demo(out_dir: Path, seed: int = 0) -> Path:
     missing = [f for f in (*DEMO_FILES, "corpus") if not (src / f).exists()]
     if missing:
         raise DataError(f"the committed demo files {missing} are missing from {src}; restore them with "
-                        f"`git checkout -- data/demo/{COMPETITION}`")
+                        f"`git checkout -- data/demo/{NAME}`")
     if out_dir.exists() and out_dir.resolve() == src.resolve():
         return out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -422,22 +421,16 @@ def _build_option_scorer():
 
 # ------------------------------------------------------------------------ approach c: cross-encoder
 def load_multiple_choice_model(model: str | os.PathLike | None = None, *, seed: int = 0):
-    """``(tokenizer, AutoModelForMultipleChoice)`` from a local folder or offline-cached hub id.
+    """:class:`~kitlib.pretrained.Pretrained` ``(AutoModelForMultipleChoice, tokenizer, path)`` from a local
+    folder or offline-cached hub id.
 
     ``None`` = the offline all-MiniLM-L6-v2; its new classification head is initialised from ``seed``.
-    Nothing is downloaded: a model not on disk raises ``ParameterError`` (see :func:`kitlib.embed.resolve_model`).
+    Nothing is downloaded: a model not on disk raises ``ParameterError`` (see
+    :func:`kitlib.pretrained.resolve_model`).
     """
-    from ..embed import resolve_model
+    from ..pretrained import load_pretrained
 
-    path = resolve_model(model)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from transformers import AutoModelForMultipleChoice, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    torch.manual_seed(seed)
-    net = AutoModelForMultipleChoice.from_pretrained(path, local_files_only=True)
-    return tokenizer, net
+    return load_pretrained(model, "multiple-choice", seed=seed)
 
 
 class MultipleChoiceDataset:
@@ -517,3 +510,21 @@ def predict_choices(model, dataset: MultipleChoiceDataset, *, pad_token_id: int 
 
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=MultipleChoiceCollator(pad_token_id))
     return predict(_Logits(model), loader, device=device)
+
+
+COMPETITION = Competition(
+    name=NAME,
+    title='Kaggle "LLM Science Exam" (5-option science questions, MAP@3)',
+    platform="kaggle",
+    slug="kaggle-llm-science-exam",
+    metric="val_map_at_3",
+    mode="max",
+    submission=SubmissionSpec(
+        file_name="submission.csv",
+        columns=("id", "prediction"),
+        key=("id",),
+        sample="sample_submission.csv",
+        check=check_submission,
+    ),
+    demo=write_demo,
+)

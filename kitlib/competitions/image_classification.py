@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, ParameterError
+from .spec import Competition, SubmissionSpec
 
 __all__ = [
     "IDX_FILES",
@@ -287,3 +288,14 @@ def build_cnn(
                      name="dense")(x)
     outputs = layers.Dense(n_classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="cnn")
+
+
+COMPETITION = Competition(
+    name="image-classification",
+    title="MNIST-family image classification with Keras (accuracy)",
+    platform="local",
+    slug="image-classification",
+    metric="test_accuracy",
+    mode="max",
+    submission=SubmissionSpec(file_name="submission.csv", columns=("id", "label")),
+)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..data import read_list_csv, require_files
 from ..errors import DataError
+from .spec import Competition, SubmissionSpec
 
 LABELS = ("negative", "neutral", "positive")
 DIM = 512
@@ -136,8 +137,9 @@ def fit_mlp(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: 
 
     from .. import train
     from ..metrics import weighted_f1
+    from ..runtime import seed_everything
 
-    train.seed_everything(seed)
+    seed_everything(seed)
     model = build_mlp(X_train.shape[1], hidden, layers, dropout)
     return train.fit(
         model,
@@ -150,3 +152,21 @@ def fit_mlp(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: 
         patience=patience, device=device, callbacks=list(callbacks), progress=progress,
         desc=f"mlp h={hidden}x{layers}",
     )
+
+
+COMPETITION = Competition(
+    name="sentiment-classification",
+    title='AIcrowd "Sentiment Classification" (face embeddings -> 3 classes, weighted F1)',
+    platform="aicrowd",
+    slug="sentiment-classification",
+    metric="val_weighted_f1",
+    mode="max",
+    submission=SubmissionSpec(
+        file_name="submission.csv",
+        columns=("embeddings", "label"),
+        key=("embeddings",),
+        allowed={"label": LABELS},
+        sample="sample_submission.csv",
+    ),
+    demo=write_demo,
+)

@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import sparse
 
 from ..errors import DataError, ParameterError, SubmissionError
+from .spec import Competition, SubmissionSpec
 from ..metrics.ranking import (catalogue_coverage, hit_rate_at_k, mean_average_precision_at_k,
                                mean_reciprocal_rank, ndcg_at_k)
 
@@ -714,8 +715,8 @@ class FMRecommender:
         """
         import torch
 
+        from ..runtime import resolve_device, seed_everything
         from ..train import fit as train_fit
-        from ..train import resolve_device, seed_everything
 
         self._check_params()
         seed_everything(self.seed)  # the initial weights too come from the seed
@@ -994,3 +995,19 @@ def write_demo(out_dir: Path, seed: int = 0, degenerate: bool = False, *, n_user
         out.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text)
     return path
+
+
+COMPETITION = Competition(
+    name="recommender",
+    title="Attraction recommender (factorization machines, ranking metrics)",
+    platform="local",
+    slug="recommender",
+    metric="val_ndcg_at_10",
+    mode="max",
+    submission=SubmissionSpec(
+        file_name="recommendations.csv",
+        columns=("userId", "rank", "attractionId"),
+        check=check_recommendations,
+    ),
+    demo=write_demo,
+)

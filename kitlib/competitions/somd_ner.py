@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError, ParameterError, SubmissionError
+from .spec import Competition, SubmissionSpec
 
 __all__ = [
     "ENTITY_TYPES",
@@ -609,3 +610,15 @@ def write_demo(out_dir: Path, seed: int = 0) -> None:
     equal), so a deleted demo folder comes back byte for byte.
     """
     write_corpus(out_dir, *DEMO_SIZE, seed=seed)
+
+
+COMPETITION = Competition(
+    name="somd-ner",
+    title="SOMD 2025 software mention detection (BIO token classification, entity F1)",
+    platform="local",
+    slug="somd-2025",
+    metric="val_entity_f1",
+    mode="max",
+    submission=SubmissionSpec(file_name="predictions.txt", check=check_predictions, pack=pack_predictions),
+    demo=write_demo,
+)

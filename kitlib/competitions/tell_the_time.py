@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, ParameterError
+from .spec import Competition, SubmissionSpec
 
 __all__ = [
     "HEADS",
@@ -674,3 +675,15 @@ def build_clock_model(
 def clean_style(**overrides) -> ClockStyle:
     """A noiseless, unrotated, evenly lit style (for tests and figures), with ``overrides`` applied."""
     return replace(ClockStyle(), **overrides)
+
+
+COMPETITION = Competition(
+    name="tell-the-time",
+    title='"Tell the time" from analog clock images (common-sense error in minutes)',
+    platform="local",
+    slug="tell-the-time",
+    metric="val_cse_mean",
+    mode="min",
+    submission=SubmissionSpec(file_name="submission.csv", columns=("id", "hour", "minute")),
+    demo=write_demo,
+)

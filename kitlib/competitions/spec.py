@@ -1,0 +1,68 @@
+"""What a competition is to the kit: its platform and slug, its notebook, its metric, its submission rules.
+
+Each built-in competition module (``kitlib/competitions/<name>.py``) defines one :class:`Competition` as
+``COMPETITION``, with real callables for its demo generator and its submission rules; the registry in
+``kitlib/competitions/__init__.py`` lists them. Nothing here imports a heavy framework.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent  # the project checkout
+
+
+@dataclass(frozen=True)
+class SubmissionSpec:
+    """What a submission must look like.
+
+    ``columns`` in order; ``key`` columns must equal the sample submission's, row by row; ``allowed``
+    maps a column to its allowed values; ``check(path, data_dir)`` is an optional rule a table cannot
+    express (it raises ``SubmissionError``); ``pack(path) -> Path`` turns a validated file into the
+    platform's upload format (SOMD's zip). A spec with ``columns=()`` is not a CSV and is validated by
+    ``check`` alone.
+    """
+
+    file_name: str
+    columns: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
+    allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sample: str | None = None
+    check: Callable[[Path, Path | None], None] | None = None
+    pack: Callable[[Path], Path] | None = None
+
+
+@dataclass(frozen=True)
+class Competition:
+    """One competition: its platform and slug for uploads, its notebook, its primary metric.
+
+    ``metric`` is the key the notebook records with ``run.log_metrics``; ``mode`` says which way it is
+    better (``"max"``/``"min"``); ``demo(out_dir)`` writes the embedded demo set (deterministic; it writes
+    only what is missing or stale).
+    """
+
+    name: str
+    title: str
+    platform: str  # "aicrowd" | "kaggle" | "local" (no upload)
+    slug: str
+    metric: str
+    mode: str
+    submission: SubmissionSpec
+    demo: Callable[[Path], object] | None = None
+    notebook: str = ""  # path relative to the project; default notebooks/<name>.ipynb
+
+    @property
+    def notebook_path(self) -> Path:
+        return ROOT / (self.notebook or f"notebooks/{self.name}.ipynb")
+
+    @property
+    def demo_dir(self) -> Path:
+        return ROOT / "data" / "demo" / self.name
+
+    def resolve_data_dir(self, data_dir: str | Path | None) -> Path:
+        """The folder with this competition's files: ``data_dir``, or the demo set when it is empty (see
+        :func:`kitlib.data.resolve_data_dir`). Raises ``DataError`` when the folder does not exist."""
+        from ..data import resolve_data_dir
+
+        return resolve_data_dir(data_dir, demo_dir=self.demo_dir, write_demo=self.demo, kaggle_slug=self.slug)

