@@ -1,14 +1,16 @@
 """Cross-validation folds as a fold column, and the out-of-fold bookkeeping around them.
 
-Every competition uses the same three steps::
+Every competition uses the same steps::
 
-    folds = assign_folds(df, n_splits=5, groups="document", stratify="label", seed=0)  # one id per row
-    for k in range(5):
-        train_idx, val_idx = fold_indices(folds, k)
+    folds = assign_folds(df, n_splits=5, groups="document", stratify="label", seed=fold_seed)  # one id per row
+
+    def fit_fold(k, train_idx, val_idx):
         train_idx = downsample_negatives(train_idx, is_negative, ratio=0.3, seed=k)  # training side only
-        ...
-        oof[val_idx] = model.predict(val)
-    save_oof(run.dir / "oof.npz", oof, folds)
+        model = ...fit on train_idx...
+        return FoldResult(val=model.predict(val_rows), test=model.predict(test_rows), model=model)
+
+    cv = cross_validate(fit_fold, folds, score=lambda idx, pred: metric(y[idx], pred))
+    cv.oof, cv.test, cv.fold_scores, cv.score, cv.mean, cv.std, cv.models
 
 ``assign_folds`` picks the scikit-learn splitter from what it is given: ``KFold`` (neither groups nor
 stratify), ``StratifiedKFold`` (stratify), ``GroupKFold`` (groups; rows of one group always share a
@@ -18,7 +20,8 @@ ragged (one array per row of different lengths, as in token classification); :fu
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,9 @@ __all__ = [
     "save_oof",
     "load_oof",
     "fold_summary",
+    "FoldResult",
+    "CVResult",
+    "cross_validate",
 ]
 
 
@@ -193,3 +199,124 @@ def fold_summary(folds: np.ndarray, groups: Any = None, y: Any = None):
         shares = pd.crosstab(df["fold"], df["y"], normalize="index")
         out = out.join(shares.add_prefix("share_"))
     return out
+
+
+# ------------------------------------------------------------------------------- cross-validation
+@dataclass
+class FoldResult:
+    """What a fold function returns to :func:`cross_validate`.
+
+    ``val``: predictions for the fold's validation rows, in ``val_idx`` order (an array with one row per
+    validation row, or a list of per-row arrays of different lengths); ``test``: predictions for the test
+    rows (averaged over the folds); ``model``: the fold's model, kept in :attr:`CVResult.models`;
+    ``info``: anything else to keep per fold (history, best epoch, timings).
+    """
+
+    val: Any
+    test: Any = None
+    model: Any = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class CVResult:
+    """Out-of-fold predictions and scores (nyaggle's named container).
+
+    ``oof``: one prediction per row of the data (NaN rows, or ``None`` entries for ragged predictions,
+    where the row's fold was not run); ``test``: the fold models' test predictions averaged (``None``
+    when the folds gave none); ``fold_scores``: the score of each fold that ran, in ``fold_ids`` order;
+    ``score``: the score of the pooled out-of-fold rows (``rows``); ``models`` and ``infos`` per fold;
+    ``folds``: the fold id of every row.
+    """
+
+    oof: Any
+    test: Any
+    fold_scores: list[float]
+    score: float | None
+    models: list
+    infos: list[dict]
+    folds: np.ndarray
+    fold_ids: list[int]
+    rows: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        """Mean of the per-fold scores (NaN when nothing was scored)."""
+        return float(np.mean(self.fold_scores)) if self.fold_scores else float("nan")
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of the per-fold scores (0 for a single fold)."""
+        return float(np.std(self.fold_scores)) if self.fold_scores else float("nan")
+
+    def summary(self, metric: str) -> dict:
+        """``{metric, mean, std, folds, n_rows, score}``: the manifest's ``cv`` record."""
+        return {"metric": metric, "mean": self.mean, "std": self.std, "folds": [float(s) for s in self.fold_scores],
+                "n_rows": int(len(self.rows)), "score": None if self.score is None else float(self.score)}
+
+
+def _take(values: Any, idx: np.ndarray) -> Any:
+    return values[idx] if isinstance(values, np.ndarray) else [values[i] for i in idx]
+
+
+def _add(total: Any, part: Any) -> Any:
+    if total is None:
+        return part if isinstance(part, np.ndarray) else [np.asarray(p, dtype=np.float64) for p in part]
+    if isinstance(total, np.ndarray):
+        return total + part
+    return [a + b for a, b in zip(total, part)]
+
+
+def cross_validate(
+    fit_fold: Callable[[int, np.ndarray, np.ndarray], FoldResult | tuple],
+    folds: np.ndarray,
+    *,
+    score: Callable[[np.ndarray, Any], float] | None = None,
+    only: Sequence[int] | None = None,
+) -> CVResult:
+    """Run ``fit_fold(k, train_idx, val_idx)`` for each fold and gather the out-of-fold predictions.
+
+    In: ``folds`` (a fold id per row, e.g. from :func:`assign_folds`; negative ids stay out of every
+    fold); ``fit_fold`` returns a :class:`FoldResult` (or a ``(val, test)`` tuple) whose ``val`` holds the
+    predictions for exactly the ``val_idx`` rows: they come from a model that never saw those rows;
+    ``score(idx, predictions)`` scores predictions for the rows ``idx`` (called per fold and once on the
+    pooled rows); ``only`` runs just these fold ids (default: all).
+
+    Out: :class:`CVResult`. ``test`` is the mean of the folds' test predictions (arrays, or per-row
+    arrays for ragged predictions). Raises ``ParameterError`` when a fold returns a number of validation
+    predictions other than its row count, or ``only`` names a fold that has no rows.
+    """
+    folds = np.asarray(folds)
+    fold_ids = sorted(set(folds[folds >= 0].tolist())) if only is None else [int(k) for k in only]
+    oof: Any = None
+    test_sum: Any = None
+    n_test, fold_scores, models, infos, scored = 0, [], [], [], []
+    for k in fold_ids:
+        train_idx, val_idx = fold_indices(folds, k)
+        result = fit_fold(k, train_idx, val_idx)
+        if not isinstance(result, FoldResult):
+            result = FoldResult(*result)
+        val = result.val
+        if len(val) != len(val_idx):
+            raise ParameterError(f"fold {k}: {len(val)} validation predictions for {len(val_idx)} validation rows")
+        if oof is None:
+            if isinstance(val, np.ndarray):
+                numeric = val.dtype.kind in "biufc"
+                oof = np.full((len(folds), *val.shape[1:]), np.nan, dtype=np.float64 if numeric else object)
+            else:
+                oof = [None] * len(folds)
+        for j, i in enumerate(val_idx):
+            oof[i] = val[j]
+        if result.test is not None:
+            test_sum, n_test = _add(test_sum, result.test), n_test + 1
+        if score is not None:
+            fold_scores.append(float(score(val_idx, val)))
+        models.append(result.model)
+        infos.append(dict(result.info))
+        scored.append(val_idx)
+    rows = np.sort(np.concatenate(scored)) if scored else np.zeros(0, dtype=np.int64)
+    pooled = float(score(rows, _take(oof, rows))) if score is not None and len(rows) else None
+    if test_sum is not None:
+        test_sum = test_sum / n_test if isinstance(test_sum, np.ndarray) else [t / n_test for t in test_sum]
+    return CVResult(oof=oof, test=test_sum, fold_scores=fold_scores, score=pooled, models=models, infos=infos,
+                    folds=folds, fold_ids=fold_ids, rows=rows)

@@ -5,6 +5,8 @@ import pytest
 
 from kitlib.errors import DataError, ParameterError
 from kitlib.folds import (
+    FoldResult,
+    cross_validate,
     assign_folds,
     downsample_negatives,
     empty_oof,
@@ -109,3 +111,45 @@ def test_oof_errors(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.zeros(1))
     with pytest.raises(DataError, match="not an out-of-fold file"):
         load_oof(tmp_path / "other.npz")
+
+
+# ------------------------------------------------------------------------------- cross_validate
+def test_out_of_fold_rows_never_come_from_a_model_that_saw_them():
+    n = 30
+    folds = assign_folds(n, n_splits=3, seed=0)
+    x = np.arange(n, dtype=float)
+
+    def fit_fold(k, train_idx, val_idx):
+        seen = set(train_idx.tolist())  # the "model" is the set of rows it trained on
+        return FoldResult(val=np.array([float(i in seen) for i in val_idx]), test=np.full(4, float(k)),
+                          model=seen, info={"k": k})
+
+    cv = cross_validate(fit_fold, folds, score=lambda idx, pred: float(np.mean(pred == 0.0)))
+    assert cv.oof.shape == (n,) and not np.isnan(cv.oof).any()
+    assert (cv.oof == 0.0).all()  # no row was predicted by a model trained on it
+    assert cv.fold_scores == [1.0, 1.0, 1.0] and cv.score == 1.0 and cv.mean == 1.0 and cv.std == 0.0
+    np.testing.assert_allclose(cv.test, np.full(4, 1.0))  # mean of the folds' test predictions (0, 1, 2)
+    for model, k in zip(cv.models, cv.fold_ids):
+        assert not model & set(np.flatnonzero(folds == k).tolist())
+    assert [info["k"] for info in cv.infos] == [0, 1, 2]
+    assert cv.summary("acc") == {"metric": "acc", "mean": 1.0, "std": 0.0, "folds": [1.0, 1.0, 1.0],
+                                 "n_rows": n, "score": 1.0}
+    assert x[cv.rows].tolist() == x.tolist()
+
+
+def test_cross_validate_runs_only_the_asked_folds_and_keeps_ragged_predictions():
+    folds = np.array([0, 1, 2, 0, 1, 2, -1])
+
+    def fit_fold(k, train_idx, val_idx):
+        return [np.full((int(i) + 1, 2), k, dtype=np.float32) for i in val_idx], [np.ones(3), np.ones(1)]
+
+    cv = cross_validate(fit_fold, folds, only=[1], score=lambda idx, pred: float(len(idx)))
+    assert cv.fold_ids == [1] and cv.rows.tolist() == [1, 4] and cv.fold_scores == [2.0] and cv.score == 2.0
+    assert [None if p is None else p.shape for p in cv.oof] == [None, (2, 2), None, None, (5, 2), None, None]
+    assert [t.tolist() for t in cv.test] == [[1.0, 1.0, 1.0], [1.0]]
+
+
+def test_cross_validate_refuses_a_wrong_number_of_validation_predictions():
+    folds = assign_folds(10, n_splits=2, seed=0)
+    with pytest.raises(ParameterError, match=r"fold 0: 3 validation predictions for 5 validation rows"):
+        cross_validate(lambda k, tr, va: (np.zeros(3), None), folds)
