@@ -33,7 +33,7 @@ test-tf: setup
 	@test -x .venv-tf/bin/python || $(BIN)/python -m venv .venv-tf
 	@.venv-tf/bin/python -c "import site,sys; open(site.getsitepackages()[0]+'/kit-venv.pth','w').write('$(CURDIR)/$(VENV)/lib/python%d.%d/site-packages\n$(CURDIR)\n' % sys.version_info[:2])"
 	.venv-tf/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tf.txt
-	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 .venv-tf/bin/python -m pytest -q tests/test_keras.py tests/test_clocks.py tests/test_images.py tests/test_metrics_clock.py
+	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 .venv-tf/bin/python -m pytest -q -m keras
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -7,6 +7,8 @@ import os
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.keras
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import kitlib.keras as kk  # noqa: E402  (sets KERAS_BACKEND=torch unless the environment chose)
