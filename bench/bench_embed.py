@@ -33,11 +33,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def demo_texts(limit: int | None) -> list[str]:
     """Distinct prompts, options and corpus chunks of the demo set, in a fixed order."""
     from kitlib.competitions import llm_science_exam as se
+    from kitlib.tasks.retrieval import chunk_corpus
 
     demo = se._committed_demo_dir()
     frames = [se.read_questions(demo / "train.csv"), se.read_questions(demo / "test.csv")]
     texts = [t for df in frames for t in [*df["prompt"], *se.option_matrix(df).ravel()]]
-    texts += se.chunk_corpus(demo / "corpus")["text"].tolist()
+    texts += chunk_corpus(demo / "corpus")["text"].tolist()
     unique = list(dict.fromkeys(t for t in texts if t.strip()))
     return unique[:limit] if limit else unique
 

@@ -1,6 +1,6 @@
 """Recommender at scale (issue 7, item 7), on synthetic data, in one process.
 
-- the factorization machine (``kitlib.competitions.recommender.FMRecommender``, trained by ``kitlib.train.fit``)
+- the factorization machine (``kitlib.tasks.recsys.FMRecommender``, trained by ``kitlib.train.fit``)
   for one epoch over 5,000,000 interactions of 100,000 users and 10,000 items with 4 sampled negatives
   per positive, against a bare torch loop over user and item embeddings alone (BPR, same batch size,
   same optimiser family) run in the same process: the ratio is the figure to read;
@@ -57,7 +57,8 @@ class Clock:
 
 def synthetic(n_interactions: int, n_users: int, n_items: int, seed: int = 0):
     """Interactions with a long tail of item popularity (Zipf-like) and uniformly active users."""
-    from kitlib.competitions.recommender import INTERACTION_TYPES, Interactions
+    from kitlib.competitions.recommender import INTERACTION_TYPES
+    from kitlib.tasks.recsys import Interactions
 
     rng = np.random.default_rng(seed)
     popularity = 1.0 / (np.arange(n_items) + 10.0) ** 0.8
@@ -112,7 +113,7 @@ def main() -> None:
 
     import torch
 
-    from kitlib.competitions.recommender import FMRecommender, ItemKNNRecommender, top_k
+    from kitlib.tasks.recsys import FMRecommender, ItemKNNRecommender, top_k
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -67,9 +67,10 @@ def main() -> int:
     from transformers import pipeline
 
     from kitlib.competitions import somd_ner as somd
+    from kitlib.competitions.somd_ner.demo import generate_corpus
     from kitlib.tasks import token_classification as tc
 
-    _, _, sentences, _ = somd.generate_corpus(0, args.n, seed=1)
+    _, _, sentences, _ = generate_corpus(0, args.n, seed=1)
     model, tokenizer, _ = tc.load_token_classifier("", somd.LABELS, seed=0)
     model.eval()
     texts = [" ".join(words) for words in sentences]

@@ -40,7 +40,6 @@ import base64
 import hashlib
 import io
 import json
-import os
 import re
 import tomllib
 import zipfile
@@ -162,12 +161,12 @@ def push_bundle(out_dir: Path) -> str:
     First the kitlib dataset (``out_dir/kitlib-dataset``): created private, or given a new version, then
     awaited until Kaggle has processed it; then the kernel through the kaggle client's ``kernels_push``,
     which checks ``kernel-metadata.json`` itself. Returns ``"Kaggle saved version N of <id>: <url>"``
-    followed by the dataset it attached. Credentials as for :func:`kitlib.platforms.upload_kaggle`.
+    followed by the dataset it attached. Credentials as for :func:`kitlib.platforms.kaggle.upload_kaggle`.
 
     Raises :class:`UploadError` when ``out_dir`` is not a bundle, credentials are missing, the client
     rejects a metadata file, or Kaggle refuses or fails either push (with its answer).
     """
-    from . import platforms
+    from .platforms.kaggle import push_kaggle_dataset, push_kaggle_kernel
 
     out_dir = Path(out_dir)
     dataset_dir = out_dir / DATASET_DIR
@@ -178,8 +177,8 @@ def push_bundle(out_dir: Path) -> str:
                           f"{len(wheels)} kitlib wheel(s) in {dataset_dir}; expected one); build it with "
                           "`kit kernel COMPETITION --out DIR` first. Nothing was sent.")
     digest = hashlib.sha256(wheels[0].read_bytes()).hexdigest()[:12]
-    dataset_ref = platforms.push_kaggle_dataset(dataset_dir, f"{wheels[0].name} (sha256 {digest})")
-    answer = platforms.push_kaggle_kernel(out_dir)
+    dataset_ref = push_kaggle_dataset(dataset_dir, f"{wheels[0].name} (sha256 {digest})")
+    answer = push_kaggle_kernel(out_dir)
     return f"{answer} (kitlib from dataset {dataset_ref}, {wheels[0].name})"
 
 
@@ -275,7 +274,7 @@ def build_wheel(out_dir: Path) -> Path:
 def _owner(username: str | None) -> str:
     """``username``, else the configured Kaggle user; checked to be a plain Kaggle user name."""
     if username is None:
-        from .platforms import kaggle_username
+        from .platforms.kaggle import kaggle_username
 
         username = kaggle_username()
         if username is None:

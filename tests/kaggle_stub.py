@@ -8,8 +8,12 @@
 - ``kaggle_server`` fixture: a :class:`StubPlatform` that ``kagglesdk.kaggle_env._env_to_endpoint[LOCAL]``
   points at, with the competition-submit routes; tests add the routes they need.
 - ``no_network`` fixture: fails any socket connect in this process.
+- :data:`SUBMISSION` and :func:`submission_file`: the bytes every upload test sends, written to a file.
 - ``tls_files`` fixture and :func:`aicrowd_env`: a self-signed certificate for a TLS :class:`StubPlatform`
   and the environment that aims aicrowd-cli (which reads it at import, so it runs in a subprocess) at it.
+- :func:`aicrowd_stub`: that TLS server with AIcrowd's key check and challenge lookup, every route but the
+  public ones answering 401 unless it gets :data:`AICROWD_KEY`; :func:`run_aicrowd` runs a script in a
+  subprocess aimed at it and returns the JSON answer the script wrote.
 
 A test module uses the fixtures by importing them: ``from kaggle_stub import kaggle_client, kaggle_server``
 (pytest puts ``tests/`` on ``sys.path``). This is a plain module rather than ``conftest.py`` so that the
@@ -23,6 +27,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -33,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from kitlib import platforms
+from kitlib.platforms.kaggle import _kaggle_api_class
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
@@ -125,6 +130,17 @@ class StubPlatform:
         return [r for r in self.seen if r.method == method and r.path == path]
 
 
+# CRLF, a bare LF and non-ASCII bytes: the server must receive exactly these.
+SUBMISSION = b"id,target\r\n1,0.25\r\n2,caf\xc3\xa9\n"
+
+
+def submission_file(tmp_path: Path) -> Path:
+    """``tmp_path/submission.csv`` holding :data:`SUBMISSION`."""
+    path = tmp_path / "submission.csv"
+    path.write_bytes(SUBMISSION)
+    return path
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Fail any socket connect in this process; returns the list of attempted addresses."""
@@ -153,7 +169,7 @@ def kaggle_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type:
     # Resumable dataset uploads keep state in <tempdir>/.kaggle/uploads: never reuse the user's.
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    api_class = platforms._kaggle_api_class()
+    api_class = _kaggle_api_class()
     # The class body resolved these when it was first imported (maybe before this test): reset them.
     monkeypatch.setattr(api_class, "config_dir", str(tmp_path / "kaggle"))
     monkeypatch.setattr(api_class, "config", str(tmp_path / "kaggle" / "kaggle.json"))
@@ -237,3 +253,56 @@ def aicrowd_env(server: StubPlatform, cert: Path, home: Path, api_key: str | Non
     if api_key is not None:
         env["AICROWD_API_KEY"] = api_key
     return env
+
+
+AICROWD_KEY = "aicrowd-test-key-123"
+
+
+def aicrowd_stub(tls_files: tuple[Path, Path], challenge: str, routes: Callable[[str], dict[tuple[str, str], Route]],
+                 public: frozenset[tuple[str, str]] = frozenset()) -> StubPlatform:
+    """A stand-in for AIcrowd over TLS on one port: its Rails API, its AIcrowd API and whatever ``routes`` add.
+
+    ``routes(base_url)`` gives the routes beside the two every call starts with: the key check
+    (``GET /api/v1/api_user``) and the challenge lookup (``GET /aicrowd-api/challenges/?slug=``, which knows
+    ``challenge`` as id 42). Every route except those in ``public`` answers ``401 {"error": "Invalid API
+    key"}`` unless the request carries ``Authorization: Token <AICROWD_KEY>``. Close it after use.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*map(str, tls_files))
+
+    def authorized(route: Route) -> Route:
+        def check(request: Seen) -> tuple:
+            if request.headers.get("Authorization") != f"Token {AICROWD_KEY}":
+                return 401, {"error": "Invalid API key"}
+            return route(request)
+
+        return check
+
+    def challenges(request: Seen) -> Reply:
+        return 200, [{"id": 42, "slug": challenge}] if request.query.get("slug") == [challenge] else []
+
+    server = StubPlatform({}, tls=context)
+    table = {
+        ("GET", "/api/v1/api_user"): lambda r: (200, {"id": 7, "username": "ada"}),
+        ("GET", "/aicrowd-api/challenges/"): challenges,
+        **routes(server.base_url),
+    }
+    server.routes.update({key: route if key in public else authorized(route) for key, route in table.items()})
+    return server
+
+
+def run_aicrowd(script: str, args: dict[str, object], server: StubPlatform, cert: Path, tmp_path: Path,
+                api_key: str | None) -> dict[str, object]:
+    """Run ``script`` (given ``json.dumps(args)`` as ``sys.argv[1]``) in a fresh interpreter aimed at ``server``.
+
+    The script writes its answer as JSON to ``args["out"]``; that answer is returned. Asserts that the
+    interpreter exited cleanly and printed nothing (what the client prints belongs in the result).
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(args)],
+        env=aicrowd_env(server, cert, tmp_path / "home", api_key), cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""  # whatever the client printed went into the result, not the terminal
+    return json.loads(Path(str(args["out"])).read_text())

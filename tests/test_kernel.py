@@ -32,8 +32,9 @@ from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     kaggle_server,
     no_network,
 )
-from kitlib import competitions, kernel, platforms
+from kitlib import competitions, kernel
 from kitlib.errors import ParameterError, UploadError
+from kitlib.platforms import kaggle as kaggle_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPETITION = "llm-science-exam"
@@ -353,7 +354,7 @@ def test_push_waits_until_the_dataset_is_processed(notebook: Path, tmp_path: Pat
         return 200, {"status": replies[-1]}
 
     kaggle_push.routes[("POST", f"{DATASETS}/GetDatasetStatus")] = status
-    monkeypatch.setattr(platforms, "DATASET_POLL_S", 0.0)
+    monkeypatch.setattr(kaggle_platform, "DATASET_POLL_S", 0.0)
 
     kernel.push_bundle(build(tmp_path))
 
@@ -372,7 +373,7 @@ def test_push_stops_when_the_dataset_does_not_get_ready(notebook: Path, tmp_path
                                                         monkeypatch: pytest.MonkeyPatch, status: str, timeout: float,
                                                         error: str) -> None:
     kaggle_push.routes[("POST", f"{DATASETS}/GetDatasetStatus")] = lambda r: (200, {"status": status})
-    monkeypatch.setattr(platforms, "DATASET_READY_TIMEOUT_S", timeout)
+    monkeypatch.setattr(kaggle_platform, "DATASET_READY_TIMEOUT_S", timeout)
     with pytest.raises(UploadError, match=error):
         kernel.push_bundle(build(tmp_path))
     assert not kaggle_push.requests_to("POST", f"{KERNELS}/SaveKernel")  # no kernel without its kitlib

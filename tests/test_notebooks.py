@@ -8,12 +8,15 @@ from kitlib.competitions import sentiment_classification as sentiment
 
 pytestmark = pytest.mark.notebook
 
-NOTEBOOKS = [c.name for c in COMPETITIONS.values() if c.notebook_path.is_file()]
+# The sentiment notebook runs twice below (on another data set, to show it is deterministic); a third run
+# on the demo data would add nothing that `make demo` does not show.
+NOTEBOOKS = [c.name for c in COMPETITIONS.values() if c.notebook_path.is_file() and c.name != "sentiment-classification"]
 
 
 def check_run(run_dir, competition):
     manifest = run.read_manifest(run_dir)
     assert manifest["status"] == "ok", manifest.get("error")
+    assert manifest["params"]["smoke"] is True and "COMPETITION" not in manifest["params"]
     metric = COMPETITIONS[competition].metric
     assert metric in manifest["metrics"] and manifest["score"] == manifest["metrics"][metric]
     assert manifest["data"], "input files and their hashes are recorded"
@@ -34,20 +37,7 @@ def test_sentiment_on_another_dataset_is_deterministic(kit_dirs, tmp_path):
     first = check_run(execute("sentiment-classification", params), "sentiment-classification")
     second = check_run(execute("sentiment-classification", params), "sentiment-classification")
     assert first["data_dir"] == str(data_dir)
+    assert (first["params"]["epochs"], first["params"]["n_trials"]) == (4, 3)  # the smoke values that ran
     assert first["metrics"] == second["metrics"]
     assert first["submission"]["sha256"] == second["submission"]["sha256"]
     assert first["submission"]["path"] != second["submission"]["path"]
-
-
-def test_science_exam_on_another_dataset_without_corpus(kit_dirs, tmp_path):
-    import shutil
-
-    from kitlib.competitions import llm_science_exam as science_exam
-
-    data_dir = science_exam.write_demo(tmp_path / "other", seed=5)
-    shutil.rmtree(data_dir / "corpus")  # retrieval switches itself off
-    manifest = check_run(execute("llm-science-exam", {"smoke": "true", "data_dir": str(data_dir)}),
-                         "llm-science-exam")
-    assert manifest["data_dir"] == str(data_dir)
-    assert {"val_map_at_3_zero_shot", "val_map_at_3_contrastive", "val_map_at_3_cross_encoder"} <= set(
-        manifest["metrics"])

@@ -1,6 +1,6 @@
 """What a competition is to the kit: its platform and slug, its notebook, its metric, its submission rules.
 
-Each built-in competition module (``kitlib/competitions/<name>.py``) defines one :class:`Competition` as
+Each built-in competition module or package (``kitlib/competitions/<name>.py`` or ``<name>/``) defines one :class:`Competition` as
 ``COMPETITION``, with real callables for its demo generator and its submission rules; the registry in
 ``kitlib/competitions/__init__.py`` lists them. Nothing here imports a heavy framework.
 """

@@ -1,15 +1,17 @@
 """The clock renderer (hands where the label says), the demo files, pre-processing and the heads'
 encoding/decoding."""
-import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from kitlib.competitions import tell_the_time as clocks
+from kitlib.competitions.spec import ROOT
+from kitlib.errors import DataError, ParameterError
+from kitlib.metrics import common_sense_error
 
-from kitlib.errors import DataError, ParameterError  # noqa: E402
-from kitlib.metrics import common_sense_error  # noqa: E402
-from kitlib.competitions import tell_the_time as clocks  # noqa: E402
+pytestmark = pytest.mark.keras
 
 SIZE = 150
 
@@ -215,3 +217,12 @@ def test_models_train_a_step_and_decode(head):
     times = clocks.decode_predictions(kk.predict(model, x), head)
     assert times.shape == (8, 2) and result.history[0]["loss"] > 0
     assert (times[:, 0] < 12).all() and (times[:, 1] < 60).all()
+
+
+def test_importing_the_competition_imports_no_framework():
+    code = ("import sys, kitlib.competitions.tell_the_time as c; "
+            "print(sorted(m for m in ('keras', 'torch', 'tensorflow', 'jax') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT).stdout
+    assert out.strip() == "[]"
+    assert clocks.COMPETITION.demo is clocks.write_demo and clocks.COMPETITION.metric == "val_cse_mean"

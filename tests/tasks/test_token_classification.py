@@ -243,3 +243,17 @@ def test_inference_batches_go_longest_first_within_a_token_budget():
     # the 600-token window alone (over budget by itself), 50 alone (2 x 50 > 60), then 3 x 20, then the rest
     assert batches == [[5], [1], [4, 0, 6], [2, 3]]
     assert tc.inference_batches(lengths, batch_size=4, max_tokens=None) == [[5, 1, 4, 0], [6, 2, 3]]
+
+
+def test_the_package_keeps_its_public_names_and_imports_no_competition():
+    import ast
+    from pathlib import Path
+
+    assert sorted(tc.__all__) == sorted(name for name in tc.__all__ if hasattr(tc, name))
+    assert len(tc.__all__) == 17
+    for path in Path(tc.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert "competitions" not in (node.module or ""), f"{path.name} imports {node.module}"
+            elif isinstance(node, ast.Import):
+                assert not any("competitions" in a.name for a in node.names), path.name

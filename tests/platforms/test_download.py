@@ -7,9 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import ssl
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,17 +14,18 @@ from pathlib import Path
 import pytest
 
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
+    AICROWD_KEY,
     COMPETITIONS,
-    Seen,
     StubPlatform,
-    aicrowd_env,
+    aicrowd_stub,
     kaggle_client,
     kaggle_credentials,
     kaggle_server,
     no_network,
+    run_aicrowd,
     tls_files,
 )
-from kitlib.errors import ParameterError, UploadError
+from kitlib.errors import DownloadError, ParameterError
 from kitlib.platforms import DOWNLOAD_RECORD, download
 
 SLUG = "kaggle-llm-science-exam"
@@ -110,21 +108,21 @@ def test_kaggle_download_again_only_when_forced_or_incomplete(kaggle_files: Stub
 def test_kaggle_refusal_raises_with_the_answer(kaggle_files: StubPlatform, tmp_path: Path, route: tuple,
                                                reply: tuple, error: str) -> None:
     kaggle_files.routes[route] = lambda r: reply
-    with pytest.raises(UploadError, match=rf"Kaggle competition '{SLUG}': download failed: {error}"):
+    with pytest.raises(DownloadError, match=rf"Kaggle competition '{SLUG}': download failed: {error}"):
         download("kaggle", SLUG, tmp_path / "data")
     assert not (tmp_path / "data" / DOWNLOAD_RECORD).exists()
 
 
 def test_kaggle_archive_that_is_not_a_zip(kaggle_files: StubPlatform, tmp_path: Path) -> None:
     kaggle_files.routes[("GET", f"/storage/{SLUG}.zip")] = lambda r: (200, b"<html>maintenance</html>")
-    with pytest.raises(UploadError, match=r"download failed: .*\.zip is not a readable zip archive"):
+    with pytest.raises(DownloadError, match=r"download failed: .*\.zip is not a readable zip archive"):
         download("kaggle", SLUG, tmp_path / "data")
     assert (tmp_path / "data" / f"{SLUG}.zip").read_bytes() == b"<html>maintenance</html>"  # kept to look at
     assert not (tmp_path / "data" / DOWNLOAD_RECORD).exists()
 
 
 def test_kaggle_download_without_credentials(kaggle_client: type, no_network: list[object], tmp_path: Path) -> None:
-    with pytest.raises(UploadError, match=r"No Kaggle credentials found"):
+    with pytest.raises(DownloadError, match=r"No Kaggle credentials found"):
         download("kaggle", SLUG, tmp_path / "data")
     assert no_network == []
 
@@ -135,13 +133,12 @@ def test_download_checks_its_arguments(tmp_path: Path, no_network: list[object])
     with pytest.raises(ParameterError, match=r"competition slug must be a non-empty string"):
         download("kaggle", " ", tmp_path)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(UploadError, match=r"file exists and is not a folder"):
+    with pytest.raises(DownloadError, match=r"file exists and is not a folder"):
         download("kaggle", SLUG, tmp_path / "file")
     assert no_network == []
 
 
 # ----------------------------------------------------------------------------------------- aicrowd
-AICROWD_KEY = "aicrowd-test-key-123"
 CHALLENGE = "sentiment-classification"
 AI_TRAIN = b"embeddings,label\n\"[0.1, 0.2]\",positive\n"
 AI_VAL = b"embeddings,label\n\"[0.3, 0.4]\",negative\n"
@@ -150,33 +147,21 @@ AI_VAL = b"embeddings,label\n\"[0.3, 0.4]\",negative\n"
 @pytest.fixture
 def aicrowd_files(tls_files: tuple[Path, Path]) -> Iterator[StubPlatform]:
     """AIcrowd's APIs and its datasets host over TLS; the challenge lists a zip and a plain CSV."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*map(str, tls_files))
 
-    def authorized(reply: tuple) -> object:
-        def check(request: Seen) -> tuple:
-            if request.headers.get("Authorization") != f"Token {AICROWD_KEY}":
-                return 401, {"error": "Invalid API key"}
-            return reply
-
-        return check
-
-    def challenges(request: Seen) -> tuple:
-        return 200, [{"id": 42, "slug": CHALLENGE}] if request.query.get("slug") == [CHALLENGE] else []
-
-    server = StubPlatform({}, tls=context)
-    files = f"{server.base_url}/files"
-    server.routes.update({
-        ("GET", "/api/v1/api_user"): authorized((200, {"id": 7, "username": "ada"})),
-        ("GET", "/aicrowd-api/challenges/"): lambda r: authorized(challenges(r))(r),
-        ("GET", "/aicrowd-api/challenges/42/dataset"): authorized((200, [
+    def routes(base_url: str) -> dict:
+        files = f"{base_url}/files"
+        listing = [
             {"title": "train.zip", "external_url": f"{files}/train.zip", "external_file_size": 300},
             {"title": "val.csv", "external_url": f"{files}/val.csv", "external_file_size": len(AI_VAL)},
-        ])),
-        ("GET", "/files/train.zip"): authorized(
-            (200, zip_bytes({"train.csv": AI_TRAIN}), {"Content-Type": "application/zip"})),
-        ("GET", "/files/val.csv"): authorized((200, AI_VAL, {"Content-Type": "text/csv"})),
-    })
+        ]
+        train = zip_bytes({"train.csv": AI_TRAIN})
+        return {
+            ("GET", "/aicrowd-api/challenges/42/dataset"): lambda r: (200, listing),
+            ("GET", "/files/train.zip"): lambda r: (200, train, {"Content-Type": "application/zip"}),
+            ("GET", "/files/val.csv"): lambda r: (200, AI_VAL, {"Content-Type": "text/csv"}),
+        }
+
+    server = aicrowd_stub(tls_files, CHALLENGE, routes)
     yield server
     server.close()
 
@@ -184,27 +169,21 @@ def aicrowd_files(tls_files: tuple[Path, Path]) -> Iterator[StubPlatform]:
 _RUN_DOWNLOAD = """
 import json, sys
 from pathlib import Path
-from kitlib.errors import UploadError
+from kitlib.errors import PlatformError
 from kitlib.platforms import download
 args = json.loads(sys.argv[1])
 try:
     answer = {"dest": str(download("aicrowd", args["challenge"], Path(args["dest"])))}
-except UploadError as exc:
-    answer = {"error": str(exc)}
+except PlatformError as exc:
+    answer = {"error": str(exc), "type": type(exc).__name__}
 Path(args["out"]).write_text(json.dumps(answer))
 """
 
 
 def run_aicrowd_download(server: StubPlatform, cert: Path, tmp_path: Path, key: str = AICROWD_KEY) -> dict:
     """``download("aicrowd", CHALLENGE, tmp_path / "data")`` in a fresh interpreter aimed at ``server``."""
-    out = tmp_path / "answer.json"
-    args = {"challenge": CHALLENGE, "dest": str(tmp_path / "data"), "out": str(out)}
-    done = subprocess.run([sys.executable, "-c", _RUN_DOWNLOAD, json.dumps(args)],
-                          env=aicrowd_env(server, cert, tmp_path / "home", key), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == ""  # what the client printed went into the result, not the terminal
-    return json.loads(out.read_text())
+    args = {"challenge": CHALLENGE, "dest": str(tmp_path / "data"), "out": str(tmp_path / "answer.json")}
+    return run_aicrowd(_RUN_DOWNLOAD, args, server, cert, tmp_path, key)
 
 
 def test_aicrowd_download_fetches_and_unzips(aicrowd_files: StubPlatform, tls_files: tuple[Path, Path],
@@ -228,6 +207,7 @@ def test_aicrowd_file_refused(aicrowd_files: StubPlatform, tls_files: tuple[Path
     answer = run_aicrowd_download(aicrowd_files, tls_files[0], tmp_path)
 
     error = str(answer["error"])
+    assert answer["type"] == "DownloadError"
     assert error.startswith(f"AIcrowd challenge '{CHALLENGE}': download failed: could not fetch ")
     assert "401" in error and "make sure that you are registered" in error  # what the client logged and said
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == []  # nothing half-downloaded left behind
@@ -235,6 +215,7 @@ def test_aicrowd_file_refused(aicrowd_files: StubPlatform, tls_files: tuple[Path
 
 def test_aicrowd_refused_key(aicrowd_files: StubPlatform, tls_files: tuple[Path, Path], tmp_path: Path) -> None:
     answer = run_aicrowd_download(aicrowd_files, tls_files[0], tmp_path, key="wrong-key")
+    assert answer["type"] == "DownloadError"
     assert "download failed: AIcrowd refused the API key from AICROWD_API_KEY" in str(answer["error"])
     assert not aicrowd_files.requests_to("GET", "/files/val.csv")
 
@@ -244,8 +225,21 @@ def test_aicrowd_listing_fails(aicrowd_files: StubPlatform, tls_files: tuple[Pat
         500, {"message": "datasets service unavailable"})
     answer = run_aicrowd_download(aicrowd_files, tls_files[0], tmp_path)
     error = str(answer["error"])
+    assert answer["type"] == "DownloadError"
     assert "download failed: AIcrowd listed no dataset files" in error
     assert "datasets service unavailable" in error  # the reason the client logged
+
+
+def test_aicrowd_download_without_credentials(monkeypatch: pytest.MonkeyPatch, no_network: list[object],
+                                             tmp_path: Path) -> None:
+    monkeypatch.delenv("AICROWD_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+
+    with pytest.raises(DownloadError, match=r"No AIcrowd API key found: set the AICROWD_API_KEY"):
+        download("aicrowd", CHALLENGE, tmp_path / "data")
+    assert not (tmp_path / "data" / DOWNLOAD_RECORD).exists()
+    assert no_network == []
 
 
 def test_kit_data_download_command(kaggle_files: StubPlatform, tmp_path: Path,

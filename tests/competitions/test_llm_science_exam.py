@@ -1,8 +1,10 @@
-"""kitlib.competitions.llm_science_exam: the demo set, reading and checking files, retrieval, and the three approaches
-(zero-shot similarity, the contrastive OptionScorer, the AutoModelForMultipleChoice cross-encoder), each
-trained for a moment on tiny data with kitlib.train."""
+"""kitlib.competitions.llm_science_exam: the demo set, reading and checking files, retrieval context for a
+question, the zero-shot similarity and the contrastive OptionScorer (trained for a moment on tiny data with
+kitlib.train), and the notebook on a second data set without a corpus. The cross-encoder and the retriever
+are tested with their task libraries (tests/tasks/test_multiple_choice.py, tests/tasks/test_retrieval.py)."""
 import filecmp
 import os
+import shutil
 import subprocess
 import sys
 
@@ -16,6 +18,7 @@ from kitlib import submit  # noqa: E402
 from kitlib.errors import DataError, ParameterError, SubmissionError  # noqa: E402
 from kitlib.metrics import map_at_k  # noqa: E402
 from kitlib.competitions import llm_science_exam as se  # noqa: E402
+from kitlib.tasks.retrieval import PassageRetriever, chunk_corpus  # noqa: E402
 
 DEMO = se._committed_demo_dir()
 CHANCE = 11 / 30  # MAP@3 of a random ranking of five options
@@ -136,39 +139,10 @@ def test_kit_submit_validation_for_this_competition(tmp_path):
         submit.validate_submission(write_sub(tmp_path / "rep.csv", ["B B D"] * len(ids), ids), "llm-science-exam", DEMO)
 
 
-# ------------------------------------------------------------------------------------ retrieval
-def test_chunk_corpus_packs_sentences_with_overlap(tmp_path):
-    sentences = [f"Sentence {i} talks about topic {i}." for i in range(10)]  # 6 words each
-    (tmp_path / "a.txt").write_text(" ".join(sentences) + "\n\nA second paragraph.")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "b.txt").write_text("Only one sentence here.")
-    chunks = se.chunk_corpus(tmp_path, chunk_words=18, overlap=1)
-    a = chunks[chunks["doc"] == "a.txt"]["text"].tolist()
-    assert a[0] == " ".join(sentences[0:3]) and a[1] == " ".join(sentences[2:5])  # 3 sentences, 1 shared
-    assert a[-1] == "A second paragraph."  # paragraphs are never merged
-    assert all(len(t.split()) <= 18 for t in a)
-    assert chunks[chunks["doc"] == "sub/b.txt"]["text"].tolist() == ["Only one sentence here."]
-    assert list(chunks.columns) == ["doc", "chunk", "text"]
-
-
-def test_chunk_corpus_reads_parquet_and_csv_tables(tmp_path):
-    table = pd.DataFrame({"title": ["Mars", "Venus"], "text": ["Mars has two moons.", "Venus is hot."]})
-    table.to_parquet(tmp_path / "wiki.parquet")
-    table.to_csv(tmp_path / "wiki.csv", index=False)
-    for name in ("wiki.parquet", "wiki.csv"):
-        chunks = se.chunk_corpus(tmp_path / name)
-        assert chunks["text"].tolist() == ["Mars. Mars has two moons.", "Venus. Venus is hot."]
-    with pytest.raises(DataError, match="no text column 'body'"):
-        se.chunk_corpus(tmp_path / "wiki.parquet", text_column="body")
-    with pytest.raises(DataError, match="not found"):
-        se.chunk_corpus(tmp_path / "nothing-here")
-    with pytest.raises(ParameterError, match="chunk_words must be >= 10"):
-        se.chunk_corpus(tmp_path / "wiki.csv", chunk_words=3)
-
-
+# ---------------------------------------------------------------------------- retrieval context
 @pytest.fixture(scope="module")
 def demo_chunks():
-    return se.chunk_corpus(DEMO / "corpus")
+    return chunk_corpus(DEMO / "corpus")
 
 
 @pytest.fixture(scope="module")
@@ -176,27 +150,19 @@ def demo_train():
     return se.read_questions(DEMO / "train.csv", require_answer=True)
 
 
+def test_question_queries_are_the_prompt_and_its_five_options():
+    df = pd.DataFrame({"id": ["0"], "prompt": ["Which planet?"], "A": ["Mars"], "B": ["Venus"], "C": ["Earth"],
+                       "D": ["Io"], "E": ["Pluto"]})
+    assert se.question_queries(df) == ["Which planet? Mars Venus Earth Io Pluto"]
+
+
 def test_tfidf_retrieval_finds_the_passage_that_answers_most_questions(demo_chunks, demo_train):
-    retriever = se.PassageRetriever("tfidf").fit(demo_chunks["text"])
+    retriever = PassageRetriever("tfidf").fit(demo_chunks["text"])
     context = se.add_context(demo_train, retriever, top_k=3, max_words=1000)
     found = [row[row["answer"]].lower()[:12] in ctx.lower() for (_, row), ctx in zip(demo_train.iterrows(), context)]
     assert np.mean(found) > 0.7  # the corpus covers the questions and retrieval finds it
     short = se.add_context(demo_train.head(3), retriever, top_k=2, max_words=20)
     assert all(len(c.split()) <= 20 for c in short)
-
-
-def test_embedding_retrieval_ranks_the_right_passage_first(tmp_path):
-    passages = ["Olympus Mons on Mars is the largest volcano in the solar system.",
-                "Insulin is secreted by beta cells of the pancreas.",
-                "The Gram stain separates bacteria by their cell walls."]
-    retriever = se.PassageRetriever("embedding", embed_kwargs={"device": "cpu", "cache_dir": tmp_path}).fit(passages)
-    idx, sims = retriever.search(["Which hormone lowers blood sugar?", "Biggest volcano known"], top_k=2)
-    assert idx[:, 0].tolist() == [1, 0]
-    assert (sims[:, 0] >= sims[:, 1]).all()
-    with pytest.raises(ParameterError, match="Unknown retrieval method 'bm25'"):
-        se.PassageRetriever("bm25").fit(passages)
-    with pytest.raises(ParameterError, match="not fitted"):
-        se.PassageRetriever().search(["x"])
 
 
 # ------------------------------------------------------------------------------- a: zero-shot
@@ -215,7 +181,7 @@ def test_zero_shot_beats_chance_on_demo_questions_and_context_helps(demo_chunks,
 
     df = demo_train.head(60)
     kw = {"device": "cpu", "cache_dir": tmp_path, "progress": False}
-    context = se.add_context(df, se.PassageRetriever("tfidf").fit(demo_chunks["text"]), top_k=2)
+    context = se.add_context(df, PassageRetriever("tfidf").fit(demo_chunks["text"]), top_k=2)
     prompt = embed_texts(df["prompt"].tolist(), **kw)
     options = embed_texts(se.option_matrix(df).ravel().tolist(), **kw).reshape(len(df), 5, -1)
     ctx = embed_texts(context, **kw)
@@ -265,74 +231,28 @@ def test_option_scorer_learns_with_the_contrastive_loss():
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
-def test_importing_the_task_module_does_not_import_torch():
-    code = "import sys, kitlib.competitions.llm_science_exam as s; s.check_submission; print('torch' in sys.modules)"
+def test_importing_the_competition_module_does_not_import_torch():
+    code = ("import sys, kitlib.competitions.llm_science_exam as s; s.check_submission; "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
 
 
-# ------------------------------------------------------------------------- c: cross-encoder
-@pytest.fixture(scope="module")
-def mc_model():
-    return se.load_multiple_choice_model(seed=0)
+# ------------------------------------------------------------------------------------- notebook
+@pytest.mark.notebook
+def test_science_exam_on_another_dataset_without_corpus(kit_dirs, tmp_path):
+    from kitlib import run
+    from kitlib.competitions import COMPETITIONS
+    from kitlib.execute import execute
 
-
-def test_dataset_puts_context_after_the_prompt_and_keeps_options_whole(mc_model, demo_train):
-    _, tokenizer, _ = mc_model
-    df = demo_train.head(2)
-    long_context = ["lorem ipsum " * 200, ""]
-    ds = se.MultipleChoiceDataset(df, tokenizer, max_length=40, context=long_context)
-    item = ds[0]
-    assert len(ds) == 2 and len(item["input_ids"]) == 5 and item["labels"] == "ABCDE".index(df["answer"].iat[0])
-    for choice, ids in enumerate(item["input_ids"]):
-        assert len(ids) <= 40
-        option_ids = tokenizer(df[list("ABCDE")[choice]].iat[0], add_special_tokens=False)["input_ids"]
-        assert ids[-len(option_ids) - 1:-1] == option_ids  # the option is the whole second segment
-    text = tokenizer.decode(item["input_ids"][0])
-    assert text.lower().index(df["prompt"].iat[0].lower()[:15]) < text.index("lorem")
-    unlabeled = se.MultipleChoiceDataset(df.drop(columns="answer"), tokenizer, max_length=40)
-    assert "labels" not in unlabeled[0]
-    with pytest.raises(ParameterError, match="context has 1 entries for 2 questions"):
-        se.MultipleChoiceDataset(df, tokenizer, context=["x"])
-
-
-def test_collator_pads_to_batch_five_longest(mc_model, demo_train):
-    _, tokenizer, _ = mc_model
-    ds = se.MultipleChoiceDataset(demo_train.head(3), tokenizer, max_length=64)
-    batch = se.MultipleChoiceCollator(tokenizer.pad_token_id)([ds[0], ds[1], ds[2]])
-    longest = max(len(s) for i in range(3) for s in ds[i]["input_ids"])
-    assert batch["input_ids"].shape == (3, 5, longest) == batch["attention_mask"].shape
-    assert batch["labels"].tolist() == [ds[i]["labels"] for i in range(3)]
-    assert int(batch["attention_mask"].sum()) == sum(len(s) for i in range(3) for s in ds[i]["input_ids"])
-
-
-def test_cross_encoder_trains_with_kitlib_train(mc_model, demo_train):
-    import torch
-    from torch.utils.data import DataLoader
-
-    from kitlib import train
-
-    model, tokenizer, _ = mc_model
-    df = demo_train.head(6)
-    ds = se.MultipleChoiceDataset(df, tokenizer, max_length=48)
-    collate = se.MultipleChoiceCollator(tokenizer.pad_token_id)
-    loader = DataLoader(ds, batch_size=6, collate_fn=collate)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny batches: one thread is faster on a busy 2-core machine
-    try:
-        result = train.fit(model, loader, val=loader, metric=se.map3_metric, metric_name="map_at_3", epochs=6,
-                           lr=2e-4, schedule="constant", progress=False, seed=0, device="cpu")
-    finally:
-        torch.set_num_threads(threads)
-    losses = [h["train_loss"] for h in result.history]
-    assert losses[-1] < losses[0]  # it learns (here: memorises six questions)
-    unlabeled = se.MultipleChoiceDataset(df.drop(columns="answer"), tokenizer, max_length=48)
-    logits = se.predict_choices(model, unlabeled, pad_token_id=tokenizer.pad_token_id, batch_size=4, device="cpu")
-    assert logits.shape == (6, 5)
-    assert np.allclose(logits, train.predict(model, loader, device="cpu"), atol=1e-5)  # labels change nothing
-    assert se.map3_metric(se.answer_indices(df["answer"]), logits) > CHANCE
-
-
-def test_cross_encoder_model_that_is_not_on_disk_fails_clearly():
-    with pytest.raises(ParameterError, match="nor in the offline Hugging Face cache"):
-        se.load_multiple_choice_model("microsoft/deberta-v3-large-not-downloaded")
+    data_dir = se.write_demo(tmp_path / "other", seed=5)
+    shutil.rmtree(data_dir / "corpus")  # retrieval switches itself off
+    manifest = run.read_manifest(execute("llm-science-exam", {"smoke": "true", "data_dir": str(data_dir)}))
+    assert manifest["status"] == "ok", manifest.get("error")
+    metric = COMPETITIONS["llm-science-exam"].metric
+    assert metric in manifest["metrics"] and manifest["score"] == manifest["metrics"][metric]
+    assert manifest["data"], "input files and their hashes are recorded"
+    submit.validate_submission(manifest["submission"]["path"], "llm-science-exam", manifest["data_dir"])
+    assert manifest["data_dir"] == str(data_dir)
+    assert {"val_map_at_3_zero_shot", "val_map_at_3_contrastive", "val_map_at_3_cross_encoder"} <= set(
+        manifest["metrics"])

@@ -1,4 +1,4 @@
-"""MNIST-family IDX files, the bundled digits and the fixed pixel permutation."""
+"""MNIST-family IDX files, the bundled digits, the fixed pixel permutation and the two models."""
 import gzip
 
 import numpy as np
@@ -16,6 +16,8 @@ from kitlib.competitions.image_classification import (
     read_idx,
     write_idx,
 )
+
+pytestmark = pytest.mark.keras
 
 
 def test_read_idx_decodes_hand_written_bytes(tmp_path):
@@ -138,9 +140,15 @@ def test_permute_pixels_rejects_flat_input():
 
 
 def test_models_give_logits_and_see_pixels_differently():
+    """The MLP reads pixels as an unordered vector: a pixel permutation is undone exactly by permuting the
+    rows of its first weight matrix. The CNN reads neighbourhoods: one changed pixel moves only the 3x3
+    patch of its first convolution's output around it, where it moves every unit of the MLP's first layer."""
+    import keras
+
     import kitlib.keras as kk
 
     kk.use_backend()
+    kk.seed_everything(0)
     x = np.random.default_rng(0).random((3, 8, 8)).astype("float32")
     mlp = images.build_mlp((8, 8), 10, depth=2, width=16, dropout=0.0)
     cnn = images.build_cnn((8, 8), 10, filters=(4, 8), dense=8)
@@ -148,3 +156,25 @@ def test_models_give_logits_and_see_pixels_differently():
     assert len(mlp.layers) == 1 + 1 + 2 + 1  # input, flatten, two hidden layers, logits
     with pytest.raises(ParameterError, match="depth must be >= 0"):
         images.build_mlp((8, 8), 10, depth=-1)
+
+    # MLP: the same network with its first layer's input rows permuted gives the same logits on permuted pixels
+    twin = images.build_mlp((8, 8), 10, depth=2, width=16, dropout=0.0)
+    twin.set_weights(mlp.get_weights())
+    kernel, bias = mlp.get_layer("dense1").get_weights()
+    twin.get_layer("dense1").set_weights([kernel[pixel_permutation(64, seed=3)], bias])
+    np.testing.assert_allclose(kk.predict(twin, permute_pixels(x, seed=3)), kk.predict(mlp, x), rtol=1e-4, atol=1e-5)
+
+    # one pixel changed: what the first layer of each model sees move
+    poked = x.copy()
+    poked[:, 4, 4] += 1.0
+    smooth = images.build_mlp((8, 8), 10, depth=1, width=16, activation="tanh", dropout=0.0)  # no unit is off
+    dense1 = keras.Model(smooth.inputs, smooth.get_layer("dense1").output)
+    conv1 = keras.Model(cnn.inputs, cnn.get_layer("conv1_1").output)
+    moved_dense = np.abs(kk.predict(dense1, poked) - kk.predict(dense1, x)).max(axis=0)
+    moved_conv = np.abs(kk.predict(conv1, poked) - kk.predict(conv1, x)).max(axis=(0, 3))
+    assert moved_dense.shape == (16,) and moved_conv.shape == (8, 8)
+    patch = np.zeros((8, 8), bool)
+    patch[3:6, 3:6] = True
+    assert (moved_conv[patch] > 0).all()
+    assert moved_conv[~patch].max() <= 1e-3 * moved_conv[patch].min()  # zero, bar a GPU's rounding
+    assert (moved_dense > 0).all()

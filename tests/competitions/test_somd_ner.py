@@ -1,4 +1,5 @@
 """SOMD files: strict reading, the demo set, the gazetteer baseline, predictions checks and packing."""
+import os
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -6,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from kitlib.competitions import COMPETITIONS
+from kitlib.competitions import somd_ner as somd
+from kitlib.competitions.somd_ner import demo
 from kitlib.errors import DataError, ParameterError, SubmissionError
 from kitlib.folds import load_oof
 from kitlib.metrics import entity_f1
-from kitlib.competitions import somd_ner as somd
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo" / "somd-ner"
 
 
@@ -97,6 +99,36 @@ def test_demo_set_is_the_generator_output_and_has_enough_mentions(tmp_path):
         assert counts[common] >= 40, counts
     assert len(counts) == 14
     assert COMPETITIONS["somd-ner"].demo is somd.write_demo
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in sorted(folder.iterdir())}
+
+
+def test_write_demo_on_an_up_to_date_folder_writes_nothing(tmp_path):
+    out = somd.write_demo(tmp_path / "demo")
+    assert out == tmp_path / "demo"
+    for i, path in enumerate(sorted(out.iterdir())):  # back-date the files: a rewrite would show
+        os.utime(path, ns=(10**18 + i, 10**18 + i))
+    before = _mtimes(out)
+    assert somd.write_demo(out) == out
+    assert _mtimes(out) == before  # nothing rewritten, no temporary file left behind
+    assert sorted(before) == ["test_texts.txt", "train_entities.txt", "train_texts.txt"]
+    committed = _mtimes(DEMO)
+    assert COMPETITIONS["somd-ner"].resolve_data_dir("") == DEMO.resolve()  # runs write_demo on the committed set
+    assert _mtimes(DEMO) == committed
+
+
+def test_write_demo_rewrites_only_the_missing_or_changed_files(tmp_path):
+    out = somd.write_demo(tmp_path)
+    expected = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "train_entities.txt").write_text("O\n")
+    (out / "test_texts.txt").unlink()
+    os.utime(out / "train_texts.txt", ns=(10**18, 10**18))
+    somd.write_demo(out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == expected
+    assert (out / "train_texts.txt").stat().st_mtime_ns == 10**18  # identical: left alone
+    assert demo.write_demo is somd.write_demo and demo.generate_corpus is somd.generate_corpus
 
 
 def test_corpus_generator_is_deterministic_and_the_gazetteer_is_a_real_baseline():

@@ -1,0 +1,355 @@
+"""Kaggle through its official client: submissions, competition downloads, dataset and kernel pushes.
+
+- :func:`upload_kaggle`: ``KaggleApi.competition_submit`` (StartSubmissionUpload -> PUT of the bytes ->
+  CreateSubmission).
+- :func:`download_kaggle`: ``competition_download_files``, then the archive unzipped in the destination.
+- :func:`push_kaggle_dataset` and :func:`push_kaggle_kernel`: a dataset folder and a kernel folder through
+  ``dataset_create_new``/``dataset_create_version`` and ``kernels_push`` (used by :mod:`kitlib.kernel`);
+  :func:`kaggle_username` names the configured user without a network call.
+
+``import kaggle`` authenticates at import time (and prints a help page when there are no credentials), so
+this module loads ``KaggleApi`` without running ``kaggle/__init__.py`` (see :func:`_kaggle_api_class`).
+Uploads and pushes raise :class:`~kitlib.errors.UploadError`, downloads
+:class:`~kitlib.errors.DownloadError`, each with Kaggle's answer (HTTP status and body, see
+:func:`_http_answer`) and what the client printed.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit
+
+from ..errors import DownloadError, MissingDependencyError, PlatformError, UploadError
+from .client import (UploadResult, _captured_client_output, _ClientOutput, _existing_file, _non_empty, _said,
+                     _unpack_archives)
+
+_KAGGLE_INSTALL = "pip install kaggle==2.2.4 six"
+
+
+# -------------------------------------------------------------------------------------- uploads
+def upload_kaggle(path: Path, competition: str, message: str = "") -> UploadResult:
+    """Submit the file ``path`` to the Kaggle competition ``competition`` with description ``message``.
+
+    Credentials are whatever ``KaggleApi.authenticate()`` finds: ``KAGGLE_USERNAME`` + ``KAGGLE_KEY``
+    (no network call), ``KAGGLE_API_TOKEN`` / ``~/.kaggle/access_token``, ``kaggle.json`` in the
+    client's config directory, or ``kaggle auth login`` credentials. The upload is the client's
+    ``competition_submit``: StartSubmissionUpload -> PUT of the bytes to the returned URL ->
+    CreateSubmission.
+
+    Returns an :class:`UploadResult` with Kaggle's message and its submission ``ref`` as ``submission_id``.
+    Raises :class:`UploadError` when no credentials are found, an API call answers with an HTTP error,
+    the PUT of the bytes fails, or Kaggle cannot be reached; :class:`MissingDependencyError` when the
+    kaggle package is not installed.
+    """
+    path = _existing_file(path, "kaggle")
+    competition = _non_empty(competition, "competition")
+    import requests
+
+    api_class = _kaggle_api_class()
+    where = f"Kaggle upload of {path} to competition {competition!r}"
+    with _captured_client_output() as said:
+        api = _kaggle_authenticated(api_class, f"{where} failed", said, UploadError)
+        try:
+            response = api.competition_submit(str(path), message, competition, quiet=True)
+        except requests.RequestException as exc:
+            raise UploadError(f"{where} failed: {_http_answer(exc)}{_said(said)}") from exc
+
+    if response.message == api_class.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE:
+        # The client swallows the PUT's status and body; all we have is its verdict and what it printed.
+        raise UploadError(
+            f"{where} failed: the upload URL Kaggle returned did not accept the file bytes "
+            f"(client answer: {response.message!r}; the client does not expose the HTTP status){_said(said)}"
+        )
+    submission_id = str(response.ref) if response.ref else None
+    answer = response.message or "Kaggle accepted the submission"
+    if submission_id is not None:
+        answer += f" (submission ref {submission_id})"
+    return UploadResult("kaggle", True, answer + _said(said), submission_id)
+
+
+def _kaggle_authenticated(api_class: type, failed: str, said: _ClientOutput, error: type[PlatformError]):
+    """A ``KaggleApi`` on which ``authenticate()`` succeeded.
+
+    ``failed`` starts the error message (``"<what> failed"``). Raises ``error`` (:class:`UploadError` or
+    :class:`DownloadError`, as the caller says) when no credentials are found (the client prints a help
+    page and exits; nothing is sent) or when checking an access token fails.
+    """
+    import requests
+
+    api = api_class()
+    try:
+        api.authenticate()
+    except SystemExit as exc:  # authenticate() prints a help page and calls exit(1)
+        raise error(
+            "No Kaggle credentials found: set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN), "
+            f"or save kaggle.json with your username and key at {api.config} "
+            "(create it at https://www.kaggle.com/settings/api), or run `kaggle auth login`."
+        ) from exc
+    except requests.RequestException as exc:
+        raise error(f"{failed} while authenticating: {_http_answer(exc)}{_said(said)}") from exc
+    return api
+
+
+_KAGGLE_HINTS = {
+    401: "check KAGGLE_USERNAME/KAGGLE_KEY or kaggle.json",
+    403: "accept the competition's rules on its Kaggle page first, and check the daily submission limit",
+    404: "check the competition slug and that it still accepts submissions",
+}
+_kaggle_lock = threading.Lock()
+_kaggle_module: ModuleType | None = None
+
+
+def _kaggle_api_class() -> type:
+    """Return ``kaggle.api.kaggle_api_extended.KaggleApi`` without running ``kaggle/__init__.py``.
+
+    ``kaggle/__init__.py`` builds a ``KaggleApi`` and calls ``authenticate()`` at import: it prints a help
+    page when no credentials exist and may call the network to check an access token. Importing the
+    submodule normally runs that ``__init__`` first (a parent package is always imported first). So,
+    unless the real ``kaggle`` package is already imported (then its module is simply reused), this puts
+    an unexecuted placeholder module for the ``kaggle`` package in ``sys.modules`` (its ``__path__`` is the
+    real one; ``__version__`` is set because the client reads ``kaggle.__version__``), imports the
+    submodule under it, then removes every ``kaggle``/``kaggle.*`` entry it added, so a later
+    ``import kaggle`` elsewhere loads the complete package exactly as usual. The module is kept here.
+    ``KaggleApi``'s class body still runs: it resolves the config directory (``KAGGLE_CONFIG_DIR``,
+    ``~/.kaggle`` or ``$XDG_CONFIG_HOME/kaggle``) and creates it if missing, and reads
+    ``KAGGLE_API_ENVIRONMENT`` once into ``KaggleApi.args``.
+
+    Raises :class:`MissingDependencyError` when the kaggle package is not installed.
+    """
+    global _kaggle_module
+    name = "kaggle.api.kaggle_api_extended"
+    with _kaggle_lock:
+        if _kaggle_module is not None:
+            return _kaggle_module.KaggleApi
+        if "kaggle" in sys.modules:
+            _kaggle_module = importlib.import_module(name)
+            return _kaggle_module.KaggleApi
+        spec = importlib.util.find_spec("kaggle")
+        if spec is None:
+            raise MissingDependencyError(f"kaggle is not installed; run: {_KAGGLE_INSTALL}")
+        placeholder = importlib.util.module_from_spec(spec)  # created, not executed
+        placeholder.__version__ = importlib.metadata.version("kaggle")
+        before = set(sys.modules)
+        sys.modules["kaggle"] = placeholder
+        try:
+            _kaggle_module = importlib.import_module(name)
+        except ImportError as exc:
+            raise MissingDependencyError(f"kaggle could not be imported ({exc}); run: {_KAGGLE_INSTALL}") from exc
+        finally:
+            for added in set(sys.modules) - before:
+                if added == "kaggle" or added.startswith("kaggle."):
+                    del sys.modules[added]
+        return _kaggle_module.KaggleApi
+
+
+def _http_answer(exc: Exception, hints: dict[int, str] | None = None) -> str:
+    """Describe a ``requests`` exception: ``HTTP <status> <reason> from <call>: <body>`` when a response came.
+
+    ``hints`` maps an HTTP status to advice appended in parentheses (default: the upload hints).
+    """
+    import requests
+
+    response = getattr(exc, "response", None)
+    if response is None:
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+            return f"could not reach the server: {exc}"
+        return f"{type(exc).__name__}: {exc}"
+    path = urlsplit(response.url).path if response.url else ""  # no query: it may hold a URL signature
+    call = path.rstrip("/").rsplit("/", 1)[-1] or "request"
+    body = response.text.strip() or str(exc)
+    hint = (_KAGGLE_HINTS if hints is None else hints).get(response.status_code)
+    return f"HTTP {response.status_code} {response.reason} from {call}: {body}" + (f" ({hint})" if hint else "")
+
+
+# ------------------------------------------------------------------------------------ downloads
+_KAGGLE_DOWNLOAD_HINTS = {
+    401: "check KAGGLE_USERNAME/KAGGLE_KEY or kaggle.json",
+    403: "accept the competition's rules on its Kaggle page first (the Rules tab, 'I understand and accept')",
+    404: "check the competition slug",
+}
+
+
+def download_kaggle(competition: str, dest: Path, force: bool = False) -> None:
+    """Download and unzip all files of the Kaggle competition ``competition`` into the folder ``dest``.
+
+    Runs the client's ``competition_download_files`` (``DownloadDataFiles``, which redirects to the
+    archive ``<competition>.zip``), then extracts that archive as :func:`kitlib.platforms.download`
+    describes. ``force`` is passed to the client (without it, the client resumes a partial archive left by
+    an interrupted download). Credentials as for :func:`upload_kaggle`. Raises :class:`DownloadError`
+    (``"Kaggle competition 'x': download failed: HTTP 403 ..."``) on any refusal or failure,
+    :class:`MissingDependencyError` when the kaggle package is not installed.
+    """
+    competition = _non_empty(competition, "competition")
+    dest = Path(dest)
+    import requests
+
+    api_class = _kaggle_api_class()
+    failed = f"Kaggle competition {competition!r}: download failed"
+    dest.mkdir(parents=True, exist_ok=True)
+    with _captured_client_output() as said:
+        api = _kaggle_authenticated(api_class, failed, said, DownloadError)
+        try:
+            api.competition_download_files(competition, path=str(dest), force=force, quiet=True)
+        except requests.RequestException as exc:
+            raise DownloadError(f"{failed}: {_http_answer(exc, _KAGGLE_DOWNLOAD_HINTS)}{_said(said)}") from exc
+        except (OSError, ValueError) as exc:  # writing the file; the client's size check raises ValueError
+            raise DownloadError(f"{failed} while writing into {dest}: {exc}{_said(said)}") from exc
+    archives = [
+        p for p in dest.iterdir()
+        if p.is_file() and p.name.startswith(f"{competition}.") and not p.name.endswith(".kaggle-partial")
+    ]
+    if not archives:
+        raise DownloadError(f"{failed}: the client reported success but wrote no {competition}.zip into {dest}"
+                            f"{_said(said)}")
+    _unpack_archives(archives, dest, failed)
+
+
+# ----------------------------------------------------------------------- Kaggle datasets, kernels
+DATASET_READY_TIMEOUT_S = 600.0  # how long push_kaggle_dataset waits for Kaggle to process a version
+DATASET_POLL_S = 5.0
+_KAGGLE_PUSH_HINTS = {
+    401: "check KAGGLE_USERNAME/KAGGLE_KEY or kaggle.json",
+    403: "the id's owner must be the user of these credentials",
+    404: "check the ids in the metadata file",
+}
+
+
+def kaggle_username() -> str | None:
+    """The Kaggle user name of the configured credentials, read without any network call.
+
+    ``KAGGLE_USERNAME`` first, else ``username`` in the client's ``kaggle.json``; ``None`` when neither is
+    set (access-token-only logins name the user only after a network call, so they give ``None`` here).
+    """
+    name = os.environ.get("KAGGLE_USERNAME", "").strip()
+    if name:
+        return name
+    api = _kaggle_api_class()()
+    with _captured_client_output():  # the client prints a warning about readable key files
+        config = api.read_config_file(quiet=True)
+    name = str(config.get("username") or "").strip() if isinstance(config, dict) else ""
+    return name or None
+
+
+def push_kaggle_dataset(folder: Path, version_notes: str) -> str:
+    """Upload the folder ``folder`` as a private Kaggle dataset (a new one, or a new version); wait until ready.
+
+    ``folder/dataset-metadata.json`` holds ``id`` (``owner/slug``), ``title`` and ``licenses``; every
+    plain file beside it is uploaded (sub-folders are skipped). When Kaggle knows the dataset (its status
+    call answers) the client's ``dataset_create_version`` adds a version with ``version_notes``,
+    otherwise ``dataset_create_new`` creates it private. Then the status is polled every
+    ``DATASET_POLL_S`` seconds until Kaggle reports it ``ready`` (a kernel can only attach a processed
+    version). Returns the dataset's ``owner/slug``.
+
+    Raises :class:`UploadError` when the client rejects the metadata, a file upload fails, Kaggle
+    answers with an error, processing fails or takes longer than ``DATASET_READY_TIMEOUT_S``.
+    """
+    import requests
+
+    folder = Path(folder)
+    try:
+        ref = str(json.loads((folder / "dataset-metadata.json").read_text())["id"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UploadError(f"Kaggle dataset push of {folder} failed: no readable 'id' in "
+                          f"{folder / 'dataset-metadata.json'} ({exc}); nothing was sent") from exc
+    failed = f"Kaggle dataset push of {folder} to {ref!r} failed"
+    api_class = _kaggle_api_class()
+    with _captured_client_output() as said:
+        api = _kaggle_authenticated(api_class, failed, said, UploadError)
+        try:
+            exists = _kaggle_dataset_status(api, ref) is not None
+            if exists:
+                response = api.dataset_create_version(str(folder), version_notes, quiet=False, dir_mode="skip")
+            else:
+                response = api.dataset_create_new(str(folder), public=False, quiet=False, dir_mode="skip")
+        except requests.RequestException as exc:
+            raise UploadError(f"{failed}: {_http_answer(exc, _KAGGLE_PUSH_HINTS)}{_said(said)}") from exc
+        except ValueError as exc:  # the client's own checks of dataset-metadata.json
+            raise UploadError(f"{failed}: the kaggle client refused {folder / 'dataset-metadata.json'}: {exc}"
+                              f"{_said(said)}") from exc
+        if "Upload unsuccessful" in said.text():
+            raise UploadError(f"{failed}: a file did not reach Kaggle, so the new version may lack it; push again."
+                              f"{_said(said)}")
+        if response is None or response.error or str(response.status or "").lower() not in ("", "ok"):
+            answer = (response.error or response.status) if response is not None else "no answer"
+            raise UploadError(f"{failed}: Kaggle answered: {answer}{_said(said)}")
+        deadline = time.monotonic() + DATASET_READY_TIMEOUT_S
+        while True:
+            try:
+                status = _kaggle_dataset_status(api, ref)
+            except requests.RequestException as exc:
+                raise UploadError(f"{failed} while waiting for it to be processed: {_http_answer(exc)}") from exc
+            if status == "ready":
+                return ref
+            if status in ("failed", "deleted"):
+                raise UploadError(f"{failed}: Kaggle could not process the new version (status {status!r})")
+            if time.monotonic() >= deadline:
+                raise UploadError(f"{failed}: still {status!r} after {DATASET_READY_TIMEOUT_S:.0f} s; check "
+                                  f"https://www.kaggle.com/datasets/{ref} and push again when it is ready")
+            time.sleep(DATASET_POLL_S)
+
+
+def _kaggle_dataset_status(api, ref: str) -> str | None:
+    """The dataset's status in lower case (``"ready"``, ...), or ``None`` when Kaggle answers 404."""
+    import requests
+
+    try:
+        return str(api.dataset_status(ref)).lower()
+    except requests.HTTPError as exc:
+        if exc.response is not None and exc.response.status_code == 404:
+            return None
+        raise
+
+
+def push_kaggle_kernel(folder: Path) -> str:
+    """Push the kernel folder ``folder`` (``kernel-metadata.json`` + its ``code_file``) with ``kernels_push``.
+
+    The client checks the metadata first (title of at least 5 characters, an existing code file, an
+    ``owner/slug`` id with a slug of at least 5 characters, language, kernel type, dataset and kernel
+    source ids) and sends nothing when a check fails. Returns ``"Kaggle saved version N of <id>: <url>"``,
+followed by anything the client printed (such as its warning that the title does not match the id).
+
+    Raises :class:`UploadError` when the client rejects the metadata, Kaggle answers with an HTTP error or
+    an ``error`` field, or Kaggle saved the kernel but could not attach one of its sources (listed in the
+    message; the kernel would fail on Kaggle without them).
+    """
+    import requests
+
+    folder = Path(folder)
+    failed = f"Kaggle kernel push of {folder} failed"
+    api_class = _kaggle_api_class()
+    with _captured_client_output() as said:
+        api = _kaggle_authenticated(api_class, failed, said, UploadError)
+        try:
+            response = api.kernels_push(str(folder))
+        except requests.RequestException as exc:
+            raise UploadError(f"{failed}: {_http_answer(exc, _KAGGLE_PUSH_HINTS)}{_said(said)}") from exc
+        except ValueError as exc:  # the client's checks of kernel-metadata.json; nothing was sent
+            raise UploadError(f"{failed}: the kaggle client refused {folder / api_class.KERNEL_METADATA_FILE}: "
+                              f"{exc}; nothing was sent{_said(said)}") from exc
+    if response is None:
+        raise UploadError(f"{failed}: the client returned no answer{_said(said)}")
+    if response.error:
+        raise UploadError(f"{failed}: Kaggle answered: {response.error}{_said(said)}")
+    where = f"version {response.version_number} of {response.ref or folder.name}: {response.url}"
+    invalid = {
+        "datasets": response.invalid_dataset_sources,
+        "competitions": response.invalid_competition_sources,
+        "kernels": response.invalid_kernel_sources,
+        "models": response.invalid_model_sources,
+    }
+    invalid = {kind: list(ids) for kind, ids in invalid.items() if ids}
+    if invalid:
+        listed = "; ".join(f"{kind}: {ids}" for kind, ids in invalid.items())
+        raise UploadError(f"Kaggle saved {where} but could not attach these sources, so it cannot run as "
+                          f"intended: {listed}. Check the ids and that you may use them (competition rules "
+                          f"accepted, dataset processed).{_said(said)}")
+    return f"Kaggle saved {where}{_said(said)}"
+

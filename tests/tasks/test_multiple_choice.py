@@ -1,0 +1,130 @@
+"""kitlib.tasks.multiple_choice: option tables and ranked answers, and the AutoModelForMultipleChoice
+cross-encoder (dataset, collator, prediction) trained for a moment on six demo questions with kitlib.train."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from kitlib.errors import DataError, ParameterError  # noqa: E402
+from kitlib.metrics import map_at_k  # noqa: E402
+from kitlib.tasks import multiple_choice as mc  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "llm-science-exam"  # five options A-E
+CHANCE = 11 / 30  # MAP@3 of a random ranking of five options
+
+
+def map3(targets, logits):
+    """MAP@3 of ``(n, 5)`` logits against answer indices."""
+    return map_at_k([mc.CHOICES[int(t)] for t in np.ravel(targets)], mc.top_choices(logits), k=3)
+
+
+@pytest.fixture(scope="module")
+def demo_train():
+    return pd.read_csv(DEMO / "train.csv", dtype=str, keep_default_na=False)
+
+
+# ---------------------------------------------------------------------------- options and answers
+def test_option_matrix_answer_indices_and_top_choices_for_any_option_columns():
+    df = pd.DataFrame({"prompt": ["Q1", "Q2"], "A": ["a", "None"], "B": ["b", "0.5"], "C": ["c", ""],
+                       "D": ["d", "x"]})
+    four = ("A", "B", "C", "D")
+    assert mc.option_matrix(df, four).tolist() == [["a", "b", "c", "d"], ["None", "0.5", "", "x"]]
+    assert mc.answer_indices(["A", "D"], four).tolist() == [0, 3]
+    with pytest.raises(DataError, match=r"answer 1: 'E' is not one of \['A', 'B', 'C', 'D'\]"):
+        mc.answer_indices(["A", "E"], four)
+    scores = np.array([[0.1, 0.9, 0.3, 0.5], [1.0, 1.0, 0.0, 2.0]])
+    assert mc.top_choices(scores, 2, four) == ["B D", "D A"]  # ties keep A before B
+    assert mc.top_choices(np.array([[0.1, 0.9, 0.3, 0.5, 0.2]])) == ["B D C"]  # default: five options A-E
+    with pytest.raises(ParameterError, match=r"shape \(n, 4\)"):
+        mc.top_choices(np.zeros((2, 5)), 3, four)
+
+
+# ------------------------------------------------------------------------------- cross-encoder
+@pytest.fixture(scope="module")
+def mc_model():
+    return mc.load_multiple_choice_model(seed=0)
+
+
+def test_dataset_puts_context_after_the_prompt_and_keeps_options_whole(mc_model, demo_train):
+    _, tokenizer, _ = mc_model
+    df = demo_train.head(2)
+    long_context = ["lorem ipsum " * 200, ""]
+    ds = mc.MultipleChoiceDataset(df, tokenizer, max_length=40, context=long_context)
+    item = ds[0]
+    assert len(ds) == 2 and len(item["input_ids"]) == 5 and item["labels"] == "ABCDE".index(df["answer"].iat[0])
+    for choice, ids in enumerate(item["input_ids"]):
+        assert len(ids) <= 40
+        option_ids = tokenizer(df[list("ABCDE")[choice]].iat[0], add_special_tokens=False)["input_ids"]
+        assert ids[-len(option_ids) - 1:-1] == option_ids  # the option is the whole second segment
+    text = tokenizer.decode(item["input_ids"][0])
+    assert text.lower().index(df["prompt"].iat[0].lower()[:15]) < text.index("lorem")
+    unlabeled = mc.MultipleChoiceDataset(df.drop(columns="answer"), tokenizer, max_length=40)
+    assert "labels" not in unlabeled[0]
+    with pytest.raises(ParameterError, match="context has 1 entries for 2 questions"):
+        mc.MultipleChoiceDataset(df, tokenizer, context=["x"])
+
+
+def test_dataset_and_collator_take_other_option_columns(mc_model, demo_train):
+    _, tokenizer, _ = mc_model
+    df = demo_train.head(3).assign(answer=["A", "C", "B"])
+    ds = mc.MultipleChoiceDataset(df, tokenizer, max_length=64, choices=("A", "B", "C"))
+    assert [len(ds[i]["input_ids"]) for i in range(3)] == [3, 3, 3]
+    assert [ds[i]["labels"] for i in range(3)] == [0, 2, 1]
+    batch = mc.MultipleChoiceCollator(tokenizer.pad_token_id)([ds[0], ds[1]])
+    assert batch["input_ids"].shape[:2] == (2, 3)
+    with pytest.raises(DataError, match="answer 0: 'D' is not one of"):
+        mc.MultipleChoiceDataset(df.assign(answer="D"), tokenizer, choices=("A", "B", "C"))
+
+
+def test_collator_pads_to_batch_five_longest(mc_model, demo_train):
+    _, tokenizer, _ = mc_model
+    ds = mc.MultipleChoiceDataset(demo_train.head(3), tokenizer, max_length=64)
+    batch = mc.MultipleChoiceCollator(tokenizer.pad_token_id)([ds[0], ds[1], ds[2]])
+    longest = max(len(s) for i in range(3) for s in ds[i]["input_ids"])
+    assert batch["input_ids"].shape == (3, 5, longest) == batch["attention_mask"].shape
+    assert batch["labels"].tolist() == [ds[i]["labels"] for i in range(3)]
+    assert int(batch["attention_mask"].sum()) == sum(len(s) for i in range(3) for s in ds[i]["input_ids"])
+
+
+def test_cross_encoder_trains_with_kitlib_train(mc_model, demo_train):
+    import torch
+    from torch.utils.data import DataLoader
+
+    from kitlib import train
+
+    model, tokenizer, _ = mc_model
+    df = demo_train.head(6)
+    ds = mc.MultipleChoiceDataset(df, tokenizer, max_length=48)
+    collate = mc.MultipleChoiceCollator(tokenizer.pad_token_id)
+    loader = DataLoader(ds, batch_size=6, collate_fn=collate)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny batches: one thread is faster on a busy 2-core machine
+    try:
+        result = train.fit(model, loader, val=loader, metric=map3, metric_name="map_at_3", epochs=6,
+                           lr=2e-4, schedule="constant", progress=False, seed=0, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < losses[0]  # it learns (here: memorises six questions)
+    unlabeled = mc.MultipleChoiceDataset(df.drop(columns="answer"), tokenizer, max_length=48)
+    logits = mc.predict_choices(model, unlabeled, pad_token_id=tokenizer.pad_token_id, batch_size=4, device="cpu")
+    assert logits.shape == (6, 5)
+    assert np.allclose(logits, train.predict(model, loader, device="cpu"), atol=1e-5)  # labels change nothing
+    assert map3(mc.answer_indices(df["answer"]), logits) > CHANCE
+
+
+def test_cross_encoder_model_that_is_not_on_disk_fails_clearly():
+    with pytest.raises(ParameterError, match="nor in the offline Hugging Face cache"):
+        mc.load_multiple_choice_model("microsoft/deberta-v3-large-not-downloaded")
+
+
+def test_importing_the_module_does_not_import_torch():
+    code = "import sys, kitlib.tasks.multiple_choice; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
