@@ -2,7 +2,8 @@
 
     kit run COMPETITION|NOTEBOOK [-p NAME VALUE ...]    execute the notebook with papermill, keep a run record
     kit params COMPETITION|NOTEBOOK                     list the notebook's parameters
-    kit runs [COMPETITION]                              the runs, best score first
+    kit runs [COMPETITION] [--all]                      the runs, best score first (--all: smoke, failed too)
+    kit blend RUN RUN [...] [--method weights|mean] [-m MSG]   blend runs' predictions into a new run
     kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload] [--data-dir DIR]
     kit data download COMPETITION [--dest DIR]          fetch the files through the platform's client
     kit kernel COMPETITION [-p NAME VALUE ...] [--out DIR] [--push]
@@ -55,9 +56,32 @@ def cmd_params(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from .competitions import get_competition
     from .run import format_runs, list_runs
 
-    print(format_runs(list_runs(args.competition)))
+    if args.competition:
+        get_competition(args.competition)  # an unknown name is an error listing the known ones
+    print(format_runs(list_runs(args.competition, include_all=args.all)))
+    return 0
+
+
+def cmd_blend(args) -> int:
+    from .blend import blend
+    from .run import read_manifest
+
+    out = blend(args.runs, method=args.method, message=args.message)
+    manifest = read_manifest(out)
+    cv = manifest["cv"]
+    print(f"blend run:   {out}")
+    for run_id, weight in manifest["weights"].items():
+        inputs = manifest["input_scores"][run_id]
+        mean, std = inputs.get("cv_mean"), inputs.get("cv_std")
+        spread = f"cv {mean:.4f} +- {std:.4f}" if isinstance(mean, float) and isinstance(std, float) else "cv -"
+        print(f"  {run_id}: weight {weight:.3f}, score {inputs.get('score')}, {spread}")
+    nested = " (nested: weights chosen on the other folds)" if cv.get("nested") else ""
+    print(f"  blend: {cv['metric']} {cv['score']:.4f}, cv {cv['mean']:.4f} +- {cv['std']:.4f}{nested}")
+    sub = manifest.get("submission")
+    print(f"submission:  {sub['path']}  (sha256 {sub['sha256'][:12]})" if sub else "submission:  none written")
     return 0
 
 
@@ -124,7 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", help="table of runs, best score first")
     p.add_argument("competition", nargs="?")
+    p.add_argument("--all", action="store_true", help="also smoke, failed, running and interrupted runs")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("blend", help="blend the out-of-fold and test predictions of runs into a new run")
+    p.add_argument("runs", nargs="+", help="run ids or folders (two or more, one competition)")
+    p.add_argument("--method", default="weights", help="weights (searched on the folds, nested CV) or mean")
+    p.add_argument("-m", "--message", default="", help="a note kept in the blend's manifest")
+    p.set_defaults(func=cmd_blend)
 
     p = sub.add_parser("submit", help="validate a submission, record it in the ledger, optionally upload it")
     p.add_argument("target", help="submission file or run id")

@@ -132,6 +132,15 @@ class Run:
         update_manifest(self.dir, data_dir=str(root),
                         data=[{"path": str(p), "sha256": file_sha256(p)} for p in files])
 
+    def log_cv(self, cv: dict, oof: Any = None, test: Any = None) -> None:
+        """Record the validation summary ``cv`` (``{metric, mean, std, folds, n_rows}``: see
+        :meth:`kitlib.folds.CVResult.summary`) and write the prediction tables ``oof`` and ``test``
+        (DataFrames built with :func:`kitlib.predictions.frame`) into the run folder."""
+        from . import predictions
+
+        written = predictions.write(self.dir, oof, test)
+        update_manifest(self.dir, cv=cv, predictions={name: str(path) for name, path in written.items()})
+
     def log_submission(self, path: str | Path) -> None:
         """Record the submission file written by this run (path and sha256)."""
         from .data import file_sha256
@@ -211,10 +220,16 @@ def _now() -> str:
 
 
 # ----------------------------------------------------------------------------------- kit runs
-def list_runs(competition: str | None = None) -> list[dict]:
-    """Manifests of all runs (of ``competition`` if given), best score first within each competition.
+def is_ranked(row: dict) -> bool:
+    """True for a finished run on real settings: status ``ok`` and not a smoke run."""
+    return row.get("status") == "ok" and not (row.get("params") or {}).get("smoke")
 
-    Runs without a score come last, newest first.
+
+def list_runs(competition: str | None = None, *, include_all: bool = False) -> list[dict]:
+    """Manifests of the runs (of ``competition`` if given), best score first within each competition.
+
+    Smoke, failed, running and interrupted runs are left out unless ``include_all``; runs without a score
+    come last, newest first. Blend runs are listed among the others.
     """
     rows = []
     folder = runs_dir()
@@ -225,7 +240,8 @@ def list_runs(competition: str | None = None) -> list[dict]:
             continue
         if competition and data.get("competition") != competition:
             continue
-        rows.append(data)
+        if include_all or is_ranked(data):
+            rows.append(data)
 
     def key(row: dict):
         try:
@@ -243,21 +259,64 @@ def _neg_time(started: str) -> str:
     return "".join(chr(0x10FFFF - ord(c)) for c in started)
 
 
-def format_runs(rows: list[dict]) -> str:
-    """A plain-text table of runs: run id, competition, status, metric and score, seconds, submission."""
-    if not rows:
-        return "no runs yet (kit run COMPETITION)"
-    table = [("run", "competition", "status", "metric", "score", "seconds", "submission")]
+def data_label(row: dict) -> str:
+    """``demo`` for a run on the embedded demo set, else its data folder (relative when inside the project)."""
+    folder = row.get("data_dir")
+    if not folder:
+        return "-"
+    try:
+        if Path(folder).resolve() == get_competition(row.get("competition", "")).demo_dir.resolve():
+            return "demo"
+    except ParameterError:
+        pass
+    return _shown_path(str(folder))
+
+
+def differing_params(rows: list[dict], limit: int = 4) -> list[str]:
+    """One text per row naming the parameters whose values differ between the notebook runs of ``rows``
+    (``data_dir`` aside, at most ``limit``); a blend run says what it blends."""
+    runs = [row for row in rows if row.get("kind") != "blend"]
+    names: list[str] = []
+    for row in runs:
+        names += [n for n in (row.get("params") or {}) if n not in names and n != "data_dir"]
+    differ = [n for n in names
+              if len({json.dumps((row.get("params") or {}).get(n), default=str) for row in runs}) > 1][:limit]
+    out = []
     for row in rows:
+        if row.get("kind") == "blend":
+            out.append(f"blend ({row.get('method')}) of {len(row.get('inputs') or [])} runs")
+        else:
+            params = row.get("params") or {}
+            out.append(" ".join(f"{n}={json.dumps(params.get(n), default=str)}" for n in differ) or "-")
+    return out
+
+
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it, else as it is."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def format_runs(rows: list[dict]) -> str:
+    """A plain-text table of runs: id, status, the score (the competition metric on the pooled validation
+    predictions, which ranks the table), CV mean +- std over the folds, the data, the parameters that differ
+    between the listed runs, seconds and submission."""
+    if not rows:
+        return "no runs yet (kit run COMPETITION; kit runs --all lists smoke and failed runs too)"
+    differ = differing_params(rows)
+    table = [("run", "status", "metric", "score", "cv mean +- std", "data", "differs", "seconds", "submission")]
+    for i, row in enumerate(rows):
         try:
             metric = get_competition(row.get("competition", "")).metric
         except ParameterError:
             metric = "?"
-        score = row.get("score")
+        score, cv = row.get("score"), row.get("cv") or {}
         sub = (row.get("submission") or {}).get("path", "")
-        table.append((row.get("run_id", "?"), row.get("competition", "?"), row.get("status", "?"), metric,
-                      f"{score:.4f}" if isinstance(score, (int, float)) else "-",
+        spread = (f"{cv['mean']:.4f} +- {cv['std']:.4f} ({len(cv.get('folds') or [])})"
+                  if isinstance(cv.get("mean"), (int, float)) and isinstance(cv.get("std"), (int, float)) else "-")
+        table.append((row.get("run_id", "?"), row.get("status", "?"), metric,
+                      f"{score:.4f}" if isinstance(score, (int, float)) else "-", spread, data_label(row), differ[i],
                       f"{row['seconds']:.0f}" if isinstance(row.get("seconds"), (int, float)) else "-",
-                      os.path.relpath(sub) if sub else "-"))
+                      _shown_path(sub) if sub else "-"))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in table)

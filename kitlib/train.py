@@ -164,16 +164,19 @@ class PrintLogger(Callback):
 class OptunaPruning(Callback):
     """Report the monitored metric to an Optuna trial each epoch and prune when Optuna says so.
 
-    Exactly Optuna's documented loop: ``trial.report(score, epoch)``, then
-    ``if trial.should_prune(): raise optuna.TrialPruned()``.
+    Exactly Optuna's documented loop: ``trial.report(score, step)``, then
+    ``if trial.should_prune(): raise optuna.TrialPruned()``. The step is ``step_offset + epoch``: a
+    cross-validated objective passes ``fold * epochs`` so each fold reports its own steps (Optuna keeps
+    only the first value reported for a step).
     """
 
-    def __init__(self, trial, monitor: str | None = None):
+    def __init__(self, trial, monitor: str | None = None, step_offset: int = 0):
         self.trial = trial
         self.monitor = monitor
+        self.step_offset = step_offset
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        report_and_prune(self.trial, logs, self.monitor or state.monitor, state.epoch)
+        report_and_prune(self.trial, logs, self.monitor or state.monitor, self.step_offset + state.epoch)
 
 
 class WandbLogger(Callback):

@@ -1,7 +1,8 @@
 """Every competition notebook, executed by papermill through `kit run` in smoke mode."""
 import pytest
 
-from kitlib import run, submit
+from kitlib import predictions, run, submit
+from kitlib.cli import main
 from kitlib.execute import execute
 from kitlib.competitions import COMPETITIONS
 from kitlib.competitions import sentiment_classification as sentiment
@@ -37,7 +38,17 @@ def test_sentiment_on_another_dataset_is_deterministic(kit_dirs, tmp_path):
     first = check_run(execute("sentiment-classification", params), "sentiment-classification")
     second = check_run(execute("sentiment-classification", params), "sentiment-classification")
     assert first["data_dir"] == str(data_dir)
-    assert (first["params"]["epochs"], first["params"]["n_trials"]) == (4, 3)  # the smoke values that ran
+    assert (first["params"]["epochs"], first["params"]["n_trials"]) == (3, 2)  # the smoke values that ran
     assert first["metrics"] == second["metrics"]
     assert first["submission"]["sha256"] == second["submission"]["sha256"]
     assert first["submission"]["path"] != second["submission"]["path"]
+    assert first["cv"]["metric"] == "val_weighted_f1" and len(first["cv"]["folds"]) == 2
+    assert first["cv"]["n_rows"] == 400 and first["score"] == pytest.approx(first["cv"]["score"])
+    oof, test = predictions.read(kit_dirs[0] / first["run_id"])
+    assert len(oof) == 400 and len(test) == 50 and sorted(set(oof["fold"])) == [0, 1]
+    assert not oof.duplicated(["file", "row"]).any()
+    # kit blend end to end on the two runs: a new run folder whose submission validates
+    assert main(["blend", first["run_id"], second["run_id"], "-m", "two seeds"]) == 0
+    (blended,) = [r for r in run.list_runs("sentiment-classification", include_all=True) if r.get("kind") == "blend"]
+    submit.validate_submission(blended["submission"]["path"], "sentiment-classification", data_dir)
+    assert main(["submit", blended["run_id"]]) == 0

@@ -10,9 +10,9 @@ from __future__ import annotations
 from ..errors import ParameterError
 from . import (image_classification, llm_science_exam, recommender, sentiment_classification, somd_ner,
                tell_the_time)
-from .spec import ROOT, Competition, SubmissionSpec
+from .spec import ROOT, Competition, Predictions, SubmissionSpec
 
-__all__ = ["ROOT", "Competition", "SubmissionSpec", "COMPETITIONS", "BUILT_IN", "get_competition"]
+__all__ = ["ROOT", "Competition", "Predictions", "SubmissionSpec", "COMPETITIONS", "BUILT_IN", "get_competition"]
 
 BUILT_IN: tuple[Competition, ...] = (
     sentiment_classification.COMPETITION,

@@ -6,6 +6,9 @@ Files (the AIcrowd format, which the demo generator reproduces byte for byte in 
   (``negative``/``neutral``/``positive``);
 - ``sample_submission.csv``: ``embeddings`` and ``label`` (to fill in); the submission keeps its rows
   and order.
+
+The labelled rows of ``train.csv`` and ``val.csv`` are cross-validated together (stratified folds);
+a row's key in the prediction tables is ``(file, row)``, its file and 1-based row number.
 """
 from __future__ import annotations
 
@@ -15,13 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import predictions
 from ..data import read_list_csv, require_files
 from ..errors import DataError
-from .spec import Competition, SubmissionSpec
+from ..folds import FoldResult
+from .spec import Competition, Predictions, SubmissionSpec
 
 LABELS = ("negative", "neutral", "positive")
 DIM = 512
 FILES = ("train.csv", "val.csv", "sample_submission.csv")
+PROBABILITIES = tuple(predictions.columns("p_", LABELS))
 
 
 @dataclass
@@ -64,6 +70,34 @@ def load(data_dir: str | Path, cache: bool = True) -> SentimentData:
         X_val=va["embeddings"], y_val=_labels(val, "val.csv"),
         X_test=te["embeddings"], sample=sample, files=files,
     )
+
+
+def labelled_rows(data: SentimentData) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """``(X, y, keys)`` of every labelled row, ``train.csv`` then ``val.csv``; ``keys`` holds ``file, row``."""
+    keys = pd.DataFrame({"file": ["train.csv"] * len(data.y_train) + ["val.csv"] * len(data.y_val),
+                         "row": np.r_[np.arange(1, len(data.y_train) + 1), np.arange(1, len(data.y_val) + 1)]})
+    return np.concatenate([data.X_train, data.X_val]), np.concatenate([data.y_train, data.y_val]), keys
+
+
+def test_keys(data: SentimentData) -> pd.DataFrame:
+    """The keys of the test rows (``sample_submission.csv`` row numbers)."""
+    return pd.DataFrame({"file": "sample_submission.csv", "row": np.arange(1, len(data.X_test) + 1)})
+
+
+def score_predictions(frame: pd.DataFrame) -> float:
+    """Weighted F1 of the most probable class of each row against its ``label``."""
+    from ..metrics import weighted_f1
+
+    return weighted_f1(frame["label"].to_numpy(), np.asarray(LABELS)[frame[list(PROBABILITIES)].to_numpy().argmax(1)])
+
+
+def predictions_to_submission(test: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
+    """``sample_submission.csv`` with ``label`` set to each test row's most probable class."""
+    sample = pd.read_csv(Path(data_dir) / "sample_submission.csv", dtype=str, keep_default_na=False)
+    ordered = test.sort_values("row")
+    if len(ordered) != len(sample):
+        raise DataError(f"{len(ordered)} test predictions for the {len(sample)} rows of sample_submission.csv")
+    return sample.assign(label=np.asarray(LABELS)[ordered[list(PROBABILITIES)].to_numpy().argmax(1)])
 
 
 def make_embeddings(n: int, seed: int, dim: int = DIM, latent: int = 8, noise: float = 1.2,
@@ -126,13 +160,14 @@ def build_mlp(in_dim: int, hidden: int = 256, layers: int = 2, dropout: float = 
     return nn.Sequential(*blocks, nn.Linear(width, n_classes))
 
 
-def fit_mlp(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *,
-            hidden: int = 256, layers: int = 2, dropout: float = 0.2, lr: float = 1e-3,
-            weight_decay: float = 1e-4, batch_size: int = 128, epochs: int = 40, patience: int = 8,
-            label_smoothing: float = 0.0, seed: int = 0, device: str = "auto", callbacks=(),
-            progress: bool = True):
-    """Train :func:`build_mlp` with ``kitlib.train.fit`` (AdamW, cosine schedule, 5% warmup), early
-    stopping on validation weighted F1 with the best weights restored. Returns the ``FitResult``."""
+def fit_mlp(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray | None = None,
+            y_val: np.ndarray | None = None, *, hidden: int = 256, layers: int = 2, dropout: float = 0.2,
+            lr: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 128, epochs: int = 40,
+            patience: int | None = 8, label_smoothing: float = 0.0, seed: int = 0, device: str = "auto",
+            callbacks=(), progress: bool = True):
+    """Train :func:`build_mlp` with ``kitlib.train.fit`` (AdamW, cosine schedule, 5% warmup). With
+    ``X_val``/``y_val``: early stopping on their weighted F1, best weights restored; without: ``epochs``
+    epochs on all of ``X_train``. Returns the ``FitResult``."""
     from torch import nn
 
     from .. import train
@@ -141,17 +176,89 @@ def fit_mlp(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: 
 
     seed_everything(seed)
     model = build_mlp(X_train.shape[1], hidden, layers, dropout)
+    val = train.tensor_loader(X_val, y_val, batch_size=1024) if X_val is not None else None
     return train.fit(
         model,
         train.tensor_loader(X_train, y_train, batch_size=batch_size, shuffle=True, seed=seed),
-        val=train.tensor_loader(X_val, y_val, batch_size=1024),
+        val=val,
         loss_fn=nn.CrossEntropyLoss(label_smoothing=label_smoothing),
         metric=lambda y, logits: weighted_f1(y, logits.argmax(axis=1)),
         metric_name="weighted_f1",
         epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", warmup=0.05,
-        patience=patience, device=device, callbacks=list(callbacks), progress=progress,
-        desc=f"mlp h={hidden}x{layers}",
+        patience=patience if val is not None else None, device=device, callbacks=list(callbacks),
+        progress=progress, desc=f"mlp h={hidden}x{layers}",
     )
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def mlp_fold(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, hp: dict, *, epochs: int, seed: int = 0,
+             n_seeds: int = 1, device: str = "auto", early_stopping: float = 0.1, trial=None):
+    """A fold function for :func:`kitlib.folds.cross_validate`: on each fold's training rows it fits a
+    scaler, holds out an ``early_stopping`` share (stratified) to pick the epoch, trains ``n_seeds`` MLPs
+    (seeds ``seed``, ``seed + 1``, ...) with ``hp`` and averages their class probabilities for the fold's
+    validation rows (never seen in training or early stopping) and for ``X_test``.
+
+    With an Optuna ``trial`` the first seed's early-stopping F1 is reported at step ``fold * epochs + epoch``
+    (so every fold has its own steps) and the trial may be pruned.
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from .. import train
+
+    def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
+        scaler = StandardScaler().fit(X[tr])
+        Xs_tr, Xs_va, Xs_te = (scaler.transform(x).astype(np.float32) for x in (X[tr], X[va], X_test))
+        inner, stop = train_test_split(np.arange(len(tr)), test_size=early_stopping, stratify=y[tr],
+                                       random_state=seed + k)
+        val_probs, test_probs, best = 0.0, 0.0, []
+        for s in range(n_seeds):
+            prune = [train.OptunaPruning(trial, step_offset=k * epochs)] if trial is not None and s == 0 else []
+            fit = fit_mlp(Xs_tr[inner], y[tr][inner], Xs_tr[stop], y[tr][stop], **hp, epochs=epochs, seed=seed + s,
+                          device=device, callbacks=prune, progress=False)
+            val_probs = val_probs + _softmax(train.predict(fit.model, Xs_va, device=device)) / n_seeds
+            test_probs = test_probs + _softmax(train.predict(fit.model, Xs_te, device=device)) / n_seeds
+            best.append(fit.best_epoch)
+        return FoldResult(val=val_probs, test=test_probs, info={"best_epoch": float(np.mean(best)),
+                                                                "history": fit.history})
+
+    return fit_fold
+
+
+def refit_mlp(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, hp: dict, *, epochs: int, seed: int = 0,
+              n_seeds: int = 1, device: str = "auto") -> np.ndarray:
+    """Test class probabilities of ``n_seeds`` MLPs trained on every labelled row for ``epochs`` epochs
+    (no row held out; take ``epochs`` from the folds' best epochs), averaged."""
+    from sklearn.preprocessing import StandardScaler
+
+    from .. import train
+
+    scaler = StandardScaler().fit(X)
+    Xs, Xs_te = (scaler.transform(x).astype(np.float32) for x in (X, X_test))
+    fits = [fit_mlp(Xs, y, **hp, epochs=epochs, seed=seed + s, device=device, progress=False) for s in range(n_seeds)]
+    return np.mean([_softmax(train.predict(f.model, Xs_te, device=device)) for f in fits], axis=0)
+
+
+def refit_forest(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, *, trees: int = 300, seed: int = 0) -> np.ndarray:
+    """Test class probabilities of a random forest trained on every labelled row."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=trees, n_jobs=-1, random_state=seed).fit(X, y).predict_proba(X_test)
+
+
+def forest_fold(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, *, trees: int = 300, seed: int = 0):
+    """A fold function: a random forest on the fold's training rows; class probabilities out."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
+        forest = RandomForestClassifier(n_estimators=trees, n_jobs=-1, random_state=seed).fit(X[tr], y[tr])
+        return FoldResult(val=forest.predict_proba(X[va]), test=forest.predict_proba(X_test), model=forest)
+
+    return fit_fold
 
 
 COMPETITION = Competition(
@@ -169,4 +276,6 @@ COMPETITION = Competition(
         sample="sample_submission.csv",
     ),
     demo=write_demo,
+    predictions=Predictions(key=("file", "row"), target="label", score=score_predictions,
+                            to_submission=predictions_to_submission),
 )

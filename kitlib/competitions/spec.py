@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the project checkout
 
@@ -34,11 +35,30 @@ class SubmissionSpec:
 
 
 @dataclass(frozen=True)
+class Predictions:
+    """How a competition's runs keep their predictions, and how a blend scores and submits them.
+
+    A run writes ``oof.parquet`` (``key`` columns, ``fold``, the ``target`` column, prediction columns) and
+    ``test_predictions.parquet`` (``key`` columns, prediction columns); prediction columns are named
+    ``p_<label>`` (class probabilities), ``score_<option>`` (per-option scores) or ``pred_<name>`` (values),
+    see :mod:`kitlib.predictions`. ``score(frame)`` is the competition metric of a frame holding the
+    target and prediction columns (the notebook's CV score and the blend's use the same function);
+    ``to_submission(test_frame, data_dir)`` turns test predictions into what ``write_submission`` takes.
+    """
+
+    key: tuple[str, ...]
+    target: str
+    score: Callable[[Any], float]
+    to_submission: Callable[[Any, Path], Any]
+
+
+@dataclass(frozen=True)
 class Competition:
     """One competition: its platform and slug for uploads, its notebook, its primary metric.
 
     ``metric`` is the key the notebook records with ``run.log_metrics``; ``mode`` says which way it is
-    better (``"max"``/``"min"``); ``demo(out_dir)`` writes the embedded demo set (deterministic; it writes
+    better (``"max"``/``"min"``); ``predictions`` says how its runs' prediction files are blended;
+    ``demo(out_dir)`` writes the embedded demo set (deterministic; it writes
     only what is missing or stale).
     """
 
@@ -51,6 +71,7 @@ class Competition:
     submission: SubmissionSpec
     demo: Callable[[Path], object] | None = None
     notebook: str = ""  # path relative to the project; default notebooks/<name>.ipynb
+    predictions: Predictions | None = None  # None: its runs cannot be blended
 
     @property
     def notebook_path(self) -> Path:

@@ -61,3 +61,39 @@ def test_mlp_beats_forest_on_generated_data():
     forest = RandomForestClassifier(100, random_state=0, n_jobs=2).fit(Xt, yt)
     fit = sentiment.fit_mlp(Xt, yt, Xv, yv, epochs=15, progress=False)
     assert fit.best_score > weighted_f1(yv, forest.predict(Xv)) + 0.03
+
+
+def test_prediction_tables_score_and_submit_by_hand(small):
+    frame = pd.DataFrame({"label": ["negative", "positive", "neutral", "neutral"],
+                          "p_negative": [0.7, 0.1, 0.2, 0.5], "p_neutral": [0.2, 0.1, 0.7, 0.3],
+                          "p_positive": [0.1, 0.8, 0.1, 0.2]})
+    # predicted: negative, positive, neutral, negative -> neutral F1 2/3 (weight 2), others 1 and 2/3
+    assert sentiment.score_predictions(frame) == pytest.approx((2 / 3 + 1 + 2 * (2 / 3)) / 4)
+    data = sentiment.load(small)
+    probs = np.zeros((40, 3))
+    probs[np.arange(40), np.arange(40) % 3] = 1.0
+    test = pd.concat([sentiment.test_keys(data), pd.DataFrame(probs, columns=list(sentiment.PROBABILITIES))], axis=1)
+    sub = sentiment.predictions_to_submission(test.iloc[::-1], small)  # row order comes from the keys
+    assert sub.label.tolist() == [sentiment.LABELS[i % 3] for i in range(40)]
+    assert sub.embeddings.tolist() == data.sample.embeddings.tolist()
+    with pytest.raises(DataError, match="39 test predictions for the 40 rows of sample_submission.csv"):
+        sentiment.predictions_to_submission(test.iloc[:39], small)
+
+
+def test_mlp_folds_never_train_on_their_validation_rows(small):
+    from kitlib.folds import assign_folds, cross_validate
+
+    data = sentiment.load(small)
+    X, y, keys = sentiment.labelled_rows(data)
+    assert len(X) == 180 and keys.iloc[120].tolist() == ["val.csv", 1]
+    folds = assign_folds(len(y), n_splits=3, stratify=y, seed=0)
+    seen = []
+    fit_fold = sentiment.mlp_fold(X, y, data.X_test, {"hidden": 16}, epochs=2, n_seeds=2)
+
+    def spy(k, tr, va):
+        seen.append((set(tr.tolist()), set(va.tolist())))
+        return fit_fold(k, tr, va)
+
+    cv = cross_validate(spy, folds, score=lambda idx, p: float((p.argmax(1) == y[idx]).mean()))
+    assert all(not (tr & va) for tr, va in seen) and cv.oof.shape == (180, 3) and cv.test.shape == (40, 3)
+    np.testing.assert_allclose(cv.oof.sum(1), 1.0, rtol=1e-5)

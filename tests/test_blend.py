@@ -1,0 +1,146 @@
+"""kit blend: compatible runs only, weights chosen out of fold, a new run folder with a valid submission."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kitlib import blend, predictions, run, submit
+from kitlib.cli import main
+from kitlib.competitions import sentiment_classification as sentiment
+from kitlib.errors import ParameterError
+
+LABELS = sentiment.LABELS
+N, N_TEST = 60, 12
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return sentiment.write_demo(tmp_path / "data", seed=4, n_train=40, n_val=20, n_test=N_TEST)
+
+
+def fake_run(runs_dir, name, data_dir, probs, test_probs, folds, *, target=None, competition="sentiment-classification",
+             fold_seed=0):
+    """A finished sentiment run folder holding the given out-of-fold and test probabilities."""
+    folder = runs_dir / name
+    folder.mkdir(parents=True)
+    keys = pd.DataFrame({"file": ["train.csv"] * 40 + ["val.csv"] * 20, "row": list(range(1, 41)) + list(range(1, 21))})
+    target = target if target is not None else TRUTH
+    oof = predictions.frame(keys.iloc[:len(probs)], probs, sentiment.PROBABILITIES, fold=folds,
+                            target={"label": np.asarray(LABELS)[target]})
+    test = predictions.frame(pd.DataFrame({"file": "sample_submission.csv", "row": range(1, N_TEST + 1)}), test_probs,
+                             sentiment.PROBABILITIES)
+    predictions.write(folder, oof, test)
+    run.update_manifest(folder, run_id=name, competition=competition, status="ok", score=0.0, data_dir=str(data_dir),
+                        data=[{"path": "train.csv", "sha256": "abc"}], params={"fold_seed": fold_seed, "seed": 0},
+                        cv={"mean": 0.5, "std": 0.1, "folds": [0.5]})
+    return folder
+
+
+TRUTH = np.arange(N) % 3
+FOLDS = np.arange(N) % 4
+
+
+def complementary(first_half: bool) -> np.ndarray:
+    """Right and confident on one half of the rows, mildly wrong on the other."""
+    probs = np.zeros((N, 3))
+    right = (np.arange(N) < N // 2) == first_half
+    for i, t in enumerate(TRUTH):
+        wrong = (t + 1) % 3
+        if right[i]:
+            probs[i, t], probs[i, wrong], probs[i, (t + 2) % 3] = 0.8, 0.1, 0.1
+        else:
+            probs[i, t], probs[i, wrong], probs[i, (t + 2) % 3] = 0.35, 0.45, 0.2
+    return probs
+
+
+def test_a_blend_of_complementary_runs_scores_above_both(kit_dirs, data_dir):
+    runs_dir = kit_dirs[0]
+    test_probs = np.tile([0.2, 0.5, 0.3], (N_TEST, 1))
+    a = fake_run(runs_dir, "sentiment-classification-a", data_dir, complementary(True), test_probs, FOLDS)
+    b = fake_run(runs_dir, "sentiment-classification-b", data_dir, complementary(False), test_probs, FOLDS)
+    alone = [sentiment.score_predictions(predictions.read(f)[0]) for f in (a, b)]
+    out = blend.blend([a.name, str(b)], method="weights", message="two halves")
+    manifest = run.read_manifest(out)
+    assert out.name.startswith("sentiment-classification-blend-") and manifest["status"] == "ok"
+    assert manifest["inputs"] == [a.name, b.name] and manifest["message"] == "two halves"
+    assert manifest["cv"]["nested"] and len(manifest["cv"]["folds"]) == 4 and manifest["cv"]["n_rows"] == N
+    assert manifest["score"] > max(alone) and manifest["score"] == pytest.approx(1.0)
+    assert abs(sum(manifest["weights"].values()) - 1.0) < 1e-9
+    oof, test = predictions.read(out)
+    assert len(oof) == N and oof["fold"].tolist() == FOLDS.tolist() and len(test) == N_TEST
+    submit.validate_submission(manifest["submission"]["path"], "sentiment-classification", data_dir)
+    assert set(pd.read_csv(manifest["submission"]["path"]).label) == {"neutral"}
+    listed = [r["run_id"] for r in run.list_runs("sentiment-classification")]
+    assert out.name in listed  # blend runs are listed among the others
+
+
+def test_weights_are_chosen_on_the_other_folds(kit_dirs, data_dir, monkeypatch):
+    """Each fold's weights are searched on the rows of the other folds only, then scored on that fold."""
+    runs_dir = kit_dirs[0]
+    test_probs = np.full((N_TEST, 3), 1 / 3)
+    a = fake_run(runs_dir, "sentiment-classification-a", data_dir, complementary(True), test_probs, FOLDS)
+    b = fake_run(runs_dir, "sentiment-classification-b", data_dir, complementary(False), test_probs, FOLDS)
+    seen = []
+    real = blend.best_weights
+
+    def spy(frames, comp, candidates):
+        seen.append(sorted(set(frames[0]["fold"])))
+        return real(frames, comp, candidates)
+
+    monkeypatch.setattr(blend, "best_weights", spy)
+    blend.blend([a.name, b.name])
+    assert seen == [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2], [0, 1, 2, 3]]  # four folds, then all rows for test
+    seen.clear()
+    blend.blend([a.name, b.name], method="mean")
+    assert seen == []  # equal weights: nothing is searched
+
+
+def test_mismatched_runs_are_refused_with_what_differs(kit_dirs, data_dir):
+    runs_dir = kit_dirs[0]
+    probs, test_probs = complementary(True), np.full((N_TEST, 3), 1 / 3)
+    a = fake_run(runs_dir, "sentiment-classification-a", data_dir, probs, test_probs, FOLDS)
+    other_folds = fake_run(runs_dir, "sentiment-classification-f", data_dir, probs, test_probs, (FOLDS + 1) % 4,
+                           fold_seed=7)
+    with pytest.raises(ParameterError, match=r"use different fold assignments \(fold_seed 0 vs 7; first differing "
+                                             r"out-of-fold row 1\)"):
+        blend.blend([a.name, other_folds.name])
+    fewer = fake_run(runs_dir, "sentiment-classification-r", data_dir, probs[:50], test_probs, FOLDS[:50],
+                     target=TRUTH[:50])
+    with pytest.raises(ParameterError, match=r"differ in their oof rows: 60 vs 50"):
+        blend.blend([a.name, fewer.name])
+    rec = fake_run(runs_dir, "recommender-x", data_dir, probs, test_probs, FOLDS, competition="recommender")
+    with pytest.raises(ParameterError, match=r"runs of different competitions cannot be blended"):
+        blend.blend([a.name, rec.name])
+    with pytest.raises(ParameterError, match=r"Unknown blend method 'median'"):
+        blend.blend([a.name, a.name], method="median")
+    assert main(["blend", a.name, other_folds.name]) == 2  # a refusal is a usage error, nothing written
+    assert not [p for p in runs_dir.iterdir() if "-blend-" in p.name]
+
+
+def test_kit_runs_leaves_smoke_and_failed_runs_out_unless_asked(kit_dirs, capsys):
+    runs_dir = kit_dirs[0]
+    for name, status, smoke, score in [("a", "ok", False, 0.7), ("b", "ok", True, 0.9), ("c", "failed", False, None)]:
+        folder = runs_dir / f"sentiment-classification-{name}"
+        folder.mkdir(parents=True)
+        run.update_manifest(folder, run_id=folder.name, competition="sentiment-classification", status=status,
+                            score=score, params={"smoke": smoke, "seed": len(name), "lr": 0.1 if name == "a" else 0.2},
+                            cv={"mean": score or 0.0, "std": 0.01, "folds": [1, 2]},
+                            data_dir=str(sentiment.COMPETITION.demo_dir))
+    assert [r["run_id"][-1] for r in run.list_runs()] == ["a"]
+    assert [r["run_id"][-1] for r in run.list_runs(include_all=True)] == ["b", "a", "c"]
+    assert main(["runs", "--all"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "cv mean +- std" in table[0] and "differs" in table[0]
+    assert "0.9000 +- 0.0100 (2)" in table[1] and " demo " in table[1] and "smoke=true" in table[1]
+    assert "lr=0.2" in table[1] and "lr=0.1" in table[2]
+    assert main(["runs", "no-such-competition"]) == 2
+
+
+def test_manifest_cv_is_the_folds_summary(kit_dirs):
+    r = run.start("sentiment-classification", params={"seed": 0})
+    oof = predictions.frame({"row": [1, 2]}, [[1, 0, 0], [0, 1, 0]], sentiment.PROBABILITIES, fold=[0, 1],
+                            target={"label": ["negative", "neutral"]})
+    r.log_cv({"metric": "val_weighted_f1", "mean": 1.0, "std": 0.0, "folds": [1.0, 1.0], "n_rows": 2}, oof, None)
+    manifest = json.loads((r.dir / "manifest.json").read_text())
+    assert manifest["cv"]["n_rows"] == 2 and manifest["predictions"] == {"oof.parquet": str(r.dir / "oof.parquet")}
