@@ -7,3 +7,4 @@ from .classification import *  # noqa: F401,F403
 from .clock import *  # noqa: F401,F403
 from .ranking import *  # noqa: F401,F403
 from .sequence import *  # noqa: F401,F403
+from .tabular import *  # noqa: F401,F403
