@@ -8,7 +8,14 @@ competition's own::
     read_interactions(path) -> DataFrame          checked: columns, empty ids, timestamps (with lines)
     recsys.IdEncoder(INTERACTION_TYPES).fit_transform(frame) -> Interactions   (the funnel's type order)
     check_recommendations(path, data_dir)         the submission check ``kit submit`` calls
+    oof_predictions(model, split, k)              the run's oof.parquet: each held-out attraction's rank
+    final_predictions(recs, data, model)          the run's test_predictions.parquet: the final lists
+    cv_summary(split, ndcg_at_10) -> dict         the run's ``cv``: one split, so one "fold" and std 0
     write_demo(out_dir)                           the demo set in the reference's format
+
+Validation is one leave-last-out split (:func:`kitlib.tasks.recsys.split_interactions`), not K folds:
+the issue allows it for ranked lists. Ranked lists are not blended, so ``COMPETITION.predictions`` is
+None and ``kit blend`` refuses recommender runs.
 """
 from __future__ import annotations
 
@@ -19,8 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import predictions
 from ..errors import DataError, SubmissionError
-from ..tasks.recsys.interactions import SHOW, name_lines
+from ..tasks.recsys.interactions import SHOW, Interactions, Split, name_lines
+from ..tasks.recsys.ranking import held_out_ranks, score_pairs
 from .spec import Competition, SubmissionSpec
 
 FILE_NAME = "synthetic_user_interactions.csv"
@@ -141,6 +150,38 @@ def check_recommendations(path: Path, data_dir: Path) -> None:
          "an attraction the user already interacted with is recommended")
 
 
+# ------------------------------------------------------------------------------------ run tables
+def oof_predictions(model, split: Split, k: int) -> pd.DataFrame:
+    """The validation predictions of ``model`` (fitted on ``split.train``): one row per validation user,
+    ``userId``, ``attractionId`` (the held-out one), ``fold`` 0, ``pred_rank`` (its rank among the
+    attractions the user has not interacted with in training, 1 = first, the full ranking) and
+    ``pred_in_top_k`` (1.0 when ``pred_rank <= k``, else 0.0)."""
+    ranks = held_out_ranks(model, split)
+    train = split.train
+    keys = {"userId": train.user_ids[split.val_users], "attractionId": train.item_ids[split.val_items]}
+    return predictions.frame(keys, np.c_[ranks, ranks <= k], ["pred_rank", "pred_in_top_k"],
+                             fold=np.zeros(len(ranks), dtype=np.int64))
+
+
+def final_predictions(recommendations: pd.DataFrame, data: Interactions, model=None) -> pd.DataFrame:
+    """The final recommendations as a predictions table: ``userId``, ``rank``, ``attractionId`` and
+    ``pred_score`` (``model``'s score of the pair; ``model`` was fitted on ``data``), or, without a
+    model, the rank itself as ``pred_rank``."""
+    keys = recommendations[["userId", "rank", "attractionId"]]
+    if model is None:
+        return predictions.frame(keys, keys["rank"].to_numpy(), ["pred_rank"])
+    users = pd.Index(data.user_ids).get_indexer(keys["userId"])
+    items = pd.Index(data.item_ids).get_indexer(keys["attractionId"])
+    return predictions.frame(keys, score_pairs(model, users, items), ["pred_score"])
+
+
+def cv_summary(split: Split, ndcg_at_10: float) -> dict:
+    """The run's ``cv`` record: validation NDCG@10 of the chosen model on the one validation split
+    (so ``folds`` holds that one value and ``std`` is 0.0), ``n_rows`` = validation users."""
+    return {"metric": "val_ndcg_at_10", "mean": float(ndcg_at_10), "std": 0.0, "folds": [float(ndcg_at_10)],
+            "n_rows": int(len(split.val_users))}
+
+
 # ------------------------------------------------------------------------------------------- demo
 _CATEGORIES = {  # theme: (kinds of attraction, name stems)
     "museums": ("Museum", "Gallery", "Archive", "Collection"),
@@ -249,4 +290,5 @@ COMPETITION = Competition(
         check=check_recommendations,
     ),
     demo=write_demo,
+    predictions=None,  # ranked lists are not blended: kit blend refuses recommender runs
 )

@@ -150,10 +150,89 @@ def test_demo_popularity_has_a_long_tail(demo):
     assert counts[: data.n_items // 10].sum() > 2 * counts[-data.n_items // 2:].sum()
 
 
+# -------------------------------------------------------------------------------------- run tables
+class FixedScores:
+    """A model whose scores are given: ``score(users)`` returns their rows."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=np.float32)
+
+    def score(self, users):
+        return self.scores[np.asarray(users)]
+
+
+SCORES = [[9.0, 0.5, 0.9, 0.5], [0.3, 0.2, 9.0, 0.1], [0.0, 0.0, 0.0, 0.0]]  # users x attractions a..d
+
+
+@pytest.fixture
+def tiny_split():
+    """Three users, four attractions a..d; users 0 and 1 have two attractions, user 2 one (not evaluated)."""
+    frame = pd.DataFrame({"userId": ["u0", "u0", "u1", "u1", "u2"], "attractionId": ["a", "b", "c", "d", "a"],
+                          "interactionType": "view",
+                          "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03",
+                                                       "2024-01-01"])})
+    data = recsys.IdEncoder(rec.INTERACTION_TYPES).fit_transform(frame)
+    return data, recsys.split_interactions(data, "last")
+
+
+def test_held_out_ranks_count_the_full_ranking_by_hand(tiny_split):
+    data, split = tiny_split
+    assert split.val_users.tolist() == [0, 1] and split.val_items.tolist() == [1, 3]  # u0 holds out b, u1 d
+    # u0 has seen a (excluded, though it scores highest); b scores 0.5: c (0.9) is ahead, d ties at 0.5 but
+    # has a higher code. u1 has seen c (excluded); d scores 0.1, behind a and b: rank 3 of 3 candidates.
+    model = FixedScores(SCORES)
+    assert recsys.held_out_ranks(model, split).tolist() == [2, 3]
+    for k in (1, 2, 3):  # rank <= k exactly when top_k lists the held-out attraction
+        recs = recsys.top_k(model, split.val_users, k, exclude=split.train.user_item_matrix())
+        hits = [item in row for item, row in zip(split.val_items, recs)]
+        assert hits == (recsys.held_out_ranks(model, split) <= k).tolist()
+    assert recsys.score_pairs(model, [1, 0, 1], [2, 1, 0]).tolist() == pytest.approx([9.0, 0.5, 0.3])
+
+
+def test_the_oof_table_is_the_chosen_models_ranks_and_matches_the_metric(demo, tiny_split):
+    data, split = tiny_split
+    oof = rec.oof_predictions(FixedScores(SCORES), split, k=2)
+    assert oof.to_dict("list") == {"userId": ["u0", "u1"], "attractionId": ["b", "d"], "fold": [0, 0],
+                                   "pred_rank": [2.0, 3.0], "pred_in_top_k": [1.0, 0.0]}
+    # on the demo set (many ties in popularity), NDCG@10 from the ranks is the one evaluate() reports
+    _, demo_data = demo
+    demo_split = recsys.split_interactions(demo_data, "last")
+    for model in (recsys.PopularityRecommender().fit(demo_split.train),
+                  recsys.ItemKNNRecommender(20).fit(demo_split.train)):
+        ranks = rec.oof_predictions(model, demo_split, k=10)["pred_rank"].to_numpy()
+        expected = recsys.evaluate(model, demo_split, 10)
+        assert np.mean(np.where(ranks <= 10, 1 / np.log2(ranks + 1), 0.0)) == pytest.approx(expected["ndcg_at_10"])
+        assert np.mean(ranks <= 10) == pytest.approx(expected["hr_at_10"])
+        assert ranks.min() >= 1 and ranks.max() > 10  # the full ranking, not cut at k
+    cv = rec.cv_summary(demo_split, 0.25)
+    assert cv == {"metric": "val_ndcg_at_10", "mean": 0.25, "std": 0.0, "folds": [0.25], "n_rows": len(demo_split.val_users)}
+
+
+def test_the_test_table_holds_the_final_lists_with_scores(demo):
+    _, data = demo
+    model = recsys.PopularityRecommender().fit(data)
+    recommendations = recsys.recommend(model, data, k=3)
+    table = rec.final_predictions(recommendations, data, model)
+    assert list(table.columns) == ["userId", "rank", "attractionId", "pred_score"]
+    items = pd.Index(data.item_ids).get_indexer(table["attractionId"])
+    assert table["pred_score"].tolist() == model.popularity_[items].tolist()
+    assert (table.groupby("userId")["pred_score"].diff().dropna() <= 0).all()  # best first
+    no_model = rec.final_predictions(recommendations, data)
+    assert list(no_model.columns) == ["userId", "rank", "attractionId", "pred_rank"]
+    assert no_model["pred_rank"].tolist() == recommendations["rank"].astype(float).tolist()
+
+
+def test_recommender_runs_are_not_blendable():
+    assert rec.COMPETITION.predictions is None
+
+
 # ----------------------------------------------------------------------------------------- notebook
 @pytest.mark.notebook
-def test_notebook_on_a_second_dataset(kit_dirs, tmp_path):
+def test_notebook_on_a_second_dataset(kit_dirs, tmp_path, capsys):
+    """Two smoke runs with different ``seed``: each writes its prediction tables; with split "last" they
+    hold out the same attractions; ``kit blend`` refuses them (ranked lists are not blended)."""
     from kitlib import run, submit
+    from kitlib.cli import main
     from kitlib.execute import execute
 
     data_dir = tmp_path / "other"
@@ -167,3 +246,29 @@ def test_notebook_on_a_second_dataset(kit_dirs, tmp_path):
     submit.validate_submission(manifest["submission"]["path"], "recommender", data_dir)
     out = pd.read_csv(manifest["submission"]["path"])
     assert len(out) == 5 * 150
+
+    data = recsys.IdEncoder(rec.INTERACTION_TYPES).fit_transform(rec.read_interactions(data_dir))
+    val_users = recsys.split_interactions(data, "last").val_users
+    oof = pd.read_parquet(run_dir / "oof.parquet")
+    assert list(oof.columns) == ["userId", "attractionId", "fold", "pred_rank", "pred_in_top_k"]
+    assert len(oof) == len(val_users) and oof["userId"].is_unique and set(oof["fold"]) == {0}
+    assert set(oof["userId"]) == set(data.user_ids[val_users])
+    assert (oof["pred_rank"] >= 1).all() and oof["pred_rank"].max() <= data.n_items
+    assert (oof["pred_in_top_k"] == (oof["pred_rank"] <= 5)).all()  # k is 5 in this run
+    cv = manifest["cv"]
+    assert cv["metric"] == "val_ndcg_at_10" and cv["std"] == 0.0 and cv["folds"] == [cv["mean"]]
+    assert cv["n_rows"] == len(oof) and cv["mean"] == manifest["score"] == metrics["val_ndcg_at_10"]
+    ranks = oof["pred_rank"].to_numpy()
+    assert np.mean(np.where(ranks <= 10, 1 / np.log2(ranks + 1), 0.0)) == pytest.approx(cv["mean"])
+    test = pd.read_parquet(run_dir / "test_predictions.parquet")
+    assert list(test.columns) == ["userId", "rank", "attractionId", "pred_score"]
+    assert (test.groupby("userId").size() == 5).all() and test["userId"].nunique() == 150
+    assert test[["userId", "rank", "attractionId"]].astype(str).equals(out.astype(str))
+
+    other = execute("recommender", {"smoke": "true", "data_dir": str(data_dir), "k": "5", "seed": "1"})
+    other_oof = pd.read_parquet(other / "oof.parquet")
+    assert other_oof[["userId", "attractionId", "fold"]].equals(oof[["userId", "attractionId", "fold"]])
+    capsys.readouterr()
+    assert main(["blend", run_dir.name, other.name]) != 0
+    assert "recommender runs keep no blendable predictions" in capsys.readouterr().err
+    assert sorted(p.name for p in kit_dirs[0].iterdir()) == sorted([run_dir.name, other.name])  # no blend folder

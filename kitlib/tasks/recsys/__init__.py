@@ -7,6 +7,7 @@ Flow::
                                                   interactions (no leak into training or the filter)
     PopularityRecommender / ItemKNNRecommender / FMRecommender .fit(train) .score(users)
     top_k(model, users, k, exclude) -> codes      batched over users, seen items never recommended
+    held_out_ranks(model, split) -> ranks         each held-out item's place in the full ranking
     evaluate(model, split, k) -> {hr_at_k, ndcg_at_k, map_at_k, mrr, coverage}
     recommend(model, data, k) -> DataFrame(userId, rank, attractionId)
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 from .baselines import ItemKNNRecommender, PopularityRecommender
 from .fm import LOSSES, OBJECTIVES, SIDE_FEATURES, FMRecommender, bpr_loss, sampled_bce_loss
 from .interactions import FRAME_COLUMNS, IdEncoder, Interactions, Split, require_two_classes, split_interactions
-from .ranking import evaluate, recommend, top_k
+from .ranking import evaluate, held_out_ranks, recommend, score_pairs, top_k
 from .sampling import PositiveLookup, SampledBatches, sample_negatives
 
 __all__ = [
@@ -28,5 +29,5 @@ __all__ = [
     "PositiveLookup", "SampledBatches", "sample_negatives",
     "PopularityRecommender", "ItemKNNRecommender",
     "OBJECTIVES", "LOSSES", "SIDE_FEATURES", "FMRecommender", "bpr_loss", "sampled_bce_loss",
-    "top_k", "evaluate", "recommend",
+    "top_k", "held_out_ranks", "score_pairs", "evaluate", "recommend",
 ]

@@ -4,6 +4,8 @@ A model is anything with ``score(users) -> (len(users), n_items)`` scores, highe
 baselines, :class:`~kitlib.tasks.recsys.fm.FMRecommender`)::
 
     top_k(model, users, k, exclude) -> codes      batched over users, seen items never recommended
+    held_out_ranks(model, split) -> ranks         where each held-out item falls in the full ranking
+    score_pairs(model, users, items) -> scores    the model's score of given (user, item) pairs
     evaluate(model, split, k) -> {hr_at_k, ndcg_at_k, map_at_k, mrr, coverage}
     recommend(model, data, k) -> DataFrame(userId, rank, attractionId)
 """
@@ -58,6 +60,41 @@ def top_k(model, users: np.ndarray, k: int = 10, exclude: sparse.csr_matrix | No
         first = np.searchsorted(rows, np.arange(len(batch)))
         take = first[:, None] + np.arange(k)[None, :]
         out[start:start + len(batch)] = cols[take]
+    return out
+
+
+def held_out_ranks(model, split: Split, batch_size: int = 2048) -> np.ndarray:
+    """The rank (1 = first) of each ``split.val_items[i]`` in ``split.val_users[i]``'s full ranking of the
+    items that user has not interacted with in ``split.train``: int64, one per validation user.
+
+    The ranking is the one :func:`top_k` returns, not cut at k (equal scores rank the lower item code
+    first; scores are taken in the same batches), so ``rank <= k`` exactly when the item is in the
+    user's top-k list and NDCG@k is the mean of ``1 / log2(rank + 1)`` over ranks ``<= k``.
+    """
+    exclude = split.train.user_item_matrix()
+    users, items = split.val_users, split.val_items
+    out = np.empty(len(users), dtype=np.int64)
+    for start in range(0, len(users), batch_size):
+        batch, truth = users[start:start + batch_size], items[start:start + batch_size]
+        scores = np.array(model.score(batch), dtype=np.float32)
+        candidate = exclude[batch].toarray() == 0
+        own = scores[np.arange(len(batch)), truth][:, None]
+        codes = np.arange(scores.shape[1])[None, :]
+        ahead = candidate & ((scores > own) | ((scores == own) & (codes < truth[:, None])))
+        out[start:start + len(batch)] = 1 + ahead.sum(axis=1)
+    return out
+
+
+def score_pairs(model, users: np.ndarray, items: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """``model``'s score (float32, as :func:`top_k` ranks by) of each pair ``(users[i], items[i])`` (codes):
+    float64, one per pair; ``model.score`` is called once per batch of ``batch_size`` distinct users."""
+    users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    distinct, row = np.unique(users, return_inverse=True)
+    out = np.empty(len(users), dtype=np.float64)
+    for start in range(0, len(distinct), batch_size):
+        scores = np.array(model.score(distinct[start:start + batch_size]), dtype=np.float32)
+        mine = (row >= start) & (row < start + len(scores))
+        out[mine] = scores[row[mine] - start, items[mine]]
     return out
 
 
