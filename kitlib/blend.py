@@ -149,6 +149,9 @@ def blend(targets: list[str], method: str = "weights", message: str = "") -> Pat
     oofs = [i.oof for i in inputs]
     candidates = candidate_weights(len(inputs)) if method == "weights" else candidate_weights(len(inputs))[:1]
     folds = inputs[0].oof["fold"].to_numpy()
+    if method == "weights" and len(set(folds.tolist())) < 2:
+        raise ParameterError(f"runs {[i.run_id for i in inputs]} hold a single validation fold, so weights cannot "
+                             "be chosen on other folds and scored on this one; use --method mean")
     nested, fold_scores, fold_weights = [], [], {}
     for k in sorted(set(folds.tolist())):
         train, held = folds != k, folds == k

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .competitions import ROOT, Competition, get_competition
+from .competitions import ROOT, Competition, get_competition, project_dir
 from .errors import ParameterError
 from .runtime import RUN_DIR_ENV
 PACKAGES = ("kitlib", "numpy", "pandas", "scikit-learn", "torch", "transformers", "sentence-transformers",
@@ -44,8 +44,9 @@ PACKAGES = ("kitlib", "numpy", "pandas", "scikit-learn", "torch", "transformers"
 
 
 def runs_dir() -> Path:
-    """Where run folders go: ``$KIT_RUNS_DIR`` or ``runs/`` in the project."""
-    return Path(os.environ.get("KIT_RUNS_DIR", ROOT / "runs"))
+    """Where run folders go: ``$KIT_RUNS_DIR`` or ``runs/`` in the project folder (``KIT_PROJECT_DIR``, default
+    the checkout)."""
+    return Path(os.environ.get("KIT_RUNS_DIR") or project_dir() / "runs")
 
 
 def new_run_id(competition: str) -> str:
@@ -238,18 +239,18 @@ def list_runs(competition: str | None = None, *, include_all: bool = False) -> l
             data = json.loads(path.read_text())
         except json.JSONDecodeError:
             continue
-        if competition and data.get("competition") != competition:
+        if competition and (data.get("competition") or "") != competition:
             continue
         if include_all or is_ranked(data):
             rows.append(data)
 
     def key(row: dict):
         try:
-            sign = -1 if get_competition(row.get("competition", "")).mode == "max" else 1
+            sign = -1 if get_competition(row.get("competition") or "").mode == "max" else 1
         except ParameterError:
             sign = 1
         score = row.get("score")
-        return (row.get("competition", ""), score is None, sign * score if score is not None else 0,
+        return (row.get("competition") or "", score is None, sign * score if score is not None else 0,
                 _neg_time(row.get("started", "")))
 
     return sorted(rows, key=key)
@@ -265,7 +266,7 @@ def data_label(row: dict) -> str:
     if not folder:
         return "-"
     try:
-        if Path(folder).resolve() == get_competition(row.get("competition", "")).demo_dir.resolve():
+        if Path(folder).resolve() == get_competition(row.get("competition") or "").demo_dir.resolve():
             return "demo"
     except ParameterError:
         pass
@@ -303,11 +304,15 @@ def format_runs(rows: list[dict]) -> str:
     between the listed runs, seconds and submission."""
     if not rows:
         return "no runs yet (kit run COMPETITION; kit runs --all lists smoke and failed runs too)"
-    differ = differing_params(rows)
+    differ: list[str] = [""] * len(rows)
+    for name in {row.get("competition") for row in rows}:  # parameters compare within a competition
+        where = [i for i, row in enumerate(rows) if row.get("competition") == name]
+        for i, text in zip(where, differing_params([rows[i] for i in where])):
+            differ[i] = text
     table = [("run", "status", "metric", "score", "cv mean +- std", "data", "differs", "seconds", "submission")]
     for i, row in enumerate(rows):
         try:
-            metric = get_competition(row.get("competition", "")).metric
+            metric = get_competition(row.get("competition") or "").metric
         except ParameterError:
             metric = "?"
         score, cv = row.get("score"), row.get("cv") or {}

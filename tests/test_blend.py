@@ -114,8 +114,14 @@ def test_mismatched_runs_are_refused_with_what_differs(kit_dirs, data_dir):
         blend.blend([a.name, rec.name])
     with pytest.raises(ParameterError, match=r"Unknown blend method 'median'"):
         blend.blend([a.name, a.name], method="median")
+    one_fold = [fake_run(runs_dir, f"sentiment-classification-{x}", data_dir, probs, test_probs, np.zeros(N, int))
+                for x in "12"]
+    with pytest.raises(ParameterError, match=r"hold a single validation fold.*use --method mean"):
+        blend.blend([f.name for f in one_fold])
+    assert run.read_manifest(blend.blend([f.name for f in one_fold], method="mean"))["cv"]["folds"] == [
+        pytest.approx(sentiment.score_predictions(predictions.read(one_fold[0])[0]))]
     assert main(["blend", a.name, other_folds.name]) == 2  # a refusal is a usage error, nothing written
-    assert not [p for p in runs_dir.iterdir() if "-blend-" in p.name]
+    assert len([p for p in runs_dir.iterdir() if "-blend-" in p.name]) == 1  # only the mean blend above
 
 
 def test_kit_runs_leaves_smoke_and_failed_runs_out_unless_asked(kit_dirs, capsys):

@@ -6,6 +6,12 @@ magic number (two zero bytes, a type code, the number of dimensions), one big-en
 then the values in C order. :func:`read_idx` reads it, gzip'd or not, and names the file and what is
 wrong when the magic or the size does not match.
 
+Runs keep their predictions (see :mod:`kitlib.predictions`): ``oof.parquet`` holds the validation hold-out of
+the training images (key ``id``, the image's index in the training set; ``fold`` 0; the target ``label``) and
+``test_predictions.parquet`` the test images (``id``, index in the test set); both with the class
+probabilities ``p_<class index>``. :func:`score_predictions` is the run score (accuracy of the most probable
+class), :func:`predictions_to_submission` the ``id,label`` submission.
+
 Imports Keras only inside the model builders :func:`build_mlp` and :func:`build_cnn`.
 """
 from __future__ import annotations
@@ -17,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from .. import predictions
 from ..errors import DataError, ParameterError
-from .spec import Competition, SubmissionSpec
+from .spec import Competition, Predictions, SubmissionSpec
 
 __all__ = [
     "IDX_FILES",
@@ -32,6 +40,11 @@ __all__ = [
     "pixel_permutation",
     "permute_pixels",
     "CLASS_NAMES",
+    "probability_columns",
+    "softmax",
+    "predicted_classes",
+    "score_predictions",
+    "predictions_to_submission",
     "build_mlp",
     "build_cnn",
 ]
@@ -213,6 +226,56 @@ def permute_pixels(images: np.ndarray, seed: int) -> np.ndarray:
     return flat[:, pixel_permutation(h * w, seed)].reshape(arr.shape)
 
 
+# ------------------------------------------------------------------------------------ predictions
+def probability_columns(n_classes: int) -> list[str]:
+    """``["p_0", ..., "p_<n_classes - 1>"]``: the class-probability columns of the prediction tables."""
+    return predictions.columns("p_", range(n_classes))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``(n, k)`` logits (stable for large values): class probabilities summing to 1."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def predicted_classes(frame: pd.DataFrame) -> np.ndarray:
+    """The class index of the largest ``p_<class index>`` column of each row (the first of equals).
+
+    Raises ``DataError`` when ``frame`` has no ``p_`` columns or one is not named by a class index.
+    """
+    cols = [c for c in frame.columns if str(c).startswith("p_")]
+    if not cols:
+        raise DataError(f"no probability columns p_<class index> among {list(frame.columns)}")
+    try:
+        classes = np.array([int(str(c)[2:]) for c in cols], dtype=np.int64)
+    except ValueError:
+        raise DataError(f"probability columns {cols} must be named p_<class index>") from None
+    return classes[frame[cols].to_numpy(dtype=np.float64).argmax(axis=1)]
+
+
+def score_predictions(frame: pd.DataFrame) -> float:
+    """Accuracy of the most probable class of each row (:func:`predicted_classes`) against its ``label``."""
+    from ..metrics import accuracy
+
+    return accuracy(frame["label"].to_numpy(dtype=np.int64), predicted_classes(frame))
+
+
+def predictions_to_submission(test: pd.DataFrame, data_dir: Path | None = None) -> pd.DataFrame:
+    """``id,label`` for every test image (``label`` the most probable class), in ``id`` order.
+
+    ``data_dir`` is unused (there is no sample submission). Raises ``DataError`` when the ids are not
+    0..n-1, one per test image.
+    """
+    ordered = test.sort_values("id", kind="stable")
+    ids = ordered["id"].to_numpy()
+    if not np.array_equal(ids, np.arange(len(ids))):
+        first = int(np.flatnonzero(ids != np.arange(len(ids)))[0])
+        raise DataError(f"test predictions: ids must be 0..{len(ids) - 1}, one per test image; "
+                        f"sorted row {first + 1} has id {ids[first]}")
+    return pd.DataFrame({"id": ids.astype(np.int64), "label": predicted_classes(ordered)})
+
+
 # ------------------------------------------------------------------------------------------ models
 def build_mlp(
     input_shape: tuple[int, ...],
@@ -295,7 +358,9 @@ COMPETITION = Competition(
     title="MNIST-family image classification with Keras (accuracy)",
     platform="local",
     slug="image-classification",
-    metric="test_accuracy",
+    metric="val_accuracy",  # the validation hold-out of the training images; test labels never score a run
     mode="max",
     submission=SubmissionSpec(file_name="submission.csv", columns=("id", "label")),
+    predictions=Predictions(key=("id",), target="label", score=score_predictions,
+                            to_submission=predictions_to_submission),
 )

@@ -1,7 +1,9 @@
-"""MNIST-family IDX files, the bundled digits, the fixed pixel permutation and the two models."""
+"""MNIST-family IDX files, the bundled digits, the fixed pixel permutation, the two models, and how a run is
+scored (on the validation hold-out, never the test labels), keeps its predictions and blends."""
 import gzip
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kitlib.errors import DataError, ParameterError
@@ -178,3 +180,77 @@ def test_models_give_logits_and_see_pixels_differently():
     assert (moved_conv[patch] > 0).all()
     assert moved_conv[~patch].max() <= 1e-3 * moved_conv[patch].min()  # zero, bar a GPU's rounding
     assert (moved_dense > 0).all()
+
+
+# ----------------------------------------------------------------------------------- predictions
+def test_softmax_by_hand_and_stable_for_large_logits():
+    np.testing.assert_allclose(images.softmax(np.array([[0.0, np.log(3.0)]])), [[0.25, 0.75]])
+    np.testing.assert_allclose(images.softmax(np.array([[1000.0, 1000.0], [-1000.0, 0.0]])), [[0.5, 0.5], [0.0, 1.0]])
+    assert images.probability_columns(3) == ["p_0", "p_1", "p_2"]
+
+
+def test_score_is_the_accuracy_of_the_most_probable_class():
+    frame = pd.DataFrame({"id": [4, 9, 2, 7], "fold": 0, "label": [1, 0, 2, 2],
+                          "p_0": [0.1, 0.7, 0.2, 0.6], "p_1": [0.8, 0.2, 0.5, 0.1], "p_2": [0.1, 0.1, 0.3, 0.3]})
+    # most probable classes 1, 0, 1, 0 against labels 1, 0, 2, 2: two of four right
+    assert images.predicted_classes(frame).tolist() == [1, 0, 1, 0]
+    assert images.score_predictions(frame) == 0.5
+    # classes are read from the column names, not their order
+    assert images.score_predictions(frame[["label", "p_2", "p_0", "p_1"]]) == 0.5
+    with pytest.raises(DataError, match=r"no probability columns p_<class index> among \['id', 'label'\]"):
+        images.score_predictions(frame[["id", "label"]])
+
+
+def test_submission_is_id_and_most_probable_label_in_id_order():
+    test = pd.DataFrame({"id": [2, 0, 1], "p_0": [0.9, 0.2, 0.4], "p_1": [0.1, 0.8, 0.6]})
+    sub = images.predictions_to_submission(test, None)
+    assert list(sub.columns) == ["id", "label"]
+    assert sub.to_dict("list") == {"id": [0, 1, 2], "label": [1, 1, 0]}
+    with pytest.raises(DataError, match=r"ids must be 0..2, one per test image; sorted row 3 has id 5"):
+        images.predictions_to_submission(test.assign(id=[5, 0, 1]), None)
+
+
+def test_the_image_run_score_is_not_a_test_metric():
+    comp = images.COMPETITION
+    assert comp.metric == "val_accuracy" and not comp.metric.startswith("test") and comp.mode == "max"
+    spec = comp.predictions
+    assert spec.key == ("id",) and spec.target == "label"
+    assert spec.score is images.score_predictions and spec.to_submission is images.predictions_to_submission
+
+
+@pytest.mark.notebook
+def test_two_seeds_share_the_hold_out_keep_predictions_and_blend(kit_dirs):
+    """Two smoke runs, seeds 0 and 1, fold_seed 0: each is scored on its validation rows (the manifest's
+    score is metrics["val_accuracy"], the accuracy of oof.parquet), keeps one row per test image, and the
+    two blend into a run whose submission validates."""
+    from kitlib import blend, predictions, run, submit
+    from kitlib.execute import execute
+
+    runs = [execute("image-classification", {"smoke": "true", "seed": str(seed), "fold_seed": "0",
+                                             "compare_permuted": "false"}) for seed in (0, 1)]
+    tables = []
+    for folder in runs:
+        manifest = run.read_manifest(folder)
+        assert manifest["status"] == "ok", manifest.get("error")
+        assert manifest["score"] == manifest["metrics"]["val_accuracy"]
+        assert "test_accuracy" in manifest["metrics"]  # reported as a check, never the score
+        oof, test = predictions.read(folder)
+        assert manifest["score"] == pytest.approx(images.score_predictions(oof))
+        assert manifest["cv"]["metric"] == "val_accuracy" and manifest["cv"]["folds"] == [manifest["score"]]
+        assert len(oof) == manifest["cv"]["n_rows"] == round(0.15 * 600)  # the hold-out of 600 smoke images
+        assert oof["id"].is_unique and oof["id"].between(0, 599).all() and (oof["fold"] == 0).all()
+        assert list(oof.columns[:3]) == ["id", "fold", "label"] and predictions.prediction_columns(oof) == [
+            f"p_{k}" for k in range(10)]
+        np.testing.assert_allclose(oof.filter(like="p_").sum(axis=1), 1.0, rtol=1e-6)
+        assert len(test) == 450 and test["id"].tolist() == list(range(450))  # a quarter of the 1,797 digits
+        tables.append(oof)
+    # same fold_seed: the same validation rows; other seed: other models
+    pd.testing.assert_frame_equal(tables[0][["id", "fold", "label"]], tables[1][["id", "fold", "label"]])
+    assert not np.allclose(tables[0].filter(like="p_"), tables[1].filter(like="p_"))
+
+    out = blend.blend([folder.name for folder in runs], method="mean")
+    manifest = run.read_manifest(out)
+    assert manifest["status"] == "ok" and manifest["inputs"] == [folder.name for folder in runs]
+    blended, _ = predictions.read(out)
+    assert manifest["score"] == pytest.approx(images.score_predictions(blended))
+    submit.validate_submission(manifest["submission"]["path"], "image-classification", manifest["data_dir"])

@@ -1,9 +1,10 @@
-"""The clock renderer (hands where the label says), the demo files, pre-processing and the heads'
-encoding/decoding."""
+"""The clock renderer (hands where the label says), the demo files, pre-processing, the heads'
+encoding/decoding, and the dial points a run keeps for blending (score, submission, the smoke run's tables)."""
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kitlib.competitions import tell_the_time as clocks
@@ -226,3 +227,79 @@ def test_importing_the_competition_imports_no_framework():
                          cwd=ROOT).stdout
     assert out.strip() == "[]"
     assert clocks.COMPETITION.demo is clocks.write_demo and clocks.COMPETITION.metric == "val_cse_mean"
+
+
+# ---------------------------------------------------------------------------- dial predictions
+def test_dial_points_by_hand_and_back():
+    np.testing.assert_allclose(clocks.dial_points([0, 180, 360, 540]), [[1, 0], [0, 1], [-1, 0], [0, -1]], atol=1e-12)
+    every = np.arange(720)
+    assert clocks.dial_minutes(clocks.dial_points(every)).tolist() == every.tolist()
+    assert clocks.dial_minutes(3 * clocks.dial_points([239])).tolist() == [239]  # only the angle counts
+    assert clocks.dial_minutes(np.zeros((1, 2))).tolist() == [0]  # the centre reads as 12 o'clock
+
+
+def test_averaging_dial_points_is_a_circular_mean():
+    # 11:58 and 0:02 average to 0:00 (the minutes themselves would average to 6:00)
+    assert clocks.dial_minutes(clocks.dial_points([718, 2]).mean(0, keepdims=True)).tolist() == [0]
+    # 11:50 and 0:20: ten minutes before and twenty after 12, so 0:05
+    assert clocks.dial_minutes(clocks.dial_points([710, 20]).mean(0, keepdims=True)).tolist() == [5]
+
+
+def _dial_frame(ids, predicted, truth=None):
+    frame = pd.DataFrame({"id": ids})
+    if truth is not None:
+        frame["fold"], frame["minutes"] = 0, truth
+    points = clocks.dial_points(predicted)
+    return frame.assign(pred_dial_cos=points[:, 0], pred_dial_sin=points[:, 1])
+
+
+def test_score_is_the_mean_common_sense_error_of_the_dial_reading():
+    # 11:58 vs 0:02 is 4 minutes, 3:59 vs 4:01 is 2, 0:00 vs 6:00 is 360: mean 122
+    frame = _dial_frame([0, 1, 2], predicted=[2, 241, 360], truth=[718, 239, 0])
+    assert clocks.score_predictions(frame) == pytest.approx(122.0)
+    assert clocks.DIAL_COLUMNS == ("pred_dial_cos", "pred_dial_sin")
+    assert clocks.score_predictions(_dial_frame([5], predicted=[17], truth=[17])) == 0.0
+    reference = common_sense_error([[11, 58], [3, 59], [0, 0]], [[0, 2], [4, 1], [6, 0]]).mean()
+    assert clocks.score_predictions(frame) == pytest.approx(reference)
+
+
+def test_submission_reads_the_dial_back_in_id_order(tmp_path):
+    test = _dial_frame([1, 0], predicted=[241, 718])
+    sub = clocks.predictions_to_submission(test, tmp_path)
+    assert sub.to_dict("list") == {"id": [0, 1], "hour": [11, 4], "minute": [58, 1]}
+    np.save(tmp_path / "test_images.npy", np.zeros((3, 20, 20), np.uint8))
+    with pytest.raises(DataError, match=r"2 test predictions for the 3 clocks of .*test_images.npy"):
+        clocks.predictions_to_submission(test, tmp_path)
+    with pytest.raises(DataError, match=r"ids must be 0..1, one per test clock; sorted row 2 has id 4"):
+        clocks.predictions_to_submission(test.assign(id=[4, 0]), None)
+
+
+def test_the_competition_blends_dial_points_scored_on_validation():
+    comp = clocks.COMPETITION
+    assert comp.metric == "val_cse_mean" and comp.mode == "min"
+    spec = comp.predictions
+    assert spec.key == ("id",) and spec.target == "minutes"
+    assert spec.score is clocks.score_predictions and spec.to_submission is clocks.predictions_to_submission
+
+
+@pytest.mark.notebook
+def test_smoke_run_keeps_the_held_out_and_test_predictions(kit_dirs):
+    from kitlib import predictions, run
+    from kitlib.execute import execute
+
+    folder = execute("tell-the-time", {"smoke": "true", "seed": "1", "fold_seed": "0"})
+    manifest = run.read_manifest(folder)
+    assert manifest["status"] == "ok", manifest.get("error")
+    oof, test = predictions.read(folder)
+    assert manifest["score"] == manifest["metrics"]["val_cse_mean"] == pytest.approx(clocks.score_predictions(oof))
+    assert manifest["cv"]["metric"] == "val_cse_mean" and manifest["cv"]["folds"] == [manifest["score"]]
+    # the held-out clocks of the 300 smoke clocks are the ones fold_seed 0 draws, whatever the seed
+    held_out = np.random.default_rng(0).permutation(300)[:45]
+    assert oof["id"].tolist() == held_out.tolist() and (oof["fold"] == 0).all()
+    assert list(oof.columns) == ["id", "fold", "minutes", "pred_dial_cos", "pred_dial_sin"]
+    _, labels, test_images = clocks.load_clocks(manifest["data_dir"])
+    assert oof["minutes"].tolist() == clocks.time_to_minutes(labels[held_out]).tolist()
+    np.testing.assert_allclose(np.hypot(oof.pred_dial_cos, oof.pred_dial_sin), 1.0)
+    assert test["id"].tolist() == list(range(len(test_images)))  # one row per test clock
+    submission = pd.read_csv(manifest["submission"]["path"])
+    pd.testing.assert_frame_equal(submission, clocks.predictions_to_submission(test, manifest["data_dir"]))

@@ -13,6 +13,13 @@ The competition ships grey 150x150 clock images as ``images.npy`` (N,150,150 uin
   class per minute of the dial) and ``"polar"`` (each hand's angle from the 12 o'clock marker, read off
   the unwrapped dial), and builds a Keras CNN with that head (:func:`build_clock_model`).
 
+Runs keep their predictions (see :mod:`kitlib.predictions`) as a point on the dial circle, so clocks blend
+by a circular mean: ``oof.parquet`` holds the validation hold-out (key ``id``, the clock's index in
+``images.npy``; ``fold`` 0; the target ``minutes`` 0..719) and ``test_predictions.parquet`` the test clocks
+(``id``, index in ``test_images.npy``), both with ``pred_dial_cos``/``pred_dial_sin``
+(:func:`dial_points`). :func:`score_predictions` is the mean common-sense error of the angle read back,
+:func:`predictions_to_submission` the ``id,hour,minute`` submission.
+
 Angles are "clock angles": degrees clockwise from 12 o'clock. The hour hand of h:m points at
 ``30*h + m/2``, the minute hand at ``6*m``; both are turned by the dial's rotation.
 Imports Keras only inside :func:`build_clock_model`.
@@ -23,16 +30,18 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from ... import predictions
 from ...errors import DataError, ParameterError
-from ..spec import Competition, SubmissionSpec
+from ..spec import Competition, Predictions, SubmissionSpec
 from . import heads, inputs, render
 from .heads import (HEADS, build_clock_model, decode_720, decode_periodic, decode_polar, decode_predictions,
-                    decode_two_head, encode_targets, minutes_to_time, time_to_minutes)
+                    decode_two_head, dial_minutes, dial_points, encode_targets, minutes_to_time, time_to_minutes)
 from .inputs import model_inputs, preprocess, unwrap_polar
 from .render import ClockStyle, clean_style, hand_angles, make_clocks, render_clock, write_demo
 
-__all__ = ["load_clocks", "add_synthetic"]
+__all__ = ["load_clocks", "add_synthetic", "DIAL_COLUMNS", "score_predictions", "predictions_to_submission"]
 __all__ += render.__all__
 __all__ += inputs.__all__
 __all__ += heads.__all__
@@ -91,6 +100,40 @@ def add_synthetic(
             np.concatenate([np.asarray(labels, dtype=np.int64), extra_labels]))
 
 
+DIAL_COLUMNS = tuple(predictions.columns("pred_", ["dial_cos", "dial_sin"]))
+
+
+def score_predictions(frame: pd.DataFrame) -> float:
+    """Mean common-sense error (minutes) between each row's ``minutes`` (0..719) and the dial position
+    ``pred_dial_cos``/``pred_dial_sin`` read back as a whole minute (:func:`dial_minutes`)."""
+    from ...metrics import common_sense_error
+
+    pred = dial_minutes(frame[list(DIAL_COLUMNS)].to_numpy(dtype=np.float64))
+    truth = frame["minutes"].to_numpy(dtype=np.int64)
+    return float(common_sense_error(minutes_to_time(truth), minutes_to_time(pred)).mean())
+
+
+def predictions_to_submission(test: pd.DataFrame, data_dir: str | os.PathLike | None) -> pd.DataFrame:
+    """``id,hour,minute`` for every test clock, in ``id`` order, from its dial position.
+
+    Raises ``DataError`` when the ids are not 0..n-1 or, with a ``data_dir`` holding ``test_images.npy``,
+    their count differs from the file's.
+    """
+    ordered = test.sort_values("id", kind="stable")
+    ids = ordered["id"].to_numpy()
+    if not np.array_equal(ids, np.arange(len(ids))):
+        first = int(np.flatnonzero(ids != np.arange(len(ids)))[0])
+        raise DataError(f"test predictions: ids must be 0..{len(ids) - 1}, one per test clock; "
+                        f"sorted row {first + 1} has id {ids[first]}")
+    path = Path(data_dir) / "test_images.npy" if data_dir is not None else None
+    if path is not None and path.is_file():
+        n_test = len(np.load(path, mmap_mode="r"))
+        if n_test != len(ids):
+            raise DataError(f"{len(ids)} test predictions for the {n_test} clocks of {path}")
+    times = minutes_to_time(dial_minutes(ordered[list(DIAL_COLUMNS)].to_numpy(dtype=np.float64)))
+    return pd.DataFrame({"id": ids.astype(np.int64), "hour": times[:, 0], "minute": times[:, 1]})
+
+
 COMPETITION = Competition(
     name="tell-the-time",
     title='"Tell the time" from analog clock images (common-sense error in minutes)',
@@ -100,4 +143,6 @@ COMPETITION = Competition(
     mode="min",
     submission=SubmissionSpec(file_name="submission.csv", columns=("id", "hour", "minute")),
     demo=write_demo,
+    predictions=Predictions(key=("id",), target="minutes", score=score_predictions,
+                            to_submission=predictions_to_submission),
 )

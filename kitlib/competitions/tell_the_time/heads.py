@@ -18,6 +18,8 @@ __all__ = [
     "HEADS",
     "time_to_minutes",
     "minutes_to_time",
+    "dial_points",
+    "dial_minutes",
     "encode_targets",
     "decode_predictions",
     "decode_two_head",
@@ -46,6 +48,22 @@ def minutes_to_time(minutes: np.ndarray) -> np.ndarray:
     """``(n,)`` minutes (any integer; taken modulo 720) -> ``(n,2)`` (hour 0..11, minute 0..59)."""
     m = np.asarray(minutes, dtype=np.int64) % 720
     return np.stack([m // 60, m % 60], axis=1)
+
+
+def dial_points(minutes: np.ndarray) -> np.ndarray:
+    """``(n,)`` minutes past 12 o'clock -> ``(n,2)`` points on the unit circle ``[cos, sin]`` of
+    ``2*pi*minutes/720``: a time as a place on the 12-hour dial, so that averaging points (a blend) is a
+    circular mean (11:58 and 0:02 average to 0:00, not to 6:00)."""
+    angle = 2 * np.pi * np.asarray(minutes, dtype=np.float64) / 720
+    return np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+def dial_minutes(points: np.ndarray) -> np.ndarray:
+    """``(n,2)`` ``[cos, sin]`` (any length; the angle is what counts) -> ``(n,)`` the nearest whole minute
+    of the dial, 0..719: the inverse of :func:`dial_points`. A point at the centre reads as 0."""
+    points = np.asarray(points, dtype=np.float64)
+    angle = np.arctan2(points[:, 1], points[:, 0])
+    return np.rint(angle / (2 * np.pi) * 720).astype(np.int64) % 720
 
 
 def _soft_bins(degrees: np.ndarray, n_angles: int) -> np.ndarray:
