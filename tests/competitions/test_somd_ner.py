@@ -1,16 +1,18 @@
-"""SOMD files: strict reading, the demo set, the gazetteer baseline, predictions checks and packing."""
+"""SOMD files: strict reading, the demo set, the gazetteer baseline, predictions checks and packing; the
+word-level prediction tables of a run, their score and submission, the fold model, and blending two runs."""
 import os
 import zipfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from kitlib import predictions
 from kitlib.competitions import COMPETITIONS
 from kitlib.competitions import somd_ner as somd
 from kitlib.competitions.somd_ner import demo
 from kitlib.errors import DataError, ParameterError, SubmissionError
-from kitlib.folds import load_oof
 from kitlib.metrics import entity_f1
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,10 +214,187 @@ def test_kit_submit_refuses_bad_predictions_and_records_good_ones(kit_dirs, tmp_
     assert submit.read_ledger().competition.tolist() == ["somd-ner"]
 
 
+# ------------------------------------------------------------------------------ prediction tables
+def _probs(gold, wrong=None, sure=0.9, unsure=(0.4, 0.5)):
+    """Word probabilities that pick ``gold`` with ``sure`` confidence, except at the positions in ``wrong``
+    (position -> label), where the gold label gets ``unsure[0]`` and the wrong one ``unsure[1]``."""
+    out = np.full((len(gold), len(somd.LABELS)), 0.0)
+    for i, lab in enumerate(gold):
+        if wrong and i in wrong:
+            out[i, somd.LABELS.index(lab)], out[i, somd.LABELS.index(wrong[i])] = unsure
+        else:
+            out[i, somd.LABELS.index(lab)] = sure
+        out[i] += (1 - out[i].sum()) / len(somd.LABELS)
+    return out
+
+
+GOLD = [["We", "used", "SPSS", "and", "R"], ["Run", "on", "Linux"]], [
+    ["O", "O", "B-Application", "O", "B-ProgrammingEnvironment"], ["O", "O", "B-OperatingSystem"]]
+
+
+def test_the_competition_keeps_word_tables_with_a_probability_per_label():
+    spec = COMPETITIONS["somd-ner"].predictions
+    assert (spec.key, spec.target) == (("sentence", "token"), "label")
+    assert spec.score is somd.score_predictions and spec.to_submission is somd.predictions_to_submission
+    assert somd.PROBABILITIES == tuple(predictions.columns("p_", somd.LABELS)) and somd.PROBABILITIES[0] == "p_O"
+
+
+def test_word_frame_has_one_row_per_word():
+    words, gold = GOLD
+    frame = somd.word_frame([_probs(g) for g in gold], [7, 3], fold=[1, 0], labels=gold)
+    assert list(frame.columns) == ["sentence", "token", "fold", "label", *somd.PROBABILITIES]
+    assert frame.sentence.tolist() == [7] * 5 + [3] * 3 and frame.token.tolist() == [0, 1, 2, 3, 4, 0, 1, 2]
+    assert frame.fold.tolist() == [1] * 5 + [0] * 3 and frame.label.tolist() == gold[0] + gold[1]
+    test = somd.word_frame([_probs(g) for g in gold], range(2))
+    assert list(test.columns) == ["sentence", "token", *somd.PROBABILITIES]
+    with pytest.raises(DataError, match="sentence 3: 2 labels for 3 words"):
+        somd.word_frame([_probs(g) for g in gold], [7, 3], labels=[gold[0], gold[1][:2]])
+
+
+def test_score_decodes_argmax_with_bio_repair_per_sentence_in_any_row_order():
+    words, gold = GOLD
+    # sentence 0: "R" mislabelled (Application over ProgrammingEnvironment); sentence 1: I- repaired to B-
+    probs = [_probs(gold[0], {4: "B-Application"}), _probs(gold[1], {2: "I-OperatingSystem"}, unsure=(0.0, 0.9))]
+    frame = somd.word_frame(probs, [0, 1], fold=[0, 0], labels=gold)
+    decoded = somd.decode_frame(frame)
+    assert decoded == [["O", "O", "B-Application", "O", "B-Application"], ["O", "O", "B-OperatingSystem"]]
+    # 3 gold entities, 3 predicted, 2 right: precision = recall = F1 = 2/3, as seqeval counts them
+    from seqeval.metrics import f1_score
+
+    assert somd.score_predictions(frame) == pytest.approx(2 / 3) == pytest.approx(f1_score(gold, decoded))
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    assert somd.score_predictions(shuffled) == somd.score_predictions(frame)
+    assert somd.score_predictions(frame.iloc[:0]) == 0.0  # no rows (a blend's empty training side)
+
+
+def test_an_o_threshold_turns_unsure_outside_words_into_entities():
+    gold = [["O", "B-Application", "O"]]
+    probs = _probs(gold[0], {1: "O"}, unsure=(0.35, 0.6))  # the argmax misses the mention: P(O) 0.6
+    frame = somd.word_frame([probs], [0], fold=[0], labels=gold)
+    assert somd.decode_frame(frame) == [["O", "O", "O"]] and somd.score_predictions(frame) == 0.0
+    assert somd.decode_frame(frame, 0.7) == gold and somd.score_predictions(frame, 0.7) == 1.0
+
+
+def test_fold_scores_and_cv_summary_are_per_fold_and_pooled():
+    words, gold = GOLD
+    probs = [_probs(gold[0], {4: "O"}), _probs(gold[1])]  # fold 0 finds 1 of 2 entities, fold 1 finds its one
+    frame = somd.word_frame(probs, [0, 1], fold=[0, 1], labels=gold)
+    assert somd.fold_scores(frame) == pytest.approx({0: 2 / 3, 1: 1.0})  # P 1, R 1/2 -> F1 2/3
+    cv = somd.cv_summary(frame, "val_entity_f1")
+    assert cv["folds"] == pytest.approx([2 / 3, 1.0]) and cv["fold_ids"] == [0, 1]
+    assert (cv["mean"], cv["std"]) == (pytest.approx(5 / 6), pytest.approx(1 / 6))
+    assert cv["score"] == pytest.approx(0.8)  # pooled: 2 of 3 found, precision 1 -> 2 * 2/3 / (5/3)
+    assert (cv["n_rows"], cv["n_sentences"], cv["metric"]) == (8, 2, "val_entity_f1")
+
+
+def test_tables_with_missing_words_or_columns_are_refused():
+    words, gold = GOLD
+    frame = somd.word_frame([_probs(g) for g in gold], [0, 1], labels=gold)
+    with pytest.raises(DataError, match=r"sentence 0: tokens \[0, 1, 3, 4\]; expected one row per word"):
+        somd.score_predictions(frame.drop(index=2))
+    with pytest.raises(DataError, match=r"lack the columns \['p_O'\]"):
+        somd.score_predictions(frame.drop(columns="p_O"))
+
+
+def test_to_submission_writes_one_line_per_test_sentence_in_file_order(tmp_path):
+    words, gold = GOLD
+    d = _write(tmp_path / "data", "a\n", "O\n", test="We used SPSS and R\nRun on Linux\n")
+    test = somd.word_frame([_probs(g) for g in gold], [0, 1]).iloc[::-1]
+    text = somd.predictions_to_submission(test, d)
+    assert text == "O O B-Application O B-ProgrammingEnvironment\nO O B-OperatingSystem\n"
+    path = tmp_path / "predictions.txt"
+    path.write_text(text)
+    somd.check_predictions(path, d)
+    with pytest.raises(DataError, match=r"cover 1 sentences but test_texts.txt has 2; sentences \[1\] have none"):
+        somd.predictions_to_submission(test[test.sentence == 0], d)
+    short = _write(tmp_path / "short", "a\n", "O\n", test="We used SPSS and R\nRun on\n")
+    with pytest.raises(DataError, match=r"sentence 1 \(test_texts.txt line 2\) has 3 rows for 2 words"):
+        somd.predictions_to_submission(test, short)
+
+
+def test_two_runs_with_complementary_errors_blend_into_a_better_valid_submission(kit_dirs, tmp_path):
+    from kitlib import blend, run, submit
+
+    words, gold = GOLD
+    d = _write(tmp_path / "data", "a\n", "O\n", test="We used SPSS and R\nRun on Linux\n")
+    gold4, ids, folds = gold * 2, [0, 1, 2, 3], [0, 0, 1, 1]
+    wrong_a = [{2: "O"}, {}, {2: "O"}, {}]  # run a misses SPSS, run b misses Linux
+    wrong_b = [{}, {2: "O"}, {}, {2: "O"}]
+    folders = []
+    for name, wrong in (("somd-ner-a", wrong_a), ("somd-ner-b", wrong_b)):
+        folder = kit_dirs[0] / name
+        folder.mkdir(parents=True)
+        run.update_manifest(folder, run_id=name, competition="somd-ner", status="ok", data_dir=str(d),
+                            data=[{"path": "test_texts.txt", "sha256": "same"}], params={"fold_seed": 0})
+        oof = somd.word_frame([_probs(g, w) for g, w in zip(gold4, wrong)], ids, fold=folds, labels=gold4)
+        test = somd.word_frame([_probs(g, w) for g, w in zip(gold, wrong[:2])], [0, 1])
+        predictions.write(folder, oof, test)
+        assert somd.score_predictions(oof) == pytest.approx(0.8)
+        folders.append(folder)
+    out = blend.blend([str(f) for f in folders])
+    manifest = run.read_manifest(out)
+    assert manifest["status"] == "ok" and manifest["score"] == 1.0 and manifest["cv"]["folds"] == [1.0, 1.0]
+    submit.validate_submission(manifest["submission"]["path"], "somd-ner", d)
+    assert Path(manifest["submission"]["path"]).read_text() == (
+        "O O B-Application O B-ProgrammingEnvironment\nO O B-OperatingSystem\n")
+
+
+# ------------------------------------------------------------------------------------ fold model
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A tiny randomly initialised BERT with the offline MiniLM tokenizer, saved as a local checkpoint."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    from kitlib.tasks import token_classification as tc
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64)
+    BertForTokenClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tc.default_model_path()).save_pretrained(folder)
+    return folder
+
+
+def test_transformer_fold_trains_on_the_training_fold_only_and_averages_its_seeds(tiny_checkpoint, monkeypatch):
+    from kitlib.tasks import token_classification as tc
+
+    words, labels, test_words, _ = somd.generate_corpus(40, 6, seed=3)
+    negative = np.array([all(lab == "O" for lab in labs) for labs in labels])
+    train_idx, val_idx = np.arange(10, 40), np.arange(10)
+    trained_on, encode = [], tc.encode  # the sentence objects each model is trained on
+
+    def recording_encode(tokenizer, sentences, labels=None, **kw):
+        if labels is not None:
+            trained_on.extend(id(s) for s in sentences)
+        return encode(tokenizer, sentences, labels, **kw)
+
+    monkeypatch.setattr(tc, "encode", recording_encode)
+    kw = dict(model=str(tiny_checkpoint), negative=negative, negative_ratio=0.5, epochs=1, max_length=32,
+              batch_size=8, device="cpu", progress=False)
+    both = somd.transformer_fold(words, labels, test_words, seed=0, n_seeds=2, **kw)(0, train_idx, val_idx)
+    assert not set(trained_on) & {id(words[i]) for i in val_idx}  # never a validation sentence
+    assert {id(words[i]) for i in train_idx if not negative[i]} <= set(trained_on)  # every one with an entity
+    expected = int((~negative[train_idx]).sum() + round(0.5 * negative[train_idx].sum()))
+    assert both.info["train_sentences"] == [expected, expected] and expected < len(train_idx)
+    assert len(trained_on) == 2 * expected and len(both.info["best_epochs"]) == 2
+    # n_seeds=2 is the average of the models that runs with seed 0 and seed 1 train
+    singles = [somd.transformer_fold(words, labels, test_words, seed=s, n_seeds=1, **kw)(0, train_idx, val_idx)
+               for s in (0, 1)]
+    assert len(both.val) == len(val_idx) and len(both.test) == len(test_words)
+    for mean, a, b in zip(both.val + both.test, singles[0].val + singles[0].test, singles[1].val + singles[1].test):
+        assert mean.shape == a.shape and np.allclose(mean, (a + b) / 2, atol=1e-6)
+    assert not np.allclose(singles[0].val[0], singles[1].val[0])  # the seeds give different models
+
+
+# ------------------------------------------------------------------------------------- notebook
 @pytest.mark.notebook
-def test_notebook_smoke_on_a_second_dataset(kit_dirs, tmp_path):
-    from kitlib import run
+def test_notebook_smoke_writes_word_tables_and_two_seeds_blend(kit_dirs, tmp_path):
+    from kitlib import blend, run, submit
     from kitlib.execute import execute
+    from kitlib.folds import assign_folds
 
     data_dir = somd.write_corpus(tmp_path / "other", n_train=150, n_test=40, seed=7)
     run_dir = execute("somd-ner", {"smoke": "true", "data_dir": str(data_dir), "seed": "1"})
@@ -225,5 +404,37 @@ def test_notebook_smoke_on_a_second_dataset(kit_dirs, tmp_path):
     somd.check_predictions(Path(manifest["submission"]["path"]), data_dir)
     with zipfile.ZipFile(run_dir / "predictions.zip") as zf:
         assert zf.read("predictions.txt") == Path(manifest["submission"]["path"]).read_bytes()
-    probs, folds = load_oof(run_dir / "oof_probs.npz")
-    assert len(probs) == len(folds) == 120 and any(p is not None for p in probs)
+    assert not (run_dir / "oof_probs.npz").exists()  # the tables below replace it
+
+    # oof.parquet: one row per word of the sentences scored out of fold (smoke: fold 0 of the first 120)
+    data = somd.read_somd(data_dir)
+    words, labels = data.train_words[:120], data.train_labels[:120]
+    fold_of = assign_folds(somd.sentence_table(words, labels), n_splits=4, groups="document", seed=0)
+    scored = np.flatnonzero(fold_of == 0)
+    oof, test = predictions.read(run_dir)
+    assert list(oof.columns) == ["sentence", "token", "fold", "label", *somd.PROBABILITIES]
+    assert oof.sentence.tolist() == [i for i in scored for _ in words[i]]
+    assert oof.token.tolist() == [t for i in scored for t in range(len(words[i]))]
+    assert oof.label.tolist() == [lab for i in scored for lab in labels[i]] and (oof.fold == 0).all()
+    assert np.allclose(oof[list(somd.PROBABILITIES)].sum(axis=1), 1.0, atol=1e-4)
+    assert list(test.columns) == ["sentence", "token", *somd.PROBABILITIES]
+    assert test.sentence.tolist() == [i for i, w in enumerate(data.test_words) for _ in w]
+    cv, metrics = manifest["cv"], manifest["metrics"]
+    assert cv["metric"] == "val_entity_f1" and cv["score"] == pytest.approx(manifest["score"])
+    assert cv["n_rows"] == len(oof) and cv["folds"] == [pytest.approx(cv["mean"])] and cv["std"] == 0.0
+    assert (metrics["val_entity_f1_cv_mean"], metrics["val_entity_f1_cv_std"]) == (cv["mean"], cv["std"])
+    assert metrics["val_entity_f1_argmax"] == pytest.approx(somd.score_predictions(oof))
+    assert somd.score_predictions(oof, metrics["o_threshold"]) == pytest.approx(manifest["score"])
+    assert Path(manifest["submission"]["path"]).read_text() == somd.predictions_to_submission(
+        test, data_dir, metrics["o_threshold"])
+
+    # another seed on the same folds: another model, and the two blend into a valid submission
+    other = execute("somd-ner", {"smoke": "true", "data_dir": str(data_dir), "seed": "2"})
+    other_oof = predictions.read(other)[0]
+    assert other_oof[["sentence", "token", "fold", "label"]].equals(oof[["sentence", "token", "fold", "label"]])
+    assert not np.allclose(other_oof[list(somd.PROBABILITIES)], oof[list(somd.PROBABILITIES)])
+    out = blend.blend([str(run_dir), str(other)], method="mean")  # smoke trains one fold: weights need two
+    blended = run.read_manifest(out)
+    assert blended["status"] == "ok" and blended["inputs"] == [run_dir.name, other.name]
+    submit.validate_submission(blended["submission"]["path"], "somd-ner", data_dir)
+    assert predictions.read(out)[0]["fold"].equals(oof["fold"])

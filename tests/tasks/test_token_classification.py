@@ -162,6 +162,18 @@ def test_choose_o_threshold_finds_the_threshold_that_recovers_hesitant_entities(
     assert best == 0.6
 
 
+def test_choose_o_threshold_keeps_plain_argmax_when_no_threshold_helps():
+    # the second word is O by argmax, but P(O) is under every threshold of the grid: a false entity
+    probs = [np.array([[0.1, 0.9, 0, 0, 0], [0.28, 0.27, 0.2, 0.15, 0.1]])]
+    true = [["B-Application", "O"]]
+    best, curve = tc.choose_o_threshold(probs, true, LABELS)
+    assert sorted(curve) == [0.0, *np.round(np.arange(0.30, 0.951, 0.05), 2).tolist()]
+    assert best == 0.0 and curve[0.0] == 1.0 and curve[0.3] == pytest.approx(2 / 3)
+    probs = [np.array([[0.2, 0.8, 0, 0, 0], [0.6, 0.1, 0.3, 0, 0]])]  # O by argmax, I-App above 0.6
+    best, curve = tc.choose_o_threshold(probs, [["B-Application", "I-Application"]], LABELS)
+    assert curve[0.0] == 0.0 and best == 0.65 and curve[0.95] == 1.0  # ties: the closest to 0.5
+
+
 def test_length_grouped_batches_cover_everything_once_and_reshuffle():
     lengths = np.arange(103) % 17
     sampler = tc.LengthGroupedBatches(lengths, batch_size=8, seed=1, chunk=4)

@@ -15,7 +15,9 @@ are tolerated, and everything else that is not "tokens separated by single space
 the file, the line and the column. Nothing is guessed.
 
 The synthetic demo corpus (:func:`generate_corpus`, :func:`write_corpus`, :func:`write_demo`) lives in
-:mod:`.demo` and is re-exported here.
+:mod:`.demo`, the label set in :mod:`.labels`, the word-level prediction tables of a run folder (their
+score and submission, what ``kit blend`` uses) in :mod:`.prediction_tables` and the fold model in
+:mod:`.fold_models`; all are re-exported here.
 """
 from __future__ import annotations
 
@@ -26,8 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import DataError, ParameterError, SubmissionError
-from ..spec import Competition, SubmissionSpec
+from ..spec import Competition, Predictions, SubmissionSpec
 from .demo import DEMO_SIZE, generate_corpus, write_corpus, write_demo
+from .fold_models import transformer_fold
+from .labels import ENTITY_TYPES, LABELS
+from .prediction_tables import (PROBABILITIES, cv_summary, decode_frame, fold_scores, predictions_to_submission,
+                                score_predictions, sentence_labels, sentence_probs, word_frame)
 
 __all__ = [
     "ENTITY_TYPES",
@@ -47,14 +53,18 @@ __all__ = [
     "write_corpus",
     "write_demo",
     "DEMO_SIZE",
+    "PROBABILITIES",
+    "word_frame",
+    "sentence_probs",
+    "sentence_labels",
+    "decode_frame",
+    "score_predictions",
+    "fold_scores",
+    "cv_summary",
+    "predictions_to_submission",
+    "transformer_fold",
 ]
 
-ENTITY_TYPES: tuple[str, ...] = (
-    "Application", "PlugIn", "ProgrammingEnvironment", "OperatingSystem", "SoftwareCoreference", "Version",
-    "Developer", "URL", "Citation", "Abbreviation", "AlternativeName", "Extension", "License", "Release",
-)
-#: Every label of the task: ``O`` first, then ``B-``/``I-`` for each entity type.
-LABELS: tuple[str, ...] = ("O",) + tuple(f"{p}-{t}" for t in ENTITY_TYPES for p in ("B", "I"))
 _LABEL_SET = frozenset(LABELS)
 TRAIN_TEXTS, TRAIN_ENTITIES, TEST_TEXTS, PREDICTIONS = (
     "train_texts.txt", "train_entities.txt", "test_texts.txt", "predictions.txt")
@@ -326,4 +336,6 @@ COMPETITION = Competition(
     mode="max",
     submission=SubmissionSpec(file_name="predictions.txt", check=check_predictions, pack=pack_predictions),
     demo=write_demo,
+    predictions=Predictions(key=("sentence", "token"), target="label", score=score_predictions,
+                            to_submission=predictions_to_submission),
 )

@@ -144,10 +144,12 @@ def choose_o_threshold(
     word_probs: Sequence[np.ndarray],
     true_labels: Sequence[Sequence[str]],
     labels: Sequence[str],
-    grid: Sequence[float] = tuple(np.round(np.arange(0.30, 0.951, 0.05), 2)),
+    grid: Sequence[float] = (0.0, *np.round(np.arange(0.30, 0.951, 0.05), 2).tolist()),
 ) -> tuple[float, dict[float, float]]:
     """The O-threshold with the best exact-match entity F1 on held-out (e.g. out-of-fold) predictions.
 
+    The default grid holds 0.0 (plain argmax: a threshold can only add entities, so a model that
+    over-predicts them is best without one) and 0.30, 0.35, ..., 0.95.
     Out: ``(best threshold, {threshold: entity F1})``; ties go to the threshold closest to 0.5.
     """
     from ...metrics.sequence import entity_f1

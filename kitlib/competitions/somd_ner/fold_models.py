@@ -1,0 +1,96 @@
+"""The SOMD fold model: transformer token classifiers fine-tuned on a fold's training sentences.
+
+:func:`transformer_fold` returns a fold function for :func:`kitlib.folds.cross_validate`. torch and
+transformers are imported when a fold runs.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ...folds import FoldResult, downsample_negatives
+from ...tasks import token_classification as tc
+from .labels import LABELS
+
+__all__ = ["transformer_fold"]
+
+
+def transformer_fold(
+    words: Sequence[Sequence[str]],
+    labels: Sequence[Sequence[str]],
+    test_words: Sequence[Sequence[str]],
+    *,
+    model: str = "",
+    negative: np.ndarray | None = None,
+    negative_ratio: float = 1.0,
+    seed: int = 0,
+    n_seeds: int = 1,
+    freeze_layers: int = 0,
+    max_length: int = 128,
+    epochs: int = 3,
+    lr: float = 5e-5,
+    batch_size: int = 16,
+    accumulate: int = 1,
+    o_threshold: float | None = None,
+    device: str = "auto",
+    wandb_run=None,
+    progress: bool = True,
+) -> Callable[[int, np.ndarray, np.ndarray], FoldResult]:
+    """A fold function ``fit_fold(k, train_idx, val_idx)`` over the sentences ``words`` (gold ``labels``).
+
+    For fold ``k`` it fine-tunes ``n_seeds`` token classifiers with seeds ``seed``, ``seed + 1``, ... (fresh
+    head, the embeddings and the first ``freeze_layers`` layers frozen, ``max_length`` sub-words per window
+    with a quarter of overlap). The model with seed ``t`` trains on every training sentence with an entity
+    and a ``negative_ratio`` share of those without (``negative`` marks them; the draw uses ``t + k``), so it
+    is the model a run with ``seed=t`` trains; the validation fold stays whole and is never trained on.
+    Each keeps the epoch with the best entity F1 on the fold's validation sentences (decoded with
+    ``o_threshold``, None for argmax): that epoch choice sees the validation fold.
+
+    Out: :class:`~kitlib.folds.FoldResult` with ``val`` (per validation sentence, the seeds' word
+    probabilities averaged), ``test`` (the same for ``test_words``) and ``info`` (``history`` of the
+    first seed; per seed ``train_sentences``, ``best_epochs`` and ``best_scores``).
+    """
+    from ... import train
+
+    label_to_id = {lab: i for i, lab in enumerate(LABELS)}
+    windows = dict(max_length=max_length, stride=max_length // 4)
+
+    def fit_fold(k: int, train_idx: np.ndarray, val_idx: np.ndarray) -> FoldResult:
+        val_labels = [list(labels[i]) for i in val_idx]
+        val_probs: list[np.ndarray] | None = None
+        test_probs: list[np.ndarray] | None = None
+        info: dict = {"best_epochs": [], "best_scores": [], "train_sentences": []}
+        for s in range(n_seeds):
+            kept = train_idx if negative is None else downsample_negatives(
+                train_idx, negative, negative_ratio, seed=seed + s + k)
+            net, tokenizer, _ = tc.load_token_classifier(model, LABELS, seed=seed + s)
+            tc.freeze_layers(net, freeze_layers)
+            train_enc = tc.encode(tokenizer, [words[i] for i in kept], [labels[i] for i in kept],
+                                  label_to_id=label_to_id, **windows)
+            if s == 0:  # one tokenizer for every seed: encode the validation and test sentences once
+                val_enc = tc.encode(tokenizer, [words[i] for i in val_idx], **windows)
+                test_enc = tc.encode(tokenizer, list(test_words), **windows)
+            prefix = f"fold{k}/" + (f"seed{seed + s}/" if n_seeds > 1 else "")
+            callbacks = [train.WandbLogger(wandb_run, prefix=prefix)] if wandb_run is not None else []
+            fit = tc.fit_token_classifier(
+                net, train_enc, labels=LABELS, val=val_enc, val_labels=val_labels, epochs=epochs, lr=lr,
+                batch_size=batch_size, accumulate=accumulate, warmup=0.1, o_threshold=o_threshold, device=device,
+                seed=seed + s, callbacks=callbacks, progress=progress,
+                desc=f"fold {k}" + (f" seed {seed + s}" if n_seeds > 1 else ""))
+            test = tc.predict_word_probs(fit.model, test_enc, device=device)
+            val_probs = _add(val_probs, fit.val_probs, n_seeds)
+            test_probs = _add(test_probs, test, n_seeds)
+            info["train_sentences"].append(int(len(kept)))
+            info["best_epochs"].append(fit.best_epoch)
+            info["best_scores"].append(float(fit.best_score))
+            info.setdefault("history", fit.history)
+        return FoldResult(val=val_probs, test=test_probs, info=info)
+
+    return fit_fold
+
+
+def _add(total: list[np.ndarray] | None, part: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
+    """``total + part / n`` sentence by sentence (``part / n`` when ``total`` is None)."""
+    scaled = [np.asarray(p, dtype=np.float32) / n for p in part]
+    return scaled if total is None else [a + b for a, b in zip(total, scaled)]
