@@ -7,15 +7,20 @@ on two task libraries:
   ``test.csv``), :func:`check_submission` (``kit submit``'s rule for the ``prediction`` column);
 - scores -> answers: :func:`top_letters` turns a ``(n, 5)`` score matrix into ``"D A C"`` strings and
   :func:`map3_metric` scores logits against answer indices (for ``kitlib.train.fit``);
+- prediction tables (the run folder's ``oof.parquet``/``test_predictions.parquet``, what ``kit blend``
+  reads): :func:`prediction_frame` (``id``, ``fold``, ``answer``, ``score_A..score_E``),
+  :func:`score_predictions` (MAP@3 of such a table: the notebook's CV score and the blend's) and
+  :func:`predictions_to_submission`;
 - retrieval (:mod:`kitlib.tasks.retrieval`: ``chunk_corpus``, ``PassageRetriever``): :func:`add_context`
   puts the best chunks for a question (its prompt and options, :func:`question_queries`) in front of it;
 - approach a, zero-shot: :func:`question_vectors` + :func:`option_scores` rank options by embedding
   similarity to the prompt (plus the retrieved context);
 - approach b, contrastive: ``OptionScorer`` (a torch module) maps prompt and option embeddings so that
-  cross-entropy over the five similarities picks the right option;
-- approach c, cross-encoder: :mod:`kitlib.tasks.multiple_choice` (``load_multiple_choice_model``,
-  ``MultipleChoiceDataset``, ``MultipleChoiceCollator``, ``predict_choices``) feeds
-  ``AutoModelForMultipleChoice`` through ``kitlib.train.fit``.
+  cross-entropy over the five similarities picks the right option; :func:`contrastive_fold` trains it per
+  fold (``n_seeds`` seeds averaged) for ``kitlib.folds.cross_validate``;
+- approach c, cross-encoder: :mod:`kitlib.tasks.multiple_choice` (``cross_encoder_fold`` on
+  ``load_multiple_choice_model``, ``MultipleChoiceDataset``, ``MultipleChoiceCollator``, ``predict_choices``)
+  feeds ``AutoModelForMultipleChoice`` through ``kitlib.train.fit``.
 
 torch and transformers are imported only by the functions that need them, so ``check_submission`` (run
 by ``kit submit``) stays light.
@@ -30,20 +35,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import predictions
 from ..errors import DataError, ParameterError, SubmissionError
 from ..tasks import multiple_choice, retrieval
-from .spec import ROOT, Competition, SubmissionSpec
+from .spec import ROOT, Competition, Predictions, SubmissionSpec
 
 __all__ = [
     "LETTERS", "COMPETITION", "write_demo", "read_questions", "option_matrix", "answer_indices", "top_letters",
-    "map3_metric", "check_submission", "question_queries", "add_context", "question_vectors", "option_scores",
-    "OptionScorer",
+    "map3_metric", "SCORES", "prediction_frame", "score_predictions", "predictions_to_submission",
+    "check_submission", "question_queries", "add_context", "question_vectors", "option_scores", "OptionScorer",
+    "contrastive_fold",
 ]
 
 NAME = "llm-science-exam"
 LETTERS = ("A", "B", "C", "D", "E")
 QUESTION_COLUMNS = ("id", "prompt", *LETTERS)
 DEMO_FILES = ("train.csv", "test.csv", "sample_submission.csv", "README.md")
+SCORES = tuple(predictions.columns("score_", LETTERS))  # prediction columns: one score per option, higher is better
 
 # -------------------------------------------------------------------------------------------- data
 def _committed_demo_dir() -> Path:
@@ -143,6 +151,43 @@ def map3_metric(targets: np.ndarray, logits: np.ndarray) -> float:
 
     truths = [LETTERS[int(t)] for t in np.asarray(targets).ravel()]
     return map_at_k(truths, top_letters(logits), k=3)
+
+
+# ------------------------------------------------------------------------------- prediction tables
+def prediction_frame(df: pd.DataFrame, scores: np.ndarray, *, fold: Any = None) -> pd.DataFrame:
+    """The prediction table of the questions ``df`` (built by :func:`kitlib.predictions.frame`): ``id``,
+    ``fold`` (when given), ``answer`` (when ``df`` has one), then ``scores`` ``(n, 5)`` as ``score_A..score_E``.
+
+    Raises ``ParameterError`` when ``scores`` is not one row of five per question.
+    """
+    target = {"answer": df["answer"].to_numpy()} if "answer" in df else None
+    return predictions.frame(df[["id"]].astype(str), scores, SCORES, fold=fold, target=target)
+
+
+def score_predictions(frame: pd.DataFrame) -> float:
+    """MAP@3 of a prediction table: each row's three best ``score_`` columns (ties keep A before B) against
+    its ``answer``. The notebook's CV score and ``kit blend``'s are this function."""
+    from ..metrics import map_at_k
+
+    return map_at_k(frame["answer"].astype(str).tolist(), top_letters(frame[list(SCORES)].to_numpy()), k=3)
+
+
+def predictions_to_submission(test: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
+    """``id, prediction`` in the order of ``<data_dir>/sample_submission.csv``; ``prediction`` holds the three
+    best letters of each test row's ``score_`` columns (``"D A C"``), matched by ``id``.
+
+    Raises ``DataError`` when an id of the sample has no test prediction or one id has several.
+    """
+    sample = pd.read_csv(Path(data_dir) / "sample_submission.csv", dtype=str, keep_default_na=False)
+    ids = test["id"].astype(str)
+    if ids.duplicated().any():
+        raise DataError(f"test predictions: id {ids[ids.duplicated()].iat[0]!r} appears more than once")
+    missing = sample["id"][~sample["id"].isin(ids)]
+    if len(missing):
+        raise DataError(f"{len(missing)} id(s) of {Path(data_dir) / 'sample_submission.csv'} have no test "
+                        f"prediction, the first {missing.iat[0]!r}")
+    scores = test.set_index(ids)[list(SCORES)].loc[sample["id"]].to_numpy()
+    return pd.DataFrame({"id": sample["id"], "prediction": top_letters(scores)})
 
 
 def check_submission(path: Path, data_dir: Path) -> None:
@@ -268,6 +313,39 @@ def _build_option_scorer():
     return OptionScorer
 
 
+def contrastive_fold(Q: np.ndarray, O: np.ndarray, y: np.ndarray, Q_test: np.ndarray, O_test: np.ndarray, *,
+                     epochs: int = 10, lr: float = 1e-3, batch_size: int = 16, seed: int = 0, n_seeds: int = 1,
+                     device: str = "auto"):
+    """A fold function for :func:`kitlib.folds.cross_validate`: on each fold's training questions (question
+    vectors ``Q`` ``(n, d)``, option vectors ``O`` ``(n, 5, d)``, answer indices ``y``) it trains ``n_seeds``
+    ``OptionScorer`` networks (seeds ``seed``, ``seed + 1``, ...: initialisation and shuffling) with
+    cross-entropy over the five options for ``epochs`` epochs, and returns their logits averaged over the
+    seeds for the fold's validation questions (never trained on) and for ``Q_test``/``O_test``.
+    """
+    import torch
+
+    from .. import train
+    from ..folds import FoldResult
+    from ..runtime import seed_everything
+
+    scorer = __getattr__("OptionScorer")
+
+    def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
+        val, test = 0.0, 0.0
+        for s in range(n_seeds):
+            seed_everything(seed + s)
+            net = scorer(Q.shape[1])
+            train.fit(net, train.tensor_loader(Q[tr], O[tr], y[tr], batch_size=batch_size, shuffle=True, seed=seed + s),
+                      loss_fn=torch.nn.CrossEntropyLoss(), epochs=epochs, lr=lr, weight_decay=0.01, device=device,
+                      seed=seed + s, progress=False)
+            val = val + train.predict(net, train.tensor_loader(Q[va], O[va], y[va]), device=device) / n_seeds
+            test = test + train.predict(net, train.tensor_loader(Q_test, O_test, np.zeros(len(Q_test))),
+                                        device=device) / n_seeds
+        return FoldResult(val=val, test=test)
+
+    return fit_fold
+
+
 COMPETITION = Competition(
     name=NAME,
     title='Kaggle "LLM Science Exam" (5-option science questions, MAP@3)',
@@ -283,4 +361,6 @@ COMPETITION = Competition(
         check=check_submission,
     ),
     demo=write_demo,
+    predictions=Predictions(key=("id",), target="answer", score=score_predictions,
+                            to_submission=predictions_to_submission),
 )

@@ -13,7 +13,9 @@ flow, one question in and one score per option out::
 - :class:`MultipleChoiceDataset` tokenises the ``(prompt + context, option)`` pairs, truncating only the
   prompt side, and :class:`MultipleChoiceCollator` pads them into ``{"input_ids", "attention_mask",
   "labels"}`` batches, the batch contract of :func:`kitlib.train.fit`;
-- :func:`predict_choices` returns the ``(n, n_choices)`` logits through :func:`kitlib.train.predict`.
+- :func:`predict_choices` returns the ``(n, n_choices)`` logits through :func:`kitlib.train.predict`;
+- :func:`cross_encoder_fold` puts it all together as a fold function for :func:`kitlib.folds.cross_validate`
+  (``n_seeds`` models per fold, their logits averaged).
 
 torch and transformers are imported inside the functions that need them.
 """
@@ -29,7 +31,7 @@ from ..errors import DataError, ParameterError
 
 __all__ = [
     "CHOICES", "option_matrix", "answer_indices", "top_choices", "load_multiple_choice_model",
-    "MultipleChoiceDataset", "MultipleChoiceCollator", "predict_choices",
+    "MultipleChoiceDataset", "MultipleChoiceCollator", "predict_choices", "cross_encoder_fold",
 ]
 
 CHOICES = ("A", "B", "C", "D", "E")  # the option columns, and the answers' values
@@ -158,3 +160,51 @@ def predict_choices(model, dataset: MultipleChoiceDataset, *, pad_token_id: int 
 
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=MultipleChoiceCollator(pad_token_id))
     return predict(_Logits(model), loader, device=device)
+
+
+def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: str | os.PathLike | None = None,
+                       train_context: Sequence[str] | None = None, test_context: Sequence[str] | None = None,
+                       choices: Sequence[str] = CHOICES, max_length: int = 256, batch_size: int = 8,
+                       epochs: int = 1, lr: float = 2e-5, warmup: float = 0.1, weight_decay: float = 0.01,
+                       seed: int = 0, n_seeds: int = 1, device: str = "auto", metric=None,
+                       metric_name: str = "score", callbacks: Sequence = (), progress: bool = True):
+    """A fold function for :func:`kitlib.folds.cross_validate` over the questions of ``train_df``.
+
+    For each fold it fine-tunes ``n_seeds`` cross-encoders (:func:`load_multiple_choice_model` of ``model``;
+    seeds ``seed``, ``seed + 1``, ...: the new head and the shuffling) on the fold's training questions for
+    ``epochs`` epochs, keeping the weights of the epoch with the lowest training loss: the fold's validation
+    questions are scored after each epoch (``metric(answer indices, logits)`` as ``val_<metric_name>``, for
+    learning curves) but never choose anything. It returns the seeds' logits averaged for the validation
+    questions and for ``test_df``; ``info["history"]`` holds the first seed's epochs. ``train_context`` and
+    ``test_context`` (one string per question, or ``None``) follow the prompts. No model is kept.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    from ..folds import FoldResult
+    from ..train import fit
+
+    def dataset(df, context, idx, tokenizer):
+        return MultipleChoiceDataset(df.iloc[idx], tokenizer, max_length=max_length, choices=choices,
+                                     context=None if context is None else [context[i] for i in idx])
+
+    def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
+        val, test, history = 0.0, 0.0, None
+        for s in range(n_seeds):
+            net, tokenizer, _ = load_multiple_choice_model(model, seed=seed + s)
+            collate = MultipleChoiceCollator(tokenizer.pad_token_id)
+            loader = DataLoader(dataset(train_df, train_context, tr, tokenizer), batch_size=batch_size, shuffle=True,
+                                collate_fn=collate, generator=torch.Generator().manual_seed(seed + s))
+            val_set = dataset(train_df, train_context, va, tokenizer)
+            result = fit(net, loader, val=DataLoader(val_set, batch_size=16, collate_fn=collate), metric=metric,
+                         metric_name=metric_name, monitor="train_loss", epochs=epochs, lr=lr, warmup=warmup,
+                         weight_decay=weight_decay, device=device, seed=seed + s, callbacks=list(callbacks),
+                         progress=progress, desc=f"fold {k} seed {seed + s}")
+            history = result.history if history is None else history
+            test_set = dataset(test_df, test_context, np.arange(len(test_df)), tokenizer)
+            pad = tokenizer.pad_token_id
+            val = val + predict_choices(net, val_set, pad_token_id=pad, device=device) / n_seeds
+            test = test + predict_choices(net, test_set, pad_token_id=pad, device=device) / n_seeds
+        return FoldResult(val=val, test=test, info={"history": history})
+
+    return fit_fold

@@ -1,7 +1,9 @@
-"""kitlib.competitions.llm_science_exam: the demo set, reading and checking files, retrieval context for a
-question, the zero-shot similarity and the contrastive OptionScorer (trained for a moment on tiny data with
-kitlib.train), and the notebook on a second data set without a corpus. The cross-encoder and the retriever
-are tested with their task libraries (tests/tasks/test_multiple_choice.py, tests/tasks/test_retrieval.py)."""
+"""kitlib.competitions.llm_science_exam: the demo set, reading and checking files, the prediction tables and
+their MAP@3 (what `kit blend` scores), retrieval context for a question, the zero-shot similarity, the
+contrastive OptionScorer and its fold function (trained for a moment on tiny data with kitlib.train), the
+cross-encoder fold function, and the notebook: two smoke runs with other seeds on a second data set without a
+corpus keep their predictions and blend. The cross-encoder pieces and the retriever are tested with their task
+libraries (tests/tasks/test_multiple_choice.py, tests/tasks/test_retrieval.py)."""
 import filecmp
 import os
 import shutil
@@ -18,6 +20,7 @@ from kitlib import submit  # noqa: E402
 from kitlib.errors import DataError, ParameterError, SubmissionError  # noqa: E402
 from kitlib.metrics import map_at_k  # noqa: E402
 from kitlib.competitions import llm_science_exam as se  # noqa: E402
+from kitlib.tasks import multiple_choice as mc  # noqa: E402
 from kitlib.tasks.retrieval import PassageRetriever, chunk_corpus  # noqa: E402
 
 DEMO = se._committed_demo_dir()
@@ -90,6 +93,40 @@ def test_map3_metric_scores_logits_against_answer_indices():
     logits = np.array([[0.1, 0.9, 0.3, 0.5, 0.2], [0.1, 0.9, 0.3, 0.5, 0.2], [0.1, 0.9, 0.3, 0.5, 0.2]])
     # answers B (rank 1), C (rank 3), A (rank 5): (1 + 1/3 + 0) / 3 = 4/9
     assert se.map3_metric(np.array([1, 2, 0]), logits) == pytest.approx(4 / 9)
+
+
+# ---------------------------------------------------------------------------- prediction tables
+def test_prediction_frame_holds_id_fold_answer_and_one_score_per_option():
+    df = pd.DataFrame({"id": [7, 8], "prompt": ["Q1", "Q2"], "answer": ["A", "E"]})
+    frame = se.prediction_frame(df, np.eye(5)[:2], fold=[1, 0])
+    assert list(frame.columns) == ["id", "fold", "answer", "score_A", "score_B", "score_C", "score_D", "score_E"]
+    assert frame["id"].tolist() == ["7", "8"] and frame["fold"].tolist() == [1, 0]  # ids as text, like the files
+    assert list(se.prediction_frame(df.drop(columns="answer"), np.eye(5)[:2]).columns) == ["id", *se.SCORES]
+    with pytest.raises(ParameterError, match=r"shape \(2, 4\)"):
+        se.prediction_frame(df, np.zeros((2, 4)))
+
+
+def test_score_predictions_is_map3_of_the_score_columns_against_answer():
+    scores = np.array([[0.1, 0.9, 0.3, 0.5, 0.2]] * 3 + [[1.0, 1.0, 0.0, 0.0, 2.0]])  # B D C three times; E A B
+    frame = se.prediction_frame(pd.DataFrame({"id": list("wxyz"), "answer": ["B", "C", "A", "B"]}), scores)
+    # B at rank 1, C at rank 3, A not in the top 3, B at rank 3 (ties keep A before B): (1 + 1/3 + 0 + 1/3) / 4
+    assert se.score_predictions(frame) == pytest.approx(5 / 12)
+    assert se.score_predictions(frame.iloc[::-1]) == pytest.approx(5 / 12)  # row order does not matter
+    spec = se.COMPETITION.predictions
+    assert (spec.key, spec.target, spec.score, spec.to_submission) == (
+        ("id",), "answer", se.score_predictions, se.predictions_to_submission)
+
+
+def test_predictions_to_submission_ranks_letters_in_the_sample_order_matched_by_id(tmp_path):
+    pd.DataFrame({"id": ["10", "3"], "prediction": ["", ""]}).to_csv(tmp_path / "sample_submission.csv", index=False)
+    test = pd.DataFrame({"id": [3, 10], "score_A": [0, 3], "score_B": [0, 2], "score_C": [0, 1], "score_D": [1, 0],
+                         "score_E": [2, 0]})
+    out = se.predictions_to_submission(test, tmp_path)
+    assert out.to_dict("list") == {"id": ["10", "3"], "prediction": ["A B C", "E D A"]}
+    with pytest.raises(DataError, match=r"1 id\(s\) of \S+sample_submission.csv have no test prediction, the first"):
+        se.predictions_to_submission(test.iloc[:1], tmp_path)
+    with pytest.raises(DataError, match="id '3' appears more than once"):
+        se.predictions_to_submission(pd.concat([test, test.iloc[:1]]), tmp_path)
 
 
 # ------------------------------------------------------------------------------ submission check
@@ -231,6 +268,47 @@ def test_option_scorer_learns_with_the_contrastive_loss():
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
+def test_contrastive_fold_averages_seeds_and_never_trains_on_the_validation_questions():
+    rng = np.random.default_rng(0)
+    Q, O, y = rng.normal(size=(40, 8)), rng.normal(size=(40, 5, 8)), rng.integers(0, 5, size=40)
+    Q_test, O_test = rng.normal(size=(6, 8)), rng.normal(size=(6, 5, 8))
+    tr, va = np.arange(30), np.arange(30, 40)
+
+    def run(answers, seed, n_seeds=1):
+        fold = se.contrastive_fold(Q, O, answers, Q_test, O_test, epochs=2, seed=seed, n_seeds=n_seeds, device="cpu")
+        return fold(0, tr, va)
+
+    first, second, both = run(y, 3), run(y, 4), run(y, 3, n_seeds=2)
+    assert first.val.shape == (10, 5) and first.test.shape == (6, 5)
+    assert not np.allclose(first.val, second.val)  # the seed matters...
+    assert np.allclose(both.val, (first.val + second.val) / 2)  # ...and n_seeds averages seeds seed, seed+1
+    assert np.allclose(both.test, (first.test + second.test) / 2)
+    shuffled = y.copy()
+    shuffled[va] = (y[va] + 1) % 5  # other answers for the validation questions change nothing
+    assert np.allclose(run(shuffled, 3).val, first.val)
+
+
+# ---------------------------------------------------------------------------- c: cross-encoder
+def test_cross_encoder_fold_scores_validation_and_test_questions_it_never_trained_on(demo_train):
+    import torch
+
+    df, test = demo_train.head(9).reset_index(drop=True), demo_train.iloc[20:24].drop(columns="answer")
+    tr, va = np.arange(6), np.arange(6, 9)
+    kw = dict(max_length=32, epochs=1, lr=2e-4, metric=se.map3_metric, metric_name="map_at_3", device="cpu",
+              progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny batches: one thread is faster on a busy 2-core machine
+    try:
+        result = mc.cross_encoder_fold(df, test, **kw)(0, tr, va)
+        other = df.assign(answer=[*df["answer"][:6], "E", "E", "E"])  # other answers for the validation questions
+        again = mc.cross_encoder_fold(other, test, **kw)(0, tr, va)
+    finally:
+        torch.set_num_threads(threads)
+    assert result.val.shape == (3, 5) and result.test.shape == (4, 5)
+    assert [h["epoch"] for h in result.info["history"]] == [1] and "val_map_at_3" in result.info["history"][0]
+    assert np.allclose(again.val, result.val, atol=1e-5) and np.allclose(again.test, result.test, atol=1e-5)
+
+
 def test_importing_the_competition_module_does_not_import_torch():
     code = ("import sys, kitlib.competitions.llm_science_exam as s; s.check_submission; "
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
@@ -240,19 +318,35 @@ def test_importing_the_competition_module_does_not_import_torch():
 
 # ------------------------------------------------------------------------------------- notebook
 @pytest.mark.notebook
-def test_science_exam_on_another_dataset_without_corpus(kit_dirs, tmp_path):
-    from kitlib import run
-    from kitlib.competitions import COMPETITIONS
+def test_smoke_runs_keep_predictions_and_two_seeds_blend_on_another_dataset_without_corpus(kit_dirs, tmp_path):
+    from kitlib import predictions, run
+    from kitlib.blend import blend
     from kitlib.execute import execute
 
     data_dir = se.write_demo(tmp_path / "other", seed=5)
     shutil.rmtree(data_dir / "corpus")  # retrieval switches itself off
-    manifest = run.read_manifest(execute("llm-science-exam", {"smoke": "true", "data_dir": str(data_dir)}))
-    assert manifest["status"] == "ok", manifest.get("error")
-    metric = COMPETITIONS["llm-science-exam"].metric
-    assert metric in manifest["metrics"] and manifest["score"] == manifest["metrics"][metric]
-    assert manifest["data"], "input files and their hashes are recorded"
-    submit.validate_submission(manifest["submission"]["path"], "llm-science-exam", manifest["data_dir"])
-    assert manifest["data_dir"] == str(data_dir)
-    assert {"val_map_at_3_zero_shot", "val_map_at_3_contrastive", "val_map_at_3_cross_encoder"} <= set(
-        manifest["metrics"])
+    params = {"smoke": "true", "data_dir": str(data_dir), "fold_seed": "2"}
+    dirs = [execute("llm-science-exam", {**params, "seed": seed}) for seed in ("0", "1")]
+    manifests = [run.read_manifest(d) for d in dirs]
+    for manifest in manifests:
+        assert manifest["status"] == "ok", manifest.get("error")
+        assert manifest["data_dir"] == str(data_dir) and manifest["data"], "input files and their hashes are recorded"
+        submit.validate_submission(manifest["submission"]["path"], "llm-science-exam", manifest["data_dir"])
+    first = manifests[0]
+    metrics, cv = first["metrics"], first["cv"]
+    assert {"val_map_at_3_zero_shot", "val_map_at_3_contrastive", "val_map_at_3_cross_encoder"} <= set(metrics)
+    assert first["score"] == metrics["val_map_at_3"] == cv["score"]  # the pooled out-of-fold score
+    assert (metrics["val_map_at_3_cv_mean"], metrics["val_map_at_3_cv_std"]) == (cv["mean"], cv["std"])
+    assert cv["metric"] == "val_map_at_3" and cv["n_rows"] == 24 and len(cv["folds"]) == 2
+
+    oof, test = predictions.read(dirs[0])
+    questions = se.read_questions(data_dir / "test.csv")
+    assert list(oof.columns) == ["id", "fold", "answer", *se.SCORES] and list(test.columns) == ["id", *se.SCORES]
+    assert len(oof) == 24 and oof["id"].is_unique and set(oof["fold"]) == {0, 1}
+    assert sorted(test["id"]) == sorted(questions["id"]) and test["id"].is_unique
+    assert se.score_predictions(oof) == pytest.approx(first["score"])  # the notebook scores as the blend does
+    assert predictions.read(dirs[1])[0]["fold"].equals(oof["fold"])  # other seed, same folds
+
+    blended = run.read_manifest(blend([d.name for d in dirs], message="two seeds"))
+    assert blended["status"] == "ok" and blended["kind"] == "blend" and blended["cv"]["n_rows"] == 24
+    submit.validate_submission(blended["submission"]["path"], "llm-science-exam", data_dir)
