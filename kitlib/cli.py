@@ -1,13 +1,16 @@
 """The ``kit`` command.
 
-    kit run COMPETITION|NOTEBOOK [-p NAME VALUE ...]    execute the notebook with papermill, keep a run record
+    kit new NAME --data-dir DIR [--metric M] [--target COL ...] [--id COL] [--platform P] [--slug S] [--force]
+                                                        a new competition from its files: spec + notebook
+    kit run COMPETITION|NOTEBOOK [-p NAME VALUE ...] [-c COMPETITION]
+                                                        execute the notebook with papermill, keep a run record
     kit params COMPETITION|NOTEBOOK                     list the notebook's parameters
     kit runs [COMPETITION] [--all]                      the runs, best score first (--all: smoke, failed too)
     kit blend RUN RUN [...] [--method weights|mean] [-m MSG]   blend runs' predictions into a new run
-    kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload] [--data-dir DIR]
+    kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload] [--data-dir DIR] [--force]
     kit data download COMPETITION [--dest DIR]          fetch the files through the platform's client
     kit kernel COMPETITION [-p NAME VALUE ...] [--out DIR] [--push]
-    kit competitions                                    the competitions the kit carries
+    kit competitions                                    the built-in competitions and the project's own
 
 Exit status: 0 on success, 1 when a run, validation or upload failed, 2 for bad usage.
 """
@@ -29,13 +32,14 @@ def cmd_run(args) -> int:
     from .run import read_manifest
 
     try:
-        run_dir = execute(args.target, _params(args.param), progress=not args.quiet)
+        run_dir = execute(args.target, _params(args.param), progress=not args.quiet, competition=args.competition)
     except RunError as exc:
         print(f"kit run: FAILED\n{exc}", file=sys.stderr)
         if getattr(exc, "run_dir", None):
             print(f"run record: {exc.run_dir / 'manifest.json'}", file=sys.stderr)
         return 1
     manifest = read_manifest(run_dir)
+    print(f"competition: {manifest.get('competition') or 'none (the notebook names none)'}")
     print(f"run folder:  {run_dir}")
     print(f"run record:  {run_dir / 'manifest.json'}")
     metrics = manifest.get("metrics") or {}
@@ -88,8 +92,11 @@ def cmd_blend(args) -> int:
 def cmd_submit(args) -> int:
     from .submit import submit
 
-    row = submit(args.target, args.competition, message=args.message, upload=args.upload, data_dir=args.data_dir)
-    print(f"valid: {row['file']} (sha256 {row['sha256'][:12]}) recorded in the ledger")
+    row = submit(args.target, args.competition, message=args.message, upload=args.upload, data_dir=args.data_dir,
+                 force=args.force)
+    run = f", run {row['run_id']}" if row.get("run_id") else ""
+    edited = " (edited after its run: recorded without the run's score)" if row["message"].startswith("[edited]") else ""
+    print(f"valid: {row['file']} (sha256 {row['sha256'][:12]}{run}) recorded in the ledger{edited}")
     if args.upload:
         print(f"uploaded: {row['platform_message']}")
     return 0
@@ -98,8 +105,31 @@ def cmd_submit(args) -> int:
 def cmd_competitions(args) -> int:
     from .competitions import COMPETITIONS
 
-    for comp in COMPETITIONS.values():
-        print(f"{comp.name:26s} {comp.platform:8s} {comp.metric:18s} {comp.title}")
+    broken = []
+    for name in COMPETITIONS:
+        try:
+            comp = COMPETITIONS[name]
+        except ParameterError as exc:  # the others are still listed
+            broken.append(str(exc))
+            continue
+        where = f"  [{comp.source}]" if comp.source else ""
+        print(f"{comp.name:26s} {comp.platform:8s} {comp.metric:18s} {comp.title}{where}")
+    for message in broken:
+        print(f"kit competitions: {message}", file=sys.stderr)
+    return 2 if broken else 0
+
+
+def cmd_new(args) -> int:
+    from .scaffold import new_competition
+
+    spec, notebook, found = new_competition(
+        args.name, args.data_dir, metric=args.metric, targets=args.target, id=args.id, platform=args.platform,
+        slug=args.slug, template=args.template, train=args.train, test=args.test, sample=args.sample,
+        force=args.force)
+    for line in found.notes:
+        print(line)
+    print(f"spec:       {spec}\nnotebook:   {notebook}")
+    print(f"run it:     kit run {args.name} -p smoke true   (then without smoke; kit params {args.name} lists the knobs)")
     return 0
 
 
@@ -135,10 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kit", description="Competition notebook kit: run, record, submit.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="execute a competition's notebook with papermill and keep a run record")
+    p = sub.add_parser("new", help="a new competition from its files: competitions/NAME.toml and notebooks/NAME.ipynb")
+    p.add_argument("name", help="the competition's name (lowercase letters, digits, '-', '_')")
+    p.add_argument("--data-dir", required=True, help="folder with the competition's files (Kaggle's layout)")
+    p.add_argument("--metric", help="metric by name (default: one that fits the task, printed)")
+    p.add_argument("--target", nargs="+", help="target column(s) (default: the sample's columns after the id)")
+    p.add_argument("--id", help="id column (default: the sample's first column)")
+    p.add_argument("--platform", default="kaggle", help="kaggle, aicrowd or local (no upload)")
+    p.add_argument("--slug", help="the competition's slug on the platform (default: NAME)")
+    p.add_argument("--template", default="tabular", help="notebook template (tabular)")
+    p.add_argument("--train", default="train.csv", help="training file name")
+    p.add_argument("--test", default="test.csv", help="test file name")
+    p.add_argument("--sample", default="sample_submission.csv", help="sample submission file name")
+    p.add_argument("--force", action="store_true", help="overwrite an existing spec and notebook")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("run", help="execute a competition's notebook (or any notebook) with papermill, keep a record")
     p.add_argument("target", help="competition name (see `kit competitions`) or a notebook path")
     p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="override a notebook parameter (repeatable)")
+    p.add_argument("-c", "--competition", help="the competition a notebook path belongs to (default: its metadata "
+                                                "or file name; none is fine)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-cell progress bar")
     p.set_defaults(func=cmd_run)
 
@@ -163,9 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--message", default="", help="submission description")
     p.add_argument("--upload", action="store_true", help="upload through the platform's official client")
     p.add_argument("--data-dir", help="competition data folder holding the sample submission")
+    p.add_argument("--force", action="store_true", help="submit a file edited after the run that wrote it")
     p.set_defaults(func=cmd_submit)
 
-    p = sub.add_parser("competitions", help="list the competitions the kit carries")
+    p = sub.add_parser("competitions", help="list the built-in competitions and the project's own")
     p.set_defaults(func=cmd_competitions)
 
     data = sub.add_parser("data", help="competition data").add_subparsers(dest="data_command", required=True)

@@ -1,6 +1,7 @@
 """``kit run``: execute a notebook with papermill, with checked parameters, and keep its run folder.
 
-``execute(target, overrides)`` resolves the notebook (a competition name or a path), checks the overrides
+``execute(target, overrides)`` resolves the notebook (a competition name or any notebook path: one that names
+no competition runs with ``competition: null``), checks the overrides
 against the notebook's tagged ``parameters`` cell (unknown names are an error listing the known ones;
 values are converted to the declared types), creates ``runs/<run-id>/`` with a manifest recording the
 declared parameters, runs the notebook in it (``KIT_RUN_DIR`` tells :func:`kitlib.run.start` the folder),
@@ -115,11 +116,24 @@ def _mask_secrets(path: Path) -> None:
         path.write_text(masked)
 
 
-def resolve_notebook(target: str) -> tuple[str, Path]:
-    """``(competition, notebook path)`` for a competition name or a notebook path.
+def notebook_competition(path: Path) -> str | None:
+    """The competition a notebook names in its metadata (``metadata.kitlib.competition``), else ``None``."""
+    import json
 
-    A notebook path belongs to the competition whose registered notebook it is, or to the competition
-    named by its file stem. Raises ``ParameterError`` when neither fits.
+    try:
+        meta = json.loads(path.read_text()).get("metadata", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    named = (meta.get("kitlib") or {}).get("competition") if isinstance(meta.get("kitlib"), dict) else None
+    return named if isinstance(named, str) and named else None
+
+
+def resolve_notebook(target: str, competition: str | None = None) -> tuple[str | None, Path]:
+    """``(competition or None, notebook path)`` for a competition name or a notebook path.
+
+    A notebook path belongs to ``competition`` when given, else to the competition its metadata names, else to
+    the competition whose registered notebook it is or that its file stem names, else to none (``None``: any
+    notebook runs). Raises ``ParameterError`` for a notebook that does not exist or an unknown competition.
     """
     from .competitions import COMPETITIONS
 
@@ -127,18 +141,42 @@ def resolve_notebook(target: str) -> tuple[str, Path]:
     if path.suffix == ".ipynb":
         if not path.is_file():
             raise ParameterError(f"notebook {target!r} not found")
-        for comp in COMPETITIONS.values():
-            if comp.notebook_path.resolve() == path.resolve() or comp.name == path.stem:
-                return comp.name, path.resolve()
-        raise ParameterError(f"notebook {target!r} belongs to no competition; name it after one of "
-                             f"{sorted(COMPETITIONS)}")
+        named = competition or notebook_competition(path)
+        if named:
+            return get_competition(named).name, path.resolve()
+        if path.stem in COMPETITIONS:
+            return path.stem, path.resolve()
+        for name in COMPETITIONS:
+            try:
+                registered = COMPETITIONS[name].notebook_path.resolve()
+            except ParameterError:  # a broken spec is reported where it is used, not here
+                continue
+            if registered == path.resolve():
+                return name, path.resolve()
+        return None, path.resolve()
     comp = get_competition(target)
+    if competition and competition != comp.name:
+        raise ParameterError(f"{target!r} is a competition; -c {competition!r} names another")
+    if not comp.notebook_path.is_file():
+        again = f"; `kit new {comp.name} --data-dir DIR --force` writes it again" if comp.source else ""
+        raise ParameterError(f"the notebook of {comp.name!r} does not exist: {comp.notebook_path}{again}")
     return comp.name, comp.notebook_path
 
 
+def run_name(competition: str | None, notebook: Path) -> str:
+    """What a run id starts with: the competition, else the notebook's file name (letters, digits, '-', '_')."""
+    import re
+
+    return competition or re.sub(r"[^A-Za-z0-9_-]+", "-", notebook.stem).strip("-") or "notebook"
+
+
 def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str | None = None,
-            progress: bool = False) -> Path:
-    """Execute a competition's notebook (or a notebook path) with papermill; return the run folder.
+            progress: bool = False, competition: str | None = None) -> Path:
+    """Execute a competition's notebook (or any notebook path) with papermill; return the run folder.
+
+    The run belongs to the competition :func:`resolve_notebook` finds (``competition`` names it for a notebook
+    path); a notebook of no competition runs all the same, recorded with ``competition: null`` in a run folder
+    named after the notebook.
 
     ``overrides`` (name -> value, strings are converted to the declared types) must name parameters of
     the notebook. Writes ``runs/<run-id>/notebook.ipynb`` and ``manifest.json`` (``params`` holds the
@@ -150,16 +188,17 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    competition, notebook = resolve_notebook(target)
+    competition, notebook = resolve_notebook(target, competition)
     known = notebook_parameters(notebook)
     params = coerce_parameters({k: v for k, v in (overrides or {}).items()}, known)
-    run_dir = runs_dir() / (run_id or new_run_id(competition))
+    run_dir = runs_dir() / (run_id or new_run_id(run_name(competition, notebook)))
     run_dir.mkdir(parents=True, exist_ok=False)
     output = run_dir / "notebook.ipynb"
     commit, dirty = git_state()
     started, t0 = _now(), time.perf_counter()
+    values = _jsonable({**declared_values(known), **params})
     update_manifest(run_dir, run_id=run_dir.name, competition=competition, notebook=str(notebook),
-                    params=_jsonable({**declared_values(known), **params}), overrides=_jsonable(params),
+                    params=values, overrides=_jsonable(params), seed=values.get("seed"), metrics={}, score=None,
                     status="running", started=started, git_commit=commit, git_dirty=dirty,
                     packages=package_versions())
     env_before = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}

@@ -128,7 +128,8 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-    bootstrap = nbformat.v4.new_code_cell(bootstrap_source(wheel.name, owner))
+    spec = (comp.name, Path(comp.source).read_text()) if comp.source else None
+    bootstrap = nbformat.v4.new_code_cell(bootstrap_source(wheel.name, owner, spec))
     bootstrap.metadata["tags"] = [BOOTSTRAP_TAG]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells.insert(first_code, bootstrap)
@@ -182,12 +183,19 @@ def push_bundle(out_dir: Path) -> str:
     return f"{answer} (kitlib from dataset {dataset_ref}, {wheels[0].name})"
 
 
-def bootstrap_source(wheel_name: str, owner: str) -> str:
+def bootstrap_source(wheel_name: str, owner: str, spec: tuple[str, str] | None = None) -> str:
     """The first code cell of a bundled notebook: on Kaggle, import kitlib from the attached wheel.
 
     ``wheel_name`` is the wheel's file name, ``owner`` the owner of the dataset ``<owner>/kitlib`` (named in
-    the error raised when the wheel is not found). Off Kaggle the cell does nothing.
+    the error raised when the wheel is not found). ``spec`` is ``(name, TOML text)`` of a competition written by
+    ``kit new``: on Kaggle the cell writes it to ``<tempdir>/kit-project/competitions/<name>.toml`` and points
+    ``KIT_PROJECT_DIR`` there, so the notebook finds its competition. Off Kaggle the cell does nothing.
     """
+    project = "" if spec is None else f'''
+    _project = pathlib.Path(tempfile.gettempdir()) / "kit-project"
+    (_project / "competitions").mkdir(parents=True, exist_ok=True)
+    (_project / "competitions" / {spec[0] + ".toml"!r}).write_text({spec[1]!r})
+    os.environ["KIT_PROJECT_DIR"] = str(_project)'''
     return f'''# Added by `kit kernel`: on Kaggle (offline), import kitlib from the attached dataset
 # {owner}/{DATASET_SLUG}.
 # Anywhere else this cell does nothing.
@@ -209,7 +217,7 @@ if os.environ.get("{KAGGLE_RUN_ENV}"):
                                       "{owner}/{DATASET_SLUG} (`kit kernel --push` uploads it)")
         _root = _unpacked[0].parent.parent
     sys.path.insert(0, str(_root))
-    os.environ.setdefault("KIT_RUNS_DIR", "{KAGGLE_WORKING}/runs")
+    os.environ.setdefault("KIT_RUNS_DIR", "{KAGGLE_WORKING}/runs"){project}
 '''
 
 

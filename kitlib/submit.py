@@ -1,7 +1,9 @@
 """Submissions: write, validate against the competition's spec, keep the ledger, upload.
 
-A file that fails validation is never uploaded. Every accepted submission is appended to
-``submissions/ledger.csv`` (``time, competition, file, sha256, run_id, score, message, upload_status,
+A file that fails validation is never uploaded. A file some run wrote (found by the path its manifest records,
+or its copy in the run folder) is checked against the run's sha256 and credited to the run: its competition,
+data folder, id and score; an edited file is refused (with ``force``: recorded as edited, without the score).
+Every accepted submission is appended to ``submissions/ledger.csv`` (``time, competition, file, sha256, run_id, score, message, upload_status,
 platform_message``); a failed upload is recorded as ``failed`` and raises ``UploadError``.
 
 Does not import the training code (data flows one way).
@@ -14,11 +16,12 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .competitions import ROOT, Competition, get_competition
+from .competitions import Competition, get_competition, project_dir
 from .data import file_sha256
-from .errors import SubmissionError, UploadError
+from .errors import ParameterError, SubmissionError, UploadError
 from .runtime import kaggle_output_path
 
 LEDGER_COLUMNS = ("time", "competition", "file", "sha256", "run_id", "score", "message", "upload_status",
@@ -27,8 +30,9 @@ SHOW_ROWS = 5  # offending rows named in an error
 
 
 def submissions_dir() -> Path:
-    """``$KIT_SUBMISSIONS_DIR`` or ``submissions/`` in the project."""
-    return Path(os.environ.get("KIT_SUBMISSIONS_DIR", ROOT / "submissions"))
+    """``$KIT_SUBMISSIONS_DIR`` or ``submissions/`` in the project folder (``KIT_PROJECT_DIR``, default the
+    checkout)."""
+    return Path(os.environ.get("KIT_SUBMISSIONS_DIR") or project_dir() / "submissions")
 
 
 def _rows(mask, limit: int = SHOW_ROWS) -> str:
@@ -62,11 +66,26 @@ def validate_submission(path: str | Path, competition: str | Competition, data_d
             if empty.any():
                 raise SubmissionError(f"{name}: column {column!r} is empty in row(s) {_rows(empty)}")
         for column, allowed in spec.allowed.items():
-            bad = (~frame[column].isin(allowed)).to_numpy()
+            if column in spec.ranked:
+                tokens = frame[column].str.split()
+                k = spec.ranked[column]
+                bad = tokens.map(lambda t: len(t) > k or not set(t) <= set(allowed)).to_numpy(dtype=bool)
+                what = f"is not up to {k} space-separated values of"
+            else:
+                bad = (~frame[column].isin(allowed)).to_numpy()
+                what = "is not one of"
             if bad.any():
                 first = frame[column].iloc[int(bad.argmax())]
-                raise SubmissionError(f"{name}: column {column!r}: {first!r} in row(s) {_rows(bad)} is not one of "
+                raise SubmissionError(f"{name}: column {column!r}: {first!r} in row(s) {_rows(bad)} {what} "
                                       f"{list(allowed)}")
+        for column, (low, high) in spec.ranges.items():
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isfinite(values) | (values < low) | (values > high)
+            if bad.any():
+                first = frame[column].iloc[int(bad.argmax())]
+                raise SubmissionError(f"{name}: column {column!r}: {first!r} in row(s) {_rows(bad)} is not a number "
+                                      f"in [{low:g}, {high:g}]")
         if spec.sample and data_dir is not None:
             sample_path = Path(data_dir) / spec.sample
             if not sample_path.is_file():
@@ -134,48 +153,104 @@ def read_ledger() -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------- submit
-def resolve_target(target: str, competition: str | None) -> tuple[Path, str, str | None, dict]:
-    """``(file, competition, run id, manifest)`` for a file path or a run id.
+def run_of_file(path: str | Path) -> dict | None:
+    """The manifest of the run that wrote ``path`` (its recorded submission path, or its copy in the run folder),
+    found by scanning the runs folder; ``None`` when no run did."""
+    from .run import read_manifest, runs_dir
 
-    Raises ``SubmissionError`` when the target is neither, or the run wrote no submission.
+    target = Path(path).resolve()
+    try:
+        manifest = read_manifest(target.parent)  # the copy write_submission keeps in the run folder
+    except ValueError:
+        manifest = {}
+    if (manifest.get("submission") or {}).get("path"):
+        try:
+            if target.name == get_competition(manifest.get("competition") or "").submission.file_name:
+                return manifest
+        except ParameterError:
+            pass
+    folder = runs_dir()
+    for manifest_path in sorted(folder.glob("*/manifest.json")) if folder.is_dir() else []:
+        try:
+            manifest = read_manifest(manifest_path.parent)
+        except ValueError:
+            continue
+        recorded = (manifest.get("submission") or {}).get("path")
+        if recorded and Path(recorded).resolve() == target:
+            return manifest
+    return None
+
+
+def resolve_target(target: str, competition: str | None, force: bool = False) -> tuple[Path, str, str | None, dict]:
+    """``(file, competition, run id, manifest)`` for a file path or a run id (or run folder).
+
+    A file some run wrote belongs to that run (:func:`run_of_file`). The manifest comes back with ``edited``
+    set when the file's sha256 differs from the run's and ``force`` lets it through. Raises ``SubmissionError``
+    when the target is neither, a file of no run comes without a competition, the competition differs from the
+    run's, the run wrote no submission, or the file was edited after the run (without ``force``).
     """
     from .run import read_manifest, runs_dir
 
     path = Path(target)
     if path.is_file():
-        if competition is None:
-            raise SubmissionError(f"{target}: say which competition it is for (--competition NAME)")
-        return path, competition, None, {}
-    run_dir = path if path.is_dir() else runs_dir() / target
-    manifest = read_manifest(run_dir)
-    if not manifest:
-        raise SubmissionError(f"{target!r} is neither a file nor a run id (no manifest in {run_dir})")
-    sub = (manifest.get("submission") or {}).get("path")
-    if not sub:
-        raise SubmissionError(f"run {manifest.get('run_id', target)} wrote no submission")
+        manifest = run_of_file(path)
+        if manifest is None:
+            if competition is None:
+                raise SubmissionError(f"{target}: no run in {runs_dir()} wrote this file; say which competition it is "
+                                      f"for (--competition NAME)")
+            return path, competition, None, {}
+    else:
+        run_dir = path if path.is_dir() else runs_dir() / target
+        manifest = read_manifest(run_dir)
+        if not manifest:
+            raise SubmissionError(f"{target!r} is neither a file nor a run id (no manifest in {run_dir})")
+        if not (manifest.get("submission") or {}).get("path"):
+            raise SubmissionError(f"run {manifest.get('run_id', target)} wrote no submission")
+        path = Path(manifest["submission"]["path"])
+    run_id, recorded = manifest.get("run_id"), manifest["submission"]
     if competition and competition != manifest.get("competition"):
-        raise SubmissionError(f"run {manifest['run_id']} is for {manifest['competition']!r}, not {competition!r}")
-    return Path(sub), manifest["competition"], manifest.get("run_id"), manifest
+        raise SubmissionError(f"{path} was written by run {run_id} for {manifest.get('competition')!r}, "
+                              f"not {competition!r}")
+    if path.is_file() and file_sha256(path) != recorded.get("sha256"):
+        if not force:
+            raise SubmissionError(f"{path} was written by run {run_id} (sha256 {str(recorded.get('sha256'))[:12]}) but "
+                                  f"has changed since (sha256 {file_sha256(path)[:12]}): it was edited; pass --force to "
+                                  f"submit it as edited, recorded without the run's score")
+        manifest = {**manifest, "edited": True}
+    return path, manifest["competition"], run_id, manifest
 
 
 def submit(target: str, competition: str | None = None, *, message: str = "", upload: bool = False,
-           data_dir: str | Path | None = None) -> dict:
+           data_dir: str | Path | None = None, force: bool = False) -> dict:
     """Validate a submission (file or run id), append it to the ledger and optionally upload it.
 
-    ``data_dir`` (where the sample submission is) defaults to the run's data folder, else the demo set.
-    Returns the ledger row. Raises ``SubmissionError`` (nothing recorded, nothing uploaded) for an
-    invalid file, and ``UploadError`` after recording ``failed`` when the upload fails.
+    ``data_dir`` (where the sample submission is) defaults to the data folder of the run that wrote the file,
+    else the competition's recorded data folder, else its demo set. A file edited after its run is refused
+    unless ``force`` (then recorded as edited: the run id kept, no score, the message marked ``[edited]``).
+    Returns the ledger row. Raises ``SubmissionError`` (nothing recorded, nothing uploaded) for an invalid or
+    edited file: a refusal names the sample it compared against and, when the data folder was a guess, says
+    to pass ``--data-dir``; ``UploadError`` after recording ``failed`` when the upload fails.
     """
-    path, comp_name, run_id, manifest = resolve_target(target, competition)
+    path, comp_name, run_id, manifest = resolve_target(target, competition, force)
     comp = get_competition(comp_name)
+    guessed = data_dir is None and not manifest.get("data_dir") and not comp.data_dir
     if data_dir is None:
-        data_dir = manifest.get("data_dir") or comp.demo_dir
-    validate_submission(path, comp, data_dir)
+        data_dir = manifest.get("data_dir") or comp.default_data_dir
+    try:
+        validate_submission(path, comp, data_dir)
+    except SubmissionError as exc:
+        sample = f"; compared against {Path(data_dir) / comp.submission.sample}" if comp.submission.sample else ""
+        hint = (f" (the {comp.name} demo set: no data folder was given; pass --data-dir with the competition's files)"
+                if guessed else "")
+        raise SubmissionError(f"{exc}{sample}{hint}") from None
     if comp.submission.pack is not None:  # the platform's upload format, e.g. SOMD's zip
         print(f"packed for upload: {comp.submission.pack(path)}")
+    edited = bool(manifest.get("edited"))
     row = {"time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "competition": comp.name,
-           "file": str(path), "sha256": file_sha256(path), "run_id": run_id, "score": manifest.get("score"),
-           "message": message, "upload_status": "not uploaded", "platform_message": ""}
+           "file": str(path), "sha256": file_sha256(path), "run_id": run_id,
+           "score": None if edited else manifest.get("score"),
+           "message": f"[edited] {message}".strip() if edited else message, "upload_status": "not uploaded",
+           "platform_message": ""}
     if not upload:
         append_ledger(**row)
         return row

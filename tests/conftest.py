@@ -1,4 +1,5 @@
-"""Shared fixtures: every test writes runs, submissions and the ledger under its own tmp folder."""
+"""Shared fixtures: every test writes runs, submissions and the ledger under its own tmp folder, and sees an empty
+project folder (KIT_PROJECT_DIR), so no test picks up a user's own competitions/*.toml or notebooks."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("KERAS_BACKEND", "torch")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def kit_project(tmp_path, monkeypatch):
+    """An empty project folder for every test (``KIT_PROJECT_DIR``; created when something writes there); a test
+    that needs its own sets ``KIT_PROJECT_DIR`` again. Returns its path."""
+    project = tmp_path / "kit-project"
+    monkeypatch.setenv("KIT_PROJECT_DIR", str(project))
+    return project
 
 
 @pytest.fixture

@@ -109,3 +109,59 @@ def test_start_in_jupyter_reads_the_parameters_cell_of_the_session_notebook(kit_
     r = run.start("sentiment-classification", namespace)
     manifest = run.read_manifest(r.dir)
     assert manifest["params"] == {"lr": 0.5, "seed": 3} and manifest["status"] == "interactive"
+
+
+# ------------------------------------------------------------------ any notebook: papermill's example style
+def papermill_example(path, body="print(f'result {alpha * ratio:.2f}')", metadata=None):
+    """A notebook as papermill's examples write them: a parameters cell of plain assignments, a few cells,
+    no kitlib import."""
+    cells = [new_code_cell("# Parameters\nalpha = 0.6\nratio = 0.1", metadata={"tags": ["parameters"]}),
+             new_code_cell("import math\nproduct = math.prod([alpha, ratio])"), new_code_cell(body)]
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}, **(metadata or {})}
+    nbformat.write(new_notebook(cells=cells, metadata=meta), path)
+    return path
+
+
+def test_a_notebook_of_no_competition_runs_with_the_same_record(kit_dirs, tmp_path, capsys):
+    path = papermill_example(tmp_path / "python_parameterized.ipynb")
+    assert cli.main(["run", str(path), "-p", "alpha", "0.8", "-q"]) == 0
+    assert "competition: none" in capsys.readouterr().out
+    (run_dir,) = kit_dirs[0].iterdir()
+    assert run_dir.name.startswith("python_parameterized-")
+    manifest = run.read_manifest(run_dir)
+    assert manifest["competition"] is None and manifest["status"] == "ok"
+    assert manifest["params"] == {"alpha": 0.8, "ratio": 0.1} and manifest["overrides"] == {"alpha": 0.8}
+    for key in ("run_id", "notebook", "git_commit", "git_dirty", "packages", "started", "seconds", "seed", "metrics",
+                "score"):
+        assert key in manifest, key
+    executed = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    assert "result 0.08" in executed.cells[-1].outputs[0]["text"]
+    assert cli.main(["runs", "--all"]) == 0 and run_dir.name in capsys.readouterr().out
+    assert cli.main(["params", str(path)]) == 0
+    assert "alpha" in capsys.readouterr().out
+
+
+def test_a_notebook_of_no_competition_refuses_unknown_parameters_and_keeps_a_failed_run(kit_dirs, tmp_path, capsys):
+    path = papermill_example(tmp_path / "example.ipynb")
+    with pytest.raises(ParameterError, match=r"Unknown parameter 'beta' for this notebook; its parameters are "
+                                             r"\['alpha', 'ratio'\]"):
+        execute(str(path), {"beta": "1"})
+    failing = papermill_example(tmp_path / "failing.ipynb", body="print('half way')\nraise KeyError('ratio')")
+    assert cli.main(["run", str(failing), "-q"]) == 1
+    assert "cell In [3] failed: KeyError" in capsys.readouterr().err
+    (run_dir,) = [p for p in kit_dirs[0].iterdir() if p.name.startswith("failing-")]
+    assert run.read_manifest(run_dir)["status"] == "failed" and run.read_manifest(run_dir)["competition"] is None
+    executed = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    assert any("half way" in o.get("text", "") for o in executed.cells[-1].outputs)
+
+
+def test_the_competition_comes_from_metadata_or_the_command_line(kit_dirs, tmp_path, capsys):
+    named = papermill_example(tmp_path / "mine.ipynb", metadata={"kitlib": {"competition": "recommender"}})
+    assert run.read_manifest(execute(str(named), {}))["competition"] == "recommender"
+    plain = papermill_example(tmp_path / "plain.ipynb")
+    assert cli.main(["run", str(plain), "-c", "sentiment-classification", "-q"]) == 0
+    assert any(p.name.startswith("sentiment-classification-") for p in kit_dirs[0].iterdir())
+    assert cli.main(["run", str(plain), "-c", "nope", "-q"]) == 2
+    assert "Unknown competition 'nope'" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="notebook 'missing.ipynb' not found"):
+        execute("missing.ipynb", {})

@@ -4,14 +4,14 @@ import pytest
 from kitlib import predictions, run, submit
 from kitlib.cli import main
 from kitlib.execute import execute
-from kitlib.competitions import COMPETITIONS
+from kitlib.competitions import BUILT_IN, COMPETITIONS
 from kitlib.competitions import sentiment_classification as sentiment
 
 pytestmark = pytest.mark.notebook
 
 # The sentiment notebook runs twice below (on another data set, to show it is deterministic); a third run
 # on the demo data would add nothing that `make demo` does not show.
-NOTEBOOKS = [c.name for c in COMPETITIONS.values() if c.notebook_path.is_file() and c.name != "sentiment-classification"]
+NOTEBOOKS = [c.name for c in BUILT_IN if c.notebook_path.is_file() and c.name != "sentiment-classification"]
 
 
 def check_run(run_dir, competition):

@@ -82,3 +82,53 @@ def test_submit_by_run_id(kit_dirs, data_dir):
 def test_write_submission_refuses_invalid(kit_dirs, data_dir):
     with pytest.raises(SubmissionError, match="rows"):
         submit.write_submission(good(data_dir).iloc[:3], "sentiment-classification", data_dir=data_dir)
+
+
+# ------------------------------------------------------------------------ a file a run wrote: provenance
+def written_by_a_run(data_dir):
+    from kitlib import run
+
+    r = run.start("sentiment-classification", params={"seed": 0})
+    r.log_data(data_dir)  # not the demo set: the file has the rows of this folder's sample
+    r.log_metrics({"val_weighted_f1": 0.7})
+    return r, submit.write_submission(good(data_dir), "sentiment-classification", run=r, data_dir=data_dir)
+
+
+def test_submit_by_path_finds_the_run_and_its_data(kit_dirs, data_dir, capsys):
+    r, path = written_by_a_run(data_dir)
+    assert cli.main(["submit", str(path), "-m", "by path"]) == 0  # no --competition, no --data-dir
+    assert f"run {r.id}" in capsys.readouterr().out
+    row = submit.read_ledger().iloc[-1]
+    assert row.run_id == r.id and float(row.score) == 0.7 and row.competition == "sentiment-classification"
+    copy = submit.submit(str(r.dir / "submission.csv"))  # the run folder's copy is the run's too
+    assert copy["run_id"] == r.id
+    with pytest.raises(SubmissionError, match=f"was written by run {r.id} for 'sentiment-classification', not 'somd-ner'"):
+        submit.submit(str(path), "somd-ner")
+
+
+def test_an_edited_file_is_refused_or_recorded_as_edited(kit_dirs, data_dir, capsys):
+    r, path = written_by_a_run(data_dir)
+    path.write_text(path.read_text().replace("negative", "positive", 1))
+    with pytest.raises(SubmissionError, match=rf"{path.name} was written by run {r.id} \(sha256 \w+\) but has changed "
+                                              r"since \(sha256 \w+\): it was edited; pass --force"):
+        submit.submit(str(path))
+    with pytest.raises(SubmissionError, match="it was edited"):
+        submit.submit(r.id)  # by run id, the same check
+    assert submit.read_ledger().empty
+    assert cli.main(["submit", str(path), "--force", "-m", "hand-fixed"]) == 0
+    assert "edited after its run" in capsys.readouterr().out
+    row = submit.read_ledger().iloc[-1]
+    assert row.run_id == r.id and row.score == "" and row.message == "[edited] hand-fixed"
+
+
+def test_a_refusal_names_the_sample_and_says_when_the_data_folder_was_a_guess(kit_dirs, data_dir, tmp_path):
+    path = write(good(data_dir).iloc[:5], tmp_path)
+    with pytest.raises(SubmissionError, match=r"no run in .* wrote this file; say which competition"):
+        submit.submit(str(path))
+    with pytest.raises(SubmissionError, match=r"compared against .*demo.sentiment-classification.sample_submission.csv "
+                                              r"\(the sentiment-classification demo set: no data folder was given; "
+                                              r"pass --data-dir"):
+        submit.submit(str(path), "sentiment-classification")
+    with pytest.raises(SubmissionError, match=r"5 rows; sample_submission.csv has 12; compared against "
+                                              rf"{data_dir}/sample_submission.csv$"):
+        submit.submit(str(path), "sentiment-classification", data_dir=data_dir)

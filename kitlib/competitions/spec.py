@@ -6,12 +6,21 @@ Each built-in competition module or package (``kitlib/competitions/<name>.py`` o
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the project checkout
+PROJECT_ENV = "KIT_PROJECT_DIR"
+
+
+def project_dir() -> Path:
+    """The project folder: ``$KIT_PROJECT_DIR``, else the checkout. ``kit new`` writes ``competitions/<name>.toml``
+    and ``notebooks/<name>.ipynb`` there, and the registry reads the competitions it finds there."""
+    given = os.environ.get(PROJECT_ENV)
+    return Path(given).expanduser().absolute() if given else ROOT
 
 
 @dataclass(frozen=True)
@@ -19,7 +28,9 @@ class SubmissionSpec:
     """What a submission must look like.
 
     ``columns`` in order; ``key`` columns must equal the sample submission's, row by row; ``allowed``
-    maps a column to its allowed values; ``check(path, data_dir)`` is an optional rule a table cannot
+    maps a column to its allowed values; ``ranges`` maps a numeric column to ``(low, high)``: every value
+    must be a finite number within (``-inf``/``inf`` for no bound); ``ranked`` maps a column to ``k``: it
+    holds up to ``k`` space-separated values, each one of ``allowed[column]`` (MAP@k); ``check(path, data_dir)`` is an optional rule a table cannot
     express (it raises ``SubmissionError``); ``pack(path) -> Path`` turns a validated file into the
     platform's upload format (SOMD's zip). A spec with ``columns=()`` is not a CSV and is validated by
     ``check`` alone.
@@ -30,6 +41,8 @@ class SubmissionSpec:
     key: tuple[str, ...] = ()
     allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sample: str | None = None
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    ranked: dict[str, int] = field(default_factory=dict)
     check: Callable[[Path, Path | None], None] | None = None
     pack: Callable[[Path], Path] | None = None
 
@@ -60,6 +73,11 @@ class Competition:
     better (``"max"``/``"min"``); ``predictions`` says how its runs' prediction files are blended;
     ``demo(out_dir)`` writes the embedded demo set (deterministic; it writes
     only what is missing or stale).
+
+    A competition written by ``kit new`` (``competitions/<name>.toml`` in the project folder, see
+    :mod:`kitlib.competitions.specfile`) has no demo: ``data_dir`` is the folder it was made from, which an
+    empty ``data_dir`` parameter resolves to; ``source`` is its spec file; ``tabular`` is what its template
+    notebook reads (a :class:`kitlib.tasks.tabular.Problem`); ``notebook`` is then an absolute path.
     """
 
     name: str
@@ -72,18 +90,31 @@ class Competition:
     demo: Callable[[Path], object] | None = None
     notebook: str = ""  # path relative to the project; default notebooks/<name>.ipynb
     predictions: Predictions | None = None  # None: its runs cannot be blended
+    data_dir: str = ""  # a spec competition's recorded data folder ("" for the built-in ones: the demo)
+    source: str = ""  # the spec file of a competition written by `kit new`
+    tabular: Any = None  # a spec competition's kitlib.tasks.tabular.Problem
 
     @property
     def notebook_path(self) -> Path:
-        return ROOT / (self.notebook or f"notebooks/{self.name}.ipynb")
+        return ROOT / (self.notebook or f"notebooks/{self.name}.ipynb")  # an absolute notebook stays as it is
 
     @property
     def demo_dir(self) -> Path:
         return ROOT / "data" / "demo" / self.name
 
+    @property
+    def default_data_dir(self) -> Path:
+        """Where an empty ``data_dir`` points off Kaggle: the recorded data folder, else the demo set."""
+        return Path(self.data_dir) if self.data_dir else self.demo_dir
+
     def resolve_data_dir(self, data_dir: str | Path | None) -> Path:
-        """The folder with this competition's files: ``data_dir``, or the demo set when it is empty (see
+        """The folder with this competition's files: ``data_dir``, or when it is empty the recorded data folder
+        of a spec competition (``/kaggle/input/<slug>`` first on Kaggle), else the demo set (see
         :func:`kitlib.data.resolve_data_dir`). Raises ``DataError`` when the folder does not exist."""
         from ..data import resolve_data_dir
+        from ..runtime import KAGGLE_INPUT, on_kaggle
 
+        if data_dir in (None, "") and self.data_dir:
+            kaggle_input = KAGGLE_INPUT / self.slug
+            data_dir = kaggle_input if on_kaggle() and kaggle_input.is_dir() else self.data_dir
         return resolve_data_dir(data_dir, demo_dir=self.demo_dir, write_demo=self.demo, kaggle_slug=self.slug)

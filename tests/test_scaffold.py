@@ -1,0 +1,230 @@
+"""kit new (kitlib.scaffold): inference from a competition's files, every refusal, the template notebook, and
+kit new + kit run end to end in a temporary project folder."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import nbformat
+import pandas as pd
+import pytest
+
+from kitlib import cli, run, scaffold, submit
+from kitlib.competitions import get_competition
+from kitlib.errors import DataError, ParameterError
+from kitlib.execute import notebook_parameters
+from tabular_sets import write_kaggle_set
+
+TEMPLATE = scaffold.TEMPLATE_DIR / "tabular.ipynb"
+
+
+def made(tmp_path, kind, **kw):
+    return write_kaggle_set(tmp_path / kind, kind, n_train=kw.pop("n_train", 120), n_test=40, **kw)
+
+
+@pytest.mark.parametrize("kind, task, targets, labels, metric, holds", [
+    ("binary", "binary", ("target",), ("0", "1"), "roc_auc", "probabilities"),
+    ("binary-labels", "binary", ("target",), ("0", "1"), "accuracy", "labels"),
+    ("multiclass", "multiclass", ("grade",), ("high", "low", "mid", "top"), "accuracy", "labels"),
+    ("integer-multiclass", "multiclass", ("quality",), ("3", "4", "5", "6"), "accuracy", "labels"),
+    ("per-class", "multiclass", ("target",), ("Class_1", "Class_2", "Class_3", "Class_4"), "log_loss",
+     "probabilities"),
+    ("regression", "regression", ("price",), None, "rmse", "values"),
+    ("multi-target", "binary", ("a", "b"), ("0", "1"), "roc_auc", "probabilities"),
+    ("ranked", "multiclass", ("grade",), ("high", "low", "mid", "top"), "map_at_3", "ranked"),
+])
+def test_inference_on_generated_sets(tmp_path, kind, task, targets, labels, metric, holds):
+    found = scaffold.infer(made(tmp_path, kind))
+    p = found.problem
+    assert (p.id, p.targets, p.task, p.metric, p.holds) == ("id", targets, task, metric, holds)
+    assert p.categorical == ("colour",) and p.numeric == ("x1", "x2", "x3", "x4", "x5")
+    assert found.dtypes["x1"] == "float64" and found.dtypes["colour"] in ("object", "str")
+    for target in targets:
+        assert (p.labels.get(target) if labels else None) == labels
+    if kind == "per-class":
+        assert p.class_columns == {f"Class_{i}": f"Class_{i}" for i in range(1, 5)}
+    assert any(line.startswith("metric:") and ("default" in line or "sample holds" in line) for line in found.notes)
+
+
+def test_class_columns_named_target_underscore_class_and_options(tmp_path):
+    folder = made(tmp_path, "per-class")
+    sample = pd.read_csv(folder / "sample_submission.csv")
+    sample.columns = ["id"] + [f"target_{c}" for c in sample.columns[1:]]
+    sample.to_csv(folder / "sample_submission.csv", index=False)
+    p = scaffold.infer(folder, metric="roc").problem
+    assert p.class_columns["Class_2"] == "target_Class_2" and p.metric == "roc_auc"
+    reg = scaffold.infer(made(tmp_path, "integer-multiclass"), metric="rmse").problem
+    assert reg.task == "regression" and reg.holds == "values"
+    picked = scaffold.infer(made(tmp_path, "regression"), targets=["price"], id="id", metric="rmsle").problem
+    assert picked.metric == "rmsle" and picked.targets == ("price",)
+
+
+def test_files_by_other_names_and_columns_left_out(tmp_path):
+    folder = made(tmp_path, "binary")
+    train = pd.read_csv(folder / "train.csv").assign(leak=1.0, empty=float("nan"))
+    train.to_csv(folder / "tr.csv", index=False)
+    pd.read_csv(folder / "test.csv").assign(empty=float("nan")).to_csv(folder / "te.csv", index=False)
+    (folder / "sample_submission.csv").rename(folder / "ss.csv")
+    found = scaffold.infer(folder, train="tr.csv", test="te.csv", sample="ss.csv")
+    assert "leak" not in found.problem.features and "empty" not in found.problem.features
+    assert "left out: ['leak']" in found.notes[-1] and "empty in tr.csv, left out: ['empty']" in found.notes[-1]
+    assert found.problem.files == {"train": "tr.csv", "test": "te.csv", "sample": "ss.csv"}
+
+
+def edit(folder, name, change):
+    frame = pd.read_csv(folder / name, dtype=str, keep_default_na=False)
+    change(frame).to_csv(folder / name, index=False)
+
+
+@pytest.mark.parametrize("kind, change, kwargs, error, message", [
+    ("binary", None, {"metric": "auc"}, ParameterError, r"unknown metric 'auc'; expected one of \['accuracy'"),
+    ("binary", None, {"metric": "m"}, ParameterError, r"ambiguous metric 'm'.*\('m' matches \['macro_f1', 'mae', "
+                                                      r"'map_at_3'\]\)"),
+    ("per-class", None, {"metric": "rmse"}, ParameterError, r"metric 'rmse' scores values, which does not fit a "
+                                                            r"multiclass target with a probability per class"),
+    ("regression", None, {"metric": "roc_auc"}, ParameterError, r"metric 'roc_auc' scores classes, but train.csv column "
+                                                                r"'price' holds \d+ distinct numbers.*\['mae', 'rmse'"),
+    ("per-class", None, {"metric": "accuracy"}, ParameterError, r"with a probability per class.*\['log_loss', "
+                                                                r"'roc_auc'\]"),
+    ("multiclass", None, {"metric": "log_loss"}, ParameterError, r"expected one of \['accuracy', 'macro_f1', "
+                                                                 r"'map_at_3', 'weighted_f1'\]"),
+    ("multiclass", None, {"metric": "rmse"}, DataError, r"train.csv row 1: column 'grade': '\w+' is not a number"),
+    ("regression", ("train.csv", lambda f: f.assign(price=f.price.where(f.index != 4, "-3"))), {"metric": "rmsle"},
+     ParameterError, "metric 'rmsle' needs targets above -1"),
+    ("binary", ("train.csv", lambda f: f.assign(target=f.target.where(f.index != 6, ""))), {}, DataError,
+     "train.csv row 7: column 'target' is empty; a target needs a value in every row"),
+    ("binary", ("train.csv", lambda f: f.assign(target="1")), {}, DataError, "column 'target' holds one value"),
+    ("binary", ("sample_submission.csv", lambda f: f.rename(columns={"id": "key"})), {}, DataError,
+     r"test.csv: no id column 'key' \(its columns: \['id', 'x1'"),
+    ("binary", ("sample_submission.csv", lambda f: f.rename(columns={"target": "label"})), {}, DataError,
+     r"columns \['label'\] are neither columns of train.csv nor the classes of one of its columns \['target'\]"),
+    ("binary", ("sample_submission.csv", lambda f: f.assign(id=f.id.where(f.index != 2, "999"))), {}, DataError,
+     "sample_submission.csv row 3: column 'id': id '999' is not an id of test.csv"),
+    ("binary", ("test.csv", lambda f: f.assign(x4=f.x4.where(f.index != 1, "abc"))), {}, DataError,
+     "test.csv row 2: column 'x4': 'abc' is not a number"),
+    ("binary", None, {"targets": ["nope"]}, DataError, r"train.csv: no target column\(s\) \['nope'\]"),
+    ("multi-target", None, {"targets": ["a"]}, DataError, r"columns \['a', 'b'\] are neither columns"),
+    ("binary", ("sample_submission.csv", lambda f: f[["id"]]), {}, DataError, "needs an id column and at least one"),
+])
+def test_every_refusal_names_what_is_wrong(tmp_path, kind, change, kwargs, error, message):
+    folder = made(tmp_path, kind)
+    if change:
+        edit(folder, *change)
+    with pytest.raises(error, match=message):
+        scaffold.infer(folder, **kwargs)
+
+
+def test_targets_of_different_tasks_are_refused(tmp_path):
+    folder = made(tmp_path, "multi-target")
+    edit(folder, "train.csv", lambda f: f.assign(b=[str(i * 0.37) for i in range(len(f))]))
+    with pytest.raises(ParameterError, match=r"targets of different tasks \{'a': 'binary', 'b': 'regression'\}"):
+        scaffold.infer(folder)
+
+
+def test_new_writes_spec_and_notebook_and_refuses_to_overwrite(tmp_path, kit_project, capsys):
+    folder = made(tmp_path, "binary")
+    assert cli.main(["new", "playground", "--data-dir", str(folder), "--platform", "local"]) == 0
+    out = capsys.readouterr().out
+    spec, notebook = kit_project / "competitions" / "playground.toml", kit_project / "notebooks" / "playground.ipynb"
+    assert f"spec:       {spec}" in out and f"notebook:   {notebook}" in out and "metric:     roc_auc" in out
+    comp = get_competition("playground")
+    assert comp.platform == "local" and comp.slug == "playground" and comp.notebook_path == notebook
+    nb = json.loads(notebook.read_text())
+    assert nb["metadata"]["kitlib"]["competition"] == "playground"
+    assert 'get_competition("playground")' in "".join(c for cell in nb["cells"] for c in cell["source"])
+    with pytest.raises(ParameterError, match=r"playground.toml and .*playground.ipynb already exist\(s\); pass --force"):
+        scaffold.new_competition("playground", folder)
+    notebook.unlink()
+    with pytest.raises(ParameterError, match="playground.toml already exist"):
+        scaffold.new_competition("playground", folder)
+    scaffold.new_competition("playground", folder, force=True, metric="accuracy")
+    assert get_competition("playground").metric == "val_accuracy" and notebook.is_file()
+    assert cli.main(["new", "Bad Name", "--data-dir", str(folder)]) == 2
+    assert "competition name 'Bad Name'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="sentiment-classification"), "'sentiment-classification' is a built-in competition"),
+    (dict(platform="codalab"), r"Unknown platform 'codalab'; expected one of \['kaggle', 'aicrowd', 'local'\]"),
+    (dict(template="images"), r"Unknown template 'images'; expected one of \['tabular'\]"),
+])
+def test_new_refuses_names_platforms_and_templates(tmp_path, kit_project, kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        scaffold.new_competition(kwargs.pop("name", "fine"), made(tmp_path, "binary"), **kwargs)
+    assert not (kit_project / "competitions").exists()
+
+
+def test_the_template_is_short_clean_and_its_parameters_documented():
+    nb = json.loads(TEMPLATE.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    cell = next(c for c in code if "parameters" in c["metadata"].get("tags", []))
+    lines = sum(1 for c in code if c is not cell for line in "".join(c["source"]).splitlines() if line.strip())
+    assert lines <= 110, lines
+    declared = notebook_parameters(TEMPLATE)
+    params = [line for line in "".join(cell["source"]).splitlines() if re.match(r"^\w+\s*:", line)]
+    assert len(declared) == len(params) and all("=" not in line.partition("#")[2] for line in params)
+    assert {"data_dir", "seed", "fold_seed", "smoke", "device", "submit", "track", "n_folds", "n_trials"} <= set(declared)
+    assert all(info.get("help") for info in declared.values())
+
+
+def test_the_kernel_bundle_carries_the_spec_and_the_template(tmp_path, kit_project):
+    from kitlib import kernel
+
+    scaffold.new_competition("playground", made(tmp_path, "binary"), slug="playground-series-s9e9")
+    out = kernel.build_bundle("playground", {"n_trials": "2"}, tmp_path / "bundle", username="ada")
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    assert meta["competition_sources"] == ["playground-series-s9e9"]
+    nb = nbformat.read(out / "playground.ipynb", as_version=4)
+    (wheel,) = (out / "kitlib-dataset").glob("*.whl")
+    import zipfile
+
+    assert "kitlib/templates/tabular.ipynb" in zipfile.ZipFile(wheel).namelist()
+    inputs, temp = tmp_path / "input", tmp_path / "tmp"
+    (inputs / "kitlib").mkdir(parents=True)
+    temp.mkdir()
+    (inputs / "kitlib" / wheel.name).write_bytes(wheel.read_bytes())
+    script = (nb.cells[1].source.replace('"/kaggle/input"', repr(str(inputs)))
+              + "\nfrom kitlib.competitions import get_competition\nc = get_competition('playground')\n"
+              "print(c.metric, c.slug, c.tabular.targets)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "PYTHON"))}
+    env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", TMPDIR=str(temp))
+    done = subprocess.run([sys.executable, "-c", "import sys\nsys.meta_path[:] = [f for f in sys.meta_path if "
+                           "'editable' not in type(f).__module__.lower()]\n" + script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "val_roc_auc playground-series-s9e9 ('target',)"
+
+
+@pytest.mark.notebook
+def test_new_then_run_in_smoke_mode_end_to_end(tmp_path, kit_project, kit_dirs, capsys):
+    folder = made(tmp_path, "multiclass", n_train=300)
+    assert cli.main(["new", "grades", "--data-dir", str(folder), "--metric", "weighted_f1"]) == 0
+    assert cli.main(["competitions"]) == 0
+    assert "grades" in capsys.readouterr().out
+    assert cli.main(["run", "grades", "-p", "smoke", "true", "-p", "n_trials", "2", "-q"]) == 0
+    (manifest,) = run.list_runs("grades", include_all=True)
+    assert manifest["status"] == "ok" and manifest["competition"] == "grades" and manifest["data_dir"] == str(folder)
+    assert manifest["cv"]["metric"] == "val_weighted_f1" and len(manifest["cv"]["folds"]) == 2
+    assert manifest["score"] == manifest["metrics"]["val_weighted_f1"]
+    assert {"val_weighted_f1_linear", "val_weighted_f1_hgb", "val_weighted_f1_hgb_optuna"} <= set(manifest["metrics"])
+    path = manifest["submission"]["path"]
+    submit.validate_submission(path, "grades", folder)
+    written = pd.read_csv(path, dtype=str)
+    assert list(written.columns) == ["id", "grade"] and set(written.grade) <= {"high", "low", "mid", "top"}
+    assert list(written.id) == list(pd.read_csv(folder / "sample_submission.csv", dtype=str).id)
+    assert cli.main(["submit", path]) == 0  # found by its path: the run's competition, data and score
+    row = submit.read_ledger().iloc[-1]
+    assert row.run_id == manifest["run_id"] and float(row.score) == pytest.approx(manifest["score"])
+    assert cli.main(["run", "grades", "-p", "smoke", "true", "-p", "linear_c", "0.1", "-q"]) == 0
+    runs = [m["run_id"] for m in run.list_runs("grades", include_all=True)]
+    assert cli.main(["blend", *runs]) == 0  # the spec's Predictions score and write the blend
+    (blended,) = [m for m in run.list_runs("grades", include_all=True) if m.get("kind") == "blend"]
+    submit.validate_submission(blended["submission"]["path"], "grades", folder)
+    (kit_project / "notebooks" / "grades.ipynb").unlink()
+    with pytest.raises(ParameterError, match=r"the notebook of 'grades' does not exist: .*kit new grades"):
+        from kitlib.execute import execute
+
+        execute("grades", {})
