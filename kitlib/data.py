@@ -1,4 +1,4 @@
-"""Reading competition files: where the data lives, list-valued CSV columns, content hashes, caching.
+"""Reading competition files: where the data lives, list-valued CSV columns, IDX arrays, content hashes, caching.
 
 The main piece is :func:`read_list_csv`: CSV files whose cells hold whole vectors written as text
 (``"[0.32, 0.98, ...]"``, as AIcrowd ships face embeddings). It parses them into float32 arrays in one
@@ -10,16 +10,18 @@ Imports neither torch nor TensorFlow.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
+import struct
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, ParameterError
 from .runtime import KAGGLE_INPUT, on_kaggle
 
 CACHE_VERSION = "1"  # bump when the parser's output changes, so stale caches are ignored
@@ -203,3 +205,77 @@ def read_list_csv(
         except OSError:
             pass  # a cache that cannot be written only costs time
     return rest, arrays
+
+
+# ------------------------------------------------------------------------------------------ IDX files
+# IDX type codes -> NumPy big-endian dtypes (from the format's description on Yann LeCun's MNIST page)
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_CODES = {np.dtype(v).newbyteorder("=").str: k for k, v in _IDX_TYPES.items()}
+
+
+def _open(path: Path):
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (gzip'd or plain) into an array of its declared shape and type.
+
+    In: the path. Out: e.g. ``(60000, 28, 28) uint8`` for MNIST training images, ``(60000,) uint8`` for
+    its labels. Raises ``DataError`` naming the file when it is missing, its magic number is not IDX,
+    or it holds fewer or more bytes than its header declares.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such IDX file")
+    try:
+        with _open(path) as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read as IDX ({exc})") from exc
+    if len(raw) < 4:
+        raise DataError(f"{path}: {len(raw)} bytes; an IDX file starts with a 4-byte magic number")
+    zero, code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or code not in _IDX_TYPES or ndim == 0:
+        raise DataError(
+            f"{path}: bad magic number 0x{raw[:4].hex()}; expected 0x0000TTDD with type TT in "
+            f"{[f'{c:02x}' for c in _IDX_TYPES]} and DD >= 1 dimensions (MNIST images: 0x00000803, labels: 0x00000801)"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: header declares {ndim} dimensions but the file ends at byte {len(raw)}")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_TYPES[code])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    got = len(raw) - header
+    if got != expected:
+        raise DataError(
+            f"{path}: header declares shape {tuple(shape)} of {dtype.newbyteorder('=').name} "
+            f"({expected} bytes of data) but the file holds {got} bytes after the header"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write ``array`` as an IDX file (gzip'd when the name ends in ``.gz``); return the path.
+
+    Raises ``ParameterError`` for a dtype IDX cannot hold (it holds uint8, int8, int16, int32,
+    float32, float64) or a 0-d array.
+    """
+    arr = np.asarray(array)
+    key = arr.dtype.newbyteorder("=").str
+    if key not in _IDX_CODES or arr.ndim == 0:
+        raise ParameterError(
+            f"IDX cannot hold a {arr.ndim}-d array of {arr.dtype}; expected >= 1 dimension of one of "
+            "['uint8', 'int8', 'int16', 'int32', 'float32', 'float64']"
+        )
+    code = _IDX_CODES[key]
+    data = struct.pack(">HBB", 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    data += np.ascontiguousarray(arr, dtype=np.dtype(_IDX_TYPES[code])).tobytes()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as handle:
+        handle.write(data)
+    return path

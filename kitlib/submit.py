@@ -91,15 +91,29 @@ def validate_submission(path: str | Path, competition: str | Competition, data_d
             if not sample_path.is_file():
                 raise SubmissionError(f"cannot check {name}: {sample_path} not found (pass the competition's data dir)")
             sample = pd.read_csv(sample_path, dtype=str, keep_default_na=False)
-            if len(frame) != len(sample):
-                raise SubmissionError(f"{name}: {len(frame)} rows; {spec.sample} has {len(sample)}")
-            for column in spec.key:
-                differ = (frame[column].to_numpy() != sample[column].to_numpy())
-                if differ.any():
-                    raise SubmissionError(f"{name}: column {column!r} differs from {spec.sample} in row(s) "
-                                          f"{_rows(differ)}; rows must match the sample's, in its order")
+            _same_keys(frame, {c: sample[c].to_numpy() for c in spec.key}, name, spec.sample, "the sample's")
+        elif spec.expected_key is not None and data_dir is not None:
+            expected = np.asarray(spec.expected_key(Path(data_dir)), dtype=object)
+            _same_keys(frame, {spec.key[0]: expected}, name, f"the test files of {data_dir}", "the test files'")
     if spec.check is not None:
         spec.check(path, Path(data_dir) if data_dir is not None else None)
+
+
+def _same_keys(frame: pd.DataFrame, expected: dict[str, np.ndarray], name: str, source: str, whose: str) -> None:
+    """The rows of ``frame`` must hold exactly the ``expected`` key values, in their order: no row missing,
+    added, repeated or moved. ``source`` names what the keys come from, ``whose`` its rows in the message."""
+    n = len(next(iter(expected.values()))) if expected else len(frame)
+    if len(frame) != n:
+        raise SubmissionError(f"{name}: {len(frame)} rows; {source} has {n}")
+    for column, values in expected.items():
+        got = frame[column].to_numpy()
+        differ = got != values.astype(str)
+        if differ.any():
+            repeated = frame[column].duplicated(keep="first").to_numpy()
+            extra = f"; {int(repeated.sum())} repeated value(s), first in row {int(repeated.argmax()) + 1}" \
+                if repeated.any() else ""
+            raise SubmissionError(f"{name}: column {column!r} differs from {source} in row(s) {_rows(differ)}"
+                                  f"{extra}; rows must match {whose}, in its order")
 
 
 def write_submission(obj: pd.DataFrame | str, competition: str, *, run=None,

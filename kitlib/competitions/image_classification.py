@@ -16,9 +16,7 @@ Imports Keras only inside the model builders :func:`build_mlp` and :func:`build_
 """
 from __future__ import annotations
 
-import gzip
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import predictions
+from ..data import read_idx, write_idx  # noqa: F401 (the IDX reader lives with the other file readers)
 from ..errors import DataError, ParameterError
 from .spec import Competition, Predictions, SubmissionSpec
 
@@ -49,10 +48,6 @@ __all__ = [
     "build_cnn",
 ]
 
-# IDX type codes -> NumPy big-endian dtypes (from the format's description on Yann LeCun's MNIST page)
-_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_IDX_CODES = {np.dtype(v).newbyteorder("=").str: k for k, v in _IDX_TYPES.items()}
-
 #: the four files of an MNIST-family data set: (train images, train labels, test images, test labels)
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -67,74 +62,6 @@ CLASS_NAMES = {
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
 }
-
-
-def _open(path: Path):
-    with open(path, "rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (gzip'd or plain) into an array of its declared shape and type.
-
-    In: the path. Out: e.g. ``(60000, 28, 28) uint8`` for MNIST training images, ``(60000,) uint8`` for
-    its labels. Raises ``DataError`` naming the file when it is missing, its magic number is not IDX,
-    or it holds fewer or more bytes than its header declares.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such IDX file")
-    try:
-        with _open(path) as handle:
-            raw = handle.read()
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read as IDX ({exc})") from exc
-    if len(raw) < 4:
-        raise DataError(f"{path}: {len(raw)} bytes; an IDX file starts with a 4-byte magic number")
-    zero, code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or code not in _IDX_TYPES or ndim == 0:
-        raise DataError(
-            f"{path}: bad magic number 0x{raw[:4].hex()}; expected 0x0000TTDD with type TT in "
-            f"{[f'{c:02x}' for c in _IDX_TYPES]} and DD >= 1 dimensions (MNIST images: 0x00000803, labels: 0x00000801)"
-        )
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: header declares {ndim} dimensions but the file ends at byte {len(raw)}")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_TYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    got = len(raw) - header
-    if got != expected:
-        raise DataError(
-            f"{path}: header declares shape {tuple(shape)} of {dtype.newbyteorder('=').name} "
-            f"({expected} bytes of data) but the file holds {got} bytes after the header"
-        )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
-    """Write ``array`` as an IDX file (gzip'd when the name ends in ``.gz``); return the path.
-
-    Raises ``ParameterError`` for a dtype IDX cannot hold (it holds uint8, int8, int16, int32,
-    float32, float64) or a 0-d array.
-    """
-    arr = np.asarray(array)
-    key = arr.dtype.newbyteorder("=").str
-    if key not in _IDX_CODES or arr.ndim == 0:
-        raise ParameterError(
-            f"IDX cannot hold a {arr.ndim}-d array of {arr.dtype}; expected >= 1 dimension of one of "
-            "['uint8', 'int8', 'int16', 'int32', 'float32', 'float64']"
-        )
-    code = _IDX_CODES[key]
-    data = struct.pack(">HBB", 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    data += np.ascontiguousarray(arr, dtype=np.dtype(_IDX_TYPES[code])).tobytes()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as handle:
-        handle.write(data)
-    return path
 
 
 @dataclass
@@ -192,11 +119,49 @@ def load_digits_dataset(test_size: float = 0.25, seed: int = 0) -> ImageSplit:
     return ImageSplit(x_tr, y_tr, x_te, y_te, CLASS_NAMES["digits"], "sklearn.datasets.load_digits")
 
 
+def idx_files_in(data_dir: str | os.PathLike | None) -> list[str]:
+    """The standard IDX files found in ``data_dir`` (gzip'd or not), by name."""
+    if data_dir is None or not Path(data_dir).is_dir():
+        return []
+    found = []
+    for stem in IDX_FILES:
+        try:
+            found.append(_find(Path(data_dir), stem).name)
+        except DataError:
+            pass
+    return found
+
+
+def choose_dataset(dataset: str, data_dir: str | os.PathLike | None) -> str:
+    """The data set a run uses: ``"auto"`` -> ``"mnist"`` when ``data_dir`` holds the four IDX files, else the
+    bundled ``"digits"``. Raises ``ParameterError`` for an unknown name, or ``"digits"`` asked for with a
+    folder of IDX files (its submission would have the digits' rows, not the folder's)."""
+    if dataset not in (*CLASS_NAMES, "auto"):
+        raise ParameterError(f"Unknown dataset {dataset!r}; expected one of {sorted([*CLASS_NAMES, 'auto'])}")
+    found = idx_files_in(data_dir)
+    if dataset == "auto":
+        return "mnist" if len(found) == len(IDX_FILES) else "digits"
+    if dataset == "digits" and found:
+        raise ParameterError(f"data_dir {str(data_dir)!r} holds IDX files {found}, but dataset is 'digits' (the "
+                             "bundled 8x8 digits): pass -p dataset mnist or fashion-mnist (or auto)")
+    return dataset
+
+
+def test_ids(data_dir: Path) -> list[str]:
+    """The ids a submission must hold, in order: ``0 .. n-1`` over the test images the data folder decides
+    (the IDX test file when there, else the bundled digits' test split)."""
+    if len(idx_files_in(data_dir)) == len(IDX_FILES):
+        n = len(read_idx(_find(Path(data_dir), IDX_FILES[3])))
+    else:
+        n = len(load_digits_dataset().y_test)
+    return [str(i) for i in range(n)]
+
+
 def load_image_dataset(dataset: str, data_dir: str | os.PathLike | None = None, seed: int = 0) -> ImageSplit:
     """``"digits"`` -> :func:`load_digits_dataset`; ``"mnist"``/``"fashion-mnist"`` -> the IDX files in
-    ``data_dir``. Raises ``ParameterError`` for another name, ``DataError`` for missing/bad files."""
-    if dataset not in CLASS_NAMES:
-        raise ParameterError(f"Unknown dataset {dataset!r}; expected one of {sorted(CLASS_NAMES)}")
+    ``data_dir``; ``"auto"`` -> :func:`choose_dataset`. Raises ``ParameterError`` for another name or digits
+    with a folder of IDX files, ``DataError`` for missing/bad files."""
+    dataset = choose_dataset(dataset, data_dir)
     if dataset == "digits":
         return load_digits_dataset(seed=seed)
     if data_dir is None:
@@ -360,7 +325,8 @@ COMPETITION = Competition(
     slug="image-classification",
     metric="val_accuracy",  # the validation hold-out of the training images; test labels never score a run
     mode="max",
-    submission=SubmissionSpec(file_name="submission.csv", columns=("id", "label")),
+    submission=SubmissionSpec(file_name="submission.csv", columns=("id", "label"), key=("id",),
+                              allowed={"label": tuple(str(i) for i in range(10))}, expected_key=test_ids),
     predictions=Predictions(key=("id",), target="label", score=score_predictions,
                             to_submission=predictions_to_submission),
 )

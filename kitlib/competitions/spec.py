@@ -30,10 +30,11 @@ class SubmissionSpec:
     ``columns`` in order; ``key`` columns must equal the sample submission's, row by row; ``allowed``
     maps a column to its allowed values; ``ranges`` maps a numeric column to ``(low, high)``: every value
     must be a finite number within (``-inf``/``inf`` for no bound); ``ranked`` maps a column to ``k``: it
-    holds up to ``k`` space-separated values, each one of ``allowed[column]`` (MAP@k); ``check(path, data_dir)`` is an optional rule a table cannot
-    express (it raises ``SubmissionError``); ``pack(path) -> Path`` turns a validated file into the
-    platform's upload format (SOMD's zip). A spec with ``columns=()`` is not a CSV and is validated by
-    ``check`` alone.
+    holds up to ``k`` space-separated values, each one of ``allowed[column]`` (MAP@k); ``expected_key(data_dir)``
+    gives the key values a submission must hold, in order, when the competition ships no sample file (the test
+    ids it computes from the test files); ``check(path, data_dir)`` is an optional rule a table cannot express (it
+    raises ``SubmissionError``); ``pack(path) -> Path`` turns a validated file into the platform's upload format
+    (SOMD's zip). A spec with ``columns=()`` is not a CSV and is validated by ``check`` alone.
     """
 
     file_name: str
@@ -43,6 +44,7 @@ class SubmissionSpec:
     sample: str | None = None
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     ranked: dict[str, int] = field(default_factory=dict)
+    expected_key: Callable[[Path], list[str]] | None = None
     check: Callable[[Path, Path | None], None] | None = None
     pack: Callable[[Path], Path] | None = None
 

@@ -254,3 +254,47 @@ def test_two_seeds_share_the_hold_out_keep_predictions_and_blend(kit_dirs):
     blended, _ = predictions.read(out)
     assert manifest["score"] == pytest.approx(images.score_predictions(blended))
     submit.validate_submission(manifest["submission"]["path"], "image-classification", manifest["data_dir"])
+
+
+# ------------------------------------------------------------------------- malformed submissions
+def _idx_folder(folder, n_train=12, n_test=5):
+    rng = np.random.default_rng(0)
+    for stem, n in zip(images.IDX_FILES, (n_train, n_train, n_test, n_test)):
+        shape = (n, 4, 4) if "images" in stem else (n,)
+        images.write_idx(folder / f"{stem}.gz", rng.integers(0, 10, shape).astype(np.uint8))
+    return folder
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda f: f.iloc[:0], r"0 rows; the test files of .* has 5"),
+    (lambda f: f.iloc[:-1], r"4 rows; the test files of .* has 5"),
+    (lambda f: f.iloc[[1, 0, 2, 3, 4]], r"column 'id' differs from the test files of .* in row\(s\) 1, 2"),
+    (lambda f: f.assign(id=["0", "1", "1", "3", "4"]), r"in row\(s\) 3; 1 repeated value\(s\), first in row 3"),
+    (lambda f: f.assign(label=["1", "banana", "2", "3", "4"]), r"column 'label': 'banana' in row\(s\) 2 is not one of"),
+    (lambda f: f.assign(label=["1", "3.75", "2", "3", "4"]), r"'3.75' in row\(s\) 2 is not one of"),
+    (lambda f: f.assign(label=["1", "", "2", "3", "4"]), r"column 'label' is empty in row\(s\) 2"),
+])
+def test_malformed_submissions_are_refused_against_the_test_ids(tmp_path, edit, message):
+    from kitlib.errors import SubmissionError
+    from kitlib.submit import validate_submission
+
+    data_dir = _idx_folder(tmp_path)
+    good = pd.DataFrame({"id": [str(i) for i in range(5)], "label": ["1", "2", "3", "4", "5"]})
+    good.to_csv(tmp_path / "ok.csv", index=False)
+    validate_submission(tmp_path / "ok.csv", "image-classification", data_dir)
+    edit(good).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(SubmissionError, match=message):
+        validate_submission(tmp_path / "bad.csv", "image-classification", data_dir)
+
+
+def test_a_folder_of_idx_files_decides_the_dataset(tmp_path):
+    from kitlib.errors import ParameterError
+
+    data_dir = _idx_folder(tmp_path)
+    assert images.choose_dataset("auto", data_dir) == "mnist"
+    assert images.choose_dataset("auto", tmp_path / "nothing") == "digits"
+    assert len(images.load_image_dataset("auto", data_dir).x_test) == 5
+    with pytest.raises(ParameterError, match=r"holds IDX files \[.*\], but dataset is 'digits'.*pass -p dataset mnist"):
+        images.load_image_dataset("digits", data_dir)
+    assert images.test_ids(data_dir) == ["0", "1", "2", "3", "4"]
+    assert len(images.test_ids(tmp_path / "nothing")) == 450  # the bundled digits' test split

@@ -303,3 +303,23 @@ def test_smoke_run_keeps_the_held_out_and_test_predictions(kit_dirs):
     assert test["id"].tolist() == list(range(len(test_images)))  # one row per test clock
     submission = pd.read_csv(manifest["submission"]["path"])
     pd.testing.assert_frame_equal(submission, clocks.predictions_to_submission(test, manifest["data_dir"]))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda f: f.iloc[:0], r"0 rows; the test files of .* has 4"),
+    (lambda f: f.iloc[[0, 2, 1, 3]], r"column 'id' differs from the test files of .* in row\(s\) 2, 3"),
+    (lambda f: f.assign(hour=["1", "25", "2", "3"]), r"column 'hour': '25' in row\(s\) 2 is not one of"),
+    (lambda f: f.assign(minute=["1", "-7", "2", "3"]), r"column 'minute': '-7' in row\(s\) 2 is not one of"),
+    (lambda f: f.assign(hour=["1", "nan", "2", "3"]), r"column 'hour': 'nan' in row\(s\) 2 is not one of"),
+])
+def test_malformed_clock_submissions_are_refused(tmp_path, edit, message):
+    from kitlib.errors import SubmissionError
+    from kitlib.submit import validate_submission
+
+    np.save(tmp_path / "test_images.npy", np.zeros((4, 8, 8), np.uint8))
+    good = pd.DataFrame({"id": ["0", "1", "2", "3"], "hour": ["0", "11", "5", "6"], "minute": ["0", "59", "30", "7"]})
+    good.to_csv(tmp_path / "ok.csv", index=False)
+    validate_submission(tmp_path / "ok.csv", "tell-the-time", tmp_path)
+    edit(good).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(SubmissionError, match=message):
+        validate_submission(tmp_path / "bad.csv", "tell-the-time", tmp_path)

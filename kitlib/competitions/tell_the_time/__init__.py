@@ -134,6 +134,17 @@ def predictions_to_submission(test: pd.DataFrame, data_dir: str | os.PathLike | 
     return pd.DataFrame({"id": ids.astype(np.int64), "hour": times[:, 0], "minute": times[:, 1]})
 
 
+def test_ids(data_dir: Path) -> list[str]:
+    """The ids a submission must hold, in order: ``0 .. n-1`` over the clocks of ``test_images.npy``.
+
+    Raises ``DataError`` when the folder has no test images (there is nothing to submit for).
+    """
+    path = Path(data_dir) / "test_images.npy"
+    if not path.is_file():
+        raise DataError(f"{data_dir}: no test_images.npy, so there is no test set to check a submission against")
+    return [str(i) for i in range(int(np.load(path, mmap_mode="r").shape[0]))]
+
+
 COMPETITION = Competition(
     name="tell-the-time",
     title='"Tell the time" from analog clock images (common-sense error in minutes)',
@@ -141,7 +152,10 @@ COMPETITION = Competition(
     slug="tell-the-time",
     metric="val_cse_mean",
     mode="min",
-    submission=SubmissionSpec(file_name="submission.csv", columns=("id", "hour", "minute")),
+    submission=SubmissionSpec(file_name="submission.csv", columns=("id", "hour", "minute"), key=("id",),
+                              allowed={"hour": tuple(str(h) for h in range(12)),
+                                       "minute": tuple(str(m) for m in range(60))},
+                              expected_key=test_ids),
     demo=write_demo,
     predictions=Predictions(key=("id",), target="minutes", score=score_predictions,
                             to_submission=predictions_to_submission),
