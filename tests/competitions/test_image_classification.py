@@ -109,7 +109,7 @@ def test_digits_are_the_offline_default():
     assert sorted(set(split.y_test.tolist())) == list(range(10))  # stratified: every class in test
     again = load_image_dataset("digits", seed=0)
     np.testing.assert_array_equal(again.x_test, split.x_test)
-    expected = r"Unknown dataset 'cifar'; expected one of \['digits', 'fashion-mnist', 'mnist'\]"
+    expected = r"Unknown dataset 'cifar'; expected one of \['auto', 'digits', 'fashion-mnist', 'mnist'\]"
     with pytest.raises(ParameterError, match=expected):
         load_image_dataset("cifar")
 
