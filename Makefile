@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 export WANDB_MODE ?= offline
 
-.PHONY: setup demo test test-tf bench clean-runs
+.PHONY: setup demo lab test test-tf bench clean-runs
 
 setup: $(STAMP)
 
@@ -23,6 +23,16 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: setup
 	$(BIN)/kit run sentiment-classification
+
+# JupyterLab on the project's venv, serving the project with notebooks/ open: kernel `python3` is .venv's Python
+# (the venv's kernel spec first on JUPYTER_PATH), KERAS_BACKEND and the offline hub settings exported above, plots
+# inline. It prints the URL with its token. More options: make lab LAB_ARGS="--port 8899 --no-browser"
+LAB_ARGS ?=
+lab: setup
+	JUPYTER_PATH="$(CURDIR)/$(VENV)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH}" \
+	MPLBACKEND=module://matplotlib_inline.backend_inline \
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+	  $$(test "$$(id -u)" = 0 && echo --allow-root) $(LAB_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

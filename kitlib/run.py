@@ -18,7 +18,9 @@ metric), ``submission`` (``path``, ``sha256``), ``data`` (input files with sha25
 Inside a notebook, ``run = kitlib.run.start(COMPETITION, globals())`` (after the smoke overrides and the
 path resolution) records the effective value of every parameter declared in the notebook's tagged
 ``parameters`` cell and returns the :class:`Run` that ``kit run`` created (it passes the folder in
-``KIT_RUN_DIR``), or a fresh one when the notebook runs in Jupyter.
+``KIT_RUN_DIR``), or an interactive one when the notebook runs in Jupyter: one folder per kernel session (running
+the setup cell again reuses it), status ``interactive`` while cells run, ``failed`` (with the cell and its error)
+when a cell fails, ``ok`` once :meth:`Run.finish` ran in the last cell.
 No environment variable is ever written into the folder; known credentials that a notebook printed are
 masked in the executed notebook.
 """
@@ -30,6 +32,7 @@ import os
 import platform
 import secrets
 import subprocess
+import sys
 import time
 from importlib import metadata
 from collections.abc import Mapping
@@ -37,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from .competitions import ROOT, Competition, get_competition, project_dir
-from .errors import ParameterError
+from .errors import DataError, ParameterError
+from .masking import mask
 from .runtime import RUN_DIR_ENV
 PACKAGES = ("kitlib", "numpy", "pandas", "scikit-learn", "torch", "transformers", "sentence-transformers",
             "optuna", "keras", "papermill", "seqeval", "wandb", "kaggle", "aicrowd-cli")
@@ -56,13 +60,25 @@ def new_run_id(competition: str) -> str:
 
 # -------------------------------------------------------------------------------------- manifest
 def read_manifest(run_dir: str | Path) -> dict:
-    """The manifest of ``run_dir`` (``{}`` when there is none yet)."""
+    """The manifest of ``run_dir`` (``{}`` when there is none yet).
+
+    Raises ``DataError`` naming the file when it is not readable JSON (a torn or edited manifest).
+    """
     path = Path(run_dir) / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: not a readable run manifest ({exc})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a readable run manifest (a JSON {type(data).__name__}, expected an object)")
+    return data
 
 
 def update_manifest(run_dir: str | Path, **fields: Any) -> dict:
-    """Merge ``fields`` into ``manifest.json`` (dict values are merged one level deep); atomic write."""
+    """Merge ``fields`` into ``manifest.json`` (dict values are merged one level deep); atomic write, with
+    credentials and URL passwords masked (:func:`kitlib.masking.mask`) in everything written."""
     path = Path(run_dir) / "manifest.json"
     data = read_manifest(run_dir)
     for key, value in fields.items():
@@ -70,10 +86,14 @@ def update_manifest(run_dir: str | Path, **fields: Any) -> dict:
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    _write_manifest(path, data)
     return data
+
+
+def _write_manifest(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(mask(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
+    tmp.replace(path)
 
 
 def git_state(cwd: Path = ROOT) -> tuple[str | None, bool | None]:
@@ -111,6 +131,9 @@ class Run:
         self.competition = competition
         self.params = dict(params)
         self._wandb = None
+        self._failures: dict[str, str] = {}  # interactive runs: failing cell -> its error, until it runs cleanly
+        self._interactive = False
+        self._closed = False
 
     def log_metrics(self, metrics: dict[str, float]) -> None:
         """Record metrics (name -> number); the competition's primary metric also becomes ``score``."""
@@ -165,10 +188,48 @@ class Run:
         return self._wandb
 
     def finish(self) -> None:
-        """Close the wandb run if one was opened."""
+        """Close the wandb run if one was opened; the notebook's last cell calls it.
+
+        In Jupyter (no ``kit run``) it also ends the interactive record: status ``ok`` and the seconds since
+        :func:`start`, or ``failed`` while a cell that failed has not run cleanly since; cells run afterwards
+        no longer change the record (running the setup cell again reopens it). Under ``kit run`` the status
+        is left to :mod:`kitlib.execute`.
+        """
         if self._wandb is not None:
             self._wandb.finish()
             self._wandb = None
+        if self._interactive and not self._closed:
+            self._closed = True
+            started = read_manifest(self.dir).get("started")
+            fields: dict[str, Any] = {"status": "failed" if self._failures else "ok"}
+            try:
+                fields["seconds"] = round((_dt.datetime.now(_dt.timezone.utc)
+                                           - _dt.datetime.fromisoformat(started)).total_seconds(), 2)
+            except (TypeError, ValueError):
+                pass
+            update_manifest(self.dir, **fields)
+
+    def _record_cell(self, result: Any) -> None:
+        """IPython's ``post_run_cell`` event: a failing cell marks the run ``failed`` with ``error`` (the cell
+        ``In [n]`` and its exception, credentials masked); once every failed cell ran cleanly again the run
+        is back to ``interactive``. Silent executions and cells run after :meth:`finish` change nothing."""
+        info = getattr(result, "info", None)
+        if self._closed or getattr(info, "silent", False):
+            return
+        key = getattr(info, "cell_id", None) or getattr(info, "raw_cell", None) or str(result.execution_count)
+        error = result.error_before_exec or result.error_in_exec
+        if error is None:
+            if self._failures.pop(key, None) is not None:
+                if self._failures:
+                    update_manifest(self.dir, error=list(self._failures.values())[-1])
+                else:
+                    _drop_fields(self.dir, "error")
+                    update_manifest(self.dir, status="interactive")
+            return
+        text = mask(f"cell In [{result.execution_count}] failed: {type(error).__name__}: {error}")
+        self._failures.pop(key, None)
+        self._failures[key] = text
+        update_manifest(self.dir, status="failed", error=text)
 
 
 def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
@@ -176,24 +237,112 @@ def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
 
     ``params`` is either the notebook's namespace (``globals()``: the values of the names declared in the
     notebook's ``parameters`` cell are recorded, so call it after smoke overrides and path resolution) or
-    a plain dict of parameters (recorded as given). Under ``kit run`` the folder comes from ``KIT_RUN_DIR``;
-    in Jupyter a new folder is made under ``runs/`` with status ``interactive``. Raises ``ParameterError``
-    for an unknown competition.
+    a plain dict of parameters (recorded as given). Under ``kit run`` the folder comes from ``KIT_RUN_DIR``
+    and nothing else changes (:mod:`kitlib.execute` sets the final status).
+
+    Elsewhere (Jupyter) the run is interactive: a folder under ``runs/`` with status ``interactive``, one per
+    session: calling ``start`` again with the same namespace (in an IPython kernel: the same kernel), the same
+    competition and the same ``runs/`` folder reuses it, with the earlier pass's results cleared. In an
+    IPython kernel a failing cell then marks it ``failed`` (see :meth:`Run.finish` for ``ok``). Raises
+    ``ParameterError`` for an unknown competition.
     """
     comp = get_competition(competition)
     given = os.environ.get(RUN_DIR_ENV)
-    run_dir = Path(given) if given else runs_dir() / new_run_id(comp.name)
+    shell = None if given else _ipython_shell()
+    session = None
+    if given:
+        run_dir = Path(given)
+    else:
+        session = _session_key(params, shell, comp.name)
+        earlier = _SESSIONS.get(session) if session else None
+        run_dir = earlier.dir if earlier is not None and earlier.dir.is_dir() else runs_dir() / new_run_id(comp.name)
+        if earlier is not None:
+            earlier._closed = True  # the new Run records from here on
+            _drop_fields(run_dir, *_RESULT_FIELDS)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if "__builtins__" in params:  # a notebook namespace: keep only its declared parameters
+    namespace = _namespace(params)
+    if namespace is not None:  # a notebook namespace: keep only its declared parameters
         params = {name: params[name] for name in _declared_names(params, run_dir, comp) if name in params}
     fields: dict[str, Any] = {"competition": comp.name, "run_id": run_dir.name, "params": _jsonable(params),
                               "seed": params.get("seed")}
     if not given:
         commit, dirty = git_state()
         fields.update(status="interactive", started=_now(), git_commit=commit, git_dirty=dirty,
-                      packages=package_versions(), notebook=str(comp.notebook_path))
+                      packages=package_versions(),
+                      notebook=str(_session_notebook(namespace, comp) if namespace is not None else comp.notebook_path))
     update_manifest(run_dir, **fields)
-    return Run(run_dir, comp.name, dict(params))
+    run = Run(run_dir, comp.name, dict(params))
+    if not given:
+        run._interactive = True
+        if session:
+            _SESSIONS[session] = run
+        if shell is not None:
+            _watch_cells(shell, run)
+    return run
+
+
+# ------------------------------------------------------------------------------ interactive sessions
+# (runs folder, competition, id of the namespace) -> the Run of that session, so that running the setup cell
+# again in the same kernel records into the same folder.
+_SESSIONS: dict[tuple[str, str, int], Run] = {}
+_RESULT_FIELDS = ("metrics", "score", "cv", "submission", "predictions", "error", "seconds", "data", "data_dir")
+
+
+def _ipython_shell():
+    """The running IPython shell (a Jupyter kernel), else ``None``; IPython is not imported for this."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def _namespace(params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    return params if "__builtins__" in params else None
+
+
+def _session_key(params: Mapping[str, Any], shell: Any, competition: str) -> tuple[str, str, int] | None:
+    """What makes two ``start`` calls one session: the notebook namespace given, else the kernel's namespace;
+    ``None`` (a new folder every call) for a plain dict outside IPython."""
+    namespace = _namespace(params)
+    if namespace is None and shell is not None:
+        namespace = shell.user_ns
+    if namespace is None:
+        return None
+    return (str(runs_dir().absolute()), competition, id(namespace))
+
+
+def _session_notebook(namespace: Mapping[str, Any], comp: Competition) -> Path:
+    """The notebook file this kernel runs (Jupyter's ``__session__``), else the competition's notebook."""
+    session = str(namespace.get("__session__") or os.environ.get("JPY_SESSION_NAME") or "")
+    return Path(session) if session.endswith(".ipynb") and Path(session).is_file() else comp.notebook_path
+
+
+def _watch_cells(shell: Any, run: Run) -> None:
+    """Have IPython's ``post_run_cell`` event record failing cells into ``run`` (one hook per kernel: the
+    latest interactive run)."""
+    global _LIVE
+    _LIVE = run
+    callbacks = shell.events.callbacks.get("post_run_cell", [])
+    if _on_post_run_cell not in callbacks:
+        shell.events.register("post_run_cell", _on_post_run_cell)
+
+
+_LIVE: Run | None = None
+
+
+def _on_post_run_cell(result: Any) -> None:
+    if _LIVE is not None:
+        try:
+            _LIVE._record_cell(result)
+        except (OSError, ValueError):  # the folder or its manifest went away meanwhile: nothing to record into
+            pass
+
+
+def _drop_fields(run_dir: str | Path, *names: str) -> None:
+    """Remove ``names`` from the manifest of ``run_dir`` (if it has one)."""
+    data = read_manifest(run_dir)
+    if data and any(name in data for name in names):
+        for name in names:
+            data.pop(name, None)
+        _write_manifest(Path(run_dir) / "manifest.json", data)
 
 
 def _declared_names(namespace: Mapping[str, Any], run_dir: Path, comp: Competition) -> list[str]:
@@ -204,8 +353,7 @@ def _declared_names(namespace: Mapping[str, Any], run_dir: Path, comp: Competiti
         return list(recorded)
     from .execute import notebook_parameters
 
-    session = str(namespace.get("__session__") or os.environ.get("JPY_SESSION_NAME") or "")
-    notebook = Path(session) if session.endswith(".ipynb") and Path(session).is_file() else comp.notebook_path
+    notebook = _session_notebook(namespace, comp)
     if notebook.is_file():
         return list(notebook_parameters(notebook))
     return list(namespace.get("__annotations__", {}))
@@ -226,19 +374,43 @@ def is_ranked(row: dict) -> bool:
     return row.get("status") == "ok" and not (row.get("params") or {}).get("smoke")
 
 
+STALE_AFTER_S = 120.0  # a running run whose heartbeat is older than this has stopped (killed, machine lost)
+
+
+def effective_status(row: dict, now: float | None = None) -> str:
+    """The status to show: a ``running`` run whose ``heartbeat`` stopped is ``interrupted``."""
+    status = row.get("status") or "?"
+    beat = row.get("heartbeat")
+    if status != "running" or not beat:
+        return status
+    try:
+        age = (now or time.time()) - _dt.datetime.fromisoformat(str(beat)).timestamp()
+    except ValueError:
+        return status
+    limit = float(os.environ.get("KIT_STALE_AFTER_S") or STALE_AFTER_S)
+    return "interrupted" if age > limit else status
+
+
 def list_runs(competition: str | None = None, *, include_all: bool = False) -> list[dict]:
     """Manifests of the runs (of ``competition`` if given), best score first within each competition.
 
     Smoke, failed, running and interrupted runs are left out unless ``include_all``; runs without a score
-    come last, newest first. Blend runs are listed among the others.
+    come last, newest first. Blend runs are listed among the others. A run whose heartbeat stopped shows as
+    ``interrupted`` (:func:`effective_status`); a manifest that cannot be read is listed as ``unreadable``
+    (with its folder), never hidden.
     """
     rows = []
     folder = runs_dir()
     for path in sorted(folder.glob("*/manifest.json")) if folder.is_dir() else []:
         try:
             data = json.loads(path.read_text())
-        except json.JSONDecodeError:
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, OSError) as exc:
+            if not competition:
+                rows.append({"run_id": path.parent.name, "status": "unreadable", "error": f"{path}: {exc}"})
             continue
+        data["status"] = effective_status(data)
         if competition and (data.get("competition") or "") != competition:
             continue
         if include_all or is_ranked(data):
