@@ -34,10 +34,10 @@ def cmd_run(args) -> int:
     try:
         run_dir = execute(args.target, _params(args.param), progress=not args.quiet, competition=args.competition)
     except RunError as exc:
-        print(f"kit run: FAILED\n{exc}", file=sys.stderr)
-        if getattr(exc, "run_dir", None):
+        print(f"kit run: {'INTERRUPTED' if exc.interrupted else 'FAILED'}\n{exc}", file=sys.stderr)
+        if exc.run_dir is not None:
             print(f"run record: {exc.run_dir / 'manifest.json'}", file=sys.stderr)
-        return 1
+        return 130 if exc.interrupted else 1
     manifest = read_manifest(run_dir)
     print(f"competition: {manifest.get('competition') or 'none (the notebook names none)'}")
     print(f"run folder:  {run_dir}")
@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     except KitError as exc:
         print(f"kit {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C anywhere else: one line, no traceback
+        print(f"kit {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

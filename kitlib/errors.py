@@ -49,16 +49,18 @@ class RunError(KitError, RuntimeError):
     """A notebook run failed; the message names the failing cell and the partial notebook is kept.
 
     ``cell`` is the execution count of the failing cell (``In [n]``, ``None`` when no cell was running),
-    ``ename``/``evalue`` the exception's name and text, ``run_dir`` the run folder (set once known).
+    ``ename``/``evalue`` the exception's name and text, ``run_dir`` the run folder (set once known),
+    ``interrupted`` whether a signal (Ctrl-C, SIGTERM) ended the run rather than an error.
     """
 
     def __init__(self, message: str, *, cell: int | None = None, ename: str | None = None,
-                 evalue: str | None = None, run_dir: Path | None = None):
+                 evalue: str | None = None, run_dir: Path | None = None, interrupted: bool = False):
         super().__init__(message)
         self.cell = cell
         self.ename = ename
         self.evalue = evalue
         self.run_dir = run_dir
+        self.interrupted = interrupted
 
 
 class MissingDependencyError(KitError, ImportError):

@@ -7,80 +7,41 @@ values are converted to the declared types), creates ``runs/<run-id>/`` with a m
 declared parameters, runs the notebook in it (``KIT_RUN_DIR`` tells :func:`kitlib.run.start` the folder),
 keeps the executed notebook (partial, when a cell failed), folds progress-bar redraws to one line and
 masks known credentials in it. A failed cell raises :class:`~kitlib.errors.RunError` naming the cell.
+
+How a run is kept safe and whole:
+
+- path-like parameters (``data_dir``, ``corpus``, ``model``, ``checkpoints``, names ending in ``_dir``,
+  ``_path``, ``_file``, and the file inside a ``sqlite:///`` or ``journal:`` storage URL) are resolved
+  against the directory ``kit run`` was started in and recorded absolute (the kernel's working directory
+  is the notebook's folder);
+- the kernel starts without the credential variables unless the run uploads (``submit=True``), and every
+  text written into the run folder goes through :func:`kitlib.masking.mask` (URL passwords included);
+  papermill writes its working copy into a private temporary folder, and a watcher copies it, masked,
+  into the run folder every few seconds, beside a ``heartbeat`` time in the manifest;
+- SIGINT/SIGTERM end the run as ``interrupted`` (with the time and the partial notebook); a run whose
+  heartbeat stopped (SIGKILL, a lost machine) is shown as ``interrupted`` by ``kit runs``;
+- the kernel talks over IPC sockets in that private folder, not TCP: kernels started at the same moment
+  cannot race for ports, and nothing listens on the network.
 """
 from __future__ import annotations
 
-import ast
 import os
+import shutil
+import signal
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from .competitions import get_competition
 from .errors import ParameterError, RunError
+from .masking import mask, secrets_removed
+from .parameters import coerce_parameters, declared_values, notebook_parameters, resolve_paths  # noqa: F401
 from .run import (RUN_DIR_ENV, _jsonable, _now, git_state, new_run_id, package_versions, runs_dir,
                   update_manifest)
 
-SECRET_ENV = ("KAGGLE_KEY", "KAGGLE_API_TOKEN", "AICROWD_API_KEY", "WANDB_API_KEY", "HF_TOKEN",
-              "HUGGING_FACE_HUB_TOKEN")
-
-
-def notebook_parameters(notebook: str | Path) -> dict[str, dict]:
-    """The notebook's parameters cell as papermill reads it: name -> {default, inferred_type_name, help}."""
-    import papermill
-
-    return papermill.inspect_notebook(str(notebook))
-
-
-def declared_values(known: dict[str, dict]) -> dict[str, Any]:
-    """The default value of each declared parameter (the source text evaluated when it is a literal)."""
-    out = {}
-    for name, info in known.items():
-        text = str(info.get("default", ""))
-        try:
-            out[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            out[name] = text
-    return out
-
-
-def coerce_parameters(overrides: dict[str, str], known: dict[str, dict]) -> dict[str, Any]:
-    """Check names against the notebook's parameters and convert CLI strings to the declared types.
-
-    Raises ``ParameterError`` naming an unknown parameter and listing the known ones, or a value that
-    does not fit the declared type.
-    """
-    out: dict[str, Any] = {}
-    for name, raw in overrides.items():
-        if name not in known:
-            raise ParameterError(f"Unknown parameter {name!r} for this notebook; its parameters are {sorted(known)}")
-        kind = (known[name].get("inferred_type_name") or "None").replace(" ", "")
-        out[name] = _convert(name, raw, kind)
-    return out
-
-
-def _convert(name: str, raw: Any, kind: str) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    try:
-        if kind == "str":
-            return raw
-        if kind == "bool":
-            lowered = raw.lower()
-            if lowered in ("true", "1", "yes"):
-                return True
-            if lowered in ("false", "0", "no"):
-                return False
-            raise ValueError(raw)
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        return ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        if kind in ("int", "float", "bool"):
-            raise ParameterError(f"Parameter {name!r} is declared {kind}; cannot read {raw!r} as {kind}") from None
-        return raw
+HEARTBEAT_S = 5.0  # how often a running run copies its notebook into the run folder and beats (KIT_HEARTBEAT_S)
 
 
 def _fold_carriage_returns(nb) -> None:
@@ -103,17 +64,87 @@ def _fold_carriage_returns(nb) -> None:
             cell["outputs"] = merged
 
 
-def _mask_secrets(path: Path) -> None:
-    """Replace the values of known credential variables wherever they appear in ``path``."""
-    values = [os.environ[k] for k in SECRET_ENV if len(os.environ.get(k, "")) >= 6]
-    if not values or not path.is_file():
-        return
-    text = path.read_text()
-    masked = text
-    for value in values:
-        masked = masked.replace(value, "***")
-    if masked != text:
-        path.write_text(masked)
+def _write_masked(nb, path: Path) -> None:
+    """Write the notebook ``nb`` to ``path`` with credentials masked (atomically)."""
+    import nbformat
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(mask(nbformat.writes(nb)))
+    tmp.replace(path)
+
+
+def _mark_unrun(nb) -> None:
+    """papermill marks every cell completed when a run stops; say which did not run, and which failed."""
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("papermill")
+        if cell.get("cell_type") != "code" or not isinstance(meta, dict):
+            continue
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            meta["status"] = "failed"
+        elif cell.get("execution_count") is None:
+            meta.update(status="pending", start_time=None, end_time=None, duration=None)
+
+
+class _Watcher(threading.Thread):
+    """While the notebook runs: every ``HEARTBEAT_S`` seconds, a ``heartbeat`` time in the manifest and a
+    masked copy of papermill's working notebook in the run folder."""
+
+    def __init__(self, run_dir: Path, working: Path):
+        super().__init__(daemon=True, name="kit-run-watcher")
+        self.run_dir, self.working, self.done = run_dir, working, threading.Event()
+        self.outputs = -1  # outputs in the last copy: papermill's rewrite on an interruption may hold fewer
+        self.every = float(os.environ.get("KIT_HEARTBEAT_S") or HEARTBEAT_S)
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            self.beat()
+
+    def beat(self) -> None:
+        import nbformat
+
+        update_manifest(self.run_dir, heartbeat=_now())
+        try:
+            nb = nbformat.read(self.working, as_version=4)
+        except Exception:  # noqa: BLE001 - papermill is mid-write: the next beat copies it
+            return
+        outputs = sum(len(c.get("outputs", [])) for c in nb.cells)
+        if outputs >= self.outputs:
+            self.outputs = outputs
+            _write_masked(nb, self.run_dir / "notebook.ipynb")
+
+
+def _ipc_kernel_manager(folder: Path):
+    """A kernel manager class whose kernels listen on IPC sockets under ``folder`` instead of TCP ports and
+    write their own log (not the cells' output) to ``folder/kernel.log`` instead of the terminal."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(folder / "kernel")
+            self.autorestart = False  # a run whose kernel died has failed; never start a second one
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any):
+            log = open(folder / "kernel.log", "ab")  # noqa: SIM115 - the kernel process holds it
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return IPCKernelManager
+
+
+def _new_run_dir(name: str, run_id: str | None) -> Path:
+    """A fresh ``runs/<run-id>/``; a collision of generated ids (two runs in the same second) draws again."""
+    for _ in range(20):
+        folder = runs_dir() / (run_id or new_run_id(name))
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+            return folder
+        except FileExistsError:
+            if run_id:
+                raise ParameterError(f"run {run_id!r} exists already in {runs_dir()}") from None
+    raise RunError(f"could not find a free run id for {name!r} in {runs_dir()}")
 
 
 def notebook_competition(path: Path) -> str | None:
@@ -184,50 +215,104 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     ``ParameterError`` for unknown parameters and ``RunError`` naming the failing cell (``In [n]``) when
     a cell fails; the partial notebook stays in the run folder.
     """
-    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     competition, notebook = resolve_notebook(target, competition)
     known = notebook_parameters(notebook)
-    params = coerce_parameters({k: v for k, v in (overrides or {}).items()}, known)
-    run_dir = runs_dir() / (run_id or new_run_id(run_name(competition, notebook)))
-    run_dir.mkdir(parents=True, exist_ok=False)
+    params = resolve_paths(coerce_parameters({k: v for k, v in (overrides or {}).items()}, known), Path.cwd())
+    run_dir = _new_run_dir(run_name(competition, notebook), run_id)
     output = run_dir / "notebook.ipynb"
     commit, dirty = git_state()
     started, t0 = _now(), time.perf_counter()
     values = _jsonable({**declared_values(known), **params})
-    update_manifest(run_dir, run_id=run_dir.name, competition=competition, notebook=str(notebook),
-                    params=values, overrides=_jsonable(params), seed=values.get("seed"), metrics={}, score=None,
-                    status="running", started=started, git_commit=commit, git_dirty=dirty,
+    update_manifest(run_dir, run_id=run_dir.name, competition=competition, notebook=str(notebook), params=values,
+                    overrides=_jsonable(params), seed=values.get("seed"), metrics={}, score=None, status="running",
+                    started=started, heartbeat=started, git_commit=commit, git_dirty=dirty,
                     packages=package_versions())
+    private = Path(tempfile.mkdtemp(prefix="kit-"))  # papermill's working copy and the kernel's sockets
+    working = private / "notebook.ipynb"
+    watcher = _Watcher(run_dir, working)
     env_before = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}
     os.environ.update({RUN_DIR_ENV: str(run_dir.resolve()), "PYTHONHASHSEED": "0"})  # plots stay inline
+    restore = _interrupt_on_sigterm()
     error: RunError | None = None
+    status = "ok"
     try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=params, kernel_name="python3",
-                                   cwd=str(notebook.parent), progress_bar=progress, log_output=False)
+        watcher.start()
+        with secrets_removed(keep=bool(values.get("submit"))):
+            papermill.execute_notebook(str(notebook), str(working), parameters=params, kernel_name="python3",
+                                       cwd=str(notebook.parent), progress_bar=progress, log_output=False,
+                                       autosave_cell_every=max(1, int(watcher.every)),
+                                       kernel_manager_class=_ipc_kernel_manager(private))
+    except KeyboardInterrupt:
+        status = "interrupted"
+        error = RunError(f"interrupted at {_now()}; partial notebook kept in {output}", ename="KeyboardInterrupt")
     except PapermillExecutionError as exc:
+        status = "interrupted" if exc.ename == "KeyboardInterrupt" else "failed"
         error = RunError(f"cell In [{exc.exec_count}] failed: {exc.ename}: {exc.evalue}\n"
                          f"partial notebook kept in {output}", cell=exc.exec_count, ename=exc.ename,
                          evalue=exc.evalue)
     except Exception as exc:  # kernel died, bad notebook: still keep the record
+        status = "failed"
         error = RunError(f"run failed before finishing: {type(exc).__name__}: {exc}\n"
                          f"partial notebook (if any) kept in {output}", ename=type(exc).__name__, evalue=str(exc))
     finally:
+        watcher.done.set()
+        restore()
         for key, value in env_before.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    if output.is_file():
-        nb = nbformat.read(output, as_version=4)
-        _fold_carriage_returns(nb)
-        nbformat.write(nb, output)
-        _mask_secrets(output)
-    update_manifest(run_dir, status="failed" if error else "ok", seconds=round(time.perf_counter() - t0, 2),
-                    **({"error": str(error)} if error else {}))
+        _keep_notebook(working, output, status != "ok")
+        kernel_log = private / "kernel.log"
+        if kernel_log.is_file() and kernel_log.stat().st_size:
+            (run_dir / "kernel.log").write_text(mask(kernel_log.read_text(errors="replace")))
+        shutil.rmtree(private, ignore_errors=True)
+    fields: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - t0, 2), "heartbeat": _now()}
     if error:
-        error.run_dir = run_dir
+        fields["error"] = str(error)
+        error = RunError(mask(str(error)), cell=error.cell, ename=error.ename,
+                         evalue=mask(error.evalue) if error.evalue else error.evalue, run_dir=run_dir)
+    if status == "interrupted":
+        fields["interrupted"] = _now()
+    update_manifest(run_dir, **fields)
+    if error:
+        error.interrupted = status == "interrupted"
         raise error
     return run_dir
+
+
+def _keep_notebook(working: Path, output: Path, stopped: bool) -> None:
+    """The executed notebook into the run folder: progress bars folded, cells that did not run marked,
+    credentials masked. A stopped run keeps whichever of papermill's copy and the watcher's last one holds
+    more outputs (papermill may rewrite its copy without the running cell's). Nothing is written when no
+    copy exists."""
+    import nbformat
+
+    copies = []
+    for path in (working, output):
+        try:
+            copies.append(nbformat.read(path, as_version=4))
+        except Exception:  # noqa: BLE001 - missing, or torn by the interruption
+            pass
+    if not copies:
+        return
+    nb = max(copies, key=lambda n: sum(len(c.get("outputs", [])) for c in n.cells)) if stopped else copies[0]
+    _fold_carriage_returns(nb)
+    if stopped:
+        _mark_unrun(nb)
+    _write_masked(nb, output)
+
+
+def _interrupt_on_sigterm():
+    """Turn SIGTERM into KeyboardInterrupt while a run lives (main thread only); return the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    before = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, before)

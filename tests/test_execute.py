@@ -1,6 +1,8 @@
 """kit run (kitlib.execute) on tiny notebooks written by the test (fast; the competition notebooks are in
 test_notebooks.py)."""
+import time
 from importlib import metadata
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -8,7 +10,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from kitlib import cli, run
 from kitlib.execute import execute
-from kitlib.errors import ParameterError
+from kitlib.errors import ParameterError, RunError
 
 
 def tiny_notebook(path, body):
@@ -67,15 +69,70 @@ def test_failing_cell_is_named_and_partial_notebook_kept(kit_dirs, nb_path, caps
     assert any("before" in o.get("text", "") for o in executed.cells[-1].outputs)
 
 
+def assert_no_secret(run_dir, secret="s3cr3t"):
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="ignore"), path
+
+
 def test_credentials_never_reach_the_run_folder(kit_dirs, nb_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-kaggle-key")
     monkeypatch.setenv("AICROWD_API_KEY", "s3cr3t-aicrowd-key")
-    tiny_notebook(nb_path, "import os\nprint(os.environ['KAGGLE_KEY'], os.environ['AICROWD_API_KEY'])")
+    tiny_notebook(nb_path, "import os\nprint('kernel sees', os.environ.get('KAGGLE_KEY'), os.environ.get('AICROWD_API_KEY'))")
     run_dir = execute(str(nb_path), {})
-    for path in run_dir.rglob("*"):
-        if path.is_file():
-            text = path.read_text(errors="ignore")
-            assert "s3cr3t" not in text, path
+    assert_no_secret(run_dir)
+    executed = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    assert "kernel sees None None" in executed.cells[-1].outputs[0]["text"]  # not even in the kernel
+
+
+def uploading_notebook(path, body):
+    cells = [new_code_cell('submit: bool = False  # upload\nstorage: str = ""  # Optuna storage URL',
+                           metadata={"tags": ["parameters"]}), new_code_cell(body)]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}}), path)
+    return path
+
+
+def test_an_uploading_run_sees_its_credentials_and_every_write_is_masked(kit_dirs, tmp_path, monkeypatch):
+    monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-kaggle-key")
+    path = uploading_notebook(tmp_path / "upload.ipynb", "import os\nprint(os.environ['KAGGLE_KEY'], storage)\n"
+                                                         "raise ValueError('bad key ' + os.environ['KAGGLE_KEY'])")
+    with pytest.raises(RunError, match=r"ValueError: bad key \*\*\*") as caught:
+        execute(str(path), {"submit": "true", "storage": "postgresql://kit:s3cr3t-db-password@127.0.0.1:5432/kit"})
+    run_dir = caught.value.run_dir
+    manifest = run.read_manifest(run_dir)
+    assert manifest["status"] == "failed" and "bad key ***" in manifest["error"]
+    assert manifest["params"]["storage"] == "postgresql://kit:***@127.0.0.1:5432/kit"
+    executed = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    assert "*** postgresql://kit:***@127.0.0.1:5432/kit" in executed.cells[-1].outputs[0]["text"]
+    assert_no_secret(run_dir)
+
+
+def test_relative_paths_resolve_against_the_directory_kit_run_started_in(kit_dirs, tmp_path, monkeypatch):
+    (tmp_path / "work" / "data").mkdir(parents=True)
+    path = uploading_notebook(tmp_path / "paths.ipynb", "print(storage)")
+    monkeypatch.chdir(tmp_path / "work")
+    from kitlib.parameters import resolve_paths
+
+    resolved = resolve_paths({"data_dir": "data", "model": "bert-base-uncased", "corpus": "data", "storage":
+                              "sqlite:///runs/x/optuna.db", "out_file": "a.csv", "n": 3}, Path.cwd())
+    assert resolved == {"data_dir": str(tmp_path / "work" / "data"), "model": "bert-base-uncased",
+                        "corpus": str(tmp_path / "work" / "data"),
+                        "storage": f"sqlite:///{tmp_path / 'work' / 'runs' / 'x' / 'optuna.db'}",
+                        "out_file": str(tmp_path / "work" / "a.csv"), "n": 3}
+    manifest = run.read_manifest(execute(str(path), {"storage": "journal:studies/a.log"}))
+    assert manifest["params"]["storage"] == f"journal:{tmp_path / 'work' / 'studies' / 'a.log'}"
+
+
+def test_a_file_that_is_not_a_notebook_is_one_line_naming_it(kit_dirs, tmp_path, capsys):
+    bad = tmp_path / "broken.ipynb"
+    bad.write_text("{not json")
+    assert cli.main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"kit run: {bad}: not a Jupyter notebook") and "\n" not in err
+    bad.write_text('{"cells": 3}')
+    assert cli.main(["params", str(bad)]) == 2
+    assert "not a Jupyter notebook" in capsys.readouterr().err
 
 
 def test_plots_are_kept_in_the_executed_notebook(kit_dirs, nb_path, monkeypatch):
@@ -165,3 +222,65 @@ def test_the_competition_comes_from_metadata_or_the_command_line(kit_dirs, tmp_p
     assert "Unknown competition 'nope'" in capsys.readouterr().err
     with pytest.raises(ParameterError, match="notebook 'missing.ipynb' not found"):
         execute("missing.ipynb", {})
+
+
+def _sleeping_run(tmp_path, kit_dirs):
+    import os
+    import subprocess
+    import sys
+
+    path = uploading_notebook(tmp_path / "sleepy.ipynb", "import time\nprint('started', flush=True)\ntime.sleep(1.5)\n"
+                                                         "print('ready', flush=True)\ntime.sleep(120)")
+    env = {**os.environ, "KIT_RUNS_DIR": str(kit_dirs[0]), "KIT_HEARTBEAT_S": "0.3"}
+    proc = subprocess.Popen([sys.executable, "-m", "kitlib.cli", "run", str(path), "-q"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:  # wait until the sleeping cell runs and the watcher has copied it
+        folders = list(kit_dirs[0].glob("sleepy-*"))
+        nb = folders[0] / "notebook.ipynb" if folders else None
+        if nb is not None and nb.is_file() and "ready\\n" in nb.read_text():  # an output, not the source
+            return proc, folders[0]
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"the run never started: {proc.communicate()}")
+
+
+@pytest.mark.notebook
+def test_ctrl_c_records_an_interrupted_run_without_a_traceback(kit_dirs, tmp_path):
+    import signal
+
+    proc, run_dir = _sleeping_run(tmp_path, kit_dirs)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and "kit run: INTERRUPTED" in err
+    manifest = run.read_manifest(run_dir)
+    assert manifest["status"] == "interrupted" and manifest["interrupted"] and manifest["seconds"] > 0
+    executed = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    assert any("started" in o.get("text", "") for o in executed.cells[-1].get("outputs", []))
+    assert executed.cells[-1].metadata.papermill["status"] == "failed"  # not "completed": it was stopped
+
+
+@pytest.mark.notebook
+def test_a_killed_run_shows_as_interrupted_once_its_heartbeat_stops(kit_dirs, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    proc, run_dir = _sleeping_run(tmp_path, kit_dirs)
+    monkeypatch.setenv("KIT_STALE_AFTER_S", "3")
+    assert [r["status"] for r in run.list_runs(include_all=True)] == ["running"]
+    os.killpg(proc.pid, signal.SIGKILL)  # kit run and its kernel, as a lost machine would
+    proc.wait(timeout=30)
+    time.sleep(3.5)
+    assert run.read_manifest(run_dir)["status"] == "running"  # nobody could write it...
+    assert [r["status"] for r in run.list_runs(include_all=True)] == ["interrupted"]  # ...but the beat stopped
+
+
+def test_a_run_id_collision_draws_another_id(kit_dirs, monkeypatch):
+    from kitlib import execute as ex
+
+    ids = iter(["nb-20260101-000000-aaaa", "nb-20260101-000000-aaaa", "nb-20260101-000000-bbbb"])
+    monkeypatch.setattr(ex, "new_run_id", lambda name: next(ids))
+    assert ex._new_run_dir("nb", None).name == "nb-20260101-000000-aaaa"
+    assert ex._new_run_dir("nb", None).name == "nb-20260101-000000-bbbb"  # the second draw collided
+    with pytest.raises(ParameterError, match="run 'nb-20260101-000000-aaaa' exists already"):
+        ex._new_run_dir("nb", "nb-20260101-000000-aaaa")
