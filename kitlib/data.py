@@ -174,37 +174,102 @@ def read_list_csv(
     source = Path(path)
     if not source.is_file():
         raise DataError(f"{source}: file not found")
-    key = None
+    stem = table_file = None
     if cache:
         settings = repr(sorted(list_columns.items())) + CACHE_VERSION
         key = file_sha256(source)[:20] + "-" + hashlib.sha256(settings.encode()).hexdigest()[:8]
-        folder = _cache_dir(source)
-        stem = folder / f"{source.name}.{key}"
+        stem = _cache_dir(source) / f"{source.name}.{key}"
         table_file = stem.with_name(stem.name + ".table.pkl")
         if table_file.is_file():
-            arrays = {c: np.load(stem.with_name(f"{stem.name}.{c}.npy")) for c in list_columns}
-            return pd.read_pickle(table_file), arrays
-    try:
-        frame = pd.read_csv(source, dtype={c: str for c in list_columns}, keep_default_na=False,
-                            na_values={c: [""] for c in list_columns})
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{source}: not a readable CSV file: {exc}") from exc
+            cached = _read_cache_entry(stem, table_file, list_columns)
+            if cached is not None:
+                return cached
+    frame = read_csv(source, dtype={c: str for c in list_columns}, keep_default_na=False,
+                     na_values={c: [""] for c in list_columns})
     missing = [c for c in [*list_columns, *required] if c not in frame.columns]
     if missing:
         raise DataError(f"{source}: missing column(s) {missing}; the file has {list(frame.columns)}")
     arrays = {c: parse_list_column(frame[c], dim=d, source=source.name, column=c) for c, d in list_columns.items()}
     rest = frame.drop(columns=list(list_columns))
-    if cache:
+    if stem is not None:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            stem.parent.mkdir(parents=True, exist_ok=True)
             for c, arr in arrays.items():
-                np.save(stem.with_name(f"{stem.name}.{c}.npy"), arr)
-            tmp = table_file.with_suffix(".tmp")
-            rest.to_pickle(tmp)
-            tmp.replace(table_file)  # written last: its presence means the cache entry is complete
+                _atomic(stem.with_name(f"{stem.name}.{c}.npy"), lambda tmp, a=arr: np.save(tmp, a))
+            _atomic(table_file, rest.to_pickle)  # written last: its presence means the entry is complete
         except OSError:
             pass  # a cache that cannot be written only costs time
     return rest, arrays
+
+
+def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
+    """Write ``content`` to ``path`` through a temporary file moved into place, so a crash mid-write never
+    leaves a truncated file that looks complete (demo sets, caches). Returns the path."""
+    data = content.encode() if isinstance(content, str) else content
+    path = Path(path)
+    _atomic(path, lambda handle: handle.write(data))
+    return path
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` into a temporary file beside ``path``, then move it into place (never a torn file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        write(handle)
+    tmp.replace(path)
+
+
+def _read_cache_entry(stem: Path, table_file: Path, list_columns: dict) -> tuple[pd.DataFrame, dict] | None:
+    """A cache entry when every file of it reads back whole and consistent, else ``None`` after a warning
+    naming the bad file (the caller rebuilds the entry from the source)."""
+    import warnings
+
+    current = table_file
+    try:
+        table = pd.read_pickle(table_file)
+        arrays = {}
+        for c in list_columns:
+            current = stem.with_name(f"{stem.name}.{c}.npy")
+            arrays[c] = np.load(current)
+            if len(arrays[c]) != len(table):
+                raise ValueError(f"{len(arrays[c])} rows where the table has {len(table)}")
+        return table, arrays
+    except Exception as exc:  # noqa: BLE001 - any unreadable entry is rebuilt, never trusted
+        warnings.warn(f"cache entry {current} is unreadable ({type(exc).__name__}: {str(exc)[:120]}); "
+                      "rebuilding it from the source file", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    """``pandas.read_csv`` with errors that name the file: a missing, empty, binary or unparseable file, and a
+    file whose last line was cut short (no final newline and fewer fields than the header: a partial copy or
+    download).
+
+    Raises ``DataError``.
+    """
+    import csv
+
+    source = Path(path)
+    if not source.is_file():
+        raise DataError(f"{source}: file not found")
+    try:
+        frame = pd.read_csv(source, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source}: the file is empty; expected a CSV with a header line") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not a text CSV file (byte {exc.start} is not {exc.encoding}); is it binary "
+                        "or compressed?") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{source}: not a readable CSV file: {str(exc)[:300]}") from None
+    with open(source, "rb") as handle:
+        handle.seek(max(0, source.stat().st_size - 65536))
+        end = handle.read()
+    tail = end.decode("utf-8", errors="replace").rsplit("\n", 1)[-1]
+    fields = next(csv.reader([tail]), []) if tail and '"' not in tail else []  # quoted: cannot judge one line
+    if len(frame) and not end.endswith(b"\n") and 0 < len(fields) < len(frame.columns):
+        raise DataError(f"{source}: the last line holds {len(fields)} field(s) where the header has "
+                        f"{len(frame.columns)}; the file looks cut short (copy or download it again)")
+    return frame
 
 
 # ------------------------------------------------------------------------------------------ IDX files

@@ -110,3 +110,33 @@ def test_require_files_lists_missing(tmp_path):
     (tmp_path / "train.csv").write_text("x\n")
     with pytest.raises(DataError, match=r"missing \['val.csv'\]; the folder holds \['train.csv'\]"):
         data.require_files(tmp_path, ["train.csv", "val.csv"])
+
+
+def test_a_corrupt_cache_entry_is_rebuilt_from_the_source_with_a_warning(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text('embeddings,label\n"[1, 2]",a\n"[3, 4]",b\n')
+    rest, arrays = data.read_list_csv(path, {"embeddings": 2})
+    entry = next((tmp_path / ".kitcache").glob("*.embeddings.npy"))
+    entry.write_bytes(entry.read_bytes()[:20])  # torn, as a crash mid-write would leave it
+    with pytest.warns(RuntimeWarning, match=r"cache entry .*embeddings.npy is unreadable.*rebuilding it"):
+        again, arrays2 = data.read_list_csv(path, {"embeddings": 2})
+    np.testing.assert_array_equal(arrays2["embeddings"], arrays["embeddings"])
+    assert data.read_list_csv(path, {"embeddings": 2})[1]["embeddings"].shape == (2, 2)  # rebuilt entry reads
+    assert not list((tmp_path / ".kitcache").glob(".*.tmp"))
+
+
+def test_read_csv_names_the_file_for_binary_empty_and_cut_files(tmp_path):
+    binary = tmp_path / "train.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    with pytest.raises(DataError, match=r"train.csv: not a text CSV file \(byte \d+ is not utf-8\)"):
+        data.read_csv(binary)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"empty.csv: the file is empty"):
+        data.read_csv(tmp_path / "empty.csv")
+    cut = tmp_path / "cut.csv"
+    cut.write_text("userId,attractionId,interactionType,timestamp\nu1,a1,view,2024-01-01\nu2,a")
+    with pytest.raises(DataError, match=r"cut.csv: the last line holds 2 field\(s\) where the header has 4"):
+        data.read_csv(cut)
+    whole = tmp_path / "whole.csv"
+    whole.write_text('a,b\n1,"x\ny"')  # a quoted last cell over two lines, no final newline: fine
+    assert data.read_csv(whole).shape == (1, 2)

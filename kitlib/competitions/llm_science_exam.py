@@ -27,7 +27,6 @@ by ``kit submit``) stays light.
 """
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .. import predictions
+from ..data import read_csv, write_atomic
 from ..errors import DataError, ParameterError, SubmissionError
 from ..tasks import multiple_choice, retrieval
 from .spec import ROOT, Competition, Predictions, SubmissionSpec
@@ -81,8 +81,10 @@ def write_demo(out_dir: Path, seed: int = 0) -> Path:
         return out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in DEMO_FILES:
-        shutil.copyfile(src / name, out_dir / name)
-    shutil.copytree(src / "corpus", out_dir / "corpus", dirs_exist_ok=True)
+        write_atomic(out_dir / name, (src / name).read_bytes())
+    (out_dir / "corpus").mkdir(exist_ok=True)
+    for text in sorted((src / "corpus").glob("*.txt")):
+        write_atomic(out_dir / "corpus" / text.name, text.read_bytes())
     if seed != 0:
         rng = np.random.default_rng(seed)
         for name in ("train.csv", "test.csv"):
@@ -93,7 +95,7 @@ def write_demo(out_dir: Path, seed: int = 0) -> Path:
             if "answer" in df:
                 old = df["answer"].map(LETTERS.index).to_numpy()
                 df["answer"] = [LETTERS[int(np.flatnonzero(p == o)[0])] for p, o in zip(perms, old)]
-            df.to_csv(out_dir / name, index=False)
+            write_atomic(out_dir / name, df.to_csv(index=False))
     return out_dir
 
 
@@ -109,7 +111,7 @@ def read_questions(path: str | Path, *, require_answer: bool = False) -> pd.Data
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; expected a CSV with columns {list(QUESTION_COLUMNS)}")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = read_csv(path, dtype=str, keep_default_na=False)
     needed = list(QUESTION_COLUMNS) + (["answer"] if require_answer else [])
     missing = [c for c in needed if c not in df.columns]
     if missing:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .. import predictions
+from ..data import read_csv
 from ..errors import DataError, SubmissionError
 from ..tasks.recsys.interactions import SHOW, Interactions, Split, name_lines
 from ..tasks.recsys.ranking import held_out_ranks, score_pairs
@@ -69,12 +70,7 @@ def read_interactions(path: str | Path) -> pd.DataFrame:
         path = interactions_file(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file; expected the interactions CSV with columns {list(COLUMNS)}")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty; expected a header {','.join(COLUMNS)}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file: {exc}") from None
+    frame = read_csv(path, dtype=str, keep_default_na=False)  # names the file: empty, binary, cut short
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; expected {list(COLUMNS)}, "

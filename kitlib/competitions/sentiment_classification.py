@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import predictions
-from ..data import read_list_csv, require_files
+from ..data import read_list_csv, require_files, write_atomic
 from ..errors import DataError
 from ..folds import FoldResult
 from .spec import Competition, Predictions, SubmissionSpec
@@ -127,7 +127,7 @@ def _write(path: Path, X: np.ndarray, labels: list[str]) -> None:
     lines = ["embeddings,label"]
     for row, label in zip(X, labels):
         lines.append('"[' + ", ".join(f"{v:.4f}" for v in row) + ']",' + label)
-    path.write_text("\n".join(lines) + "\n")
+    write_atomic(path, "\n".join(lines) + "\n")  # a crash mid-write leaves no truncated demo file
 
 
 def write_demo(out_dir: str | Path, seed: int = 0, n_train: int = 2000, n_val: int = 800, n_test: int = 600,

@@ -272,3 +272,9 @@ def test_notebook_on_a_second_dataset(kit_dirs, tmp_path, capsys):
     assert main(["blend", run_dir.name, other.name]) != 0
     assert "recommender runs keep no blendable predictions" in capsys.readouterr().err
     assert sorted(p.name for p in kit_dirs[0].iterdir()) == sorted([run_dir.name, other.name])  # no blend folder
+
+
+def test_a_file_cut_mid_row_is_refused_instead_of_read_partially(tmp_path):
+    path = write(tmp_path / "y.csv", HEADER + "u,a,view,2024-01-01 10:00:00\nu,b,cli")
+    with pytest.raises(DataError, match=r"y.csv: the last line holds 3 field\(s\) where the header has 4; .*cut short"):
+        rec.read_interactions(path)

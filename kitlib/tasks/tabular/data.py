@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...data import require_files
+from ...data import read_csv, require_files
 from ...errors import DataError
 from .problem import Problem
 
@@ -36,14 +36,6 @@ class TabularData:
     def head(self, n: int) -> TabularData:
         """The first ``n`` training rows (the test rows stay whole, so the submission is complete)."""
         return replace(self, X=self.X.iloc[:n], y=self.y[:n], keys=self.keys.iloc[:n], targets=self.targets.iloc[:n])
-
-
-def read_csv(path: Path, **options) -> pd.DataFrame:
-    """``pandas.read_csv`` with ``DataError`` naming the file for a file that is not a readable CSV."""
-    try:
-        return pd.read_csv(path, **options)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable CSV file: {exc}") from None
 
 
 def _require_columns(frame: pd.DataFrame, columns, source: str) -> None:
