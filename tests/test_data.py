@@ -140,3 +140,15 @@ def test_read_csv_names_the_file_for_binary_empty_and_cut_files(tmp_path):
     whole = tmp_path / "whole.csv"
     whole.write_text('a,b\n1,"x\ny"')  # a quoted last cell over two lines, no final newline: fine
     assert data.read_csv(whole).shape == (1, 2)
+
+
+def test_a_relative_data_dir_is_found_in_the_project_folder_as_in_jupyter(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "data" / "mine").mkdir(parents=True)
+    (project / "notebooks").mkdir()
+    monkeypatch.setenv("KIT_PROJECT_DIR", str(project))
+    monkeypatch.chdir(project / "notebooks")  # where a Jupyter kernel works
+    comp = COMPETITIONS["sentiment-classification"]
+    assert comp.resolve_data_dir("data/mine") == (project / "data" / "mine").resolve()
+    with pytest.raises(DataError, match="is not a folder"):
+        comp.resolve_data_dir("data/missing")

@@ -112,10 +112,16 @@ class Competition:
     def resolve_data_dir(self, data_dir: str | Path | None) -> Path:
         """The folder with this competition's files: ``data_dir``, or when it is empty the recorded data folder
         of a spec competition (``/kaggle/input/<slug>`` first on Kaggle), else the demo set (see
-        :func:`kitlib.data.resolve_data_dir`). Raises ``DataError`` when the folder does not exist."""
+        :func:`kitlib.data.resolve_data_dir`). A relative path that is not below the working directory is
+        taken from the project folder (in Jupyter the kernel works in ``notebooks/``, while
+        ``data/<name>`` is written from the project). Raises ``DataError`` when the folder does not exist."""
         from ..data import resolve_data_dir
         from ..runtime import KAGGLE_INPUT, on_kaggle
 
+        given = Path(str(data_dir)).expanduser() if data_dir not in (None, "", "demo") else None
+        if given is not None and not given.is_absolute() and not given.exists() and not on_kaggle():
+            if (project_dir() / given).exists():
+                data_dir = project_dir() / given
         if data_dir in (None, "") and self.data_dir:
             kaggle_input = KAGGLE_INPUT / self.slug
             data_dir = kaggle_input if on_kaggle() and kaggle_input.is_dir() else self.data_dir
