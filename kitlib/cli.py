@@ -61,7 +61,7 @@ def cmd_params(args) -> int:
 
 def cmd_runs(args) -> int:
     from .competitions import get_competition
-    from .run import format_runs, list_runs
+    from .runs_table import format_runs, list_runs
 
     if args.competition:
         get_competition(args.competition)  # an unknown name is an error listing the known ones

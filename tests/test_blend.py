@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kitlib import blend, predictions, run, submit
+from kitlib import blend, predictions, run, runs_table, submit
 from kitlib.cli import main
 from kitlib.competitions import sentiment_classification as sentiment
 from kitlib.errors import ParameterError
@@ -71,7 +71,7 @@ def test_a_blend_of_complementary_runs_scores_above_both(kit_dirs, data_dir):
     assert len(oof) == N and oof["fold"].tolist() == FOLDS.tolist() and len(test) == N_TEST
     submit.validate_submission(manifest["submission"]["path"], "sentiment-classification", data_dir)
     assert set(pd.read_csv(manifest["submission"]["path"]).label) == {"neutral"}
-    listed = [r["run_id"] for r in run.list_runs("sentiment-classification")]
+    listed = [r["run_id"] for r in runs_table.list_runs("sentiment-classification")]
     assert out.name in listed  # blend runs are listed among the others
 
 
@@ -122,25 +122,6 @@ def test_mismatched_runs_are_refused_with_what_differs(kit_dirs, data_dir):
         pytest.approx(sentiment.score_predictions(predictions.read(one_fold[0])[0]))]
     assert main(["blend", a.name, other_folds.name]) == 2  # a refusal is a usage error, nothing written
     assert len([p for p in runs_dir.iterdir() if "-blend-" in p.name]) == 1  # only the mean blend above
-
-
-def test_kit_runs_leaves_smoke_and_failed_runs_out_unless_asked(kit_dirs, capsys):
-    runs_dir = kit_dirs[0]
-    for name, status, smoke, score in [("a", "ok", False, 0.7), ("b", "ok", True, 0.9), ("c", "failed", False, None)]:
-        folder = runs_dir / f"sentiment-classification-{name}"
-        folder.mkdir(parents=True)
-        run.update_manifest(folder, run_id=folder.name, competition="sentiment-classification", status=status,
-                            score=score, params={"smoke": smoke, "seed": len(name), "lr": 0.1 if name == "a" else 0.2},
-                            cv={"mean": score or 0.0, "std": 0.01, "folds": [1, 2]},
-                            data_dir=str(sentiment.COMPETITION.demo_dir))
-    assert [r["run_id"][-1] for r in run.list_runs()] == ["a"]
-    assert [r["run_id"][-1] for r in run.list_runs(include_all=True)] == ["b", "a", "c"]
-    assert main(["runs", "--all"]) == 0
-    table = capsys.readouterr().out.splitlines()
-    assert "cv mean +- std" in table[0] and "differs" in table[0]
-    assert "0.9000 +- 0.0100 (2)" in table[1] and " demo " in table[1] and "smoke=true" in table[1]
-    assert "lr=0.2" in table[1] and "lr=0.1" in table[2]
-    assert main(["runs", "no-such-competition"]) == 2
 
 
 def test_manifest_cv_is_the_folds_summary(kit_dirs):

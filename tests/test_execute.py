@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from kitlib import cli, run
+from kitlib import cli, run, runs_table
 from kitlib.execute import execute
 from kitlib.errors import ParameterError, RunError
 
@@ -267,12 +267,12 @@ def test_a_killed_run_shows_as_interrupted_once_its_heartbeat_stops(kit_dirs, tm
 
     proc, run_dir = _sleeping_run(tmp_path, kit_dirs)
     monkeypatch.setenv("KIT_STALE_AFTER_S", "3")
-    assert [r["status"] for r in run.list_runs(include_all=True)] == ["running"]
+    assert [r["status"] for r in runs_table.list_runs(include_all=True)] == ["running"]
     os.killpg(proc.pid, signal.SIGKILL)  # kit run and its kernel, as a lost machine would
     proc.wait(timeout=30)
     time.sleep(3.5)
     assert run.read_manifest(run_dir)["status"] == "running"  # nobody could write it...
-    assert [r["status"] for r in run.list_runs(include_all=True)] == ["interrupted"]  # ...but the beat stopped
+    assert [r["status"] for r in runs_table.list_runs(include_all=True)] == ["interrupted"]  # ...but the beat stopped
 
 
 def test_a_run_id_collision_draws_another_id(kit_dirs, monkeypatch):

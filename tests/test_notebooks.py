@@ -1,7 +1,7 @@
 """Every competition notebook, executed by papermill through `kit run` in smoke mode."""
 import pytest
 
-from kitlib import predictions, run, submit
+from kitlib import predictions, run, runs_table, submit
 from kitlib.cli import main
 from kitlib.execute import execute
 from kitlib.competitions import BUILT_IN, COMPETITIONS
@@ -49,6 +49,6 @@ def test_sentiment_on_another_dataset_is_deterministic(kit_dirs, tmp_path):
     assert not oof.duplicated(["file", "row"]).any()
     # kit blend end to end on the two runs: a new run folder whose submission validates
     assert main(["blend", first["run_id"], second["run_id"], "-m", "two seeds"]) == 0
-    (blended,) = [r for r in run.list_runs("sentiment-classification", include_all=True) if r.get("kind") == "blend"]
+    (blended,) = [r for r in runs_table.list_runs("sentiment-classification", include_all=True) if r.get("kind") == "blend"]
     submit.validate_submission(blended["submission"]["path"], "sentiment-classification", data_dir)
     assert main(["submit", blended["run_id"]]) == 0

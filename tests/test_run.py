@@ -4,19 +4,6 @@ import json
 from kitlib import run
 
 
-def test_kit_runs_table_best_first(kit_dirs, monkeypatch):
-    runs_dir = kit_dirs[0]
-    for name, score in [("a", 0.5), ("b", 0.9), ("c", None)]:
-        folder = runs_dir / f"sentiment-classification-{name}"
-        folder.mkdir(parents=True)
-        run.update_manifest(folder, run_id=folder.name, competition="sentiment-classification", status="ok",
-                            score=score, started=f"2026-01-0{len(name)}")
-    rows = run.list_runs("sentiment-classification")
-    assert [r["run_id"][-1] for r in rows] == ["b", "a", "c"]
-    table = run.format_runs(rows)
-    assert table.splitlines()[1].startswith("sentiment-classification-b") and "0.9000" in table
-
-
 def test_manifest_merges(tmp_path):
     run.update_manifest(tmp_path, metrics={"a": 1.0}, status="running")
     run.update_manifest(tmp_path, metrics={"b": 2.0}, status="ok")

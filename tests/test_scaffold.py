@@ -10,7 +10,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from kitlib import cli, run, scaffold, submit
+from kitlib import cli, runs_table, scaffold, submit
 from kitlib.competitions import get_competition
 from kitlib.errors import DataError, ParameterError
 from kitlib.execute import notebook_parameters
@@ -205,7 +205,7 @@ def test_new_then_run_in_smoke_mode_end_to_end(tmp_path, kit_project, kit_dirs, 
     assert cli.main(["competitions"]) == 0
     assert "grades" in capsys.readouterr().out
     assert cli.main(["run", "grades", "-p", "smoke", "true", "-p", "n_trials", "2", "-q"]) == 0
-    (manifest,) = run.list_runs("grades", include_all=True)
+    (manifest,) = runs_table.list_runs("grades", include_all=True)
     assert manifest["status"] == "ok" and manifest["competition"] == "grades" and manifest["data_dir"] == str(folder)
     assert manifest["cv"]["metric"] == "val_weighted_f1" and len(manifest["cv"]["folds"]) == 2
     assert manifest["score"] == manifest["metrics"]["val_weighted_f1"]
@@ -219,9 +219,9 @@ def test_new_then_run_in_smoke_mode_end_to_end(tmp_path, kit_project, kit_dirs, 
     row = submit.read_ledger().iloc[-1]
     assert row.run_id == manifest["run_id"] and float(row.score) == pytest.approx(manifest["score"])
     assert cli.main(["run", "grades", "-p", "smoke", "true", "-p", "linear_c", "0.1", "-q"]) == 0
-    runs = [m["run_id"] for m in run.list_runs("grades", include_all=True)]
+    runs = [m["run_id"] for m in runs_table.list_runs("grades", include_all=True)]
     assert cli.main(["blend", *runs]) == 0  # the spec's Predictions score and write the blend
-    (blended,) = [m for m in run.list_runs("grades", include_all=True) if m.get("kind") == "blend"]
+    (blended,) = [m for m in runs_table.list_runs("grades", include_all=True) if m.get("kind") == "blend"]
     submit.validate_submission(blended["submission"]["path"], "grades", folder)
     (kit_project / "notebooks" / "grades.ipynb").unlink()
     with pytest.raises(ParameterError, match=r"the notebook of 'grades' does not exist: .*kit new grades"):

@@ -1,0 +1,148 @@
+"""``kit runs``: the table of runs, best score first, read from the manifests in the runs folder.
+
+Smoke, failed, running and interrupted runs stay out unless asked for; a ``running`` run whose heartbeat
+stopped shows as ``interrupted``; a manifest that cannot be read is listed, never hidden; blend runs sit
+among the others. Each row shows the score (the competition metric on the pooled out-of-fold predictions),
+the CV mean +- std over the folds, the data folder and the parameters that differ between the listed runs.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import time
+from pathlib import Path
+
+from .competitions import get_competition
+from .errors import ParameterError
+from .run import runs_dir
+
+
+def is_ranked(row: dict) -> bool:
+    """True for a finished run on real settings: status ``ok`` and not a smoke run."""
+    return row.get("status") == "ok" and not (row.get("params") or {}).get("smoke")
+
+
+STALE_AFTER_S = 120.0  # a running run whose heartbeat is older than this has stopped (killed, machine lost)
+
+
+def effective_status(row: dict, now: float | None = None) -> str:
+    """The status to show: a ``running`` run whose ``heartbeat`` stopped is ``interrupted``."""
+    status = row.get("status") or "?"
+    beat = row.get("heartbeat")
+    if status != "running" or not beat:
+        return status
+    try:
+        age = (now or time.time()) - _dt.datetime.fromisoformat(str(beat)).timestamp()
+    except ValueError:
+        return status
+    limit = float(os.environ.get("KIT_STALE_AFTER_S") or STALE_AFTER_S)
+    return "interrupted" if age > limit else status
+
+
+def list_runs(competition: str | None = None, *, include_all: bool = False) -> list[dict]:
+    """Manifests of the runs (of ``competition`` if given), best score first within each competition.
+
+    Smoke, failed, running and interrupted runs are left out unless ``include_all``; runs without a score
+    come last, newest first. Blend runs are listed among the others. A run whose heartbeat stopped shows as
+    ``interrupted`` (:func:`effective_status`); a manifest that cannot be read is listed as ``unreadable``
+    (with its folder), never hidden.
+    """
+    rows = []
+    folder = runs_dir()
+    for path in sorted(folder.glob("*/manifest.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, OSError) as exc:
+            if not competition:
+                rows.append({"run_id": path.parent.name, "status": "unreadable", "error": f"{path}: {exc}"})
+            continue
+        data["status"] = effective_status(data)
+        if competition and (data.get("competition") or "") != competition:
+            continue
+        if include_all or is_ranked(data):
+            rows.append(data)
+
+    def key(row: dict):
+        try:
+            sign = -1 if get_competition(row.get("competition") or "").mode == "max" else 1
+        except ParameterError:
+            sign = 1
+        score = row.get("score")
+        return (row.get("competition") or "", score is None, sign * score if score is not None else 0,
+                _neg_time(row.get("started", "")))
+
+    return sorted(rows, key=key)
+
+
+def _neg_time(started: str) -> str:
+    return "".join(chr(0x10FFFF - ord(c)) for c in started)
+
+
+def data_label(row: dict) -> str:
+    """``demo`` for a run on the embedded demo set, else its data folder (relative when inside the project)."""
+    folder = row.get("data_dir")
+    if not folder:
+        return "-"
+    try:
+        if Path(folder).resolve() == get_competition(row.get("competition") or "").demo_dir.resolve():
+            return "demo"
+    except ParameterError:
+        pass
+    return _shown_path(str(folder))
+
+
+def differing_params(rows: list[dict], limit: int = 4) -> list[str]:
+    """One text per row naming the parameters whose values differ between the notebook runs of ``rows``
+    (``data_dir`` aside, at most ``limit``); a blend run says what it blends."""
+    runs = [row for row in rows if row.get("kind") != "blend"]
+    names: list[str] = []
+    for row in runs:
+        names += [n for n in (row.get("params") or {}) if n not in names and n != "data_dir"]
+    differ = [n for n in names
+              if len({json.dumps((row.get("params") or {}).get(n), default=str) for row in runs}) > 1][:limit]
+    out = []
+    for row in rows:
+        if row.get("kind") == "blend":
+            out.append(f"blend ({row.get('method')}) of {len(row.get('inputs') or [])} runs")
+        else:
+            params = row.get("params") or {}
+            out.append(" ".join(f"{n}={json.dumps(params.get(n), default=str)}" for n in differ) or "-")
+    return out
+
+
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it, else as it is."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def format_runs(rows: list[dict]) -> str:
+    """A plain-text table of runs: id, status, the score (the competition metric on the pooled validation
+    predictions, which ranks the table), CV mean +- std over the folds, the data, the parameters that differ
+    between the listed runs, seconds and submission."""
+    if not rows:
+        return "no runs yet (kit run COMPETITION; kit runs --all lists smoke and failed runs too)"
+    differ: list[str] = [""] * len(rows)
+    for name in {row.get("competition") for row in rows}:  # parameters compare within a competition
+        where = [i for i, row in enumerate(rows) if row.get("competition") == name]
+        for i, text in zip(where, differing_params([rows[i] for i in where])):
+            differ[i] = text
+    table = [("run", "status", "metric", "score", "cv mean +- std", "data", "differs", "seconds", "submission")]
+    for i, row in enumerate(rows):
+        try:
+            metric = get_competition(row.get("competition") or "").metric
+        except ParameterError:
+            metric = "?"
+        score, cv = row.get("score"), row.get("cv") or {}
+        sub = (row.get("submission") or {}).get("path", "")
+        spread = (f"{cv['mean']:.4f} +- {cv['std']:.4f} ({len(cv.get('folds') or [])})"
+                  if isinstance(cv.get("mean"), (int, float)) and isinstance(cv.get("std"), (int, float)) else "-")
+        table.append((row.get("run_id", "?"), row.get("status", "?"), metric,
+                      f"{score:.4f}" if isinstance(score, (int, float)) else "-", spread, data_label(row), differ[i],
+                      f"{row['seconds']:.0f}" if isinstance(row.get("seconds"), (int, float)) else "-",
+                      _shown_path(sub) if sub else "-"))
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in table)
