@@ -8,6 +8,7 @@ Every message names what is wrong and what was expected (file, row or line, colu
     ├── SubmissionError        a submission does not match its competition's spec (never uploaded)
     ├── PlatformError          a platform client failed or refused
     │   ├── UploadError        ... an upload or push
+    │   │   └── UploadUnknown  ... the final call ended unclearly: the platform may have the submission
     │   └── DownloadError      ... a download
     ├── RunError               a notebook run failed (cell, ename, evalue, run_dir)
     └── MissingDependencyError an optional package is missing (the message gives the install command)
@@ -39,6 +40,11 @@ class PlatformError(KitError, RuntimeError):
 
 class UploadError(PlatformError):
     """The platform refused or failed an upload or push (the message carries the platform's answer)."""
+
+
+class UploadUnknown(UploadError):
+    """An upload whose final call (the one that creates the submission) ended without a clear answer: the
+    platform may or may not have the submission; the message says where to look before submitting again."""
 
 
 class DownloadError(PlatformError):

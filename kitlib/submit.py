@@ -3,29 +3,41 @@
 A file that fails validation is never uploaded. A file some run wrote (found by the path its manifest records,
 or its copy in the run folder) is checked against the run's sha256 and credited to the run: its competition,
 data folder, id and score; an edited file is refused (with ``force``: recorded as edited, without the score).
-Every accepted submission is appended to ``submissions/ledger.csv`` (``time, competition, file, sha256, run_id, score, message, upload_status,
-platform_message``); a failed upload is recorded as ``failed`` and raises ``UploadError``.
+Every accepted submission is appended to ``submissions/ledger.csv``, an append-only log of events under a file lock
+(:data:`LEDGER_COLUMNS`): an upload is recorded ``uploading`` before the client is called, then settled by a
+further row, ``uploaded``, ``failed`` (raises ``UploadError``) or ``unknown`` (raises ``UploadUnknown``: the
+platform may have it), each with the platform's answer or the reason.
 
 Does not import the training code (data flows one way).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
+import io
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .competitions import Competition, get_competition, project_dir
-from .data import file_sha256
-from .errors import ParameterError, SubmissionError, UploadError
+from .data import file_sha256, read_csv
+from .errors import DataError, KitError, ParameterError, SubmissionError, UploadError
+from .platforms.calls import UploadUnknown
 from .runtime import kaggle_output_path
 
+# time: when the submission was recorded; with file and sha256 (SUBMISSION_KEY) it names the submission, and every
+# later row of it repeats the three. upload_status: one of UPLOAD_STATUSES, reached at status_time; platform_id:
+# the platform's id for the submission. status_time and platform_id came later: older files lack them.
 LEDGER_COLUMNS = ("time", "competition", "file", "sha256", "run_id", "score", "message", "upload_status",
-                  "platform_message")
+                  "platform_message", "status_time", "platform_id")
+SUBMISSION_KEY = ("time", "file", "sha256")
+UPLOAD_STATUSES = ("not uploaded", "uploading", "uploaded", "failed", "unknown")
+LEDGER_LOCK_TIMEOUT_S = 60.0
 SHOW_ROWS = 5  # offending rows named in an error
 
 
@@ -56,11 +68,12 @@ def validate_submission(path: str | Path, competition: str | Competition, data_d
         raise SubmissionError(f"{path}: file not found")
     if spec.columns:
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise SubmissionError(f"{name}: not a readable CSV file: {exc}") from None
+            frame = read_csv(path, dtype=str, keep_default_na=False)
+        except DataError as exc:  # names the file; a binary file's bytes are never quoted back
+            raise SubmissionError(f"not a readable CSV file: {exc}") from None
         if tuple(frame.columns) != spec.columns:
-            raise SubmissionError(f"{name}: columns {list(frame.columns)}; expected {list(spec.columns)}")
+            shown = [c if len(c) <= 40 else c[:37] + "..." for c in map(str, frame.columns)][:12]
+            raise SubmissionError(f"{name}: columns {shown}; expected {list(spec.columns)}")
         for column in spec.columns:
             empty = (frame[column].str.strip() == "").to_numpy()
             if empty.any():
@@ -147,23 +160,80 @@ def ledger_path() -> Path:
     return submissions_dir() / "ledger.csv"
 
 
-def append_ledger(**row: str | float | None) -> None:
-    """Append one row to the ledger (created with its header on first use)."""
+@contextlib.contextmanager
+def ledger_lock(timeout_s: float = LEDGER_LOCK_TIMEOUT_S) -> Iterator[Path]:
+    """Hold the ledger's lock (``ledger.csv.lock`` beside it) while the block runs; yield the ledger's path.
+
+    Every write of the kit holds it, so rows of concurrent submits never interleave and only one writes the
+    header. Raises ``KitError`` when another process holds it for longer than ``timeout_s``.
+    """
+    from filelock import FileLock, Timeout
+
     path = ledger_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.is_file()
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LEDGER_COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in LEDGER_COLUMNS})
+    try:
+        with FileLock(f"{path}.lock", timeout=timeout_s):
+            yield path
+    except Timeout:
+        raise KitError(f"{path}: another process has held its lock ({path}.lock) for over {timeout_s:g} s; nothing "
+                       f"was recorded") from None
 
 
-def read_ledger() -> pd.DataFrame:
-    """The ledger as a DataFrame (empty with its columns when nothing was submitted)."""
+def append_ledger(**row: str | float | None) -> None:
+    """Append one row to the ledger, under its lock; the header is written when the file is new or empty.
+
+    The row is written in the file's own columns, so a ledger written before a column was added stays readable
+    (the new columns are left out of its rows).
+    """
+    with ledger_lock() as path, open(path, "a+b") as raw:
+        raw.seek(0)
+        first = raw.readline().decode("utf-8", errors="replace")
+        columns = next(csv.reader([first])) if first.strip() else list(LEDGER_COLUMNS)
+        end = "\r\n" if first.endswith("\r\n") else "\n"  # the file's own (the kit once wrote CRLF)
+        raw.seek(0, os.SEEK_END)
+        text = io.StringIO()
+        if raw.tell() == 0 or not first.strip():
+            text.write(",".join(columns) + end)
+        else:
+            raw.seek(raw.tell() - 1)
+            if raw.read(1) != b"\n":  # a last line without its newline (an editor's) would swallow the row
+                text.write(end)
+        values = {k: ("" if row.get(k) is None else row.get(k)) for k in columns}
+        csv.writer(text, lineterminator=end).writerow([values[k] for k in columns])
+        raw.write(text.getvalue().encode("utf-8"))
+
+
+def read_ledger(events: bool = False) -> pd.DataFrame:
+    """The ledger: one row per submission in its latest state, in the order they were recorded (``events``:
+    every row as written). Columns missing from an older file are empty; the frame is empty (with its columns)
+    when nothing was submitted.
+
+    A row that settles an upload (``uploaded``, ``failed``, ``unknown``) replaces the ``uploading`` row of the
+    same submission: the one with the same :data:`SUBMISSION_KEY` (``time``, ``file``, ``sha256``).
+    """
     path = ledger_path()
-    return pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else pd.DataFrame(
-        columns=list(LEDGER_COLUMNS))
+    if not path.is_file() or not path.stat().st_size:
+        return pd.DataFrame(columns=list(LEDGER_COLUMNS))
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).fillna("")  # old rows lack new columns
+    frame = frame.reindex(columns=list(dict.fromkeys([*LEDGER_COLUMNS, *frame.columns])), fill_value="")
+    frame["status_time"] = frame["status_time"].where(frame["status_time"] != "", frame["time"])
+    if events:
+        return frame
+    records: list[dict] = []
+    open_uploads: dict[tuple, int] = {}  # submission key -> its 'uploading' row in records
+    for record in frame.to_dict("records"):
+        key = tuple(record[c] for c in SUBMISSION_KEY)
+        if key in open_uploads and record["upload_status"] != "uploading":
+            records[open_uploads.pop(key)] = record
+            continue
+        if record["upload_status"] == "uploading":
+            open_uploads[key] = len(records)
+        records.append(record)
+    return pd.DataFrame(records, columns=frame.columns)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
 
 
 # ------------------------------------------------------------------------------------- submit
@@ -235,15 +305,18 @@ def resolve_target(target: str, competition: str | None, force: bool = False) ->
 
 
 def submit(target: str, competition: str | None = None, *, message: str = "", upload: bool = False,
-           data_dir: str | Path | None = None, force: bool = False) -> dict:
+           data_dir: str | Path | None = None, force: bool = False, timeout_s: float | None = None) -> dict:
     """Validate a submission (file or run id), append it to the ledger and optionally upload it.
 
     ``data_dir`` (where the sample submission is) defaults to the data folder of the run that wrote the file,
     else the competition's recorded data folder, else its demo set. A file edited after its run is refused
     unless ``force`` (then recorded as edited: the run id kept, no score, the message marked ``[edited]``).
-    Returns the ledger row. Raises ``SubmissionError`` (nothing recorded, nothing uploaded) for an invalid or
-    edited file: a refusal names the sample it compared against and, when the data folder was a guess, says
-    to pass ``--data-dir``; ``UploadError`` after recording ``failed`` when the upload fails.
+    With ``upload``, the submission is recorded ``uploading`` before the platform's client is called (each of
+    its calls limited to ``timeout_s``, see :func:`kitlib.platforms.upload`), then settled by another row.
+    Returns the ledger row (the settled one). Raises ``SubmissionError`` (nothing recorded, nothing uploaded)
+    for an invalid or edited file: a refusal names the sample it compared against and, when the data folder was
+    a guess, says to pass ``--data-dir``; ``UploadError`` after recording ``failed`` when the upload failed;
+    ``UploadUnknown`` after recording ``unknown`` when it ended without a clear answer (Ctrl-C included).
     """
     path, comp_name, run_id, manifest = resolve_target(target, competition, force)
     comp = get_competition(comp_name)
@@ -260,26 +333,45 @@ def submit(target: str, competition: str | None = None, *, message: str = "", up
     if comp.submission.pack is not None:  # the platform's upload format, e.g. SOMD's zip
         print(f"packed for upload: {comp.submission.pack(path)}")
     edited = bool(manifest.get("edited"))
-    row = {"time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "competition": comp.name,
-           "file": str(path), "sha256": file_sha256(path), "run_id": run_id,
+    now = _now()
+    row = {"time": now, "competition": comp.name, "file": str(path), "sha256": file_sha256(path), "run_id": run_id,
            "score": None if edited else manifest.get("score"),
            "message": f"[edited] {message}".strip() if edited else message, "upload_status": "not uploaded",
-           "platform_message": ""}
+           "platform_message": "", "status_time": now, "platform_id": ""}
     if not upload:
         append_ledger(**row)
         return row
+    if comp.platform == "local":
+        raise _settled(row, "failed", UploadError(f"{comp.name} has no upload client; hand in {path} on the "
+                                                  f"competition's site"))
+    append_ledger(**{**row, "upload_status": "uploading"})
+    unknown = f"whether {comp.platform} has the submission is unknown; check before submitting again"
     try:
-        result = upload_file(path, comp, message)
-    except UploadError as exc:
-        append_ledger(**{**row, "upload_status": "failed", "platform_message": str(exc)[:500]})
-        raise
-    row.update(upload_status="uploaded", platform_message=result.message[:500])
-    append_ledger(**row)
-    return row
+        result = upload_file(path, comp, message, timeout_s=timeout_s)
+    except UploadUnknown as exc:
+        raise _settled(row, "unknown", exc)
+    except KitError as exc:  # a refusal, or nothing could be sent (no credentials, no client installed)
+        raise _settled(row, "failed", exc)
+    except KeyboardInterrupt:  # between two client calls (during one, the platform module says which)
+        raise _settled(row, "unknown", UploadUnknown(f"upload of {path} interrupted (Ctrl-C): {unknown}")) from None
+    except Exception as exc:  # noqa: BLE001 - the platform modules turn client errors into UploadError: a slip
+        raise _settled(row, "unknown", UploadUnknown(f"upload of {path} ended with {type(exc).__name__}: {exc}: "
+                                                     f"{unknown}")) from exc
+    settled = {**row, "upload_status": "uploaded", "platform_message": result.message[:500], "status_time": _now(),
+               "platform_id": result.submission_id or ""}
+    append_ledger(**settled)
+    return settled
 
 
-def upload_file(path: str | Path, competition: str | Competition, message: str = ""):
-    """Upload an already validated file through the competition's platform client.
+def _settled(row: dict, status: str, error: KitError) -> KitError:
+    """Append the row that settles ``row`` as ``status`` with ``error``'s message; return ``error`` (to raise)."""
+    append_ledger(**{**row, "upload_status": status, "platform_message": str(error)[:500], "status_time": _now()})
+    return error
+
+
+def upload_file(path: str | Path, competition: str | Competition, message: str = "", timeout_s: float | None = None):
+    """Upload an already validated file through the competition's platform client (see
+    :func:`kitlib.platforms.upload`; ``timeout_s`` limits each client call).
 
     Raises ``UploadError`` for a competition with no upload client (it names the file to hand in).
     """
@@ -288,9 +380,10 @@ def upload_file(path: str | Path, competition: str | Competition, message: str =
     comp = get_competition(competition) if isinstance(competition, str) else competition
     if comp.platform == "local":
         raise UploadError(f"{comp.name} has no upload client; hand in {path} on the competition's site")
-    return platforms.upload(comp.platform, Path(path), comp.slug, message)
+    return platforms.upload(comp.platform, Path(path), comp.slug, message, timeout_s=timeout_s)
 
 
-def upload(path: str | Path, competition: str, message: str = "", data_dir: str | Path | None = None) -> dict:
+def upload(path: str | Path, competition: str, message: str = "", data_dir: str | Path | None = None,
+           timeout_s: float | None = None) -> dict:
     """Validate, record and upload ``path`` (what a notebook calls when its ``submit`` parameter is on)."""
-    return submit(str(path), competition, message=message, upload=True, data_dir=data_dir)
+    return submit(str(path), competition, message=message, upload=True, data_dir=data_dir, timeout_s=timeout_s)

@@ -6,7 +6,10 @@
   temp dir for resumable uploads all in ``tmp_path``) and aimed at ``KaggleEnv.LOCAL`` through
   ``KaggleApi.args = ["--local"]`` (what ``KAGGLE_API_ENVIRONMENT=LOCALHOST`` sets, but only at import).
 - ``kaggle_server`` fixture: a :class:`StubPlatform` that ``kagglesdk.kaggle_env._env_to_endpoint[LOCAL]``
-  points at, with the competition-submit routes; tests add the routes they need.
+  points at, with the competition-submit routes; tests add the routes they need (:meth:`StubPlatform.stall`
+  for one that never answers). Retries of upload calls wait only :data:`FAST_BACKOFF_S` while it runs.
+- :func:`project_competition`: a competition on a platform (``competitions/<slug>.toml`` in the test's project
+  folder) and a valid submission file, for tests of ``kit submit --upload``.
 - ``no_network`` fixture: fails any socket connect in this process.
 - :data:`SUBMISSION` and :func:`submission_file`: the bytes every upload test sends, written to a file.
 - ``tls_files`` fixture and :func:`aicrowd_env`: a self-signed certificate for a TLS :class:`StubPlatform`
@@ -38,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from kitlib.platforms import calls
 from kitlib.platforms.kaggle import _kaggle_api_class
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +82,7 @@ class StubPlatform:
     routes: dict[tuple[str, str], Route]
     tls: ssl.SSLContext | None = None
     seen: list[Seen] = field(default_factory=list)
+    released: threading.Event = field(default_factory=threading.Event)  # set on close: stalled routes answer
 
     def __post_init__(self) -> None:
         stub = self
@@ -92,12 +97,15 @@ class StubPlatform:
                 status, body, headers = (*reply, {}) if len(reply) == 2 else reply
                 raw = body if isinstance(body, bytes) else json.dumps(body).encode()
                 headers = {"Content-Type": "text/html" if isinstance(body, bytes) else "application/json", **headers}
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except OSError:  # the client has gone (a stalled call it ended at its time limit)
+                    pass
 
             def _body(self) -> bytes:
                 if "chunked" in self.headers.get("Transfer-Encoding", ""):
@@ -123,8 +131,18 @@ class StubPlatform:
         self.thread.start()
 
     def close(self) -> None:
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def stall(self, seconds: float = 60.0) -> Route:
+        """A route that answers nothing until the server closes (or ``seconds`` pass), then 504."""
+
+        def wait(request: Seen) -> Reply:
+            self.released.wait(seconds)
+            return 504, {"code": 504, "message": "stalled"}
+
+        return wait
 
     def requests_to(self, method: str, path: str) -> list[Seen]:
         return [r for r in self.seen if r.method == method and r.path == path]
@@ -196,8 +214,46 @@ def kaggle_server(monkeypatch: pytest.MonkeyPatch, kaggle_client: type) -> Itera
         }
     )
     monkeypatch.setitem(_env_to_endpoint, KaggleEnv.LOCAL, server.base_url)
+    monkeypatch.setattr(calls, "RETRY_BACKOFF_S", FAST_BACKOFF_S)
     yield server
     server.close()
+
+
+FAST_BACKOFF_S = 0.01
+_SPEC = """\
+title = "Demo"
+platform = "{platform}"
+slug = "{slug}"
+metric = "roc_auc"
+task = "binary"
+data_dir = "{data}"
+
+[columns]
+id = "id"
+targets = ["target"]
+
+[labels]
+target = ["0", "1"]
+
+[submission]
+file_name = "submission.csv"
+columns = ["id", "target"]
+key = ["id"]
+ranges = {{ target = [0, 1] }}
+"""
+
+
+def project_competition(project: Path, platform: str, slug: str, file_name: str = "submission.csv") -> Path:
+    """Declare competition ``slug`` on ``platform`` in the project folder ``project`` (its spec file and its data
+    folder with ``sample_submission.csv``); return a valid submission file ``file_name`` beside the data."""
+    data = project / f"{slug}-data"
+    data.mkdir(parents=True)
+    (data / "sample_submission.csv").write_text("id,target\n1,0.5\n2,0.5\n")
+    (project / "competitions").mkdir(exist_ok=True)
+    (project / "competitions" / f"{slug}.toml").write_text(_SPEC.format(platform=platform, slug=slug, data=data))
+    path = project / file_name
+    path.write_text("id,target\n1,0.25\n2,0.75\n")
+    return path
 
 
 @pytest.fixture

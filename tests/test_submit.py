@@ -53,7 +53,7 @@ def test_invalid_submissions_are_refused_and_not_recorded(kit_dirs, data_dir, tm
 def test_failed_upload_is_marked_in_the_ledger(kit_dirs, data_dir, tmp_path, monkeypatch):
     from kitlib import platforms
 
-    def refuse(platform, path, slug, message=""):
+    def refuse(platform, path, slug, message="", timeout_s=None):
         raise UploadError("aicrowd refused sub.csv: 403 Forbidden")
 
     monkeypatch.setattr(platforms, "upload", refuse)
@@ -132,3 +132,149 @@ def test_a_refusal_names_the_sample_and_says_when_the_data_folder_was_a_guess(ki
     with pytest.raises(SubmissionError, match=r"5 rows; sample_submission.csv has 12; compared against "
                                               rf"{data_dir}/sample_submission.csv$"):
         submit.submit(str(path), "sentiment-classification", data_dir=data_dir)
+
+
+def test_a_binary_or_cut_submission_is_refused_in_one_short_line(tmp_path):
+    from kitlib.submit import validate_submission
+
+    binary = tmp_path / "submission.csv"
+    binary.write_bytes(b"PK\x03\x04" + bytes(range(128, 256)) * 16)
+    with pytest.raises(SubmissionError) as caught:
+        validate_submission(binary, "sentiment-classification", None)
+    text = str(caught.value)
+    assert "submission.csv: not a text CSV file" in text and len(text) < 300 and "\\x" not in text
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join("x" * 500 for _ in range(3)) + "\n1,2,3\n")
+    with pytest.raises(SubmissionError, match=r"columns \['x{37}\.\.\.'") as caught:
+        validate_submission(wide, "sentiment-classification", None)
+    assert len(str(caught.value)) < 400
+
+
+# ------------------------------------------------------------------------ the ledger: events, lock, old files
+def upload_with(monkeypatch, answer):
+    """Let ``platforms.upload`` answer with ``answer(...)`` (a function of the ledger's events so far)."""
+    from kitlib import platforms
+
+    def fake(platform, path, slug, message="", timeout_s=None):
+        return answer(submit.read_ledger(events=True).upload_status.tolist(), platform)
+
+    monkeypatch.setattr(platforms, "upload", fake)
+
+
+def test_an_upload_is_recorded_before_the_client_is_called_then_settled(kit_dirs, data_dir, tmp_path, monkeypatch):
+    from kitlib.platforms import UploadResult
+
+    seen = []
+    upload_with(monkeypatch, lambda events, platform: seen.append(events) or UploadResult(platform, True, "ok", "77"))
+    row = submit.submit(str(write(good(data_dir), tmp_path)), "sentiment-classification", data_dir=data_dir,
+                        upload=True)
+    assert seen == [["uploading"]]  # on record before the platform was asked
+    events = submit.read_ledger(events=True)
+    assert events.upload_status.tolist() == ["uploading", "uploaded"]
+    assert len(events[list(submit.SUBMISSION_KEY)].drop_duplicates()) == 1  # both rows name one submission
+    assert events.status_time.iloc[1] >= events.status_time.iloc[0] == events.time.iloc[0]
+    (settled,) = submit.read_ledger().to_dict("records")
+    assert settled == {k: ("" if v is None else str(v)) for k, v in row.items()}
+    assert settled["upload_status"] == "uploaded" and settled["platform_id"] == "77"
+
+
+@pytest.mark.parametrize("raised, status, said", [
+    (KeyboardInterrupt(), "unknown", "interrupted (Ctrl-C)"),
+    (RuntimeError("client bug"), "unknown", "ended with RuntimeError: client bug"),
+    (UploadError("HTTP 403 Forbidden"), "failed", "HTTP 403 Forbidden"),
+])
+def test_every_upload_exception_is_one_line_a_non_zero_exit_and_a_settled_row(kit_dirs, data_dir, tmp_path,
+                                                                             monkeypatch, capsys, raised, status,
+                                                                             said):
+    def fail(events, platform):
+        raise raised
+
+    upload_with(monkeypatch, fail)
+    path = write(good(data_dir), tmp_path)
+    try:
+        code = cli.main(["submit", str(path), "-c", "sentiment-classification", "--data-dir", str(data_dir),
+                         "--upload"])
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped kit submit")
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and said in err and "Traceback" not in err
+    assert submit.read_ledger(events=True).upload_status.tolist() == ["uploading", status]
+    assert said in submit.read_ledger().platform_message.iloc[0]
+
+
+OLD_LEDGER = ('time,competition,file,sha256,run_id,score,message,upload_status,platform_message\r\n'
+              '2025-01-01T00:00:00+00:00,sentiment-classification,/old.csv,' + "a" * 64 +
+              ',,,"old, ""quoted""",uploaded,AIcrowd accepted submission 1\r\n')  # as the kit wrote it then
+
+
+def test_an_older_ledger_without_the_new_columns_keeps_working(kit_dirs, data_dir, tmp_path, monkeypatch):
+    from kitlib.platforms import UploadResult
+
+    submit.ledger_path().parent.mkdir(parents=True)
+    submit.ledger_path().write_bytes(OLD_LEDGER.encode())
+    path = write(good(data_dir), tmp_path)
+    submit.submit(str(path), "sentiment-classification", data_dir=data_dir)
+    upload_with(monkeypatch, lambda events, platform: UploadResult(platform, True, "accepted", "9"))
+    submit.submit(str(path), "sentiment-classification", data_dir=data_dir, upload=True)
+
+    text = submit.ledger_path().read_bytes().decode()
+    assert text.startswith(OLD_LEDGER) and text.count("\r\n") == 5  # append-only, in the file's own line ends
+    assert submit.read_ledger(events=True).upload_status.tolist() == ["uploaded", "not uploaded", "uploading",
+                                                                      "uploaded"]
+    ledger = submit.read_ledger()
+    assert ledger.upload_status.tolist() == ["uploaded", "not uploaded", "uploaded"]
+    assert ledger.message.iloc[0] == 'old, "quoted"' and ledger.status_time.iloc[0] == ledger.time.iloc[0]
+    assert list(ledger.columns) == list(submit.LEDGER_COLUMNS) and set(ledger.platform_id) == {""}
+
+
+def test_an_empty_ledger_file_gets_its_header(kit_dirs, data_dir, tmp_path):
+    submit.ledger_path().parent.mkdir(parents=True)
+    submit.ledger_path().touch()  # as another process that had just created it would leave it
+    submit.submit(str(write(good(data_dir), tmp_path)), "sentiment-classification", data_dir=data_dir)
+    assert submit.ledger_path().read_text().splitlines()[0] == ",".join(submit.LEDGER_COLUMNS)
+    assert submit.read_ledger().upload_status.tolist() == ["not uploaded"]
+
+
+ROWS, TRIALS = 10, 3
+MESSAGE = 'a "quoted", multi-line\nmessage ' * 40
+
+
+def append_rows(start, who: int) -> None:
+    start.wait()
+    for i in range(ROWS):
+        submit.append_ledger(time=f"{who}-{i}", competition="c", file=f"{who}.csv", sha256="0" * 64, message=MESSAGE,
+                             upload_status="not uploaded")
+
+
+def test_two_processes_appending_at_once_write_one_header_and_intact_rows(kit_dirs, tmp_path, monkeypatch):
+    """Two first-ever submits at once, on fresh ledgers, on a disk slow enough to open the ledger that both look
+    before either writes."""
+    import builtins
+    import multiprocessing
+    import time
+
+    real_open = builtins.open
+
+    def slow_open(file, *args, **kwargs):
+        if str(file).endswith("ledger.csv"):
+            time.sleep(0.02)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", slow_open)
+    context = multiprocessing.get_context("fork")
+    header = ",".join(submit.LEDGER_COLUMNS)
+    for trial in range(TRIALS):
+        monkeypatch.setenv("KIT_SUBMISSIONS_DIR", str(tmp_path / f"trial-{trial}"))
+        start = context.Barrier(2)
+        writers = [context.Process(target=append_rows, args=(start, who)) for who in (0, 1)]
+        for process in writers:
+            process.start()
+        for process in writers:
+            process.join(60)
+        assert [w.exitcode for w in writers] == [0, 0]
+        text = submit.ledger_path().read_text()
+        assert text.startswith(header + "\n") and text.count(header) == 1, f"trial {trial}"
+        ledger = submit.read_ledger(events=True)
+        assert set(ledger.message) == {MESSAGE} and set(ledger.upload_status) == {"not uploaded"}
+        for who in (0, 1):  # every row of each process, intact, in its order
+            assert ledger.time[ledger.file == f"{who}.csv"].tolist() == [f"{who}-{i}" for i in range(ROWS)]

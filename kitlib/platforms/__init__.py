@@ -3,7 +3,9 @@
 ``upload("kaggle" | "aicrowd", path, slug, message)`` sends an already-validated submission file and
 returns an :class:`UploadResult` only when the platform said yes; every refusal or failure raises
 :class:`~kitlib.errors.UploadError` carrying the platform's answer (HTTP status and body where the client
-exposes them) and what the client printed.
+exposes them) and what the client printed, and an upload whose final call ended without a clear answer raises
+:class:`UploadUnknown` (the platform may have the submission). Every client call runs in a child process ended
+at a time limit (:mod:`kitlib.platforms.calls`), so no upload hangs.
 
 ``download("kaggle" | "aicrowd", slug, dest)`` fetches a competition's files through the same clients,
 unzips them in ``dest`` and records the download in ``dest/.kit-download.json``; a failure raises
@@ -13,8 +15,9 @@ unzips them in ``dest`` and records the download in ``dest/.kit-download.json``;
   pushes for :mod:`kitlib.kernel`).
 - :mod:`kitlib.platforms.aicrowd`: aicrowd-cli (submissions, challenge datasets).
 - :mod:`kitlib.platforms.client`: what both need (argument checks, captured client output, unzipping).
+- :mod:`kitlib.platforms.calls`: an upload's client calls, bounded in time, retried only when safe to repeat.
 
-Adding a platform = one module with ``upload_<name>(path, slug, message)`` and ``download_<name>(slug,
+Adding a platform = one module with ``upload_<name>(path, slug, message, timeout_s)`` and ``download_<name>(slug,
 dest, force)`` and a row in ``_CLIENTS``. Both clients are imported lazily, inside the functions;
 importing this package costs nothing.
 """
@@ -27,10 +30,11 @@ from pathlib import Path
 
 from ..errors import DownloadError, ParameterError
 from .aicrowd import download_aicrowd, upload_aicrowd
+from .calls import UploadUnknown
 from .client import UploadResult, _non_empty
 from .kaggle import download_kaggle, upload_kaggle
 
-__all__ = ["DOWNLOAD_RECORD", "PLATFORMS", "UploadResult", "download", "upload"]
+__all__ = ["DOWNLOAD_RECORD", "PLATFORMS", "UploadResult", "UploadUnknown", "download", "upload"]
 
 DOWNLOAD_RECORD = ".kit-download.json"
 
@@ -39,7 +43,7 @@ DOWNLOAD_RECORD = ".kit-download.json"
 class _Client:
     """One platform's entry points and what it calls the thing a slug names."""
 
-    upload: Callable[[Path, str, str], UploadResult]
+    upload: Callable[[Path, str, str, float | None], UploadResult]
     download: Callable[[str, Path, bool], None]
     slug_names: str  # "competition" or "challenge", for error messages
 
@@ -58,15 +62,17 @@ def _client(platform: str) -> _Client:
     return _CLIENTS[platform]
 
 
-def upload(platform: str, path: Path, slug: str, message: str = "") -> UploadResult:
+def upload(platform: str, path: Path, slug: str, message: str = "", timeout_s: float | None = None) -> UploadResult:
     """Upload ``path`` to competition/challenge ``slug`` on ``platform``.
 
     ``platform`` is one of ``"aicrowd"``, ``"kaggle"``; ``message`` becomes the submission's
-    description. Returns the :class:`UploadResult` of :func:`~kitlib.platforms.aicrowd.upload_aicrowd` /
-    :func:`~kitlib.platforms.kaggle.upload_kaggle`. Raises :class:`ParameterError` for an unknown
-    platform and :class:`~kitlib.errors.UploadError` when the upload fails.
+    description; ``timeout_s`` limits each client call (default ``$KIT_UPLOAD_TIMEOUT_S``, else
+    :data:`kitlib.platforms.calls.UPLOAD_TIMEOUT_S`). Returns the :class:`UploadResult` of
+    :func:`~kitlib.platforms.aicrowd.upload_aicrowd` / :func:`~kitlib.platforms.kaggle.upload_kaggle`.
+    Raises :class:`ParameterError` for an unknown platform, :class:`~kitlib.errors.UploadError` when the
+    upload fails and :class:`UploadUnknown` when its outcome is unknown.
     """
-    return _client(platform).upload(path, slug, message)
+    return _client(platform).upload(path, slug, message, timeout_s)
 
 
 def download(platform: str, slug: str, dest: Path, force: bool = False) -> Path:

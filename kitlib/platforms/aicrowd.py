@@ -1,6 +1,7 @@
 """AIcrowd through its official client, aicrowd-cli: submissions and challenge downloads.
 
-- :func:`upload_aicrowd`: the steps ``aicrowd submission create -c C -f F -d D`` runs for a file.
+- :func:`upload_aicrowd`: the steps ``aicrowd submission create -c C -f F -d D`` runs for a file, each bounded in
+  time by :class:`~kitlib.platforms.calls.ClientCalls`.
 - :func:`download_aicrowd`: the dataset listing and downloader behind ``aicrowd dataset download``.
 
 Both start alike (:func:`_aicrowd_challenge`): find the API key (``AICROWD_API_KEY``, else aicrowd-cli's
@@ -20,50 +21,124 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import DownloadError, MissingDependencyError, PlatformError, UploadError
+from .calls import ClientCalls, UploadUnknown, request_failure, transient
 from .client import (UploadResult, _captured_client_output, _ClientOutput, _existing_file, _non_empty, _require,
                      _said, _unpack_archives)
 
 _AICROWD_INSTALL = "pip install aicrowd-cli==0.1.18"
 
 
-def upload_aicrowd(path: Path, challenge: str, message: str = "") -> UploadResult:
+def upload_aicrowd(path: Path, challenge: str, message: str = "", timeout_s: float | None = None) -> UploadResult:
     """Submit the file ``path`` to the AIcrowd challenge ``challenge`` with description ``message``.
 
     ``challenge`` is a slug, a numeric id or a challenge URL, as ``aicrowd submission create -c`` takes.
     The API key comes from ``AICROWD_API_KEY`` or else from aicrowd-cli's config file (written by
-    ``aicrowd login``). The steps are those of aicrowd-cli's ``create_submission`` for a file:
-    verify the key, resolve the challenge, check registration, then ``submit_file`` (ask Rails for a
-    presigned S3 form, POST the file there, tell Rails about the uploaded key). ``create_submission``
-    itself is not called because it first reads a challenge id from the git config of the current
-    directory, which would override ``challenge`` (and then fails on an unbound variable).
+    ``aicrowd login``). The steps are those of aicrowd-cli's ``create_submission`` for a file, each a bounded
+    call of :class:`~kitlib.platforms.calls.ClientCalls` (limit ``timeout_s``): verify the key, resolve the
+    challenge and check registration; ask Rails for a presigned S3 form; POST the file there (these are
+    retried when they time out or get no answer); tell Rails about the uploaded key (the final call, never
+    repeated). ``create_submission`` itself is not called because it first reads a challenge id from the git
+    config of the current directory, which would override ``challenge`` (and then fails on an unbound variable).
 
     Returns an :class:`UploadResult` whose ``submission_id`` is the id AIcrowd assigned.
-    Raises :class:`UploadError` when no API key is set, the key is refused, the challenge is unknown,
-    the user is not registered, a server answers with an error, or a server cannot be reached;
+    Raises :class:`UploadError` when no API key is set, the key is refused or cannot be checked, the
+    challenge is unknown, the user is not registered, a server answers with an error or with JSON of the
+    wrong shape, or a server cannot be reached; :class:`~kitlib.platforms.calls.UploadUnknown` when the final
+    call ends without a clear answer (no answer in time, Ctrl-C, no submission id in the answer);
     :class:`MissingDependencyError` when aicrowd-cli is not installed.
     """
     path = _existing_file(path, "aicrowd")
     challenge = _non_empty(challenge, "challenge")
-    failed = f"AIcrowd upload of {path} to challenge {challenge!r} failed"
+    where = f"AIcrowd upload of {path} to challenge {challenge!r}"
     api_key, key_source = _aicrowd_api_key(UploadError)
     from aicrowd.constants import RAILS_HOST
-    from aicrowd.submission.helpers import submit_file, verify_file_submission
 
-    with _captured_client_output() as said, _aicrowd_answers(failed, said, UploadError):
-        challenge_id, challenge_slug = _aicrowd_challenge(challenge, api_key, key_source, failed, said, UploadError)
+    calls = ClientCalls(where, f"https://{RAILS_HOST}/challenges", timeout_s)
+    challenge_id, slug = calls("the key check and challenge lookup", _aicrowd_check, challenge, api_key, key_source,
+                               where)
+    calls.check = f"https://{RAILS_HOST}/challenges/{slug}/submissions?my_submissions=true"
+    host, fields, slug, problem = calls("the request for an upload form", _aicrowd_upload_form, slug, api_key, where)
+    s3_key = calls("the upload of the file to AIcrowd's storage", _aicrowd_store, path, host, fields, where)
+    submission_id = calls("the submission request", _aicrowd_create, slug, problem, s3_key, api_key, message, where,
+                          final=True)
+    answer = (f"AIcrowd accepted submission {submission_id} to challenge {slug!r}: "
+              f"https://{RAILS_HOST}/challenges/{slug}/submissions/{submission_id}")
+    return UploadResult("aicrowd", True, answer + calls.said(), submission_id)
+
+
+def _aicrowd_check(challenge: str, api_key: str, key_source: str, where: str) -> tuple[int, str]:
+    """The key check, the challenge lookup and the registration check: ``(challenge id, slug)``."""
+    from aicrowd.submission.helpers import verify_file_submission
+
+    failed = f"{where} failed"
+    with _aicrowd_answers(failed, None, UploadError):
+        challenge_id, slug = _aicrowd_challenge(challenge, api_key, key_source, failed, None, UploadError)
         verify_file_submission(api_key, challenge_id)
-        data = submit_file(challenge_slug, str(path), message, api_key, print_links=False)
+    return challenge_id, slug
 
-    data = data if isinstance(data, dict) else {}
-    raw_id = data.get("submission_id")
-    submission_id = None if raw_id is None else str(raw_id)
-    answer = (
-        f"AIcrowd accepted submission {submission_id} to challenge {challenge_slug!r}: "
-        f"https://{RAILS_HOST}/challenges/{challenge_slug}/submissions/{submission_id}"
-        if submission_id is not None
-        else f"AIcrowd accepted the submission to challenge {challenge_slug!r}: {json.dumps(data)}"
-    )
-    return UploadResult("aicrowd", True, answer + _said(said), submission_id)
+
+def _aicrowd_upload_form(slug: str, api_key: str, where: str) -> tuple[str, dict, str, str | None]:
+    """The presigned S3 form: ``(host, fields, challenge slug, problem slug)`` (a meta challenge names both)."""
+    from aicrowd.submission.helpers import get_upload_details
+
+    failed = f"{where} failed"
+    problem = None
+    with _aicrowd_answers(failed, None, UploadError):
+        details, ok = get_upload_details(slug, api_key)
+        if ok and isinstance(details, dict) and details.get("meta_challenge"):
+            slug, problem = details.get("meta_challenge_id"), details.get("challenge_id")
+            details, ok = get_upload_details(slug, api_key)
+    if not ok:
+        said = details.get("message") if isinstance(details, dict) else None
+        raise UploadError(f"{failed}: AIcrowd refused the request for an upload form: {said or _shown(details)}")
+    if not (isinstance(details, dict) and isinstance(details.get("url"), str)
+            and isinstance(details.get("fields"), dict)):
+        raise UploadError(f"{failed}: AIcrowd answered the request for an upload form with {_shown(details)}, "
+                          f"not a form (url and fields); no submission was created")
+    return details["url"], details["fields"], slug, problem
+
+
+def _aicrowd_store(path: Path, host: str, fields: dict, where: str) -> str:
+    """The POST of the file to the presigned form: the S3 key it was stored under."""
+    from aicrowd.submission.helpers import upload_submission
+
+    failed = f"{where} failed"
+    with _aicrowd_answers(failed, None, UploadError):
+        s3_key = upload_submission(host, dict(fields), str(path))
+    if s3_key is None:  # the client logged the storage's answer
+        raise UploadError(f"{failed}: AIcrowd's storage did not accept the file; no submission was created")
+    return s3_key
+
+
+def _aicrowd_create(slug: str, problem: str | None, s3_key: str, api_key: str, message: str, where: str) -> str:
+    """Tell Rails about the uploaded file (the final call): the id AIcrowd gave the submission."""
+    import requests
+    from aicrowd.exceptions import CLIException
+    from aicrowd.submission.helpers import notify_rails_upload
+
+    failed = f"{where} failed"
+    try:
+        answer = notify_rails_upload(slug, s3_key, api_key, message, problem)
+    except CLIException as exc:
+        if isinstance(exc.__cause__, json.JSONDecodeError):  # a 200 the client could not read
+            raise UploadUnknown(f"{where}: AIcrowd's answer to the submission request is not JSON, so whether "
+                                f"the submission was created is unknown") from None
+        raise UploadError(f"{failed}: {exc.message}" + (f" ({exc.fix})" if exc.fix else "")) from None
+    except requests.RequestException as exc:
+        raise request_failure(failed, f"could not talk to AIcrowd: {exc}", exc, final=True) from None
+    if isinstance(answer, dict) and answer.get("success") is False:
+        raise UploadError(f"{failed}: AIcrowd refused the submission: {answer.get('message') or _shown(answer)}")
+    data = answer.get("data") if isinstance(answer, dict) else None
+    submission_id = data.get("submission_id") if isinstance(data, dict) else None
+    if submission_id is None or not (isinstance(answer, dict) and answer.get("success")):
+        raise UploadUnknown(f"{where}: AIcrowd answered the submission request with {_shown(answer)}, without a "
+                            f"submission id, so whether the submission was created is unknown")
+    return str(submission_id)
+
+
+def _shown(answer: object) -> str:
+    """An answer as JSON, cut to 200 characters."""
+    return json.dumps(answer, default=str)[:200]
 
 
 def download_aicrowd(challenge: str, dest: Path, force: bool = False) -> None:
@@ -156,23 +231,29 @@ def _aicrowd_api_key(error: type[PlatformError]) -> tuple[str, str]:
     )
 
 
-def _aicrowd_challenge(challenge: str, api_key: str, key_source: str, failed: str, said: _ClientOutput,
+def _aicrowd_challenge(challenge: str, api_key: str, key_source: str, failed: str, said: _ClientOutput | None,
                        error: type[PlatformError]) -> tuple[int, str]:
     """Have AIcrowd verify ``api_key`` and resolve ``challenge``; return ``(challenge_id, challenge_slug)``.
 
     ``failed`` starts the error message (``"<what> failed"``); ``key_source`` says where the key came
-    from. Raises ``error`` when AIcrowd refuses the key or knows no such challenge.
+    from. Raises ``error`` when AIcrowd refuses the key (HTTP 401/403), cannot check it (any other HTTP error:
+    :func:`~kitlib.platforms.calls.transient`, the key may be fine) or knows no such challenge.
     """
     from aicrowd.challenge.helpers import parse_cli_challenge
     from aicrowd.constants import RAILS_HOST
-    from aicrowd_api.auth import verify_api_key
+    from aicrowd_api.request import RailsAPI
 
-    if not verify_api_key(api_key):
+    checked = RailsAPI(api_key).get("/api_user")  # what aicrowd-cli's verify_api_key asks, with its status kept
+    answer = f"HTTP {checked.status_code} {checked.reason} from api_user: {checked.text.strip()[:300]}"
+    if checked.status_code in (401, 403):
         raise error(
-            f"{failed}: AIcrowd refused the API key from {key_source}. Copy your key from "
+            f"{failed}: AIcrowd refused the API key from {key_source} ({answer}). Copy your key from "
             f"https://{RAILS_HOST}/participants/me into AICROWD_API_KEY (or run `aicrowd login`)."
             f"{_said(said)}"
         )
+    if not checked.ok:
+        raise transient(error(f"{failed}: AIcrowd could not check the API key from {key_source} ({answer}); the "
+                              f"key was not refused, try again later.{_said(said)}"))
     challenge_id, challenge_slug = parse_cli_challenge(challenge, api_key)
     if challenge_id is None:
         raise error(f"{failed}: AIcrowd knows no challenge {challenge!r}.{_said(said)}")
@@ -180,11 +261,12 @@ def _aicrowd_challenge(challenge: str, api_key: str, key_source: str, failed: st
 
 
 @contextlib.contextmanager
-def _aicrowd_answers(failed: str, said: _ClientOutput, error: type[PlatformError]) -> Iterator[None]:
+def _aicrowd_answers(failed: str, said: _ClientOutput | None, error: type[PlatformError]) -> Iterator[None]:
     """Turn aicrowd-cli's ``CLIException`` and ``requests`` failures raised in the block into ``error``.
 
     The message starts with ``failed``, gives the client's message and fix (or the connection error),
-    then what the client printed or logged.
+    then what the client printed or logged. A request that got no answer is
+    :func:`~kitlib.platforms.calls.transient` (worth another try of a call that is safe to repeat).
     """
     import requests
     from aicrowd.exceptions import CLIException
@@ -195,4 +277,4 @@ def _aicrowd_answers(failed: str, said: _ClientOutput, error: type[PlatformError
         hint = f" ({exc.fix})" if exc.fix else ""
         raise error(f"{failed}: {exc.message}{hint}{_said(said)}") from exc
     except requests.RequestException as exc:
-        raise error(f"{failed}: could not talk to AIcrowd: {exc}{_said(said)}") from exc
+        raise request_failure(failed, f"could not talk to AIcrowd: {exc}{_said(said)}", exc, error=error) from exc

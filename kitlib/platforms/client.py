@@ -109,9 +109,10 @@ def _captured_client_output() -> Iterator[_ClientOutput]:
         root.removeHandler(said.handler)
 
 
-def _said(said: _ClientOutput) -> str:
-    """``"\\nClient output:\\n..."`` when the client printed or logged anything, else ``""``."""
-    text = said.text()
+def _said(said: _ClientOutput | None) -> str:
+    """``"\\nClient output:\\n..."`` when the client printed or logged anything, else ``""`` (also for ``None``:
+    inside :class:`~kitlib.platforms.calls.ClientCalls`, which adds the output itself)."""
+    text = said.text() if said is not None else ""
     return f"\nClient output:\n{text}" if text else ""
 
 

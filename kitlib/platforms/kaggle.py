@@ -1,17 +1,16 @@
 """Kaggle through its official client: submissions, competition downloads, dataset and kernel pushes.
 
-- :func:`upload_kaggle`: ``KaggleApi.competition_submit`` (StartSubmissionUpload -> PUT of the bytes ->
-  CreateSubmission).
+- :func:`upload_kaggle`: the steps of ``KaggleApi.competition_submit`` (StartSubmissionUpload -> PUT of the
+  bytes -> CreateSubmission), each bounded in time by :class:`~kitlib.platforms.calls.ClientCalls`.
 - :func:`download_kaggle`: ``competition_download_files``, then the archive unzipped in the destination.
 - :func:`push_kaggle_dataset` and :func:`push_kaggle_kernel`: a dataset folder and a kernel folder through
   ``dataset_create_new``/``dataset_create_version`` and ``kernels_push`` (used by :mod:`kitlib.kernel`);
   :func:`kaggle_username` names the configured user without a network call.
 
 ``import kaggle`` authenticates at import time (and prints a help page when there are no credentials), so
-this module loads ``KaggleApi`` without running ``kaggle/__init__.py`` (see :func:`_kaggle_api_class`).
-Uploads and pushes raise :class:`~kitlib.errors.UploadError`, downloads
-:class:`~kitlib.errors.DownloadError`, each with Kaggle's answer (HTTP status and body, see
-:func:`_http_answer`) and what the client printed.
+this module loads ``KaggleApi`` without running ``kaggle/__init__.py`` (see :func:`_kaggle_api_class`). Uploads
+and pushes raise :class:`~kitlib.errors.UploadError`, downloads :class:`~kitlib.errors.DownloadError`, each with
+Kaggle's answer (HTTP status and body, see :func:`_http_answer`) and what the client printed.
 """
 from __future__ import annotations
 
@@ -28,6 +27,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 from ..errors import DownloadError, MissingDependencyError, PlatformError, UploadError
+from .calls import ClientCalls, UploadUnknown, describe, request_failure, transient
 from .client import (UploadResult, _captured_client_output, _ClientOutput, _existing_file, _non_empty, _said,
                      _unpack_archives)
 
@@ -35,47 +35,94 @@ _KAGGLE_INSTALL = "pip install kaggle==2.2.4 six"
 
 
 # -------------------------------------------------------------------------------------- uploads
-def upload_kaggle(path: Path, competition: str, message: str = "") -> UploadResult:
+def upload_kaggle(path: Path, competition: str, message: str = "", timeout_s: float | None = None) -> UploadResult:
     """Submit the file ``path`` to the Kaggle competition ``competition`` with description ``message``.
 
-    Credentials are whatever ``KaggleApi.authenticate()`` finds: ``KAGGLE_USERNAME`` + ``KAGGLE_KEY``
-    (no network call), ``KAGGLE_API_TOKEN`` / ``~/.kaggle/access_token``, ``kaggle.json`` in the
-    client's config directory, or ``kaggle auth login`` credentials. The upload is the client's
-    ``competition_submit``: StartSubmissionUpload -> PUT of the bytes to the returned URL ->
-    CreateSubmission.
+    Credentials are whatever ``KaggleApi.authenticate()`` finds: ``KAGGLE_USERNAME`` + ``KAGGLE_KEY`` (no
+    network call), ``KAGGLE_API_TOKEN`` / ``~/.kaggle/access_token``, ``kaggle.json`` in the client's config
+    directory, or ``kaggle auth login``. The steps of the client's ``competition_submit`` run as calls of
+    :class:`~kitlib.platforms.calls.ClientCalls`, each limited to ``timeout_s``: StartSubmissionUpload and the
+    PUT of the bytes (retried when they get no answer), then CreateSubmission (final, never repeated).
 
     Returns an :class:`UploadResult` with Kaggle's message and its submission ``ref`` as ``submission_id``.
-    Raises :class:`UploadError` when no credentials are found, an API call answers with an HTTP error,
-    the PUT of the bytes fails, or Kaggle cannot be reached; :class:`MissingDependencyError` when the
-    kaggle package is not installed.
+    Raises :class:`UploadError` (no credentials, an HTTP error, Kaggle unreachable, the PUT refused, a call
+    before CreateSubmission without a readable answer in time); :class:`~kitlib.platforms.calls.UploadUnknown`
+    when CreateSubmission ends unclearly (no answer in time, Ctrl-C, not JSON, neither message nor ref);
+    :class:`MissingDependencyError` without the kaggle package.
     """
     path = _existing_file(path, "kaggle")
     competition = _non_empty(competition, "competition")
+    _kaggle_api_class()  # a missing client is said here, before any child process
+    where = f"Kaggle upload of {path} to competition {competition!r}"
+    calls = ClientCalls(where, f"https://www.kaggle.com/competitions/{competition}/submissions", timeout_s)
+    token, url = calls("StartSubmissionUpload", _kaggle_start_upload, path, competition, where)
+    calls("the PUT of the file bytes", _kaggle_put_bytes, path, url, where)
+    answer, ref = calls("CreateSubmission", _kaggle_create_submission, competition, token, message, where, final=True)
+    answer = (answer or "Kaggle accepted the submission") + (f" (submission ref {ref})" if ref is not None else "")
+    return UploadResult("kaggle", True, answer + calls.said(), ref)
+
+
+def _kaggle_start_upload(path: Path, competition: str, where: str) -> tuple[str, str]:
+    """StartSubmissionUpload (in a child process of :class:`ClientCalls`): ``(blob token, upload URL)``."""
+    from kagglesdk.competitions.types.competition_api_service import ApiStartSubmissionUploadRequest
+
+    request = ApiStartSubmissionUploadRequest()
+    request.competition_name, request.file_name = competition, path.name
+    request.content_length, request.last_modified_epoch_seconds = path.stat().st_size, int(path.stat().st_mtime)
+    response, _ = _kaggle_call(where, "start_submission_upload", request)
+    if not (response.token and response.create_url):
+        raise UploadError(f"{where} failed: StartSubmissionUpload answered without an upload URL and token "
+                          f"({response}); no submission was created")
+    return response.token, response.create_url
+
+
+def _kaggle_put_bytes(path: Path, url: str, where: str) -> None:
+    """The client's PUT of the file bytes to ``url``; a 503 or an exception of the client is worth another try."""
+    status = _kaggle_api_class()().upload_complete(str(path), url, quiet=True)  # the URL is signed: no credentials
+    if status != _kaggle_module.ResumableUploadResult.COMPLETE:  # the client swallows the PUT's status and body
+        refused = UploadError(f"{where} failed: the upload URL Kaggle returned did not accept the file bytes (the "
+                              f"client does not expose the HTTP status); no submission was created")
+        raise transient(refused) if status == _kaggle_module.ResumableUploadResult.INCOMPLETE else refused
+
+
+def _kaggle_create_submission(competition: str, token: str, message: str, where: str) -> tuple[str, str | None]:
+    """CreateSubmission (the final call): ``(Kaggle's message, submission ref or None)``; neither is unknown."""
+    from kagglesdk.competitions.types.competition_api_service import ApiCreateSubmissionRequest
+
+    request = ApiCreateSubmissionRequest()
+    request.competition_name, request.blob_file_tokens = competition, token
+    if message:
+        request.submission_description = message
+    response, body = _kaggle_call(where, "create_submission", request, final=True)
+    if not (response.message or response.ref):
+        raise UploadUnknown(f"{where}: CreateSubmission answered {body[:200]!r}, without a message or a submission "
+                            f"ref, so whether the submission was created is unknown")
+    return response.message, str(response.ref) if response.ref else None
+
+
+def _kaggle_call(where: str, method: str, request, final: bool = False) -> tuple[object, str]:
+    """``(answer, its body)`` of ``competition_api_client.<method>(request)``, with fresh credentials."""
     import requests
 
-    api_class = _kaggle_api_class()
-    where = f"Kaggle upload of {path} to competition {competition!r}"
-    with _captured_client_output() as said:
-        api = _kaggle_authenticated(api_class, f"{where} failed", said, UploadError)
-        try:
-            response = api.competition_submit(str(path), message, competition, quiet=True)
-        except requests.RequestException as exc:
-            raise UploadError(f"{where} failed: {_http_answer(exc)}{_said(said)}") from exc
+    api = _kaggle_authenticated(_kaggle_api_class(), f"{where} failed", None, UploadError)
+    bodies: list[str] = []
+    check = api.get_response_processor()  # the client's own check of each answer, after its body is kept
 
-    if response.message == api_class.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE:
-        # The client swallows the PUT's status and body; all we have is its verdict and what it printed.
-        raise UploadError(
-            f"{where} failed: the upload URL Kaggle returned did not accept the file bytes "
-            f"(client answer: {response.message!r}; the client does not expose the HTTP status){_said(said)}"
-        )
-    submission_id = str(response.ref) if response.ref else None
-    answer = response.message or "Kaggle accepted the submission"
-    if submission_id is not None:
-        answer += f" (submission ref {submission_id})"
-    return UploadResult("kaggle", True, answer + _said(said), submission_id)
+    def keep(answer) -> None:
+        bodies.append(answer.text)
+        check(answer)
+
+    api.get_response_processor = lambda: keep
+    try:
+        with api.build_kaggle_client() as kaggle:
+            return getattr(kaggle.competitions.competition_api_client, method)(request), "".join(bodies)
+    except requests.RequestException as exc:
+        name = "".join(word.title() for word in method.split("_"))  # the API's name: CreateSubmission
+        answer = _http_answer(exc) if exc.response is not None else f"{name}: {_http_answer(exc)}"
+        raise request_failure(f"{where} failed", answer, exc, final=final) from None
 
 
-def _kaggle_authenticated(api_class: type, failed: str, said: _ClientOutput, error: type[PlatformError]):
+def _kaggle_authenticated(api_class: type, failed: str, said: _ClientOutput | None, error: type[PlatformError]):
     """A ``KaggleApi`` on which ``authenticate()`` succeeded.
 
     ``failed`` starts the error message (``"<what> failed"``). Raises ``error`` (:class:`UploadError` or
@@ -112,15 +159,13 @@ def _kaggle_api_class() -> type:
 
     ``kaggle/__init__.py`` builds a ``KaggleApi`` and calls ``authenticate()`` at import: it prints a help
     page when no credentials exist and may call the network to check an access token. Importing the
-    submodule normally runs that ``__init__`` first (a parent package is always imported first). So,
-    unless the real ``kaggle`` package is already imported (then its module is simply reused), this puts
-    an unexecuted placeholder module for the ``kaggle`` package in ``sys.modules`` (its ``__path__`` is the
-    real one; ``__version__`` is set because the client reads ``kaggle.__version__``), imports the
-    submodule under it, then removes every ``kaggle``/``kaggle.*`` entry it added, so a later
-    ``import kaggle`` elsewhere loads the complete package exactly as usual. The module is kept here.
-    ``KaggleApi``'s class body still runs: it resolves the config directory (``KAGGLE_CONFIG_DIR``,
-    ``~/.kaggle`` or ``$XDG_CONFIG_HOME/kaggle``) and creates it if missing, and reads
-    ``KAGGLE_API_ENVIRONMENT`` once into ``KaggleApi.args``.
+    submodule normally runs that ``__init__`` first. So, unless the real ``kaggle`` package is already
+    imported (then its module is reused), this puts an unexecuted placeholder for the ``kaggle`` package in
+    ``sys.modules`` (its ``__path__`` is the real one; ``__version__`` is set because the client reads it),
+    imports the submodule under it, then removes every ``kaggle``/``kaggle.*`` entry it added, so a later
+    ``import kaggle`` loads the complete package as usual. The module is kept here. ``KaggleApi``'s class
+    body still runs: it resolves the config directory (``KAGGLE_CONFIG_DIR``, ``~/.kaggle`` or
+    ``$XDG_CONFIG_HOME/kaggle``), creates it if missing, and reads ``KAGGLE_API_ENVIRONMENT`` into ``args``.
 
     Raises :class:`MissingDependencyError` when the kaggle package is not installed.
     """
@@ -161,7 +206,7 @@ def _http_answer(exc: Exception, hints: dict[int, str] | None = None) -> str:
     if response is None:
         if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
             return f"could not reach the server: {exc}"
-        return f"{type(exc).__name__}: {exc}"
+        return describe(exc)
     path = urlsplit(response.url).path if response.url else ""  # no query: it may hold a URL signature
     call = path.rstrip("/").rsplit("/", 1)[-1] or "request"
     body = response.text.strip() or str(exc)

@@ -19,6 +19,7 @@ import pytest
 
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     AICROWD_KEY,
+    project_competition,
     SUBMISSION,
     Reply,
     Seen,
@@ -74,7 +75,8 @@ _RUN_AICROWD = """
 import json, sys
 from pathlib import Path
 from kitlib.errors import PlatformError
-from kitlib.platforms import upload
+from kitlib.platforms import calls, upload
+calls.RETRY_BACKOFF_S = 0.01
 args = json.loads(sys.argv[1])
 try:
     result = upload("aicrowd", Path(args["path"]), args["challenge"], args["message"])
@@ -172,3 +174,78 @@ def test_aicrowd_missing_credentials(
     assert str(tmp_path / "home" / ".config" / "aicrowd-cli" / "config.toml") in str(caught.value)
     assert not (tmp_path / "home").exists()  # no config file created as a side effect
     assert no_network == []
+
+
+# ------------------------------------------------------------------------------- faults
+@pytest.mark.parametrize(("method", "path", "reply", "kind", "said"), [
+    ("GET", "/api/v1/submissions", (200, {"success": True, "data": []}), "UploadError", "not a form (url and fields)"),
+    ("POST", "/api/v1/submissions", (200, []), "UploadUnknown", "answered the submission request with []"),
+    ("POST", "/api/v1/submissions", (200, {"success": True, "data": {}}), "UploadUnknown", "without a submission id"),
+    ("POST", "/api/v1/submissions", (200, b"<html>busy</html>"), "UploadUnknown", "is not JSON"),
+])
+def test_aicrowd_answers_of_the_wrong_shape(aicrowd_server: StubPlatform, tls_files: tuple[Path, Path], tmp_path: Path,
+                                            method: str, path: str, reply: tuple, kind: str, said: str) -> None:
+    """Unreadable before the final call: failed, nothing created; unreadable from the final call: unknown."""
+    aicrowd_server.routes[(method, path)] = lambda r: reply
+
+    answer = run_aicrowd_upload(aicrowd_server, tls_files[0], tmp_path)
+
+    assert answer["type"] == kind, answer
+    assert said in str(answer["error"])
+    if kind == "UploadUnknown":
+        assert f"{CHALLENGE}/submissions?my_submissions=true before submitting again" in str(answer["error"])
+    else:
+        assert not aicrowd_server.requests_to("POST", "/s3-bucket")
+
+
+def test_aicrowd_key_check_failing_is_not_a_refused_key(aicrowd_server: StubPlatform, tls_files: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    aicrowd_server.routes[("GET", "/api/v1/api_user")] = lambda r: (500, b"<h1>Internal Server Error</h1>")
+
+    answer = run_aicrowd_upload(aicrowd_server, tls_files[0], tmp_path)
+
+    assert answer["type"] == "UploadError"
+    assert "could not check the API key from AICROWD_API_KEY (HTTP 500" in str(answer["error"])
+    assert "refused the API key" not in str(answer["error"])
+    assert len(aicrowd_server.requests_to("GET", "/api/v1/api_user")) == 3  # safe to repeat: tried again
+
+
+def test_aicrowd_stalled_submission_request_is_unknown(aicrowd_server: StubPlatform, tls_files: tuple[Path, Path],
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    aicrowd_server.routes[("POST", "/api/v1/submissions")] = aicrowd_server.stall()
+    monkeypatch.setenv("KIT_UPLOAD_TIMEOUT_S", "1")
+
+    answer = run_aicrowd_upload(aicrowd_server, tls_files[0], tmp_path)
+
+    assert answer["type"] == "UploadUnknown"
+    assert "the submission request got no answer within 1 s, so whether the submission was created is unknown" in str(
+        answer["error"])
+    assert len(aicrowd_server.requests_to("POST", "/api/v1/submissions")) == 1  # the final call: never repeated
+
+
+_RUN_SUBMIT = """
+import json, sys
+from pathlib import Path
+from kitlib import submit
+args = json.loads(sys.argv[1])
+row = submit.submit(args["path"], args["challenge"], upload=True, message="m")
+Path(args["out"]).write_text(json.dumps(submit.read_ledger(events=True).to_dict("records")))
+"""
+
+
+def test_no_progress_bar_in_the_ledger_on_a_narrow_terminal(aicrowd_server: StubPlatform, tls_files: tuple[Path, Path],
+                                                             tmp_path: Path, kit_dirs, kit_project: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A narrow terminal wraps aicrowd-cli's upload bar, or drops its glyphs: nothing of it may be kept."""
+    monkeypatch.setenv("COLUMNS", "40")
+    path = project_competition(kit_project, "aicrowd", CHALLENGE, "sentiment-classification-20260101-120000-ab12.csv")
+    args = {"path": str(path), "challenge": CHALLENGE, "out": str(tmp_path / "ledger.json")}
+
+    events = run_aicrowd(_RUN_SUBMIT, args, aicrowd_server, tls_files[0], tmp_path, AICROWD_KEY)
+
+    assert [e["upload_status"] for e in events] == ["uploading", "uploaded"]
+    assert events[-1]["platform_message"] == (
+        f"AIcrowd accepted submission 314159 to challenge '{CHALLENGE}': "
+        f"https://127.0.0.1:{aicrowd_server.port}/challenges/{CHALLENGE}/submissions/314159"
+    )
+    assert events[-1]["platform_id"] == "314159"
