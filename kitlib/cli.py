@@ -93,7 +93,7 @@ def cmd_submit(args) -> int:
     from .submit import submit
 
     row = submit(args.target, args.competition, message=args.message, upload=args.upload, data_dir=args.data_dir,
-                 force=args.force)
+                 force=args.force, timeout_s=args.timeout)
     run = f", run {row['run_id']}" if row.get("run_id") else ""
     edited = " (edited after its run: recorded without the run's score)" if row["message"].startswith("[edited]") else ""
     print(f"valid: {row['file']} (sha256 {row['sha256'][:12]}{run}) recorded in the ledger{edited}")
@@ -211,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upload", action="store_true", help="upload through the platform's official client")
     p.add_argument("--data-dir", help="competition data folder holding the sample submission")
     p.add_argument("--force", action="store_true", help="submit a file edited after the run that wrote it")
+    p.add_argument("--timeout", type=float, help="seconds one client call may take (default $KIT_UPLOAD_TIMEOUT_S "
+                                                 "or 120)")
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("competitions", help="list the built-in competitions and the project's own")
