@@ -9,7 +9,8 @@ How the work is done:
 
 - texts are tokenised once, de-duplicated, sorted by token length and cut into batches, so a batch pads
   to its own longest text (not the longest of all);
-- the forward passes run under ``torch.inference_mode``, with bf16/fp16 autocast on CUDA;
+- the forward passes run under ``torch.inference_mode``, with autocast on CUDA as ``amp_dtype`` says (``"auto"``:
+  bf16 where the GPU has it natively, else fp16; see :func:`kitlib.runtime.amp_dtype_name`);
 - ``pooling="mean"`` averages the token vectors under the attention mask (sentence-transformers' recipe for
   MiniLM), ``"cls"`` takes the first token; ``normalize`` scales rows to unit length;
 - ``quantize=True`` runs an int8 dynamically quantised copy of the model on the CPU
@@ -39,7 +40,7 @@ import numpy as np
 
 from .errors import ParameterError, check_choice
 from .pretrained import Pretrained, default_model_path, load_pretrained, resolve_model
-from .runtime import amp_dtype_name, autocast, progress_bar, resolve_device
+from .runtime import amp_dtype_name, autocast, check_amp_dtype, progress_bar, resolve_device
 
 __all__ = ["POOLINGS", "default_model_path", "resolve_model", "load_model", "embed_texts", "TextEmbedder"]
 
@@ -78,8 +79,13 @@ def load_model(model: str | os.PathLike | None = None, device: str = "auto", qua
 
 
 def _default_max_length(path: Path, tokenizer, net) -> int:
-    """sentence-transformers' ``max_seq_length`` when the folder has one, else what the model can take."""
-    limits = [getattr(net.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    """sentence-transformers' ``max_seq_length`` when the folder has one, else what the model can take
+    (RoBERTa-style position ids start after the padding index, so those lose ``padding_idx + 1`` positions)."""
+    positions = getattr(net.config, "max_position_embeddings", None)
+    offset = getattr(getattr(getattr(net, "base_model", net), "embeddings", None), "padding_idx", None)
+    if isinstance(positions, int) and isinstance(offset, int):
+        positions -= offset + 1
+    limits = [positions, getattr(tokenizer, "model_max_length", None)]
     st_config = path / "sentence_bert_config.json"
     if st_config.is_file():
         limits.append(json.loads(st_config.read_text()).get("max_seq_length"))
@@ -167,6 +173,7 @@ def embed_texts(
     device: str = "auto",
     cache_dir: str | os.PathLike | None = None,
     quantize: bool = False,
+    amp_dtype: str = "auto",
     progress: bool = True,
 ) -> np.ndarray:
     """Embed ``texts`` with a transformer encoder; return a float32 array ``(len(texts), hidden_size)``.
@@ -176,13 +183,15 @@ def embed_texts(
     average) or ``"cls"`` (first token); ``normalize`` to unit length; ``batch_size`` texts per forward
     pass; ``max_length`` tokens per text (``None`` = the model's sentence-transformers limit, 256 for MiniLM);
     ``device`` ``"auto"``/``"cpu"``/``"cuda"``; ``cache_dir`` a folder for the disk cache (``None`` = no
-    cache); ``quantize`` int8 dynamic quantisation on the CPU; ``progress`` a tqdm bar.
+    cache); ``quantize`` int8 dynamic quantisation on the CPU; ``amp_dtype`` the autocast precision on CUDA
+    (``"auto"``, ``"bf16"``, ``"fp16"``, ``"off"``; the CPU runs fp32); ``progress`` a tqdm bar.
 
     Out: rows in input order; identical texts are embedded once.
-    Raises: ``ParameterError`` for an unknown pooling, a non-string text, a bad batch size/max_length, a
-    model not on disk, or ``quantize`` on a GPU.
+    Raises: ``ParameterError`` for an unknown pooling or amp_dtype, a non-string text, a bad batch
+    size/max_length, a model not on disk, or ``quantize`` on a GPU.
     """
     check_choice("pooling", pooling, POOLINGS)
+    check_amp_dtype(amp_dtype)
     if int(batch_size) < 1:
         raise ParameterError(f"batch_size must be >= 1; got {batch_size}")
     if max_length is not None and int(max_length) < 2:
@@ -193,7 +202,8 @@ def embed_texts(
     net, tokenizer, _ = load_model(path, dev, quantize)
     max_len = int(max_length) if max_length is not None else _default_max_length(path, tokenizer, net)
     dim = int(net.config.hidden_size)
-    precision = "int8" if quantize else amp_dtype_name(dev) or "fp32"
+    amp_name = amp_dtype_name(dev, amp_dtype)
+    precision = "int8" if quantize else amp_name or "fp32"
 
     keys = [_text_key(t) for t in texts]
     unique: dict[bytes, str] = dict(zip(keys, texts))
@@ -209,7 +219,7 @@ def embed_texts(
 
     if todo:
         vectors = _encode([unique[k] for k in todo], tokenizer, net, dev, pooling, normalize, int(batch_size),
-                          max_len, progress)
+                          max_len, progress, amp_name or "off")
         known.update(zip(todo, vectors))
         if cache is not None:
             cache.save(todo, vectors)
@@ -219,7 +229,7 @@ def embed_texts(
 
 
 def _encode(texts: list[str], tokenizer, net, dev, pooling: str, normalize: bool, batch_size: int,
-            max_len: int, progress: bool) -> np.ndarray:
+            max_len: int, progress: bool, amp_name: str = "off") -> np.ndarray:
     """Embed distinct texts: tokenise once, sort by token length, pad per batch, pool, unsort."""
     import torch
 
@@ -230,7 +240,7 @@ def _encode(texts: list[str], tokenizer, net, dev, pooling: str, normalize: bool
     out = np.empty((len(texts), int(net.config.hidden_size)), dtype=np.float32)
     bar = progress_bar(len(texts), "embed", progress)
     try:
-        with torch.inference_mode(), autocast(dev):
+        with torch.inference_mode(), autocast(dev, amp_name):
             for start in range(0, len(texts), batch_size):
                 rows = order[start:start + batch_size]
                 width = len(ids[rows[0]])
@@ -273,7 +283,8 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
 
     def __init__(self, model: str | None = None, pooling: str = "mean", normalize: bool = True,
                  batch_size: int = 64, max_length: int | None = None, device: str = "auto",
-                 cache_dir: str | None = None, quantize: bool = False, progress: bool = False):
+                 cache_dir: str | None = None, quantize: bool = False, amp_dtype: str = "auto",
+                 progress: bool = False):
         self.model = model
         self.pooling = pooling
         self.normalize = normalize
@@ -282,11 +293,13 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         self.device = device
         self.cache_dir = cache_dir
         self.quantize = quantize
+        self.amp_dtype = amp_dtype
         self.progress = progress
 
     def fit(self, X: Any = None, y: Any = None) -> TextEmbedder:
         """Check the settings and load the model; raises ``ParameterError`` like :func:`embed_texts`."""
         check_choice("pooling", self.pooling, POOLINGS)
+        check_amp_dtype(self.amp_dtype)
         self.model_path_ = resolve_model(self.model)
         net = load_model(self.model_path_, self.device, self.quantize).model
         self.n_features_out_ = int(net.config.hidden_size)
@@ -298,7 +311,8 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
             raise ParameterError("TextEmbedder is not fitted; call fit() first")
         return embed_texts(_as_texts(X), self.model_path_, pooling=self.pooling, normalize=self.normalize,
                            batch_size=self.batch_size, max_length=self.max_length, device=self.device,
-                           cache_dir=self.cache_dir, quantize=self.quantize, progress=self.progress)
+                           cache_dir=self.cache_dir, quantize=self.quantize, amp_dtype=self.amp_dtype,
+                           progress=self.progress)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``emb0 .. emb{d-1}``, for pandas output in pipelines."""

@@ -114,8 +114,10 @@ class MonitorBest:
 
 @dataclass
 class FitResult:
-    """What both ``fit`` functions return: the model (best weights restored), one dict of logs per epoch,
-    the best epoch (1-based) and its score, the monitored key and the training time in seconds."""
+    """What both ``fit`` functions return: the model (best weights restored), one dict of logs per epoch
+    (per evaluation, with the torch loop's ``eval_every``), the best epoch (1-based) and its score, the
+    monitored key, the training time in seconds and the optimiser step of the best evaluation (0 unless
+    the torch loop evaluated every N steps)."""
 
     model: Any
     history: list[dict]
@@ -123,6 +125,7 @@ class FitResult:
     best_score: float
     monitor: str
     seconds: float = 0.0
+    best_step: int = 0
 
 
 # ------------------------------------------------------------------------------- logs and pruning

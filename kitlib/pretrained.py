@@ -10,6 +10,7 @@ One order everywhere: ``Pretrained(model, tokenizer, path)``, a named tuple, so 
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,7 +82,51 @@ def load_tokenizer(model: str | os.PathLike | None = None, *, fast: bool = False
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if fast and not getattr(tokenizer, "is_fast", False):
         raise ParameterError(f"model {str(path)!r} has no fast tokenizer (tokenizer.json); word alignment needs one")
+    if fast:
+        _prefix_space_before_words(tokenizer)
     return tokenizer
+
+
+def _prefix_space_before_words(tokenizer) -> None:
+    """Make a byte-level BPE tokenizer (RoBERTa, ModernBERT, GPT-2 style) put a space before every word it
+    is given as a list of words, as it sees them inside a sentence; without it the words are tokenised as
+    if each started the text (what transformers does for ``add_prefix_space=False``, RoBERTa's default)."""
+    from tokenizers import pre_tokenizers
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    pre = getattr(backend, "pre_tokenizer", None)
+    for part in list(pre) if isinstance(pre, pre_tokenizers.Sequence) else [pre]:
+        if isinstance(part, pre_tokenizers.ByteLevel) and not part.add_prefix_space:
+            part.add_prefix_space = True
+            if hasattr(tokenizer, "add_prefix_space"):
+                tokenizer.add_prefix_space = True
+
+
+SETTINGS = "settings.json"
+
+
+def save_tokenizer_and_settings(folder: str | os.PathLike, tokenizer: Any = None,
+                                settings: dict[str, Any] | None = None) -> Path:
+    """Write ``tokenizer`` (``save_pretrained``) and ``settings`` (``settings.json``: what a later run needs
+    to use the model again, e.g. the task, labels, max_length) into the checkpoint ``folder``, beside the
+    weights the training loop saves there; returns the folder. Existing settings are updated, not replaced.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(folder)
+    if settings is not None:
+        merged = {**read_settings(folder), **settings}
+        tmp = folder / f".{SETTINGS}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(merged, indent=1, sort_keys=True, default=str) + "\n")
+        os.replace(tmp, folder / SETTINGS)
+    return folder
+
+
+def read_settings(folder: str | os.PathLike) -> dict[str, Any]:
+    """The ``settings.json`` of a checkpoint folder (empty when there is none)."""
+    path = Path(folder) / SETTINGS
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def load_pretrained(

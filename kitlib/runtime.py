@@ -81,23 +81,60 @@ def to_device(batch: Any, device, non_blocking: bool = False) -> Any:
 
 
 # ------------------------------------------------------------------------------------ mixed precision
-def amp_dtype_name(device) -> str | None:
-    """``"bf16"``/``"fp16"`` for autocast on a CUDA ``device``, ``None`` elsewhere (CPU runs in fp32)."""
-    if getattr(device, "type", str(device)) != "cuda":
+AMP_DTYPES = ("auto", "bf16", "fp16", "off")
+
+
+def check_amp_dtype(amp_dtype: str | bool) -> str:
+    """``amp_dtype`` as one of :data:`AMP_DTYPES` (``True`` means ``"auto"``, ``False`` ``"off"``); raises
+    ``ParameterError`` naming the allowed values otherwise."""
+    from .errors import check_choice
+
+    if isinstance(amp_dtype, bool):
+        return "auto" if amp_dtype else "off"
+    check_choice("amp_dtype", amp_dtype, AMP_DTYPES)
+    return amp_dtype
+
+
+def native_bf16(device) -> bool:
+    """True when the CUDA ``device`` computes in bf16 natively: compute capability 8.0 or more (Ampere and
+    later), or ``torch.cuda.is_bf16_supported(including_emulation=False)``. Turing (T4) and Pascal (P100)
+    only emulate bf16, several times slower than fp16. Initialises CUDA: call it in the process that
+    trains, never at import or in a parent that forks workers."""
+    import torch
+
+    if torch.cuda.get_device_capability(device)[0] >= 8:
+        return True
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # pragma: no cover - torch before 2.3 has no including_emulation (and no emulation check)
+        return False
+
+
+def amp_dtype_name(device, amp_dtype: str | bool = "auto") -> str | None:
+    """The autocast dtype for ``device``: ``"bf16"``, ``"fp16"`` or ``None`` (fp32).
+
+    ``None`` off CUDA (the CPU runs in fp32) and for ``"off"``; ``"bf16"``/``"fp16"`` as asked on CUDA;
+    ``"auto"`` is bf16 where the GPU has it natively (:func:`native_bf16`) and fp16 (with a gradient scaler
+    in training) elsewhere. The capability query runs here, lazily, in the calling process. Raises
+    ``ParameterError`` for a name outside :data:`AMP_DTYPES`.
+    """
+    name = check_amp_dtype(amp_dtype)
+    if name == "off" or getattr(device, "type", str(device).split(":")[0]) != "cuda":
         return None
-    import torch  # pragma: no cover - GPU only
+    if name == "auto":
+        return "bf16" if native_bf16(device) else "fp16"
+    return name
 
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"  # pragma: no cover
 
-
-def autocast(device, enabled: bool = True):
-    """The autocast context for ``device``: bf16/fp16 on CUDA when ``enabled``, else a no-op."""
-    name = amp_dtype_name(device) if enabled else None
+def autocast(device, amp_dtype: str | bool = "auto"):
+    """The autocast context for ``device`` and ``amp_dtype`` (see :func:`amp_dtype_name`): bf16/fp16 on
+    CUDA, a no-op elsewhere or with ``"off"``."""
+    name = amp_dtype_name(device, amp_dtype)
     if name is None:
         return contextlib.nullcontext()
-    import torch  # pragma: no cover - GPU only
+    import torch
 
-    return torch.autocast("cuda", dtype=torch.bfloat16 if name == "bf16" else torch.float16)  # pragma: no cover
+    return torch.autocast("cuda", dtype=torch.bfloat16 if name == "bf16" else torch.float16)
 
 
 # ----------------------------------------------------------------------------------------- progress

@@ -191,3 +191,35 @@ def test_fit_needs_a_loss():
     x, y = _data()
     with pytest.raises(ParameterError, match="fit needs loss="):
         kk.fit(_model(), x, y, epochs=1)
+
+
+def test_ema_validates_keeps_and_returns_the_averaged_weights():
+    x, y = _data()
+    snapshots = {"raw": [], "ema": []}
+
+    def remember(kind):
+        def evaluate(model):
+            snapshots[kind].append([np.array(w) for w in model.get_weights()])
+            return {}
+        return evaluate
+
+    kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), evaluate_fn=remember("raw"), epochs=3,
+           batch_size=16, lr=0.05, seed=0, progress=False)
+    model = _model()
+    result = kk.fit(model, x, y, validation_data=(x, y), loss=_ce(), evaluate_fn=remember("ema"), epochs=3,
+                    batch_size=16, lr=0.05, seed=0, ema=0.9, max_grad_norm=1.0, progress=False)
+    assert model.optimizer.use_ema and model.optimizer.global_clipnorm == 1.0
+    assert not np.allclose(snapshots["raw"][-1][0], snapshots["ema"][-1][0])  # the callbacks saw the average
+    best = snapshots["ema"][result.best_epoch - 1]
+    for restored, kept in zip(model.get_weights(), best):
+        np.testing.assert_allclose(restored, kept)
+    model.set_weights(best)  # validation ran on those same averaged weights
+    val_loss = float(keras.ops.convert_to_numpy(_ce()(y, model.predict(x, verbose=0))))
+    assert result.history[result.best_epoch - 1]["val_loss"] == pytest.approx(val_loss, rel=1e-4)
+
+
+def test_clipping_and_ema_values_are_checked():
+    with pytest.raises(ParameterError, match="give max_grad_norm .* or clipnorm .*, not both"):
+        kk.make_optimizer("adamw", clipnorm=1.0, max_grad_norm=1.0)
+    with pytest.raises(ParameterError, match=r"ema must be a decay in \(0, 1\)"):
+        kk.make_optimizer("adamw", ema=1.0)

@@ -4,7 +4,8 @@
   Keras is imported; importing this module already sets ``KERAS_BACKEND=torch`` unless the environment
   says otherwise, so no TensorFlow is needed.
 - :func:`fit` compiles with an optimiser whose learning rate follows a warmup + constant/linear/cosine
-  schedule (:func:`make_schedule`, the same shape as ``kitlib.train``), trains, evaluates extra metrics
+  schedule (:func:`make_schedule`, the same shape as ``kitlib.train``), optionally clipping the global
+  gradient norm (``max_grad_norm``) and averaging the weights (``ema``, as ``kitlib.train``), trains, evaluates extra metrics
   each epoch (``evaluate_fn``), keeps the best epoch's weights by ``monitor`` (restored at the end),
   stops after ``patience`` epochs without improvement, prints one line per epoch when output is not a
   terminal (papermill, Jupyter, log files) instead of a per-batch bar, reports to an Optuna trial (and
@@ -134,25 +135,37 @@ def make_optimizer(
     total_steps: int = 1,
     warmup: float = 0.0,
     clipnorm: float | None = None,
+    max_grad_norm: float | None = None,
+    ema: float | None = None,
 ):
     """A Keras optimiser (``adamw``, ``adam``, ``sgd`` with momentum 0.9, ``rmsprop``) whose learning
     rate follows :func:`make_schedule`. Biases and normalisation weights get no weight decay.
 
-    Raises ``ParameterError`` for an unknown name, schedule or warmup.
+    ``max_grad_norm`` clips the global gradient norm (Keras's ``global_clipnorm``: what ``kitlib.train``
+    does); ``clipnorm`` clips each variable's gradient on its own. ``ema`` (a decay such as 0.999) keeps a
+    moving average of the weights (Keras's ``use_ema``/``ema_momentum``). Raises ``ParameterError`` for an
+    unknown name, schedule or warmup, both clipping kinds at once, or a decay outside (0, 1).
     """
     import keras
 
     check_optimizer(name)
+    if clipnorm and max_grad_norm:
+        raise ParameterError("give max_grad_norm (the global norm, as kitlib.train) or clipnorm (per variable), "
+                             "not both")
+    if ema is not None and not 0.0 < ema < 1.0:
+        raise ParameterError(f"ema must be a decay in (0, 1), e.g. 0.999 (or None for no averaging); got {ema}")
     rate = make_schedule(lr, schedule, total_steps, warmup)
     wd = weight_decay or None
+    common = dict(clipnorm=clipnorm or None, global_clipnorm=max_grad_norm or None, use_ema=bool(ema),
+                  ema_momentum=ema or 0.99)
     if name == "adamw":
-        opt = keras.optimizers.AdamW(rate, weight_decay=weight_decay, clipnorm=clipnorm)
+        opt = keras.optimizers.AdamW(rate, weight_decay=weight_decay, **common)
     elif name == "adam":
-        opt = keras.optimizers.Adam(rate, weight_decay=wd, clipnorm=clipnorm)
+        opt = keras.optimizers.Adam(rate, weight_decay=wd, **common)
     elif name == "sgd":
-        opt = keras.optimizers.SGD(rate, momentum=0.9, weight_decay=wd, clipnorm=clipnorm)
+        opt = keras.optimizers.SGD(rate, momentum=0.9, weight_decay=wd, **common)
     else:
-        opt = keras.optimizers.RMSprop(rate, weight_decay=wd, clipnorm=clipnorm)
+        opt = keras.optimizers.RMSprop(rate, weight_decay=wd, **common)
     if weight_decay:
         opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return opt
@@ -192,6 +205,8 @@ def fit(
     schedule: str = "cosine",
     warmup: float = 0.0,
     clipnorm: float | None = None,
+    max_grad_norm: float | None = None,
+    ema: float | None = None,
     monitor: str | None = None,
     mode: str | None = None,
     patience: int | None = None,
@@ -206,7 +221,9 @@ def fit(
     """Compile and train a Keras ``model`` on arrays ``x``, ``y`` (or a ``keras.utils.PyDataset`` as ``x``).
 
     The model is compiled with ``loss``/``loss_weights``/``metrics`` and :func:`make_optimizer`
-    (``optimizer``, ``lr``, ``weight_decay``, ``schedule`` with ``warmup`` as a fraction of all steps).
+    (``optimizer``, ``lr``, ``weight_decay``, ``schedule`` with ``warmup`` as a fraction of all steps,
+    ``max_grad_norm`` or ``clipnorm``, ``ema``). With ``ema`` validation, ``evaluate_fn``, the kept best
+    weights and the returned model use the averaged weights (``keras.callbacks.SwapEMAWeights``).
     After each epoch the logs hold Keras's ``loss``, metrics and ``val_*`` (with ``validation_data``),
     plus ``evaluate_fn(model)``'s dict, ``lr`` and ``seconds``. ``monitor`` (default ``val_loss`` with
     validation data, else ``loss``) picks the epoch whose weights are restored at the end; ``mode``
@@ -233,14 +250,16 @@ def fit(
         steps = math.ceil(_n_samples(x) / batch_size)
     model.compile(
         optimizer=make_optimizer(optimizer, lr, weight_decay=weight_decay, schedule=schedule,
-                                 total_steps=steps * epochs, warmup=warmup, clipnorm=clipnorm),
+                                 total_steps=steps * epochs, warmup=warmup, clipnorm=clipnorm,
+                                 max_grad_norm=max_grad_norm, ema=ema),
         loss=loss, loss_weights=loss_weights, metrics=metrics,
     )
     monitor = monitor or ("val_loss" if validation_data is not None else "loss")
     mode = monitor_mode(monitor, mode)
     bound = classes()
     epoch_logs, keeper = bound["EpochLogs"](evaluate_fn), bound["BestWeights"](monitor, mode)
-    cbs: list = [epoch_logs, keeper]
+    # with ema, the averaged weights are swapped in for validation and for every callback after this one
+    cbs: list = [*([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []), epoch_logs, keeper]
     if patience is not None:
         cbs.append(bound["EarlyStopping"](monitor, mode, patience))
     bar = progress and sys.stdout.isatty()

@@ -10,12 +10,13 @@ flow, one question in and one score per option out::
 - :func:`option_matrix`, :func:`answer_indices` and :func:`top_choices` move between the table, answer
   indices and ranked option names;
 - :func:`load_multiple_choice_model` finds and loads the model (nothing is downloaded);
-- :class:`MultipleChoiceDataset` tokenises the ``(prompt + context, option)`` pairs, truncating only the
-  prompt side, and :class:`MultipleChoiceCollator` pads them into ``{"input_ids", "attention_mask",
+- :class:`MultipleChoiceDataset` tokenises the ``(prompt + context, option)`` pairs, truncating the
+  prompt side first (the option only when it alone is too long, so no input ever fails), and :class:`MultipleChoiceCollator` pads them into ``{"input_ids", "attention_mask",
   "labels"}`` batches, the batch contract of :func:`kitlib.train.fit`;
 - :func:`predict_choices` returns the ``(n, n_choices)`` logits through :func:`kitlib.train.predict`;
 - :func:`cross_encoder_fold` puts it all together as a fold function for :func:`kitlib.folds.cross_validate`
-  (``n_seeds`` models per fold, their logits averaged).
+  (``n_seeds`` models per fold, their logits averaged; the training recipe and checkpoints of
+  :func:`kitlib.train.fit` passed through).
 
 torch and transformers are imported inside the functions that need them.
 """
@@ -82,12 +83,14 @@ def load_multiple_choice_model(model: str | os.PathLike | None = None, *, seed: 
 class MultipleChoiceDataset:
     """Tokenised questions for ``AutoModelForMultipleChoice``: item i is a dict of one encoding per option.
 
-    Each pair is ``(prompt [+ context], option)``; only the first segment is truncated to ``max_length``
-    so the option is always seen whole. ``context`` (one string per question, e.g. retrieved passages)
+    Each pair is ``(prompt [+ context], option)`` of at most ``max_length`` tokens: the first segment is
+    truncated (its end, so the context goes before the prompt) and the option is seen whole, unless the
+    option alone leaves no room, when the prompt is dropped and the option cut. ``context`` (one string per question, e.g. retrieved passages)
     follows the prompt on a new line. Items carry ``labels`` (the answer index) when ``df`` has an
     ``answer`` column and ``labels`` is true. ``choices`` names the option columns. Batch with
     :class:`MultipleChoiceCollator`. Raises ``ParameterError`` when ``context`` does not have one entry
-    per question, ``DataError`` for an answer outside ``choices``.
+    per question or ``max_length`` leaves no room beside the special tokens, ``DataError`` for an answer
+    outside ``choices``.
     """
 
     def __init__(self, df: pd.DataFrame, tokenizer, *, max_length: int = 256,
@@ -101,7 +104,7 @@ class MultipleChoiceDataset:
         n = len(choices)
         first = [p for p in prompts for _ in range(n)]
         second = [str(o) for row in options for o in row]
-        enc = tokenizer(first, second, truncation="only_first", max_length=max_length, padding=False)
+        enc = _encode_pairs(tokenizer, first, second, max_length)
         self.keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
         self.encodings = {k: [enc[k][i:i + n] for i in range(0, len(first), n)] for k in self.keys}
         self.labels = answer_indices(df["answer"], choices) if labels and "answer" in df else None
@@ -114,6 +117,32 @@ class MultipleChoiceDataset:
         if self.labels is not None:
             item["labels"] = int(self.labels[i])
         return item
+
+
+def _encode_pairs(tokenizer, first: list[str], second: list[str], max_length: int) -> dict[str, list]:
+    """Tokenise ``(first, second)`` pairs to at most ``max_length`` tokens without ever failing: pairs whose
+    second segment fits beside at least one token of the first truncate the first (``only_first``); the
+    others, where the second alone fills the room, drop the first and truncate the second."""
+    room = max_length - tokenizer.num_special_tokens_to_add(pair=True)
+    if room < 2:
+        raise ParameterError(f"max_length {max_length} leaves no room beside the special tokens; give at least "
+                             f"{max_length - room + 2}")
+    lengths = [len(ids) for ids in tokenizer(second, add_special_tokens=False)["input_ids"]]
+    short = [i for i, n in enumerate(lengths) if n < room]
+    long = [i for i, n in enumerate(lengths) if n >= room]
+    parts = []
+    for rows, strategy in ((short, "only_first"), (long, "only_second")):
+        if rows:
+            firsts = [first[i] for i in rows] if strategy == "only_first" else [""] * len(rows)
+            parts.append((rows, tokenizer(firsts, [second[i] for i in rows], truncation=strategy,
+                                          max_length=max_length, padding=False)))
+    out: dict[str, list] = {}
+    for rows, enc in parts:
+        for key in enc.keys():
+            column = out.setdefault(key, [None] * len(first))
+            for i, value in zip(rows, enc[key]):
+                column[i] = value
+    return out
 
 
 class MultipleChoiceCollator:
@@ -141,9 +170,10 @@ class MultipleChoiceCollator:
 
 
 def predict_choices(model, dataset: MultipleChoiceDataset, *, pad_token_id: int = 0, batch_size: int = 16,
-                    device: str = "auto") -> np.ndarray:
+                    device: str = "auto", amp_dtype: str = "auto") -> np.ndarray:
     """Logits ``(n, n_choices)`` of a multiple-choice model over ``dataset`` (with or without labels),
-    through ``kitlib.train.predict``; the model is wrapped so that only its logits come back."""
+    through ``kitlib.train.predict`` (autocast ``amp_dtype`` on CUDA); the model is wrapped so that only its
+    logits come back."""
     from torch import nn
     from torch.utils.data import DataLoader
 
@@ -159,30 +189,42 @@ def predict_choices(model, dataset: MultipleChoiceDataset, *, pad_token_id: int 
             return self.inner(**batch).logits
 
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=MultipleChoiceCollator(pad_token_id))
-    return predict(_Logits(model), loader, device=device)
+    return predict(_Logits(model), loader, device=device, amp_dtype=amp_dtype)
 
 
 def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: str | os.PathLike | None = None,
                        train_context: Sequence[str] | None = None, test_context: Sequence[str] | None = None,
                        choices: Sequence[str] = CHOICES, max_length: int = 256, batch_size: int = 8,
                        epochs: int = 1, lr: float = 2e-5, warmup: float = 0.1, weight_decay: float = 0.01,
-                       seed: int = 0, n_seeds: int = 1, device: str = "auto", metric=None,
-                       metric_name: str = "score", callbacks: Sequence = (), progress: bool = True):
+                       max_grad_norm: float | None = None, lr_decay: float | None = None, ema: float | None = None,
+                       grad_checkpointing: bool = False, eval_every: int | None = None, amp_dtype: str = "auto",
+                       checkpoints: str | os.PathLike | None = None, checkpoint_every: int | None = None,
+                       resume_from: str | os.PathLike | None = None, seed: int = 0, n_seeds: int = 1,
+                       device: str = "auto", metric=None, metric_name: str = "score", callbacks: Sequence = (),
+                       progress: bool = True):
     """A fold function for :func:`kitlib.folds.cross_validate` over the questions of ``train_df``.
 
     For each fold it fine-tunes ``n_seeds`` cross-encoders (:func:`load_multiple_choice_model` of ``model``;
     seeds ``seed``, ``seed + 1``, ...: the new head and the shuffling) on the fold's training questions for
-    ``epochs`` epochs, keeping the weights of the epoch with the lowest training loss: the fold's validation
-    questions are scored after each epoch (``metric(answer indices, logits)`` as ``val_<metric_name>``, for
-    learning curves) but never choose anything. It returns the seeds' logits averaged for the validation
-    questions and for ``test_df``; ``info["history"]`` holds the first seed's epochs. ``train_context`` and
-    ``test_context`` (one string per question, or ``None``) follow the prompts. No model is kept.
+    ``epochs`` epochs, keeping the weights of the evaluation with the lowest training loss: the fold's
+    validation questions are scored at each evaluation (``metric(answer indices, logits)`` as
+    ``val_<metric_name>``, for learning curves) but never choose anything. It returns the seeds' logits
+    averaged for the validation questions and for ``test_df``; ``info["history"]`` holds the first seed's
+    evaluations. ``train_context`` and ``test_context`` (one string per question, or ``None``) follow the
+    prompts.
+
+    The recipe is :func:`kitlib.train.fit`'s: ``max_grad_norm``, ``lr_decay``, ``ema``, ``grad_checkpointing``,
+    ``eval_every``, ``amp_dtype``. With ``checkpoints`` (e.g. ``run.dir / "checkpoints"``) each model is
+    saved in ``checkpoints/fold<k>/`` (``fold<k>/seed<t>/`` with several seeds) with its tokenizer and a
+    ``settings.json``, the training state every epoch (or ``checkpoint_every`` steps); ``resume_from`` (an
+    earlier run folder or its ``checkpoints``) continues the folds it holds (:func:`kitlib.train.fold_checkpoint`).
     """
     import torch
     from torch.utils.data import DataLoader
 
     from ..folds import FoldResult
-    from ..train import fit
+    from ..pretrained import save_tokenizer_and_settings
+    from ..train import fit, fold_checkpoint
 
     def dataset(df, context, idx, tokenizer):
         return MultipleChoiceDataset(df.iloc[idx], tokenizer, max_length=max_length, choices=choices,
@@ -191,20 +233,30 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
     def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
         val, test, history = 0.0, 0.0, None
         for s in range(n_seeds):
-            net, tokenizer, _ = load_multiple_choice_model(model, seed=seed + s)
+            net, tokenizer, path = load_multiple_choice_model(model, seed=seed + s)
+            folder, resume = fold_checkpoint(checkpoints, k, seed + s if n_seeds > 1 else None, resume_from)
+            settings = {"task": "multiple-choice", "base_model": str(path), "choices": list(choices),
+                        "max_length": max_length, "fold": k, "seed": seed + s, "monitor": "train_loss"}
+            if folder is not None:
+                save_tokenizer_and_settings(folder, tokenizer, settings)
             collate = MultipleChoiceCollator(tokenizer.pad_token_id)
             loader = DataLoader(dataset(train_df, train_context, tr, tokenizer), batch_size=batch_size, shuffle=True,
                                 collate_fn=collate, generator=torch.Generator().manual_seed(seed + s))
             val_set = dataset(train_df, train_context, va, tokenizer)
             result = fit(net, loader, val=DataLoader(val_set, batch_size=16, collate_fn=collate), metric=metric,
                          metric_name=metric_name, monitor="train_loss", epochs=epochs, lr=lr, warmup=warmup,
-                         weight_decay=weight_decay, device=device, seed=seed + s, callbacks=list(callbacks),
-                         progress=progress, desc=f"fold {k} seed {seed + s}")
+                         weight_decay=weight_decay, max_grad_norm=max_grad_norm, lr_decay=lr_decay, ema=ema,
+                         grad_checkpointing=grad_checkpointing, eval_every=eval_every, amp_dtype=amp_dtype,
+                         checkpoint_dir=folder, checkpoint_every=checkpoint_every, resume=resume, device=device,
+                         seed=seed + s, callbacks=list(callbacks), progress=progress, desc=f"fold {k} seed {seed + s}")
+            if folder is not None:
+                save_tokenizer_and_settings(folder, None, {"best_epoch": result.best_epoch,
+                                                           "best_score": result.best_score})
             history = result.history if history is None else history
             test_set = dataset(test_df, test_context, np.arange(len(test_df)), tokenizer)
             pad = tokenizer.pad_token_id
-            val = val + predict_choices(net, val_set, pad_token_id=pad, device=device) / n_seeds
-            test = test + predict_choices(net, test_set, pad_token_id=pad, device=device) / n_seeds
+            val = val + predict_choices(net, val_set, pad_token_id=pad, device=device, amp_dtype=amp_dtype) / n_seeds
+            test = test + predict_choices(net, test_set, pad_token_id=pad, device=device, amp_dtype=amp_dtype) / n_seeds
         return FoldResult(val=val, test=test, info={"history": history})
 
     return fit_fold

@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from kitlib.errors import DataError, ParameterError  # noqa: E402
 from kitlib.metrics import map_at_k  # noqa: E402
 from kitlib.tasks import multiple_choice as mc  # noqa: E402
+from tiny_checkpoints import tiny_checkpoints  # noqa: E402,F401  (the session fixture)
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "llm-science-exam"  # five options A-E
 CHANCE = 11 / 30  # MAP@3 of a random ranking of five options
@@ -68,6 +69,41 @@ def test_dataset_puts_context_after_the_prompt_and_keeps_options_whole(mc_model,
     assert "labels" not in unlabeled[0]
     with pytest.raises(ParameterError, match="context has 1 entries for 2 questions"):
         mc.MultipleChoiceDataset(df, tokenizer, context=["x"])
+
+
+def test_an_option_longer_than_max_length_drops_the_prompt_instead_of_failing(mc_model, demo_train):
+    _, tokenizer, _ = mc_model
+    df = demo_train.head(2).copy()
+    df.loc[df.index[1], "C"] = "an option far too long to fit " * 20
+    ds = mc.MultipleChoiceDataset(df, tokenizer, max_length=24)  # only_first alone raised a truncation error here
+    long_option = ds[1]["input_ids"][2]
+    assert len(long_option) == 24 and tokenizer.decode(long_option).startswith("[CLS] [SEP] an option far")
+    short = ds[1]["input_ids"][0]
+    option_ids = tokenizer(df["A"].iat[1], add_special_tokens=False)["input_ids"]
+    assert short[-len(option_ids) - 1:-1] == option_ids and len(short) <= 24  # the others are as before
+    with pytest.raises(ParameterError, match="max_length 3 leaves no room beside the special tokens"):
+        mc.MultipleChoiceDataset(df, tokenizer, max_length=3)
+
+
+def test_cross_encoder_fold_saves_each_fold_model_and_a_resumed_run_reuses_it(tiny_checkpoints, demo_train, tmp_path):
+    from kitlib.pretrained import read_settings
+
+    df = demo_train.head(8)
+    common = dict(model=tiny_checkpoints["electra"], max_length=32, batch_size=4, epochs=2, lr=1e-3, device="cpu",
+                  progress=False, ema=0.9, lr_decay=0.9, max_grad_norm=1.0)
+    tr, va = np.arange(6), np.arange(6, 8)
+    first = mc.cross_encoder_fold(df, df.head(2), checkpoints=tmp_path / "one" / "checkpoints", **common)(0, tr, va)
+    fold = tmp_path / "one" / "checkpoints" / "fold0"
+    settings = read_settings(fold)
+    assert settings["task"] == "multiple-choice" and settings["max_length"] == 32 and settings["best_epoch"] >= 1
+    net, tokenizer, _ = mc.load_multiple_choice_model(fold)  # the best weights and tokenizer, reloadable as they are
+    logits = mc.predict_choices(net, mc.MultipleChoiceDataset(df.iloc[va], tokenizer, max_length=32),
+                                pad_token_id=tokenizer.pad_token_id, device="cpu")
+    np.testing.assert_allclose(logits, first.val, atol=1e-5)
+    again = mc.cross_encoder_fold(df, df.head(2), checkpoints=tmp_path / "two" / "checkpoints",
+                                  resume_from=tmp_path / "one", **common)(0, tr, va)
+    np.testing.assert_allclose(again.val, first.val, atol=1e-6)  # the finished fold was reused, not retrained
+    assert again.info["history"] == first.info["history"]
 
 
 def test_dataset_and_collator_take_other_option_columns(mc_model, demo_train):

@@ -187,6 +187,9 @@ def test_length_grouped_batches_cover_everything_once_and_reshuffle():
     assert spread < np.ptp(lengths) / 2  # similar lengths share a batch
     ordered = list(tc.LengthGroupedBatches(lengths, 8, shuffle=False))
     assert [lengths[b].max() for b in ordered] == sorted((lengths[b].max() for b in ordered), reverse=True)
+    resumed = tc.LengthGroupedBatches(lengths, batch_size=8, seed=1, chunk=4)
+    resumed.load_state_dict(sampler.state_dict())  # a resumed fit draws the next epoch's order, not the first
+    assert list(resumed) == list(sampler)
 
 
 def test_collator_pads_inputs_and_labels(tokenizer):
@@ -240,6 +243,47 @@ def test_fit_learns_a_trivial_task_and_keeps_the_best_validation_probabilities(t
     assert tc.decode(result.val_probs, LABELS) == tc.decode(tc.predict_word_probs(result.model, val), LABELS)
     with pytest.raises(ParameterError, match="give both val"):
         tc.fit_token_classifier(tiny_model, train, labels=LABELS, val=val)
+
+
+def test_fit_forwards_the_recipe_and_resumes_from_its_checkpoint_folder(tokenizer, tmp_path):
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    from kitlib.train import Callback
+
+    sentences = [["we", "used", "Stata", "and", "then", "Excel"], ["the", "data", "in", "Prism"]] * 6
+    labels = [["O", "O", "B-Application", "O", "O", "B-Application"], ["O", "O", "O", "B-Application"]] * 6
+    train = tc.encode(tokenizer, sentences, labels, label_to_id=L2I, max_length=16, stride=4)
+    val = tc.encode(tokenizer, sentences[:2], max_length=16, stride=4)
+
+    def fit(folder, resume=False, **extra):
+        torch.manual_seed(0)
+        config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                            intermediate_size=32, num_labels=len(LABELS))
+        return tc.fit_token_classifier(BertForTokenClassification(config), train, labels=LABELS, val=val,
+                                       val_labels=labels[:2], epochs=3, lr=3e-3, batch_size=4, progress=False,
+                                       seed=0, lr_decay=0.8, ema=0.9, eval_every=2, checkpoint_dir=folder,
+                                       resume=resume, **extra)
+
+    whole = fit(tmp_path / "whole")
+    assert [h["step"] for h in whole.history] == [2, 3, 4, 6, 8, 9]  # 3 batches an epoch, validated every 2 steps
+    assert {"config.json", "model.safetensors", "train_state.pt"} <= {p.name for p in (tmp_path / "whole").iterdir()}
+
+    class Stop(Exception):
+        """The end of a Kaggle session, after the fourth evaluation."""
+
+    class StopAfter(Callback):
+        def on_epoch_end(self, state, logs):
+            if state.evaluations == 4:
+                raise Stop("session over")
+
+    with pytest.raises(Stop):
+        fit(tmp_path / "cut", callbacks=[StopAfter()])
+    resumed = fit(tmp_path / "cut", resume=True)
+    strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in r.history] for r in (whole, resumed)]
+    assert strip[0] == strip[1] and resumed.best_score == whole.best_score
+    for a, b in zip(whole.val_probs, resumed.val_probs):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_load_token_classifier_offline(tmp_path):

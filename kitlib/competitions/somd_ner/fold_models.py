@@ -5,6 +5,7 @@ transformers are imported when a fold runs.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -32,8 +33,17 @@ def transformer_fold(
     lr: float = 5e-5,
     batch_size: int = 16,
     accumulate: int = 1,
+    max_grad_norm: float | None = 1.0,
+    lr_decay: float | None = None,
+    ema: float | None = None,
+    grad_checkpointing: bool = False,
+    eval_every: int | None = None,
+    amp_dtype: str = "auto",
     o_threshold: float | None = None,
     device: str = "auto",
+    checkpoints: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    resume_from: str | os.PathLike | None = None,
     wandb_run=None,
     progress: bool = True,
 ) -> Callable[[int, np.ndarray, np.ndarray], FoldResult]:
@@ -44,14 +54,22 @@ def transformer_fold(
     with a quarter of overlap). The model with seed ``t`` trains on every training sentence with an entity
     and a ``negative_ratio`` share of those without (``negative`` marks them; the draw uses ``t + k``), so it
     is the model a run with ``seed=t`` trains; the validation fold stays whole and is never trained on.
-    Each keeps the epoch with the best entity F1 on the fold's validation sentences (decoded with
-    ``o_threshold``, None for argmax): that epoch choice sees the validation fold.
+    Each keeps the evaluation with the best entity F1 on the fold's validation sentences (decoded with
+    ``o_threshold``, None for argmax): that choice sees the validation fold.
+
+    The recipe is :func:`kitlib.train.fit`'s (``max_grad_norm``, ``lr_decay``, ``ema``,
+    ``grad_checkpointing``, ``eval_every``, ``amp_dtype``). With ``checkpoints`` (e.g.
+    ``run.dir / "checkpoints"``) each model is saved in ``checkpoints/fold<k>/`` (``fold<k>/seed<t>/`` with
+    several seeds): the best weights by ``save_pretrained``, the tokenizer, ``settings.json`` (labels,
+    windows, best epoch) and the training state every epoch (or ``checkpoint_every`` steps);
+    ``resume_from`` (an earlier run folder) continues the folds it holds (:func:`kitlib.train.fold_checkpoint`).
 
     Out: :class:`~kitlib.folds.FoldResult` with ``val`` (per validation sentence, the seeds' word
     probabilities averaged), ``test`` (the same for ``test_words``) and ``info`` (``history`` of the
     first seed; per seed ``train_sentences``, ``best_epochs`` and ``best_scores``).
     """
     from ... import train
+    from ...pretrained import save_tokenizer_and_settings
 
     label_to_id = {lab: i for i, lab in enumerate(LABELS)}
     windows = dict(max_length=max_length, stride=max_length // 4)
@@ -64,8 +82,13 @@ def transformer_fold(
         for s in range(n_seeds):
             kept = train_idx if negative is None else downsample_negatives(
                 train_idx, negative, negative_ratio, seed=seed + s + k)
-            net, tokenizer, _ = tc.load_token_classifier(model, LABELS, seed=seed + s)
+            net, tokenizer, path = tc.load_token_classifier(model, LABELS, seed=seed + s)
             tc.freeze_layers(net, freeze_layers)
+            folder, resume = train.fold_checkpoint(checkpoints, k, seed + s if n_seeds > 1 else None, resume_from)
+            if folder is not None:
+                save_tokenizer_and_settings(folder, tokenizer, {
+                    "task": "token-classification", "base_model": str(path), "labels": list(LABELS), "fold": k,
+                    "seed": seed + s, "freeze_layers": freeze_layers, **windows, "monitor": "val_entity_f1"})
             train_enc = tc.encode(tokenizer, [words[i] for i in kept], [labels[i] for i in kept],
                                   label_to_id=label_to_id, **windows)
             if s == 0:  # one tokenizer for every seed: encode the validation and test sentences once
@@ -75,10 +98,14 @@ def transformer_fold(
             callbacks = [train.WandbLogger(wandb_run, prefix=prefix)] if wandb_run is not None else []
             fit = tc.fit_token_classifier(
                 net, train_enc, labels=LABELS, val=val_enc, val_labels=val_labels, epochs=epochs, lr=lr,
-                batch_size=batch_size, accumulate=accumulate, warmup=0.1, o_threshold=o_threshold, device=device,
-                seed=seed + s, callbacks=callbacks, progress=progress,
-                desc=f"fold {k}" + (f" seed {seed + s}" if n_seeds > 1 else ""))
-            test = tc.predict_word_probs(fit.model, test_enc, device=device)
+                batch_size=batch_size, accumulate=accumulate, warmup=0.1, max_grad_norm=max_grad_norm,
+                lr_decay=lr_decay, ema=ema, grad_checkpointing=grad_checkpointing, eval_every=eval_every,
+                amp_dtype=amp_dtype, o_threshold=o_threshold, device=device, checkpoint_dir=folder,
+                checkpoint_every=checkpoint_every, resume=resume, seed=seed + s, callbacks=callbacks,
+                progress=progress, desc=f"fold {k}" + (f" seed {seed + s}" if n_seeds > 1 else ""))
+            if folder is not None:
+                save_tokenizer_and_settings(folder, None, {"best_epoch": fit.best_epoch, "best_score": fit.best_score})
+            test = tc.predict_word_probs(fit.model, test_enc, device=device, amp_dtype=amp_dtype)
             val_probs = _add(val_probs, fit.val_probs, n_seeds)
             test_probs = _add(test_probs, test, n_seeds)
             info["train_sentences"].append(int(len(kept)))

@@ -52,7 +52,7 @@ def predict_word_probs(
     batch_size: int = 64,
     max_tokens: int | None = 2048,
     device: str | Any | None = "auto",
-    amp: bool = True,
+    amp_dtype: str | bool = "auto",
     progress: bool = False,
 ) -> list[np.ndarray]:
     """Class probabilities per word: batched, longest windows first, merged back to sentences.
@@ -60,8 +60,8 @@ def predict_word_probs(
     In: a token-classification model (``model(input_ids, attention_mask).logits``), an
     :class:`Encoding`; at most ``batch_size`` windows and ``max_tokens`` padded tokens per forward pass
     (see :func:`inference_batches`); ``device``: ``"auto"`` (CUDA when
-    available), a torch device or name, or None (wherever the model already is); ``amp`` autocast on
-    CUDA. Out: one float32 ``(n_words, n_labels)`` array per sentence, rows summing to 1.
+    available), a torch device or name, or None (wherever the model already is); ``amp_dtype`` the
+    autocast precision on CUDA (``"auto"``, ``"bf16"``, ``"fp16"``, ``"off"``). Out: one float32 ``(n_words, n_labels)`` array per sentence, rows summing to 1.
     """
     import torch
 
@@ -79,7 +79,7 @@ def predict_word_probs(
         from tqdm.auto import tqdm
 
         batches = tqdm(batches, desc="predict", leave=False)
-    with torch.inference_mode(), autocast(dev, amp):
+    with torch.inference_mode(), autocast(dev, amp_dtype):
         for idx in batches:
             batch = collate([{"input_ids": encoding.windows[i].input_ids} for i in idx])
             logits = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits

@@ -254,6 +254,14 @@ class LengthGroupedBatches:
         for b in rng.permutation(len(batches)):
             yield batches[b]
 
+    def state_dict(self) -> dict:
+        """The passes drawn so far (a resumed fit continues with the next epoch's order)."""
+        return {"passes": self._passes}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take back :meth:`state_dict`."""
+        self._passes = int(state["passes"])
+
 
 def inference_batches(lengths: Sequence[int], batch_size: int = 64, max_tokens: int | None = 2048) -> list[list[int]]:
     """Indices in batches for inference: longest first, each batch at most ``batch_size`` items and,

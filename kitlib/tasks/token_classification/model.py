@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,25 +42,15 @@ def load_token_classifier(model: str, labels: Sequence[str], seed: int | None = 
     return load_pretrained(model or None, "token-classification", labels=labels, seed=seed, fast_tokenizer=True)
 
 
-def _encoder_parts(model) -> tuple[Any, list]:
-    base = getattr(model, "base_model", model)
-    embeddings = getattr(base, "embeddings", None)
-    for owner, attr in ((getattr(base, "encoder", None), "layer"), (getattr(base, "transformer", None), "layer"),
-                        (base, "layers"), (getattr(base, "encoder", None), "layers")):
-        layers = getattr(owner, attr, None) if owner is not None else None
-        if layers is not None:
-            return embeddings, list(layers)
-    raise ParameterError(f"cannot find the encoder layers of {type(model).__name__}; expected "
-                         "base_model.encoder.layer, base_model.transformer.layer or base_model.layers")
-
-
 def freeze_layers(model, n_layers: int, embeddings: bool = True) -> int:
     """Stop training the embeddings (when ``embeddings``) and the first ``n_layers`` encoder layers.
 
     Out: the number of parameters frozen. Raises ``ParameterError`` when ``n_layers`` is negative or more
     than the model has, or the layers cannot be found.
     """
-    emb, layers = _encoder_parts(model)
+    from ...train import encoder_parts
+
+    emb, layers = encoder_parts(model)
     if not 0 <= n_layers <= len(layers):
         raise ParameterError(f"freeze_layers must be in [0, {len(layers)}] for this model; got {n_layers}")
     modules = ([emb] if embeddings and emb is not None else []) + layers[:n_layers]
@@ -89,16 +80,18 @@ class _ValidationScore:
     """``evaluate_fn`` for :func:`kitlib.train.fit`: entity F1 on the validation sentences; keeps the
     probabilities of the best epoch so they need not be recomputed."""
 
-    def __init__(self, encoding: Encoding, true_labels, labels, o_threshold, batch_size, amp):
+    def __init__(self, encoding: Encoding, true_labels, labels, o_threshold, batch_size, amp_dtype):
         self.encoding, self.true_labels, self.labels = encoding, true_labels, labels
-        self.o_threshold, self.batch_size, self.amp = o_threshold, batch_size, amp
-        self.best_score, self.best_probs = -math.inf, None
+        self.o_threshold, self.batch_size, self.amp_dtype = o_threshold, batch_size, amp_dtype
+        self.best_score, self.best_probs, self.calls = -math.inf, None, 0
 
     def __call__(self, model) -> dict[str, float]:
         from ...metrics.sequence import sequence_scores
 
-        probs = predict_word_probs(model, self.encoding, batch_size=self.batch_size, device=None, amp=self.amp)
+        probs = predict_word_probs(model, self.encoding, batch_size=self.batch_size, device=None,
+                                   amp_dtype=self.amp_dtype)
         scores = sequence_scores(self.true_labels, decode(probs, self.labels, self.o_threshold))
+        self.calls += 1
         if scores["entity_f1"] > self.best_score:
             self.best_score, self.best_probs = scores["entity_f1"], probs
         return {"val_entity_f1": scores["entity_f1"], "val_token_f1": scores["token_f1"]}
@@ -118,20 +111,34 @@ def fit_token_classifier(
     warmup: float = 0.1,
     weight_decay: float = 0.01,
     schedule: str = "linear",
+    optimizer: Any = "adamw",
     max_grad_norm: float | None = 1.0,
+    lr_decay: float | None = None,
+    ema: float | None = None,
+    grad_checkpointing: bool = False,
+    eval_every: int | None = None,
     patience: int | None = None,
     o_threshold: float | None = None,
     eval_batch_size: int = 64,
     device: str = "auto",
-    amp: bool = True,
+    amp_dtype: str | bool = "auto",
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
     seed: int = 0,
     callbacks: Sequence = (),
     progress: bool = True,
     desc: str = "train",
 ) -> TokenClassifierFit:
     """Fine-tune ``model`` on ``train`` windows with :func:`kitlib.train.fit` (AdamW, warmup, accumulation,
-    AMP on CUDA); with ``val`` and ``val_labels`` (word labels) it scores entity F1 after every epoch,
-    stops after ``patience`` epochs without gain and restores the best epoch's weights.
+    mixed precision on CUDA); with ``val`` and ``val_labels`` (word labels) it scores entity F1 at every
+    evaluation, stops after ``patience`` evaluations without gain and restores the best weights.
+
+    The recipe and the checkpoints are :func:`kitlib.train.fit`'s, passed through: ``optimizer`` (a name of
+    :data:`kitlib.fitting.OPTIMIZERS`, or an optimiser built over your own parameter groups), ``max_grad_norm``,
+    ``lr_decay`` (layer-wise), ``ema``, ``grad_checkpointing``, ``eval_every``, ``amp_dtype``,
+    ``checkpoint_dir``/``checkpoint_every``/``resume``. With ``ema`` the validation probabilities kept are
+    those of the averaged weights.
 
     Out: :class:`TokenClassifierFit`. Raises ``ParameterError`` when ``val`` comes without ``val_labels``.
     """
@@ -140,12 +147,19 @@ def fit_token_classifier(
     if (val is None) != (val_labels is None):
         raise ParameterError("give both val (an Encoding) and val_labels (word labels), or neither")
     loader = make_loader(train, batch_size=batch_size, shuffle=True, seed=seed)
-    scorer = (_ValidationScore(val, val_labels, list(labels), o_threshold, eval_batch_size, amp)
+    scorer = (_ValidationScore(val, val_labels, list(labels), o_threshold, eval_batch_size, amp_dtype)
               if val is not None else None)
     result = fit(model, loader, evaluate_fn=scorer, monitor="val_entity_f1" if scorer else "train_loss",
-                 mode="max" if scorer else "min", epochs=epochs, lr=lr, weight_decay=weight_decay,
+                 mode="max" if scorer else "min", epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
                  schedule=schedule, warmup=warmup, accumulate=accumulate, max_grad_norm=max_grad_norm,
-                 patience=patience, device=device, amp=amp, callbacks=callbacks, progress=progress, seed=seed,
-                 desc=desc)
-    return TokenClassifierFit(result.model, result.history, result.best_epoch, result.best_score,
-                              scorer.best_probs if scorer else None)
+                 lr_decay=lr_decay, ema=ema, grad_checkpointing=grad_checkpointing, eval_every=eval_every,
+                 patience=patience, device=device, amp_dtype=amp_dtype, checkpoint_dir=checkpoint_dir,
+                 checkpoint_every=checkpoint_every, resume=resume, callbacks=callbacks, progress=progress,
+                 seed=seed, desc=desc)
+    probs = scorer.best_probs if scorer else None
+    if scorer is not None:
+        best = next((i for i, h in enumerate(result.history) if h["val_entity_f1"] == result.best_score), 0)
+        if best < len(result.history) - scorer.calls:  # resumed after the best evaluation: not scored here
+            probs = predict_word_probs(result.model, val, batch_size=eval_batch_size, device=None,
+                                       amp_dtype=amp_dtype)
+    return TokenClassifierFit(result.model, result.history, result.best_epoch, result.best_score, probs)
