@@ -6,5 +6,6 @@ Imports nothing else of the kit.
 from .classification import *  # noqa: F401,F403
 from .clock import *  # noqa: F401,F403
 from .ranking import *  # noqa: F401,F403
+from .relations import *  # noqa: F401,F403
 from .sequence import *  # noqa: F401,F403
 from .tabular import *  # noqa: F401,F403
