@@ -143,17 +143,33 @@ def interactive() -> bool:
     return sys.stderr.isatty() or ("ipykernel" in sys.modules and not os.environ.get(RUN_DIR_ENV))
 
 
+def widget_progress() -> bool:
+    """True where a bar should be a Jupyter widget: in a kernel the user drives (not one ``kit run`` started,
+    whose notebook keeps text) and not a Kaggle batch run (a committed kernel's log has no widgets)."""
+    return ("ipykernel" in sys.modules and not os.environ.get(RUN_DIR_ENV)
+            and os.environ.get(KAGGLE_RUN_ENV) != "Batch")
+
+
 def progress_bar(total: int, desc: str, enabled: bool = True):
-    """A tqdm bar that behaves under papermill: outside a terminal it redraws at most every 30 s, and
-    ``kit run`` folds the carriage returns so the executed notebook keeps one line per bar. Only the main
-    process draws."""
+    """A tqdm bar that fits where it runs: a widget in Jupyter (:func:`widget_progress`; text when
+    ipywidgets is missing); under papermill a text bar that redraws at most every 30 s, and ``kit run``
+    folds the carriage returns so the executed notebook keeps one line per bar. Only the main process
+    draws."""
     from tqdm import tqdm
 
+    disable = not (enabled and is_main_process())
+    if widget_progress() and not disable:
+        try:
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            return notebook_tqdm(total=total, desc=desc, leave=True)
+        except ImportError:  # no ipywidgets: tqdm.notebook needs them; the text bar below still works
+            pass
     live = interactive()
     return tqdm(
         total=total,
         desc=desc,
-        disable=not (enabled and is_main_process()),
+        disable=disable,
         mininterval=0.2 if live else 30.0,
         leave=True,
         dynamic_ncols=live,

@@ -53,6 +53,35 @@ def test_main_process_and_a_disabled_progress_bar():
     bar.close()
 
 
+
+def test_progress_bars_are_widgets_only_in_a_kernel_the_user_drives(monkeypatch):
+    import sys
+
+    from tqdm.notebook import tqdm_notebook
+
+    had_kernel = "ipykernel" in sys.modules
+    import ipykernel  # noqa: F401  (loaded, as inside Jupyter)
+
+    monkeypatch.delenv(runtime.RUN_DIR_ENV, raising=False)
+    monkeypatch.delenv(runtime.KAGGLE_RUN_ENV, raising=False)
+    try:
+        bar = runtime.progress_bar(3, "x")
+        assert isinstance(bar, tqdm_notebook)
+        bar.close()
+        for env, value in ((runtime.RUN_DIR_ENV, "/tmp/run"), (runtime.KAGGLE_RUN_ENV, "Batch")):
+            monkeypatch.setenv(env, value)  # kit run's kernel, or a committed Kaggle kernel: text bars
+            bar = runtime.progress_bar(3, "x")
+            assert not isinstance(bar, tqdm_notebook)
+            bar.close()
+            monkeypatch.delenv(env)
+        monkeypatch.setitem(sys.modules, "tqdm.notebook", None)  # no ipywidgets: text, not an error
+        bar = runtime.progress_bar(3, "x")
+        assert not isinstance(bar, tqdm_notebook) and not bar.disable
+        bar.close()
+    finally:
+        if not had_kernel:  # later tests in this process are not "in Jupyter"
+            sys.modules.pop("ipykernel", None)
+
 GPUS = {  # compute capability, and what is_bf16_supported(including_emulation=False) answers
     "P100": ((6, 0), False), "T4": ((7, 5), False), "V100": ((7, 0), False), "A100": ((8, 0), True),
     "L4": ((8, 9), True), "H100": ((9, 0), True),
