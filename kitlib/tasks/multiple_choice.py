@@ -10,9 +10,10 @@ flow, one question in and one score per option out::
 - :func:`option_matrix`, :func:`answer_indices` and :func:`top_choices` move between the table, answer
   indices and ranked option names;
 - :func:`load_multiple_choice_model` finds and loads the model (nothing is downloaded);
-- :class:`MultipleChoiceDataset` tokenises the ``(prompt + context, option)`` pairs, truncating the
-  prompt side first (the option only when it alone is too long, so no input ever fails), and :class:`MultipleChoiceCollator` pads them into ``{"input_ids", "attention_mask",
-  "labels"}`` batches, the batch contract of :func:`kitlib.train.fit`;
+- :class:`MultipleChoiceDataset` tokenises the ``(prompt + context, option)`` pairs (:func:`encode_questions`),
+  cutting the context first, then the prompt, and the option only when it alone is too long, so no input ever
+  fails with any encoder family's tokenizer, and :class:`MultipleChoiceCollator` pads them into
+  ``{"input_ids", "attention_mask", "labels"}`` batches, the batch contract of :func:`kitlib.train.fit`;
 - :func:`predict_choices` returns the ``(n, n_choices)`` logits through :func:`kitlib.train.predict`;
 - :func:`cross_encoder_fold` puts it all together as a fold function for :func:`kitlib.folds.cross_validate`
   (``n_seeds`` models per fold, their logits averaged; the training recipe and checkpoints of
@@ -32,7 +33,7 @@ from ..errors import DataError, ParameterError
 
 __all__ = [
     "CHOICES", "option_matrix", "answer_indices", "top_choices", "load_multiple_choice_model",
-    "MultipleChoiceDataset", "MultipleChoiceCollator", "predict_choices", "cross_encoder_fold",
+    "MultipleChoiceDataset", "encode_questions", "MultipleChoiceCollator", "predict_choices", "cross_encoder_fold",
 ]
 
 CHOICES = ("A", "B", "C", "D", "E")  # the option columns, and the answers' values
@@ -83,9 +84,9 @@ def load_multiple_choice_model(model: str | os.PathLike | None = None, *, seed: 
 class MultipleChoiceDataset:
     """Tokenised questions for ``AutoModelForMultipleChoice``: item i is a dict of one encoding per option.
 
-    Each pair is ``(prompt [+ context], option)`` of at most ``max_length`` tokens: the first segment is
-    truncated (its end, so the context goes before the prompt) and the option is seen whole, unless the
-    option alone leaves no room, when the prompt is dropped and the option cut. ``context`` (one string per question, e.g. retrieved passages)
+    Each pair is ``(prompt [+ context], option)`` of at most ``max_length`` tokens (:func:`encode_questions`):
+    the context is cut first, then the prompt, and the option is seen whole unless it alone leaves no room,
+    when prompt and context are dropped and the option cut. ``context`` (one string per question, e.g. retrieved passages)
     follows the prompt on a new line. Items carry ``labels`` (the answer index) when ``df`` has an
     ``answer`` column and ``labels`` is true. ``choices`` names the option columns. Batch with
     :class:`MultipleChoiceCollator`. Raises ``ParameterError`` when ``context`` does not have one entry
@@ -98,15 +99,14 @@ class MultipleChoiceDataset:
         if context is not None and len(context) != len(df):
             raise ParameterError(f"context has {len(context)} entries for {len(df)} questions")
         prompts = df["prompt"].astype(str).tolist()
-        if context is not None:
-            prompts = [f"{p}\n{c}" if c else p for p, c in zip(prompts, context)]
+        contexts = [str(c) if c else "" for c in context] if context is not None else [""] * len(prompts)
         options = option_matrix(df, choices)
         n = len(choices)
-        first = [p for p in prompts for _ in range(n)]
-        second = [str(o) for row in options for o in row]
-        enc = _encode_pairs(tokenizer, first, second, max_length)
+        enc = encode_questions(tokenizer, [p for p in prompts for _ in range(n)],
+                               [c for c in contexts for _ in range(n)], [str(o) for row in options for o in row],
+                               max_length)
         self.keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-        self.encodings = {k: [enc[k][i:i + n] for i in range(0, len(first), n)] for k in self.keys}
+        self.encodings = {k: [enc[k][i:i + n] for i in range(0, len(prompts) * n, n)] for k in self.keys}
         self.labels = answer_indices(df["answer"], choices) if labels and "answer" in df else None
 
     def __len__(self) -> int:
@@ -119,30 +119,43 @@ class MultipleChoiceDataset:
         return item
 
 
-def _encode_pairs(tokenizer, first: list[str], second: list[str], max_length: int) -> dict[str, list]:
-    """Tokenise ``(first, second)`` pairs to at most ``max_length`` tokens without ever failing: pairs whose
-    second segment fits beside at least one token of the first truncate the first (``only_first``); the
-    others, where the second alone fills the room, drop the first and truncate the second."""
+def encode_questions(tokenizer, prompts: list[str], contexts: list[str], options: list[str],
+                     max_length: int) -> dict[str, list]:
+    """Tokenise ``(prompt + "\n" + context, option)`` pairs to at most ``max_length`` tokens, never failing.
+
+    Each part is measured in tokens (no special tokens) and cut in order of priority: the context first
+    (its end, so the best passage stays), then the prompt (its end), and the option only when it alone
+    fills the room, when prompt and context are dropped. Parts are cut at token boundaries of their own
+    text (character offsets), so any fast tokenizer works (BERT WordPiece, RoBERTa/ModernBERT byte-level
+    BPE, DeBERTa-v3 sentencepiece); the pair is then encoded with ``longest_first`` truncation as a safety
+    net for a merge across the joint. Raises ``ParameterError`` when ``max_length`` leaves no room beside the
+    special tokens.
+    """
     room = max_length - tokenizer.num_special_tokens_to_add(pair=True)
     if room < 2:
         raise ParameterError(f"max_length {max_length} leaves no room beside the special tokens; give at least "
                              f"{max_length - room + 2}")
-    lengths = [len(ids) for ids in tokenizer(second, add_special_tokens=False)["input_ids"]]
-    short = [i for i, n in enumerate(lengths) if n < room]
-    long = [i for i, n in enumerate(lengths) if n >= room]
-    parts = []
-    for rows, strategy in ((short, "only_first"), (long, "only_second")):
-        if rows:
-            firsts = [first[i] for i in rows] if strategy == "only_first" else [""] * len(rows)
-            parts.append((rows, tokenizer(firsts, [second[i] for i in rows], truncation=strategy,
-                                          max_length=max_length, padding=False)))
-    out: dict[str, list] = {}
-    for rows, enc in parts:
-        for key in enc.keys():
-            column = out.setdefault(key, [None] * len(first))
-            for i, value in zip(rows, enc[key]):
-                column[i] = value
-    return out
+    contexts = [f"\n{c}" if c else "" for c in contexts]
+
+    def measure(texts: list[str]) -> dict[str, list]:
+        unique = sorted(set(texts))
+        enc = tokenizer(unique, add_special_tokens=False, return_offsets_mapping=True)
+        return {t: [end for _, end in offsets] for t, offsets in zip(unique, enc["offset_mapping"])}
+
+    def cut(text: str, ends: list[int], keep: int) -> str:
+        return text if keep >= len(ends) else (text[:ends[keep - 1]] if keep > 0 else "")
+
+    p_ends, c_ends, o_ends = measure(prompts), measure(contexts), measure(options)
+    firsts, seconds = [], []
+    for prompt, context, option in zip(prompts, contexts, options):
+        lp, lc, lo = len(p_ends[prompt]), len(c_ends[context]), len(o_ends[option])
+        keep_o = min(lo, room)
+        keep_p = max(0, min(lp, room - keep_o))
+        keep_c = max(0, min(lc, room - keep_o - keep_p))
+        first = cut(prompt, p_ends[prompt], keep_p) + (cut(context, c_ends[context], keep_c) if keep_p else "")
+        firsts.append(first)
+        seconds.append(cut(option, o_ends[option], keep_o))
+    return dict(tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length, padding=False))
 
 
 class MultipleChoiceCollator:

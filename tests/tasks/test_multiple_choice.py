@@ -164,3 +164,49 @@ def test_importing_the_module_does_not_import_torch():
     code = "import sys, kitlib.tasks.multiple_choice; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+# ------------------------------------------------------------------- truncation, every encoder family
+LONG = "Which of the following statements best describes the process of photosynthesis in green plants ? " * 12
+LONG_CONTEXT = "The periodic table arranges chemical elements by atomic number and properties . " * 40
+LONG_OPTION = "Plate tectonics explains earthquakes , volcanoes and the drift of continents . " * 12
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "deberta-v3", "modernbert"])
+def test_long_inputs_never_fail_and_are_cut_context_first_then_prompt_then_option(tiny_checkpoints, family):
+    """A RoBERTa or DeBERTa-v3 checkpoint stopped with "Sequence to truncate too short" under only_first."""
+    from kitlib.pretrained import load_tokenizer
+
+    tokenizer = load_tokenizer(tiny_checkpoints[family])
+    special = tokenizer.num_special_tokens_to_add(pair=True)
+    n_tokens = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    short_option, short_prompt = "It increases .", "What is the primary function of mitochondria ?"
+    df = pd.DataFrame({"prompt": [LONG, short_prompt, LONG], "A": [LONG_OPTION, short_option, short_option],
+                       **{c: [short_option] * 3 for c in "BCDE"}})
+    ds = mc.MultipleChoiceDataset(df, tokenizer, max_length=48, context=[LONG_CONTEXT] * 3, labels=False)
+    lengths = [len(ids) for item in (ds[i] for i in range(3)) for ids in item["input_ids"]]
+    assert max(lengths) <= 48 and min(lengths) >= 46  # every input is long: all are (nearly) full
+
+    def decoded(i, choice):
+        return tokenizer.decode(ds[i]["input_ids"][choice], skip_special_tokens=True)
+
+    squash = lambda text: "".join(text.lower().split())  # noqa: E731 - tokenizers differ in spacing and case
+    # a short prompt and option stay whole; the context fills what is left (cut from its end)
+    assert squash(decoded(1, 1)).startswith(squash(short_prompt)) and squash(decoded(1, 1)).endswith(squash(short_option))
+    assert "periodic" in decoded(1, 1).lower()
+    # a long prompt: the context goes entirely, the prompt is cut, the short option stays whole
+    assert "periodic" not in decoded(2, 1).lower() and squash(decoded(2, 1)).endswith(squash(short_option))
+    assert squash(decoded(2, 1)).startswith(squash("Which of the following"))
+    # an option longer than the room: prompt and context go, the option is cut to fill the room
+    assert n_tokens(LONG_OPTION) > 48
+    assert squash(decoded(0, 0)).startswith(squash("Plate tectonics explains")) and "photosynthesis" not in decoded(0, 0)
+    assert len(ds[0]["input_ids"][0]) == 48 and special >= 2
+
+
+@pytest.mark.parametrize("family", ["roberta", "deberta-v3"])
+def test_a_cross_encoder_of_the_family_scores_long_questions(tiny_checkpoints, family, demo_train):
+    net, tokenizer, _ = mc.load_multiple_choice_model(tiny_checkpoints[family], seed=0)
+    df = demo_train.head(2).assign(prompt=LONG)
+    ds = mc.MultipleChoiceDataset(df, tokenizer, max_length=40, context=[LONG_CONTEXT] * 2)
+    logits = mc.predict_choices(net, ds, pad_token_id=tokenizer.pad_token_id, device="cpu")
+    assert logits.shape == (2, 5) and np.isfinite(logits).all()
