@@ -21,7 +21,9 @@ How a run is kept safe and whole:
 - SIGINT/SIGTERM end the run as ``interrupted`` (with the time and the partial notebook); a run whose
   heartbeat stopped (SIGKILL, a lost machine) is shown as ``interrupted`` by ``kit runs``;
 - the kernel talks over IPC sockets in that private folder, not TCP: kernels started at the same moment
-  cannot race for ports, and nothing listens on the network.
+  cannot race for ports, and nothing listens on the network;
+- a run started by ``kit sweep`` records the sweep's id and its grid point (``sweep`` in the manifest, from
+  ``KIT_SWEEP``).
 """
 from __future__ import annotations
 
@@ -229,7 +231,7 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     update_manifest(run_dir, run_id=run_dir.name, competition=competition, notebook=str(notebook), params=values,
                     overrides=_jsonable(params), seed=values.get("seed"), metrics={}, score=None, status="running",
                     started=started, heartbeat=started, git_commit=commit, git_dirty=dirty,
-                    packages=package_versions())
+                    packages=package_versions(), **_sweep_record())
     private = Path(tempfile.mkdtemp(prefix="kit-"))  # papermill's working copy and the kernel's sockets
     working = private / "notebook.ipynb"
     watcher = _Watcher(run_dir, working)
@@ -282,6 +284,21 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
         error.interrupted = status == "interrupted"
         raise error
     return run_dir
+
+
+def _sweep_record() -> dict[str, Any]:
+    """``{"sweep": {id, index, point, message, size}}`` when ``kit sweep`` started this run (``KIT_SWEEP``), else
+    ``{}``."""
+    import json
+
+    raw = os.environ.get("KIT_SWEEP")
+    if not raw:
+        return {}
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        raise ParameterError(f"KIT_SWEEP is not JSON: {raw[:80]!r}") from None
+    return {"sweep": record} if isinstance(record, dict) else {}
 
 
 def _keep_notebook(working: Path, output: Path, stopped: bool) -> None:
