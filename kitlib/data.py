@@ -157,6 +157,20 @@ def _cache_dir(source: Path) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kitlib"
 
 
+def writable_cache_dir(folder: str | os.PathLike, name: str) -> Path:
+    """A cache folder for what is derived from the files in ``folder`` (a retrieval index, embeddings):
+    ``<folder>/.kitcache/<name>`` when ``folder`` can be written, else ``$KIT_CACHE_DIR/<name>`` when set, else
+    ``~/.cache/kitlib/<name>`` (``$XDG_CACHE_HOME`` honoured): a read-only data folder such as Kaggle's
+    ``/kaggle/input`` still gets a cache. Entries below it must be keyed by content (several data folders
+    may share the fallback). Nothing is created here."""
+    folder = Path(folder)
+    if folder.is_dir() and os.access(folder, os.W_OK):
+        return folder / ".kitcache" / name
+    if os.environ.get("KIT_CACHE_DIR"):
+        return Path(os.environ["KIT_CACHE_DIR"]) / name
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kitlib" / name
+
+
 def read_list_csv(
     path: str | os.PathLike,
     list_columns: dict[str, int | None],
