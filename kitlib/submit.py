@@ -129,9 +129,10 @@ def _same_keys(frame: pd.DataFrame, expected: dict[str, np.ndarray], name: str, 
                                   f"{extra}; rows must match {whose}, in its order")
 
 
-def write_submission(obj: pd.DataFrame | str, competition: str, *, run=None,
+def write_submission(obj: pd.DataFrame | str | bytes, competition: str, *, run=None,
                      data_dir: str | Path | None = None) -> Path:
-    """Write a submission (a DataFrame, or the file's text for non-CSV formats), validate it, record it.
+    """Write a submission (a DataFrame, the file's text for non-CSV formats, or its bytes: SOMD's zip),
+    validate it, record it.
 
     The file goes to ``submissions/<competition>/<run-id><suffix>`` (``<competition>/latest`` without a
     run) and a copy into the run folder; on Kaggle also to ``/kaggle/working/<file name>``. Returns the
@@ -143,6 +144,8 @@ def write_submission(obj: pd.DataFrame | str, competition: str, *, run=None,
     out.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(obj, pd.DataFrame):
         obj.to_csv(out, index=False, lineterminator="\n")
+    elif isinstance(obj, bytes):
+        out.write_bytes(obj)
     else:
         out.write_text(obj)
     validate_submission(out, comp, data_dir)
