@@ -1,6 +1,7 @@
 """The torch training loop, :func:`fit`: one epoch after another, evaluations, checkpoints and resumption."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -40,6 +41,20 @@ def enable_grad_checkpointing(model: nn.Module) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
+def _data_parallel(model: nn.Module, dev: torch.device) -> nn.Module:
+    """``model`` wrapped in DistributedDataParallel inside an initialised group of more than one process
+    (``static_graph``: parameters the forward never uses, such as an unused pooler, are allowed, with no
+    per-step graph search); else ``model`` itself."""
+    from .distributed import distributed_world
+
+    if distributed_world() == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None,
+                                   static_graph=True)
+
+
 def _positive(name: str, value: int | None) -> None:
     if value is not None and int(value) < 1:
         raise ParameterError(f"{name} must be >= 1 (or None); got {value}")
@@ -49,8 +64,9 @@ class _Trainer:
     """The state of one :func:`fit` call and the steps it takes (kept out of ``fit`` to keep it readable)."""
 
     def __init__(self, model, train, opt, scheduler, scaler, averager, hooks, state, *, dev, amp_name, loss_fn,
-                 accumulate, max_grad_norm, eval_every, folder, checkpoint_every, signature, validate, bar):
+                 accumulate, max_grad_norm, eval_every, folder, checkpoint_every, signature, validate, bar, net=None):
         self.model, self.train, self.opt, self.scheduler, self.scaler = model, train, opt, scheduler, scaler
+        self.net = net if net is not None else model  # what the training forward runs: DDP(model) or model
         self.averager, self.hooks, self.state, self.dev, self.amp = averager, hooks, state, dev, amp_name or "off"
         self.loss_fn, self.accumulate, self.max_grad_norm = loss_fn, accumulate, max_grad_norm
         self.eval_every, self.folder, self.checkpoint_every = eval_every, folder, checkpoint_every
@@ -73,11 +89,16 @@ class _Trainer:
         self.opt.zero_grad(set_to_none=True)
         for i, batch in enumerate(batches, start=start):
             batch = to_device(batch, self.dev, non_blocking=True)
-            with autocast(self.dev, self.amp):
-                loss, _, _ = forward(self.model, batch, self.loss_fn)
-            if loss is None:
-                raise ParameterError("no loss: give loss_fn, or a model whose output carries .loss")
-            self.scaler.scale(loss / self.accumulate).backward()
+            # DDP exchanges gradients on a step's last batch (on every batch of the first step: a static graph
+            # records its hooks there)
+            syncs = not (i + 1) % self.accumulate or i + 1 == n or st.step == 0
+            with autocast(self.dev, self.amp), (contextlib.nullcontext() if syncs or self.net is self.model
+                                                 else self.net.no_sync()):
+                loss, _, _ = forward(self.net, batch, self.loss_fn)
+                if loss is None:
+                    raise ParameterError("no loss: give loss_fn, or a model whose output carries .loss")
+                loss = loss * getattr(self.train, "loss_weight", 1.0)  # a rank's share of the batch (processes > 1)
+                self.scaler.scale(loss / self.accumulate).backward()
             self.running += loss.detach()
             self.seen += 1
             self.bar.update(1)
@@ -113,6 +134,9 @@ class _Trainer:
         ``ema``), and run the callbacks."""
         st = self.state
         st.evaluations += 1
+        if self.net is not self.model:  # the mean over every rank's share (processes > 1)
+            torch.distributed.all_reduce(self.running)
+            self.running /= torch.distributed.get_world_size()
         logs: dict[str, float] = {"epoch": st.epoch, **({"step": st.step} if self.eval_every else {}),
                                   "train_loss": float(self.running) / max(self.seen, 1),
                                   "lr": max(self.scheduler.get_last_lr())}
@@ -234,6 +258,7 @@ def fit(
     progress: bool = True,
     seed: int | None = None,
     desc: str = "train",
+    processes: int = 1,
 ) -> FitResult:
     """Train ``model`` on ``train`` for ``epochs``; evaluate after each epoch (and every ``eval_every`` steps).
 
@@ -261,9 +286,22 @@ def fit(
     ends only); ``resume`` continues from that state when it exists (a fresh start otherwise): same
     weights, history and random draws as a fit that was never interrupted. Once a fit ends the state
     shrinks to the record of a finished fit, so resuming it only restores its best weights and history.
+    ``processes`` > 1 trains with DistributedDataParallel in that many forked processes on this machine
+    (gloo on the CPU, one GPU each with nccl; :mod:`kitlib.train.distributed`): each takes its share of
+    every batch, so ``train``'s batch size stays the global batch and the result matches one process;
+    ``model`` ends with the trained weights as in one process. Inside a group a launcher such as
+    ``torchrun`` made, ``fit`` wraps the model in DDP and leaves sharding ``train`` to the caller.
+
     Raises ``ParameterError`` for unknown names, bad counts, a monitor that never appears, ``lr_decay``
     with an optimiser instance, ``resume`` without ``checkpoint_dir``, or a saved state of other settings.
     """
+    arguments = {k: v for k, v in locals().items() if k != "processes"}  # first: only the parameters
+    if processes is None or int(processes) < 1:
+        raise ParameterError(f"processes must be >= 1; got {processes}")
+    if int(processes) > 1:
+        from .distributed import fit_in_processes
+
+        return fit_in_processes(int(processes), arguments)
     if seed is not None:
         seed_everything(seed)
     eval_every, checkpoint_every = eval_every or None, checkpoint_every or None  # 0 means off, as None
@@ -278,6 +316,7 @@ def fit(
     model.to(dev)
     if grad_checkpointing:
         enable_grad_checkpointing(model)
+    net = _data_parallel(model, dev)
     opt = make_optimizer(model, optimizer, lr, weight_decay, lr_decay) if isinstance(optimizer, str) else optimizer
     steps_per_epoch = math.ceil(len(train) / accumulate)
     scheduler = make_scheduler(opt, schedule, steps_per_epoch * epochs, warmup)
@@ -314,7 +353,7 @@ def fit(
     trainer = _Trainer(model, train, opt, scheduler, scaler, averager, hooks, state, dev=dev, amp_name=amp_name,
                        loss_fn=loss_fn, accumulate=accumulate, max_grad_norm=max_grad_norm, eval_every=eval_every,
                        folder=folder, checkpoint_every=checkpoint_every, signature=signature, validate=validate,
-                       bar=bar)
+                       bar=bar, net=net)
     started = time.perf_counter()
     try:
         first, batches, start = trainer.restore(keeper) if resume else (1, None, 0)

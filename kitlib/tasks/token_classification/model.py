@@ -129,6 +129,7 @@ def fit_token_classifier(
     callbacks: Sequence = (),
     progress: bool = True,
     desc: str = "train",
+    processes: int = 1,
 ) -> TokenClassifierFit:
     """Fine-tune ``model`` on ``train`` windows with :func:`kitlib.train.fit` (AdamW, warmup, accumulation,
     mixed precision on CUDA); with ``val`` and ``val_labels`` (word labels) it scores entity F1 at every
@@ -137,7 +138,8 @@ def fit_token_classifier(
     The recipe and the checkpoints are :func:`kitlib.train.fit`'s, passed through: ``optimizer`` (a name of
     :data:`kitlib.fitting.OPTIMIZERS`, or an optimiser built over your own parameter groups), ``max_grad_norm``,
     ``lr_decay`` (layer-wise), ``ema``, ``grad_checkpointing``, ``eval_every``, ``amp_dtype``,
-    ``checkpoint_dir``/``checkpoint_every``/``resume``. With ``ema`` the validation probabilities kept are
+    ``checkpoint_dir``/``checkpoint_every``/``resume``, ``processes`` (DistributedDataParallel on this
+    machine; ``batch_size`` stays the global batch). With ``ema`` the validation probabilities kept are
     those of the averaged weights.
 
     Out: :class:`TokenClassifierFit`. Raises ``ParameterError`` when ``val`` comes without ``val_labels``.
@@ -155,9 +157,11 @@ def fit_token_classifier(
                  lr_decay=lr_decay, ema=ema, grad_checkpointing=grad_checkpointing, eval_every=eval_every,
                  patience=patience, device=device, amp_dtype=amp_dtype, checkpoint_dir=checkpoint_dir,
                  checkpoint_every=checkpoint_every, resume=resume, callbacks=callbacks, progress=progress,
-                 seed=seed, desc=desc)
+                 seed=seed, desc=desc, processes=processes)
     probs = scorer.best_probs if scorer else None
-    if scorer is not None:
+    if scorer is not None and processes > 1:  # the workers scored; the returned model holds the best weights
+        probs = predict_word_probs(result.model, val, batch_size=eval_batch_size, device=None, amp_dtype=amp_dtype)
+    elif scorer is not None:
         best = next((i for i, h in enumerate(result.history) if h["val_entity_f1"] == result.best_score), 0)
         if best < len(result.history) - scorer.calls:  # resumed after the best evaluation: not scored here
             probs = predict_word_probs(result.model, val, batch_size=eval_batch_size, device=None,
