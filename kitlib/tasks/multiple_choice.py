@@ -34,6 +34,7 @@ from ..errors import DataError, ParameterError
 __all__ = [
     "CHOICES", "option_matrix", "answer_indices", "top_choices", "load_multiple_choice_model",
     "MultipleChoiceDataset", "encode_questions", "MultipleChoiceCollator", "predict_choices", "cross_encoder_fold",
+    "fold_model_dirs", "checkpoint_fold", "permutation_tta",
 ]
 
 CHOICES = ("A", "B", "C", "D", "E")  # the option columns, and the answers' values
@@ -214,7 +215,8 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
                        checkpoints: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                        resume_from: str | os.PathLike | None = None, seed: int = 0, n_seeds: int = 1,
                        device: str = "auto", metric=None, metric_name: str = "score", callbacks: Sequence = (),
-                       progress: bool = True):
+                       progress: bool = True, extra_df: pd.DataFrame | None = None,
+                       extra_context: Sequence[str] | None = None, tta: int = 1, tta_seed: int = 0):
     """A fold function for :func:`kitlib.folds.cross_validate` over the questions of ``train_df``.
 
     For each fold it fine-tunes ``n_seeds`` cross-encoders (:func:`load_multiple_choice_model` of ``model``;
@@ -231,6 +233,11 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
     saved in ``checkpoints/fold<k>/`` (``fold<k>/seed<t>/`` with several seeds) with its tokenizer and a
     ``settings.json``, the training state every epoch (or ``checkpoint_every`` steps); ``resume_from`` (an
     earlier run folder or its ``checkpoints``) continues the folds it holds (:func:`kitlib.train.fold_checkpoint`).
+
+    ``extra_df`` (questions with ``prompt``, the option columns and ``answer``; ``extra_context`` one string
+    each) joins the training questions of every fold and is never validated on: external questions train,
+    the official ones score. ``tta`` > 1 averages the scores over that many option orders
+    (:func:`permutation_tta`, orders drawn from ``tta_seed``).
     """
     import torch
     from torch.utils.data import DataLoader
@@ -243,6 +250,25 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
         return MultipleChoiceDataset(df.iloc[idx], tokenizer, max_length=max_length, choices=choices,
                                      context=None if context is None else [context[i] for i in idx])
 
+    def training_set(tr, tokenizer):
+        if extra_df is None or not len(extra_df):
+            return dataset(train_df, train_context, tr, tokenizer)
+        cols = ["prompt", *choices, "answer"]
+        both = pd.concat([train_df.iloc[tr][cols], extra_df[cols]], ignore_index=True)
+        context = None
+        if train_context is not None or extra_context is not None:
+            context = ([train_context[i] for i in tr] if train_context is not None else [""] * len(tr)) + \
+                      (list(extra_context) if extra_context is not None else [""] * len(extra_df))
+        return MultipleChoiceDataset(both, tokenizer, max_length=max_length, choices=choices, context=context)
+
+    def scores(net, tokenizer, df, context, idx):
+        return permutation_tta(
+            lambda d, c: predict_choices(net, MultipleChoiceDataset(d, tokenizer, max_length=max_length, context=c,
+                                                                    choices=choices, labels=False),
+                                         pad_token_id=tokenizer.pad_token_id, device=device, amp_dtype=amp_dtype),
+            df.iloc[idx], None if context is None else [context[i] for i in idx], n_orders=tta, seed=tta_seed,
+            choices=choices)
+
     def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
         val, test, history = 0.0, 0.0, None
         for s in range(n_seeds):
@@ -253,7 +279,7 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
             if folder is not None:
                 save_tokenizer_and_settings(folder, tokenizer, settings)
             collate = MultipleChoiceCollator(tokenizer.pad_token_id)
-            loader = DataLoader(dataset(train_df, train_context, tr, tokenizer), batch_size=batch_size, shuffle=True,
+            loader = DataLoader(training_set(tr, tokenizer), batch_size=batch_size, shuffle=True,
                                 collate_fn=collate, generator=torch.Generator().manual_seed(seed + s))
             val_set = dataset(train_df, train_context, va, tokenizer)
             result = fit(net, loader, val=DataLoader(val_set, batch_size=16, collate_fn=collate), metric=metric,
@@ -266,10 +292,107 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
                 save_tokenizer_and_settings(folder, None, {"best_epoch": result.best_epoch,
                                                            "best_score": result.best_score})
             history = result.history if history is None else history
-            test_set = dataset(test_df, test_context, np.arange(len(test_df)), tokenizer)
-            pad = tokenizer.pad_token_id
-            val = val + predict_choices(net, val_set, pad_token_id=pad, device=device, amp_dtype=amp_dtype) / n_seeds
-            test = test + predict_choices(net, test_set, pad_token_id=pad, device=device, amp_dtype=amp_dtype) / n_seeds
+            val = val + scores(net, tokenizer, train_df, train_context, va) / n_seeds
+            test = test + scores(net, tokenizer, test_df, test_context, np.arange(len(test_df))) / n_seeds
         return FoldResult(val=val, test=test, info={"history": history})
 
     return fit_fold
+
+
+def fold_model_dirs(checkpoints: str | os.PathLike, fold: int) -> list:
+    """The saved model folders of one fold under ``checkpoints`` (``fold<k>/``, or its ``seed<t>/`` folders
+    when several seeds were trained), in seed order. Raises ``ParameterError`` when the fold has none."""
+    from pathlib import Path
+
+    folder = Path(checkpoints) / f"fold{fold}"
+    seeds = sorted((p for p in folder.glob("seed*") if (p / "config.json").is_file()),
+                   key=lambda p: int(p.name[4:]) if p.name[4:].isdigit() else 0)
+    found = seeds or ([folder] if (folder / "config.json").is_file() else [])
+    if not found:
+        raise ParameterError(f"{folder}: no saved cross-encoder (config.json and weights); expected the "
+                             "checkpoints of a run that trained this fold")
+    return found
+
+
+def checkpoint_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, checkpoints: str | os.PathLike, *,
+                    train_context: Sequence[str] | None = None, test_context: Sequence[str] | None = None,
+                    choices: Sequence[str] = CHOICES, max_length: int | None = None, device: str = "auto",
+                    amp_dtype: str = "auto", tta: int = 1, tta_seed: int = 0):
+    """A fold function for :func:`kitlib.folds.cross_validate` that trains nothing: fold k's saved
+    cross-encoders (:func:`fold_model_dirs` of ``checkpoints``, written by :func:`cross_encoder_fold`) score
+    its validation questions and ``test_df``, seeds averaged, exactly as the run that trained them did.
+    ``max_length`` defaults to the one in each model's ``settings.json``; ``info`` holds the model folders
+    (``models``), their base model and the training history (from the finished ``train_state.pt``).
+    Raises ``ParameterError`` for a fold without a saved model.
+    """
+    from ..folds import FoldResult
+    from ..pretrained import read_settings
+
+    def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
+        dirs = fold_model_dirs(checkpoints, k)
+        val, test = 0.0, 0.0
+        for folder in dirs:
+            settings = read_settings(folder)
+            length = int(max_length or settings.get("max_length") or 256)
+            net, tokenizer, _ = load_multiple_choice_model(folder)
+            net.eval()
+
+            def score(df, context, idx):
+                return permutation_tta(
+                    lambda d, c: predict_choices(net, MultipleChoiceDataset(d, tokenizer, max_length=length, context=c,
+                                                                            choices=choices, labels=False),
+                                                 pad_token_id=tokenizer.pad_token_id, device=device,
+                                                 amp_dtype=amp_dtype),
+                    df.iloc[idx], None if context is None else [context[i] for i in idx], n_orders=tta,
+                    seed=tta_seed, choices=choices)
+
+            val = val + score(train_df, train_context, va) / len(dirs)
+            test = test + score(test_df, test_context, np.arange(len(test_df))) / len(dirs)
+        info = {"history": _finished_history(dirs[0]), "models": [str(d) for d in dirs],
+                "base_model": read_settings(dirs[0]).get("base_model")}
+        return FoldResult(val=val, test=test, info=info)
+
+    return fit_fold
+
+
+def _finished_history(folder) -> list:
+    """The history a finished fit left in ``folder/train_state.pt`` (empty when there is none)."""
+    from pathlib import Path
+
+    path = Path(folder) / "train_state.pt"
+    if not path.is_file():
+        return []
+    import torch
+
+    return list(torch.load(path, map_location="cpu", weights_only=False).get("history") or [])
+
+
+def permutation_tta(score_fn, df: pd.DataFrame, context: Sequence[str] | None = None, *, n_orders: int = 1,
+                    seed: int = 0, choices: Sequence[str] = CHOICES) -> np.ndarray:
+    """Option-permutation test-time augmentation: ``score_fn(df, context) -> (n, n_choices)`` scores is called
+    on ``n_orders`` versions of ``df`` whose option columns are shuffled per question (the first version is
+    the original order; the others drawn from ``seed``), each result is put back in the original option
+    order and the scores are averaged. ``n_orders=1`` is one plain call. A scorer that reads every option on
+    its own (``AutoModelForMultipleChoice`` scores each ``(prompt, option)`` pair apart) gets the same scores
+    in every order; the average matters for scorers that read the options together (a prompt listing A-E).
+    Raises ``ParameterError`` for ``n_orders < 1``.
+    """
+    if n_orders < 1:
+        raise ParameterError(f"tta must be >= 1 option orders; got {n_orders}")
+    if n_orders == 1:
+        return np.asarray(score_fn(df, context), dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    options = option_matrix(df, choices)
+    n, m = options.shape
+    total = np.zeros((n, m), dtype=np.float64)
+    for t in range(n_orders):
+        perm = np.tile(np.arange(m), (n, 1)) if t == 0 else np.argsort(rng.random((n, m)), axis=1)
+        shuffled = df.copy()
+        shuffled[list(choices)] = np.take_along_axis(options, perm, axis=1)
+        if "answer" in shuffled:
+            shuffled = shuffled.drop(columns="answer")
+        got = np.asarray(score_fn(shuffled, context), dtype=np.float64)
+        back = np.empty_like(got)
+        np.put_along_axis(back, perm, got, axis=1)  # column perm[i, j] of the original is column j here
+        total += back
+    return total / n_orders

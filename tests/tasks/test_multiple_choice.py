@@ -210,3 +210,64 @@ def test_a_cross_encoder_of_the_family_scores_long_questions(tiny_checkpoints, f
     ds = mc.MultipleChoiceDataset(df, tokenizer, max_length=40, context=[LONG_CONTEXT] * 2)
     logits = mc.predict_choices(net, ds, pad_token_id=tokenizer.pad_token_id, device="cpu")
     assert logits.shape == (2, 5) and np.isfinite(logits).all()
+
+
+# --------------------------------------------------- external questions, saved folds, option-order TTA
+def test_external_questions_join_every_fold_s_training_and_are_never_validated_on(tiny_checkpoints, demo_train):
+    from kitlib.train import Callback
+
+    class Steps(Callback):
+        def __init__(self):
+            self.steps = []
+
+        def on_fit_end(self, state):
+            self.steps.append(state.step)
+
+    df, test = demo_train.head(8), demo_train.iloc[40:42].drop(columns="answer")
+    extra = demo_train.iloc[20:26].drop(columns="id")  # six questions from elsewhere, no id needed
+    tr, va = np.arange(6), np.arange(6, 8)
+    common = dict(model=tiny_checkpoints["bert"], max_length=32, batch_size=4, epochs=1, lr=1e-3, device="cpu",
+                  progress=False)
+    alone, joined = Steps(), Steps()
+    plain = mc.cross_encoder_fold(df, test, callbacks=[alone], **common)(0, tr, va)
+    more = mc.cross_encoder_fold(df, test, callbacks=[joined], extra_df=extra,
+                                 extra_context=["Context for an external question."] * 6, **common)(0, tr, va)
+    assert alone.steps == [2] and joined.steps == [3]  # 6 questions in batches of 4, then 6 + 6
+    assert more.val.shape == plain.val.shape == (2, 5) and not np.allclose(more.val, plain.val)
+
+
+def test_saved_fold_models_predict_again_without_training(tiny_checkpoints, demo_train, tmp_path):
+    df, test = demo_train.head(8), demo_train.iloc[40:43].drop(columns="answer")
+    context = [f"Passage {i}." for i in range(8)]
+    tr, va = np.arange(5), np.arange(5, 8)
+    common = dict(max_length=32, device="cpu")
+    trained = mc.cross_encoder_fold(df, test, model=tiny_checkpoints["roberta"], batch_size=4, epochs=2, lr=1e-3,
+                                    progress=False, checkpoints=tmp_path / "checkpoints", train_context=context,
+                                    n_seeds=2, **common)(1, tr, va)
+    assert [p.name for p in mc.fold_model_dirs(tmp_path / "checkpoints", 1)] == ["seed0", "seed1"]
+    again = mc.checkpoint_fold(df, test, tmp_path / "checkpoints", train_context=context, device="cpu")(1, tr, va)
+    np.testing.assert_allclose(again.val, trained.val, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(again.test, trained.test, rtol=0, atol=1e-6)
+    assert again.info["history"] == trained.info["history"] and again.info["base_model"] == str(tiny_checkpoints["roberta"])
+    with pytest.raises(ParameterError, match=r"fold0: no saved cross-encoder"):
+        mc.checkpoint_fold(df, test, tmp_path / "checkpoints")(0, tr, va)
+
+
+def test_option_order_tta_puts_scores_back_in_place_and_averages_the_orders():
+    df = pd.DataFrame({"prompt": ["Q1", "Q2"], "A": ["a", "bb"], "B": ["ccc", "d"], "C": ["ee", "fff"],
+                       "D": ["g", "hhhh"], "E": ["iiiii", "jj"], "answer": ["A", "B"]})
+    seen = []
+
+    def by_content(d, context):  # scores each option by its text: the order must not matter
+        seen.append(d)
+        return np.vectorize(len)(mc.option_matrix(d)).astype(float)
+
+    plain = by_content(df, None)
+    np.testing.assert_allclose(mc.permutation_tta(by_content, df, n_orders=6, seed=1), plain)
+    assert len(seen) == 1 + 6 and "answer" not in seen[-1]
+    assert any((mc.option_matrix(d) != mc.option_matrix(df)).any() for d in seen[2:])  # other orders were read
+    by_position = lambda d, c: np.tile(np.arange(5.0), (len(d), 1))  # noqa: E731 - pure position bias
+    averaged = mc.permutation_tta(by_position, df, n_orders=400, seed=0)
+    assert np.abs(averaged - 2.0).max() < 0.3  # every option has been everywhere: the bias averages out
+    with pytest.raises(ParameterError, match="tta must be >= 1"):
+        mc.permutation_tta(by_content, df, n_orders=0)
