@@ -1,37 +1,43 @@
-"""SOMD 2025 software mention detection (Subtask I): files, label set, gazetteer baseline, submission.
+"""SOMD 2025 software mention detection and relation extraction: files, label set, baselines, submission.
 
-The competition's data directory holds three plain-text files, one sentence a line::
+The competition's data directory holds plain-text files, one sentence a line, in one of two namings::
 
-    train_texts.txt     tokens separated by single spaces
-    train_entities.txt  one BIO label per token, line for line and token for token
-    test_texts.txt      tokens of the sentences to label
+    Phase I                Phase II
+    train_texts.txt        texts.txt          tokens separated by spaces (real lines hold double spaces)
+    train_entities.txt     entities.txt       one BIO label per token, line for line and token for token
+    train_relations.txt    relations.txt      Type<TAB>subject<TAB>object entries, ';'-separated (see .relations)
+    test_texts.txt         test_texts.txt     tokens of the sentences to label
 
-A submission is ``predictions.txt``: one line per test sentence, one label per token, single spaces.
-The shared task's platform takes it zipped (``predictions.txt`` at the zip's root); it has no upload
-client, so :func:`pack_predictions` writes the zip for the user to upload by hand.
+A submission is ``predictions.zip`` holding ``predictions.entities.txt`` (one line of labels per test
+sentence) and ``predictions.relations.txt`` (one line of relations per test sentence) at its root; the
+score is the mean of the entity F1 and the relation F1 (:func:`kitlib.metrics.somd_score`). The shared task's
+platform has no upload client: ``kit submit`` validates and records the zip for the user to hand in.
 
-Reading is strict: a line ending (``\\n`` or ``\\r\\n``) ends a sentence, blank lines at the end of a file
-are tolerated, and everything else that is not "tokens separated by single spaces" is an error naming
-the file, the line and the column. Nothing is guessed.
+Reading: the tokens of a line are its whitespace-separated fields; a line ending (``\\n`` or ``\\r\\n``)
+ends a sentence, blank lines at the end of a texts or entities file are tolerated, anything else wrong is an
+error naming the file and the line. Relation entries that cannot be used are skipped and each reported with
+file, line and entry.
 
-The synthetic demo corpus (:func:`generate_corpus`, :func:`write_corpus`, :func:`write_demo`) lives in
-:mod:`.demo`, the label set in :mod:`.labels`, the word-level prediction tables of a run folder (their
-score and submission, what ``kit blend`` uses) in :mod:`.prediction_tables` and the fold model in
-:mod:`.fold_models`; all are re-exported here.
+The synthetic demo corpus lives in :mod:`.demo`, the label set in :mod:`.labels`, relations (reading, rule
+baseline, candidate pairs) in :mod:`.relations`, the relation classifier in :mod:`.relation_model`, the
+word-level prediction tables in :mod:`.prediction_tables` and the fold model in :mod:`.fold_models`.
 """
 from __future__ import annotations
 
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import DataError, ParameterError, SubmissionError
 from ..spec import Competition, Predictions, SubmissionSpec
-from .demo import DEMO_SIZE, generate_corpus, write_corpus, write_demo
+from .demo import DEMO_SIZE, generate_corpus, generate_somd, write_corpus, write_demo
 from .fold_models import transformer_fold
 from .labels import ENTITY_TYPES, LABELS
+from . import relation_model, scoring
+from .relations import (RELATION_TYPES, RuleLinker, candidate_pairs, format_relations, read_relations,
+                        relation_type_pairs)
 from .prediction_tables import (PROBABILITIES, cv_summary, decode_frame, fold_scores, predictions_to_submission,
                                 score_predictions, sentence_labels, sentence_probs, word_frame)
 
@@ -46,10 +52,22 @@ __all__ = [
     "mentions",
     "highlight_html",
     "Gazetteer",
+    "PHASES",
+    "find_phase",
     "write_predictions",
-    "check_predictions",
+    "entities_text",
+    "relations_text",
+    "submission_zip",
+    "check_submission",
     "pack_predictions",
+    "RELATION_TYPES",
+    "read_relations",
+    "format_relations",
+    "candidate_pairs",
+    "relation_type_pairs",
+    "RuleLinker",
     "generate_corpus",
+    "generate_somd",
     "write_corpus",
     "write_demo",
     "DEMO_SIZE",
@@ -66,46 +84,51 @@ __all__ = [
 ]
 
 _LABEL_SET = frozenset(LABELS)
-TRAIN_TEXTS, TRAIN_ENTITIES, TEST_TEXTS, PREDICTIONS = (
-    "train_texts.txt", "train_entities.txt", "test_texts.txt", "predictions.txt")
+TRAIN_TEXTS, TRAIN_ENTITIES, TRAIN_RELATIONS, TEST_TEXTS = (
+    "train_texts.txt", "train_entities.txt", "train_relations.txt", "test_texts.txt")
+#: The submission: a zip holding these two files at its root, lines aligned with ``test_texts.txt``.
+SUBMISSION, ENTITIES_FILE, RELATIONS_FILE = "predictions.zip", "predictions.entities.txt", "predictions.relations.txt"
 
 
 # ------------------------------------------------------------------------------------------ reading
-def _read_lines(path: Path, error: type[Exception] = DataError) -> list[str]:
-    """The lines of ``path`` (UTF-8) without line endings and without trailing blank lines."""
+def _decode(path: Path, error: type[Exception] = DataError) -> str:
+    """The UTF-8 text of ``path``; ``error`` naming the file (and the line of a bad byte)."""
     path = Path(path)
     if not path.is_file():
         raise error(f"{path}: no such file")
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise error(f"{path.name} line {line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_lines(path: Path, error: type[Exception] = DataError, text: str | None = None,
+                name: str | None = None) -> list[str]:
+    """The lines of ``path`` (UTF-8; or of ``text``) without line endings and without trailing blank lines."""
+    text = _decode(path, error) if text is None else text
     lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
     while lines and lines[-1].strip() == "":
         lines.pop()
     if not lines:
-        raise error(f"{path.name}: the file is empty; expected one sentence a line")
+        raise error(f"{name or Path(path).name}: the file is empty; expected one sentence a line")
     return lines
 
 
 def _split_line(line: str, name: str, number: int, what: str) -> tuple[list[str] | None, str | None]:
-    """Split one line on single spaces: ``(items, None)`` or ``(None, error message)``."""
-    if line == "":
-        return None, f"{name} line {number}: empty line; expected {what} separated by single spaces"
-    items = line.split(" ")
-    if "" in items:
-        col = (line.index("  ") + 2) if "  " in line else (1 if line.startswith(" ") else len(line))
-        return None, (f"{name} line {number} column {col}: extra space; expected {what} separated by "
-                      "single spaces")
+    """The whitespace-separated fields of one line (real files hold double spaces): ``(items, None)``, or
+    ``(None, error message)`` for a line without any."""
+    items = line.split()
+    if not items:
+        return None, f"{name} line {number}: empty line; expected {what} separated by spaces"
     return items, None
 
 
 def read_texts(path: str | Path) -> list[list[str]]:
-    """The sentences of a ``*_texts.txt`` file, each a list of tokens.
+    """The sentences of a texts file, each a list of tokens (the whitespace-separated fields of its line:
+    double spaces, leading or trailing spaces are no tokens).
 
-    Raises ``DataError`` for a missing or empty file, a blank line inside the file, or a line with
-    leading, trailing or doubled spaces (naming the line and column).
+    Raises ``DataError`` for a missing or empty file or a blank line inside the file (naming the line).
     """
     path = Path(path)
     sentences = []
@@ -118,7 +141,7 @@ def read_texts(path: str | Path) -> list[list[str]]:
 
 
 def read_labels(path: str | Path, sentences: Sequence[Sequence[str]], texts_name: str = TRAIN_TEXTS) -> list[list[str]]:
-    """The BIO labels of an ``*_entities.txt`` file, checked line by line against ``sentences``.
+    """The BIO labels of an entities file, checked line by line against ``sentences``.
 
     Raises ``DataError`` when the line counts differ, a line has more or fewer labels than its sentence
     has tokens (``train_entities.txt line 812: 23 labels for 22 tokens``), or a label is not one of
@@ -144,25 +167,68 @@ def read_labels(path: str | Path, sentences: Sequence[Sequence[str]], texts_name
     return labels
 
 
+#: The file names of each phase: (texts, entities, relations, test texts).
+PHASES: dict[str, tuple[str, str, str, str]] = {
+    "phase1": (TRAIN_TEXTS, TRAIN_ENTITIES, TRAIN_RELATIONS, TEST_TEXTS),
+    "phase2": ("texts.txt", "entities.txt", "relations.txt", TEST_TEXTS),
+}
+
+
+def find_phase(data_dir: str | Path, phase: str = "auto") -> str:
+    """Which file names ``data_dir`` uses: ``"phase1"`` (``train_texts.txt``, ...) or ``"phase2"``
+    (``texts.txt``, ...); ``phase="auto"`` looks for the training texts of each. Raises ``ParameterError``
+    for an unknown phase, ``DataError`` when neither set of names is there."""
+    if phase != "auto":
+        if phase not in PHASES:
+            raise ParameterError(f"Unknown phase {phase!r}; expected one of ['auto', {', '.join(map(repr, PHASES))}]")
+        return phase
+    for name, files in PHASES.items():
+        if (Path(data_dir) / files[0]).is_file():
+            return name
+    raise DataError(f"{data_dir}: found neither {TRAIN_TEXTS} (Phase I) nor texts.txt (Phase II); expected "
+                    f"the training texts, entities and relations and {TEST_TEXTS}")
+
+
 @dataclass
 class SomdData:
-    """The competition's files, parsed: training sentences with labels, and test sentences."""
+    """The competition's files, parsed: training sentences with labels and relations, and test sentences.
+
+    ``relation_problems`` lists every relation entry that was skipped (file, line, entry, why); ``files``
+    the names read (texts, entities, relations, test texts), ``phase`` which naming they follow.
+    """
 
     train_words: list[list[str]]
     train_labels: list[list[str]]
     test_words: list[list[str]]
     data_dir: Path
+    train_relations: list[list[tuple[str, int, int]]] = field(default_factory=list)
+    relation_problems: list[str] = field(default_factory=list)
+    phase: str = "phase1"
+    files: tuple[str, str, str, str] = PHASES["phase1"]
 
 
-def read_somd(data_dir: str | Path) -> SomdData:
-    """Read ``train_texts.txt``, ``train_entities.txt`` and ``test_texts.txt`` from ``data_dir``.
+def read_somd(data_dir: str | Path, phase: str = "auto", strict: bool = False) -> SomdData:
+    """Read the training texts, entities and relations and the test texts of ``data_dir``, with the file
+    names of ``phase`` (:func:`find_phase`; ``"auto"`` finds them).
 
-    Raises ``DataError`` (see :func:`read_texts`, :func:`read_labels`), naming the missing file.
+    Relation entries that are malformed or do not point at an entity's first token are skipped and listed in
+    ``relation_problems`` (``strict``: the first raises ``DataError``); a missing relations file gives no
+    relations and one problem saying so. Raises ``DataError`` (see :func:`read_texts`, :func:`read_labels`),
+    naming the missing file.
     """
+    from .relations import read_relations
+
     data_dir = Path(data_dir)
-    words = read_texts(data_dir / TRAIN_TEXTS)
-    labels = read_labels(data_dir / TRAIN_ENTITIES, words)
-    return SomdData(words, labels, read_texts(data_dir / TEST_TEXTS), data_dir)
+    phase = find_phase(data_dir, phase)
+    texts, entities, relations, test = PHASES[phase]
+    words = read_texts(data_dir / texts)
+    labels = read_labels(data_dir / entities, words, texts_name=texts)
+    if (data_dir / relations).is_file():
+        rels, problems = read_relations(data_dir / relations, words, [mentions(w, lab) for w, lab in zip(words, labels)],
+                                        texts_name=texts, strict=strict)
+    else:
+        rels, problems = [[] for _ in words], [f"{relations}: no such file in {data_dir}; no relations to learn"]
+    return SomdData(words, labels, read_texts(data_dir / test), data_dir, rels, problems, phase, PHASES[phase])
 
 
 def mentions(words: Sequence[str], labels: Sequence[str]) -> list[tuple[str, int, int, str]]:
@@ -265,76 +331,188 @@ class Gazetteer:
 
 
 # -------------------------------------------------------------------------------------- submission
+def entities_text(labels: Sequence[Sequence[str]]) -> str:
+    """The text of ``predictions.entities.txt``: one line per sentence, labels separated by single spaces."""
+    return "".join(" ".join(labs) + "\n" for labs in labels)
+
+
+def relations_text(relations: Sequence[Sequence[tuple[str, int, int]]]) -> str:
+    """The text of ``predictions.relations.txt``: one line per sentence (empty: none), entries
+    ``Type<TAB>subject<TAB>object`` joined by ``"; "``."""
+    from .relations import format_relations
+
+    return "".join(format_relations(rels) + "\n" for rels in relations)
+
+
 def write_predictions(labels: Sequence[Sequence[str]], path: str | Path) -> Path:
-    """Write ``predictions.txt``: one line per sentence, labels separated by single spaces, ``\\n`` ends."""
+    """Write an entities file (:func:`entities_text`) to ``path``; out: ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(" ".join(labs) + "\n" for labs in labels), encoding="utf-8")
+    path.write_text(entities_text(labels), encoding="utf-8")
     return path
 
 
-def check_predictions(path: Path, data_dir: Path | None, max_errors: int = 5) -> None:
-    """Check a ``predictions.txt`` against ``data_dir/test_texts.txt``; return None when it is valid.
+def _zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip of ``members`` at its root whose bytes depend only on theirs (fixed timestamps)."""
+    import io
 
-    Valid: one line per test sentence (blank lines at the end tolerated), as many labels as tokens on
-    each line, labels separated by single spaces, every label one of :data:`LABELS`.
-    Raises ``SubmissionError`` naming the first ``max_errors`` offending lines (or when ``data_dir`` is
-    None); ``DataError`` when ``test_texts.txt`` itself cannot be read.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buffer.getvalue()
+
+
+def submission_zip(labels: Sequence[Sequence[str]], relations: Sequence[Sequence[tuple[str, int, int]]]) -> bytes:
+    """The bytes of the shared task's submission: a zip with ``predictions.entities.txt`` and
+    ``predictions.relations.txt`` at its root (the same predictions give the same bytes)."""
+    if len(labels) != len(relations):
+        raise ParameterError(f"{len(labels)} sentences of labels but {len(relations)} of relations")
+    return _zip_bytes({ENTITIES_FILE: entities_text(labels).encode("utf-8"),
+                       RELATIONS_FILE: relations_text(relations).encode("utf-8")})
+
+
+def _submission_members(path: Path) -> tuple[str, str, str]:
+    """``(entities text, relations text, how they were found)`` from a submission zip, or from an entities
+    file with its relations file beside it. Raises ``SubmissionError`` for anything else."""
+    expected = f"expected {SUBMISSION} holding {ENTITIES_FILE} and {RELATIONS_FILE} at its root"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            missing = [n for n in (ENTITIES_FILE, RELATIONS_FILE) if n not in names]
+            extra = [n for n in names if n not in (ENTITIES_FILE, RELATIONS_FILE) and not n.endswith("/")]
+            if missing or extra:
+                raise SubmissionError(f"{path.name}: holds {names[:6]}; {expected}"
+                                      + (f" (missing {missing})" if missing else f" (unexpected {extra[:3]})"))
+            texts = []
+            for name in (ENTITIES_FILE, RELATIONS_FILE):
+                try:
+                    texts.append(zf.read(name).decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise SubmissionError(f"{path.name}: {name} is not UTF-8 text ({exc.reason} at byte "
+                                          f"{exc.start})") from None
+        return texts[0], texts[1], path.name
+    if path.suffix.lower() == ".zip":
+        raise SubmissionError(f"{path.name}: not a zip archive; {expected}")
+    if not path.name.endswith(".entities.txt"):
+        raise SubmissionError(f"{path.name}: {expected} (or {ENTITIES_FILE} with {RELATIONS_FILE} beside it)")
+    relations = path.with_name(path.name[: -len(".entities.txt")] + ".relations.txt")
+    if not relations.is_file():
+        raise SubmissionError(f"{path.name}: {relations.name} not found beside it; the submission needs both files")
+    return _decode(path, SubmissionError), _decode(relations, SubmissionError), path.parent.name or "."
+
+
+def _training_relation_types(data_dir: Path) -> set[str]:
+    """The relation types of ``data_dir``'s training relations file (empty when it has none)."""
+    from .relations import parse_relations_line
+
+    try:
+        names = PHASES[find_phase(data_dir)]
+    except DataError:
+        return set()
+    path = data_dir / names[2]
+    if not path.is_file():
+        return set()
+    return {r[0] for line in _decode(path).splitlines() for r in parse_relations_line(line, path.name)[0]}
+
+
+def check_submission(path: Path, data_dir: Path | None, max_errors: int = 5) -> None:
+    """Check a submission against ``data_dir``'s test texts; return None when it is valid.
+
+    ``path`` is ``predictions.zip`` (both files at its root, nothing else) or ``predictions.entities.txt``
+    with ``predictions.relations.txt`` beside it. Valid: one line per test sentence in each file (blank lines
+    at the end of the entities file tolerated), as many labels as tokens on each line, every label one of
+    :data:`LABELS`; every relation entry ``Type<TAB>subject<TAB>object`` with a known type
+    (:data:`~.relations.RELATION_TYPES` and those of the training relations) and subject and object inside the
+    sentence, each at the first token of a predicted entity. Raises ``SubmissionError`` naming the first
+    ``max_errors`` offending lines (or when ``data_dir`` is None); ``DataError`` when the test texts cannot be read.
     """
+    from .relations import RELATION_TYPES, check_relations, parse_relations_line
+
     if data_dir is None:
         raise SubmissionError(f"cannot check {Path(path).name} without the competition's data folder "
                               f"(it needs {TEST_TEXTS}); pass --data-dir")
     path, data_dir = Path(path), Path(data_dir)
     sentences = read_texts(data_dir / TEST_TEXTS)
-    lines = _read_lines(path, SubmissionError)
+    ent_text, rel_text, _ = _submission_members(path)
+    lines = _read_lines(path, SubmissionError, text=ent_text, name=ENTITIES_FILE)
     problems: list[str] = []
     if len(lines) != len(sentences):
-        problems.append(f"{path.name}: {len(lines)} lines but {TEST_TEXTS} has {len(sentences)} sentences; "
+        problems.append(f"{ENTITIES_FILE}: {len(lines)} lines but {TEST_TEXTS} has {len(sentences)} sentences; "
                         "expected one line of labels per sentence")
+    predicted: list[list[tuple] | None] = []
     for number, (line, tokens) in enumerate(zip(lines, sentences), start=1):
-        if len(problems) >= max_errors:
-            break
-        items, err = _split_line(line, path.name, number, "labels")
+        items, err = _split_line(line, ENTITIES_FILE, number, "labels")
+        bad = [(i, lab) for i, lab in enumerate(items or [], start=1) if lab not in _LABEL_SET]
         if err:
             problems.append(err)
         elif len(items) != len(tokens):
-            problems.append(f"{path.name} line {number}: {len(items)} labels for {len(tokens)} tokens")
-        else:
-            bad = [(i, lab) for i, lab in enumerate(items, start=1) if lab not in _LABEL_SET]
-            if bad:
-                problems.append(f"{path.name} line {number} label {bad[0][0]}: unknown label {bad[0][1]!r}; "
-                                f"expected O or B-/I- with one of {list(ENTITY_TYPES)}")
+            problems.append(f"{ENTITIES_FILE} line {number}: {len(items)} labels for {len(tokens)} tokens")
+        elif bad:
+            problems.append(f"{ENTITIES_FILE} line {number} label {bad[0][0]}: unknown label {bad[0][1]!r}; "
+                            f"expected O or B-/I- with one of {list(ENTITY_TYPES)}")
+        predicted.append(mentions(tokens, items) if not err and len(items) == len(tokens) and not bad else None)
+    rel_lines = [ln[:-1] if ln.endswith("\r") else ln for ln in rel_text.split("\n")]
+    if rel_text.endswith("\n"):
+        rel_lines.pop()
+    while len(rel_lines) > len(sentences) and not rel_lines[-1].strip():
+        rel_lines.pop()
+    if len(rel_lines) != len(sentences):
+        problems.append(f"{RELATIONS_FILE}: {len(rel_lines)} lines but {TEST_TEXTS} has {len(sentences)} sentences; "
+                        "expected one line per sentence (an empty line: no relation)")
+    allowed = set(RELATION_TYPES) | _training_relation_types(data_dir)
+    for number, (line, tokens) in enumerate(zip(rel_lines, sentences), start=1):
+        where = f"{RELATIONS_FILE} line {number}"
+        rels, bad = parse_relations_line(line, where)
+        problems += bad
+        unknown = sorted({r[0] for r in rels} - allowed)
+        if unknown:
+            problems.append(f"{where}: unknown relation type {unknown[0]!r}; expected one of {sorted(allowed)}")
+        ents = predicted[number - 1] if number <= len(predicted) else None
+        problems += [p.replace("an entity", "a predicted entity") for p in check_relations(rels, tokens, ents, where)[1]]
+        if len(problems) >= max_errors:
+            break
     if problems:
-        raise SubmissionError("invalid predictions:\n  " + "\n  ".join(problems[:max_errors]))
+        raise SubmissionError(f"invalid submission {path.name}:\n  " + "\n  ".join(problems[:max_errors]))
 
 
 def pack_predictions(path: str | Path, zip_path: str | Path | None = None) -> Path:
-    """Zip ``predictions.txt`` for the shared task's platform (the file at the zip's root).
+    """The upload file for a validated submission; never writes over anything.
 
-    ``zip_path`` defaults to ``path`` with ``.zip``. The archive's bytes depend only on the file's bytes
-    (fixed timestamp), so the same predictions give the same zip. Out: the zip's path.
-    Raises ``SubmissionError`` when ``path`` does not exist.
+    A zip (``predictions.zip``) is already what the platform takes: returned as it is. An entities file
+    (``<name>.entities.txt`` with ``<name>.relations.txt`` beside it) is packed into ``zip_path`` (default
+    ``<name>.zip`` beside it; the same files give the same bytes). Raises ``SubmissionError`` when ``path`` is
+    missing, is not one of the two (a ``.zip`` that is no zip archive included), or ``zip_path`` exists with
+    other bytes (move it away first).
     """
     path = Path(path)
     if not path.is_file():
         raise SubmissionError(f"{path}: no such predictions file")
-    zip_path = Path(zip_path) if zip_path is not None else path.with_suffix(".zip")
-    info = zipfile.ZipInfo(PREDICTIONS, date_time=(1980, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    with zipfile.ZipFile(zip_path, "w") as zf:
-        zf.writestr(info, path.read_bytes())
+    ent_text, rel_text, _ = _submission_members(path)
+    if zipfile.is_zipfile(path):
+        return path
+    zip_path = Path(zip_path) if zip_path is not None else path.with_name(path.name[: -len(".entities.txt")] + ".zip")
+    data = _zip_bytes({ENTITIES_FILE: ent_text.encode("utf-8"), RELATIONS_FILE: rel_text.encode("utf-8")})
+    if zip_path.exists():
+        if zip_path.is_file() and zip_path.read_bytes() == data:
+            return zip_path
+        raise SubmissionError(f"{zip_path} exists and holds something else; the packer never writes over a file: "
+                              "move it away or pass another zip path")
+    zip_path.write_bytes(data)
     return zip_path
 
 
 COMPETITION = Competition(
     name="somd-ner",
-    title="SOMD 2025 software mention detection (BIO token classification, entity F1)",
+    title="SOMD 2025 software mentions and their relations (entity F1 and relation F1, SOMD score)",
     platform="local",
     slug="somd-2025",
-    metric="val_entity_f1",
+    metric="val_somd_score",
     mode="max",
-    submission=SubmissionSpec(file_name="predictions.txt", check=check_predictions, pack=pack_predictions),
+    submission=SubmissionSpec(file_name=SUBMISSION, check=check_submission, pack=pack_predictions),
     demo=write_demo,
     predictions=Predictions(key=("sentence", "token"), target="label", score=score_predictions,
                             to_submission=predictions_to_submission),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ParameterError
 
-__all__ = ["DEMO_SIZE", "generate_corpus", "write_corpus", "write_demo"]
+__all__ = ["DEMO_SIZE", "Corpus", "generate_somd", "generate_corpus", "write_corpus", "write_demo"]
 
 
 # Sentences in the style of methods sections, written for this project. ``{SLOT}``s are filled from the
@@ -120,6 +121,11 @@ _POSITIVE = [
     "Statistical tests were computed with {ENV} using {PLUG} , {PLUG} and {PLUG} .",
     "Reference lists were managed with {APP} {VER} .",
     "The pipeline combines {APP} , {APP} and {PLUG} {FILL} .",
+    "Version {VER^} of {APP} was used for {STAT} .",
+    "We used {DEV^} {APP} {VER} for {STAT} .",
+    "Under the {LIC^} license , {APP} can be used free of charge .",
+    "The {PLUG} package for {ENV} was used to fit {STAT} , and {APP} {VER} to plot them .",
+    "{TOPIC_C} were exported from {APP} ( {DEV} ) and analysed in {ENV} {VER} with {PLUG} .",
 ]
 _NEGATIVE = [
     "{TOPIC_C} were compared between groups using {STAT} .",
@@ -162,17 +168,17 @@ def _version(rng: random.Random) -> str:
     return rng.choice([f"{a}.{b}", f"{a}.{b}.{c}", f"v{a}.{b}", f"{a}", f"{a}.{b}.{c}", f"{a}.{b}"])
 
 
-def _fill(slot: str, rng: random.Random, state: dict) -> list[tuple[str, str | None]]:
+def _fill(slot: str, rng: random.Random, state: dict, share_new: float = 0.35) -> list[tuple[str, str | None]]:
     """Words for one template slot, each with the entity type of its span (None = outside)."""
     def span(text: str, typ: str | None) -> list[tuple[str, str | None]]:
         return [(w, typ) for w in text.split(" ")]
 
     if slot == "APP":
-        name = _pick(rng, _APPS, _APP_PARTS, 0.35)
+        name = _pick(rng, _APPS, _APP_PARTS, share_new)
         state["app"] = name
         return span(name, "Application")
     if slot == "PLUG":
-        return span(_pick(rng, _PLUGINS, _PLUGIN_PARTS, 0.35), "PlugIn")
+        return span(_pick(rng, _PLUGINS, _PLUGIN_PARTS, share_new), "PlugIn")
     if slot == "ENV":
         return span(rng.choice(_ENVS[:3]) if rng.random() < 0.6 else rng.choice(_ENVS), "ProgrammingEnvironment")
     if slot == "VER":
@@ -234,9 +240,36 @@ def _fill(slot: str, rng: random.Random, state: dict) -> list[tuple[str, str | N
     raise ParameterError(f"Unknown template slot {slot!r}")  # pragma: no cover - templates are fixed
 
 
-def _render(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
+#: Template slots that are software (relation objects) and the relation each attribute slot has with one.
+_SOFTWARE_SLOTS = ("APP", "PLUG", "ENV", "OS", "ABBR_FULL")
+_ATTRIBUTE_SLOTS = {"VER": "Version_of", "OSVER": "Version_of", "DEV": "Developer_of", "ENV_DEV": "Developer_of",
+                    "URL": "URL_of", "CIT": "Citation_of", "LIC": "License_of", "EXT": "Extension_of",
+                    "REL": "Release_of", "ABBR": "Abbreviation_of", "ALT": "AlternativeName_of"}
+
+
+def _relations(spans: list[tuple[str, int, bool]]) -> list[tuple[str, int, int]]:
+    """The relations of a rendered sentence from its slot spans ``(slot, first entity token, links forward)``:
+    an attribute is of the nearest software before it (after it for a ``{SLOT^}``), a plug-in of the
+    programming environment nearest to it."""
+    software = [(start, slot) for slot, start, _ in spans if slot in _SOFTWARE_SLOTS]
+    out = []
+    for slot, start, forward in spans:
+        if slot in _ATTRIBUTE_SLOTS:
+            targets = [s for s, _ in software if (s > start if forward else s < start)]
+            if targets:
+                out.append((_ATTRIBUTE_SLOTS[slot], start, min(targets) if forward else max(targets)))
+        elif slot == "PLUG":
+            envs = [s for s, name in software if name == "ENV"]
+            if envs:
+                out.append(("PlugIn_of", start, min(envs, key=lambda s: (abs(s - start), s))))
+    return out
+
+
+def _render(template: str, rng: random.Random, share_new: float = 0.35):
+    """``(words, labels, relations)`` of one template."""
     words: list[str] = []
     labels: list[str] = []
+    spans: list[tuple[str, int, bool]] = []
     state: dict = {}
     if "{FILL}" not in template and template.endswith(" .") and rng.random() < 0.5:
         template = template[:-2] + " {FILL} ."
@@ -246,40 +279,64 @@ def _render(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
         first = template.split(" ", 1)[0]
         template = rng.choice(_PREFIXES) + " " + (template[0].lower() + template[1:] if first.isalpha() else template)
     for piece in template.split(" "):
+        slot = None
         if piece.startswith("{") and "}" in piece:
             slot, rest = piece[1:].split("}", 1)
-            filled = _fill(slot, rng, state)
+            filled = _fill(slot.rstrip("^"), rng, state, share_new)
             if rest:  # "20{YY}"-style pieces glue onto the previous word
                 filled = filled + [(rest, None)]
         elif "{" in piece:
             head, slot = piece.split("{", 1)
-            filled = [(head + w, t) for w, t in _fill(slot.rstrip("}"), rng, state)]
+            slot = slot.rstrip("}")
+            filled = [(head + w, t) for w, t in _fill(slot.rstrip("^"), rng, state, share_new)]
         else:
             filled = [(piece, None)]
+        first = next((len(words) + i for i, (_, t) in enumerate(filled) if t is not None), None)
+        if slot is not None and first is not None:
+            spans.append((slot.rstrip("^"), first, slot.endswith("^")))
         prev = None
         for w, t in filled:
             words.append(w)
             labels.append("O" if t is None else (f"I-{t}" if prev == t else f"B-{t}"))
             prev = t
-    return words, labels
+    return words, labels, _relations(spans)
+
+
+@dataclass
+class Corpus:
+    """A generated SOMD set: training and test sentences, their BIO labels and relations."""
+
+    train_words: list[list[str]]
+    train_labels: list[list[str]]
+    train_relations: list[list[tuple[str, int, int]]]
+    test_words: list[list[str]]
+    test_labels: list[list[str]]
+    test_relations: list[list[tuple[str, int, int]]]
+
+
+def generate_somd(n_train: int, n_test: int, seed: int = 0, negative_share: float = 0.4,
+                  test_share_new: float = 0.35) -> Corpus:
+    """Deterministic synthetic SOMD-style sentences with entities and relations (a :class:`Corpus`).
+
+    ``negative_share`` of the sentences hold no entity (the real Phase I set: about 10%);
+    ``test_share_new`` is the share of made-up software names in the test sentences (0.35 as in training; more
+    for test sentences unlike the training ones, as in Phase II). The same arguments give the same sentences
+    on every machine (Python's ``random.Random(seed)``).
+    """
+    rng = random.Random(seed)
+    out: list[list] = [[], [], [], [], [], []]
+    for split, n, share in ((0, n_train, 0.35), (3, n_test, test_share_new)):
+        for _ in range(n):
+            template = rng.choice(_NEGATIVE if rng.random() < negative_share else _POSITIVE)
+            for part, value in zip(out[split:split + 3], _render(template, rng, share)):
+                part.append(value)
+    return Corpus(*out)
 
 
 def generate_corpus(n_train: int, n_test: int, seed: int = 0, negative_share: float = 0.4):
-    """Deterministic synthetic SOMD-style sentences: ``(train_words, train_labels, test_words, test_labels)``.
-
-    ``negative_share`` of the sentences hold no entity. The same arguments give the same sentences on
-    every machine (Python's ``random.Random(seed)``). Used for the demo set and for timing runs at the
-    real task's size (about 3,500 training sentences, 100,000 words, 600 test sentences).
-    """
-    rng = random.Random(seed)
-    out: list[list[list[str]]] = [[], [], [], []]
-    for split, n in ((0, n_train), (2, n_test)):
-        for _ in range(n):
-            template = rng.choice(_NEGATIVE if rng.random() < negative_share else _POSITIVE)
-            words, labels = _render(template, rng)
-            out[split].append(words)
-            out[split + 1].append(labels)
-    return out[0], out[1], out[2], out[3]
+    """:func:`generate_somd` without the relations: ``(train_words, train_labels, test_words, test_labels)``."""
+    c = generate_somd(n_train, n_test, seed, negative_share)
+    return c.train_words, c.train_labels, c.test_words, c.test_labels
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:
@@ -299,34 +356,64 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def write_corpus(out_dir: str | Path, n_train: int, n_test: int, seed: int = 0, with_test_labels: bool = False) -> Path:
-    """Write a :func:`generate_corpus` set in the competition's file format into ``out_dir``.
+def _phase2_style(texts: list[str], relations: list[str]) -> tuple[list[str], list[str]]:
+    """What the Phase II files look like: some lines with double spaces between tokens, some relation
+    entries joined by ``;`` without a space, and one malformed entry (a subject of two indices)."""
+    texts = [line.replace(" ", "  ", 1) if i % 7 == 3 else line for i, line in enumerate(texts)]
+    relations = [line.replace("; ", ";") if i % 5 == 1 else line for i, line in enumerate(relations)]
+    first = next((i for i, line in enumerate(relations) if line.startswith("Version_of\t")), None)
+    if first is not None:
+        typ, subj, rest = relations[first].split("\t", 2)
+        relations[first] = f"{typ}\t{subj},{int(subj) + 2}\t{rest}"
+    return texts, relations
 
-    With ``with_test_labels`` it also writes ``test_entities.txt`` (not part of the real task; handy for
-    checking a model). Only files that are missing or whose bytes differ are written (each through a
-    temporary file and a rename); identical files are left untouched. Out: ``out_dir``.
+
+def write_corpus(out_dir: str | Path, n_train: int, n_test: int, seed: int = 0, with_test_labels: bool = False,
+                 phase: str = "phase1", negative_share: float = 0.4, test_share_new: float = 0.35) -> Path:
+    """Write a :func:`generate_somd` set in the competition's file format into ``out_dir``.
+
+    ``phase="phase1"`` writes ``train_texts.txt``, ``train_entities.txt``, ``train_relations.txt`` and
+    ``test_texts.txt``; ``"phase2"`` the Phase II names (``texts.txt``, ``entities.txt``, ``relations.txt``,
+    ``test_texts.txt``) with some double spaces, ``;`` without a space and one malformed relation entry, as
+    in the published files. With ``with_test_labels`` it also writes ``test_entities.txt`` and
+    ``test_relations.txt`` (not part of the real task; handy for checking a model). Only files that are
+    missing or whose bytes differ are written (each through a temporary file and a rename). Out: ``out_dir``.
     """
-    from . import TEST_TEXTS, TRAIN_ENTITIES, TRAIN_TEXTS
+    from . import PHASES
+    from .relations import format_relations
 
+    if phase not in PHASES:
+        raise ParameterError(f"Unknown phase {phase!r}; expected one of {list(PHASES)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tw, tl, sw, sl = generate_corpus(n_train, n_test, seed)
-    files = {TRAIN_TEXTS: tw, TRAIN_ENTITIES: tl, TEST_TEXTS: sw}
+    c = generate_somd(n_train, n_test, seed, negative_share, test_share_new)
+    texts = [" ".join(r) for r in c.train_words]
+    relations = [format_relations(r) for r in c.train_relations]
+    if phase == "phase2":
+        texts, relations = _phase2_style(texts, relations)
+    names = PHASES[phase]
+    files = {names[0]: texts, names[1]: [" ".join(r) for r in c.train_labels], names[2]: relations,
+             names[3]: [" ".join(r) for r in c.test_words]}
     if with_test_labels:
-        files["test_entities.txt"] = sl
+        files["test_entities.txt"] = [" ".join(r) for r in c.test_labels]
+        files["test_relations.txt"] = [format_relations(r) for r in c.test_relations]
     for name, rows in files.items():
-        _write_if_changed(out_dir / name, "".join(" ".join(r) + "\n" for r in rows).encode("utf-8"))
+        _write_if_changed(out_dir / name, "".join(r + "\n" for r in rows).encode("utf-8"))
     return out_dir
 
 
 DEMO_SIZE = (480, 120)
 
 
-def write_demo(out_dir: Path, seed: int = 0) -> Path:
+def write_demo(out_dir: Path, seed: int = 0, variant: str = "phase1") -> Path:
     """Write the demo set (480 training and 120 test sentences) into ``out_dir``; returns ``out_dir``.
 
     ``data/demo/somd-ner/`` in the repository is exactly ``write_demo(..., seed=0)`` (a test keeps them
     equal), so a deleted demo folder comes back byte for byte. :meth:`Competition.resolve_data_dir` calls
     it on every run with that folder as target: files already up to date are not written again.
+    ``variant="phase2"`` writes the Phase II-style files (:func:`write_corpus`) with test sentences that hold
+    more software names unseen in training (0.7 instead of 0.35 made up), like Phase II's other sources.
     """
+    if variant == "phase2":
+        return write_corpus(out_dir, *DEMO_SIZE, seed=seed, phase="phase2", test_share_new=0.7)
     return write_corpus(out_dir, *DEMO_SIZE, seed=seed)

@@ -46,6 +46,9 @@ def transformer_fold(
     resume_from: str | os.PathLike | None = None,
     wandb_run=None,
     progress: bool = True,
+    relations: Sequence[Sequence[tuple[str, int, int]]] | None = None,
+    relation_epochs: int = 25,
+    relation_lr: float = 2e-3,
 ) -> Callable[[int, np.ndarray, np.ndarray], FoldResult]:
     """A fold function ``fit_fold(k, train_idx, val_idx)`` over the sentences ``words`` (gold ``labels``).
 
@@ -64,9 +67,16 @@ def transformer_fold(
     windows, best epoch) and the training state every epoch (or ``checkpoint_every`` steps);
     ``resume_from`` (an earlier run folder) continues the folds it holds (:func:`kitlib.train.fold_checkpoint`).
 
+    With ``relations`` (the gold relations of every sentence) the fold also trains a
+    :class:`~.relation_model.RelationClassifier` (``relation_epochs``, ``relation_lr``) on the word vectors of the
+    first seed's model over its training sentences (gold entities and relations), and keeps the word vectors of
+    the validation and test sentences (float16), so the held-out sentences' predicted entities can be linked
+    later (:func:`~.relation_model.oof_relation_scores`, :func:`~.relation_model.test_relation_scores`).
+
     Out: :class:`~kitlib.folds.FoldResult` with ``val`` (per validation sentence, the seeds' word
     probabilities averaged), ``test`` (the same for ``test_words``) and ``info`` (``history`` of the
-    first seed; per seed ``train_sentences``, ``best_epochs`` and ``best_scores``).
+    first seed; per seed ``train_sentences``, ``best_epochs`` and ``best_scores``; with ``relations``,
+    ``relations``: ``{classifier, val_sentences, val_vectors, test_vectors}``).
     """
     from ... import train
     from ...pretrained import save_tokenizer_and_settings
@@ -106,6 +116,10 @@ def transformer_fold(
             if folder is not None:
                 save_tokenizer_and_settings(folder, None, {"best_epoch": fit.best_epoch, "best_score": fit.best_score})
             test = tc.predict_word_probs(fit.model, test_enc, device=device, amp_dtype=amp_dtype)
+            if relations is not None and s == 0:
+                info["relations"] = _relation_fold(fit.model, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc,
+                                                   epochs=relation_epochs, lr=relation_lr, seed=seed + k, device=device,
+                                                   amp_dtype=amp_dtype)
             val_probs = _add(val_probs, fit.val_probs, n_seeds)
             test_probs = _add(test_probs, test, n_seeds)
             info["train_sentences"].append(int(len(kept)))
@@ -115,6 +129,23 @@ def transformer_fold(
         return FoldResult(val=val_probs, test=test_probs, info=info)
 
     return fit_fold
+
+
+def _relation_fold(net, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc, *, epochs, lr, seed, device, amp_dtype) -> dict:
+    """Word vectors of the fold's token classifier for its training, validation and test sentences, and a
+    relation classifier trained on the training sentences' gold entities and relations."""
+    from . import mentions
+    from .relation_model import RelationClassifier
+
+    def vectors(enc):
+        return tc.predict_word_vectors(net, enc, device=device, amp_dtype=amp_dtype)
+
+    ents = [mentions(words[i], labels[i]) for i in kept]
+    clf = RelationClassifier(epochs=epochs, lr=lr, seed=seed, device="cpu").fit(
+        vectors(train_enc), ents, [relations[i] for i in kept])
+    return {"classifier": clf, "val_sentences": [int(i) for i in val_idx],
+            "val_vectors": [v.astype(np.float16) for v in vectors(val_enc)],
+            "test_vectors": [v.astype(np.float16) for v in vectors(test_enc)]}
 
 
 def _add(total: list[np.ndarray] | None, part: Sequence[np.ndarray], n: int) -> list[np.ndarray]:

@@ -2,14 +2,16 @@
 
 A run keeps its word probabilities in the long format of the run folder (see :mod:`kitlib.predictions`)::
 
-    oof.parquet               sentence, token, fold, label (the gold BIO label), p_O, p_B-Application, ...
+    oof.parquet               sentence, token, fold, label (the gold BIO label), relations (the sentence's gold
+                              relations line), p_O, p_B-Application, ...
     test_predictions.parquet  sentence, token, p_O, p_B-Application, ...
 
 ``sentence`` is the sentence's line index (from 0) in ``train_texts.txt`` or ``test_texts.txt``, ``token``
 the word's index in it. Labels are decoded per sentence as :func:`kitlib.tasks.token_classification.decode`
 does: the argmax, or with an ``o_threshold`` the best entity label wherever ``P(O)`` is below it; then BIO
 repair. The blend's score and submission (:data:`COMPETITION.predictions`) decode threshold-free (plain
-argmax), so a blend needs nothing but the probabilities; a notebook may pass the O-threshold it chose.
+argmax), so a blend needs nothing but the probabilities; a notebook may pass the O-threshold it chose. Word
+tables carry no relation scores: a blend's score and zip link its entities with the rule baseline.
 """
 from __future__ import annotations
 
@@ -33,12 +35,14 @@ PROBABILITIES: tuple[str, ...] = tuple(predictions.columns("p_", LABELS))
 
 
 def word_frame(probs: Sequence[np.ndarray], sentences: Sequence[int], *, fold: Sequence[int] | None = None,
-               labels: Sequence[Sequence[str]] | None = None) -> pd.DataFrame:
+               labels: Sequence[Sequence[str]] | None = None,
+               relations: Sequence[Sequence[tuple[str, int, int]]] | None = None) -> pd.DataFrame:
     """A long predictions table: one row per word of ``sentences`` (their indices in the file).
 
     In: ``probs[i]``, an ``(n_words, n_labels)`` array for sentence ``sentences[i]``; ``fold[i]`` its fold
-    (for out-of-fold tables); ``labels[i]`` its gold labels (column ``label``).
-    Out: columns ``sentence``, ``token``, [``fold``], [``label``], then :data:`PROBABILITIES`.
+    (for out-of-fold tables); ``labels[i]`` its gold labels (column ``label``); ``relations[i]`` its gold
+    relations (column ``relations``: the sentence's line of the relations file, on each of its rows).
+    Out: columns ``sentence``, ``token``, [``fold``], [``label``], [``relations``], then :data:`PROBABILITIES`.
     Raises ``ParameterError`` when an array's width is not the label count, ``DataError`` when a sentence's
     labels and probabilities differ in length.
     """
@@ -55,6 +59,11 @@ def word_frame(probs: Sequence[np.ndarray], sentences: Sequence[int], *, fold: S
             if len(labs) != n:
                 raise DataError(f"sentence {s}: {len(labs)} labels for {n} words with probabilities")
         target = {"label": [lab for labs in labels for lab in labs]}
+    if relations is not None:
+        from .relations import format_relations
+
+        target = {**(target or {}), "relations": np.repeat(np.array([format_relations(r) for r in relations],
+                                                                    dtype=object), counts)}
     values = np.concatenate(arrays) if arrays else np.zeros((0, len(PROBABILITIES)))
     return predictions.frame(keys, values, PROBABILITIES, target=target,
                              fold=None if fold is None else np.repeat(np.asarray(fold, dtype=np.int64), counts))
@@ -104,16 +113,35 @@ def decode_frame(frame: pd.DataFrame, o_threshold: float | None = None) -> list[
     return decode(sentence_probs(frame)[1], LABELS, o_threshold)
 
 
-def score_predictions(frame: pd.DataFrame, o_threshold: float | None = None) -> float:
-    """Exact-match entity F1 (seqeval) of the labels decoded from the ``p_`` columns against ``label``.
+def _gold_relations(frame: pd.DataFrame) -> list[list[tuple[str, int, int]]]:
+    from .relations import parse_relations_line
 
-    Threshold-free (argmax and BIO repair) unless ``o_threshold`` is given; 0.0 for a table without rows.
+    ordered, _, starts = _ordered(frame)
+    return [parse_relations_line(str(line), "relations")[0] for line in ordered["relations"].to_numpy()[starts]]
+
+
+def score_predictions(frame: pd.DataFrame, o_threshold: float | None = None) -> float:
+    """The score of a word table: with a ``relations`` column, the micro SOMD score (the mean of the entity F1
+    of the labels decoded from the ``p_`` columns against ``label`` and the relation F1 of the rule baseline,
+    fitted on the table's gold entities and relations, applied to the decoded entities); without it the
+    exact-match entity F1 (seqeval) alone. Threshold-free (argmax and BIO repair) unless ``o_threshold`` is
+    given; 0.0 for a table without rows.
     """
-    from ...metrics import entity_f1
+    from ...metrics import entity_f1, relation_f1, somd_score
 
     if len(frame) == 0:
         return 0.0
-    return float(entity_f1(sentence_labels(frame), decode_frame(frame, o_threshold)))
+    true, pred = sentence_labels(frame), decode_frame(frame, o_threshold)
+    ent = float(entity_f1(true, pred))
+    if "relations" not in frame.columns:
+        return ent
+    from . import mentions
+    from .relations import RuleLinker
+
+    words = [[""] * len(t) for t in true]
+    gold = _gold_relations(frame)
+    rule = RuleLinker().fit([mentions(w, t) for w, t in zip(words, true)], gold)
+    return somd_score(ent, relation_f1(gold, rule.predict([mentions(w, p) for w, p in zip(words, pred)])))
 
 
 def fold_scores(frame: pd.DataFrame, o_threshold: float | None = None) -> dict[int, float]:
@@ -135,13 +163,15 @@ def cv_summary(frame: pd.DataFrame, metric: str, o_threshold: float | None = Non
             "score": score_predictions(frame, o_threshold), "o_threshold": o_threshold}
 
 
-def predictions_to_submission(test: pd.DataFrame, data_dir: Path, o_threshold: float | None = None) -> str:
-    """The text of ``predictions.txt``: one line per sentence of ``data_dir/test_texts.txt``, its labels
-    (decoded as :func:`decode_frame`) separated by single spaces.
+def predictions_to_submission(test: pd.DataFrame, data_dir: Path, o_threshold: float | None = None) -> bytes:
+    """The submission zip (:func:`~kitlib.competitions.somd_ner.submission_zip`) from test word probabilities:
+    the labels decoded as :func:`decode_frame`, the relations by the rule baseline fitted on ``data_dir``'s
+    training entities and relations (what a blend of runs submits: word tables carry no relation scores).
 
     Raises ``DataError`` when the table's sentences or word counts are not those of ``test_texts.txt``.
     """
-    from . import TEST_TEXTS, read_texts  # the package imports this module: read at call time
+    from . import TEST_TEXTS, mentions, read_somd, read_texts, submission_zip  # the package imports this module
+    from .relations import RuleLinker
 
     sentences = read_texts(Path(data_dir) / TEST_TEXTS)
     ids, probs = sentence_probs(test)
@@ -154,4 +184,8 @@ def predictions_to_submission(test: pd.DataFrame, data_dir: Path, o_threshold: f
         if len(p) != len(words):
             raise DataError(f"test predictions: sentence {s} ({TEST_TEXTS} line {s + 1}) has {len(p)} rows "
                             f"for {len(words)} words")
-    return "".join(" ".join(labs) + "\n" for labs in decode(probs, LABELS, o_threshold))
+    labels = decode(probs, LABELS, o_threshold)
+    data = read_somd(data_dir)
+    rule = RuleLinker().fit([mentions(w, lab) for w, lab in zip(data.train_words, data.train_labels)],
+                            data.train_relations)
+    return submission_zip(labels, rule.predict([mentions(w, lab) for w, lab in zip(sentences, labels)]))

@@ -16,7 +16,7 @@ import numpy as np
 from ...errors import ParameterError
 from .encoding import Encoding, WindowCollator, inference_batches
 
-__all__ = ["merge_windows", "predict_word_probs", "repair_bio", "decode", "choose_o_threshold"]
+__all__ = ["merge_windows", "predict_word_probs", "predict_word_vectors", "repair_bio", "decode", "choose_o_threshold"]
 
 
 def merge_windows(encoding: Encoding, window_probs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -45,6 +45,45 @@ def merge_windows(encoding: Encoding, window_probs: Sequence[np.ndarray]) -> lis
     return out
 
 
+def _word_outputs(model, encoding: Encoding, *, batch_size: int, max_tokens: int | None, device, amp_dtype,
+                  progress: bool, hidden: bool) -> list[np.ndarray]:
+    """Per-word rows of every window (softmax of the logits, or the last hidden state with ``hidden``),
+    merged back to sentences."""
+    import torch
+
+    from ...runtime import autocast, resolve_device
+
+    dev = next(model.parameters()).device if device is None else (
+        device if isinstance(device, torch.device) else resolve_device(device))
+    model.to(dev)
+    was_training = model.training
+    model.eval()
+    collate = WindowCollator(encoding.pad_id)
+    window_rows: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(encoding)
+    batches = inference_batches(encoding.lengths, batch_size, max_tokens)
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc="predict", leave=False)
+    with torch.inference_mode(), autocast(dev, amp_dtype):
+        for idx in batches:
+            batch = collate([{"input_ids": encoding.windows[i].input_ids} for i in idx])
+            out = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev),
+                        output_hidden_states=hidden)
+            values = out.hidden_states[-1] if hidden else out.logits
+            widx = torch.as_tensor([encoding.windows[i].word_index + [-1] * (values.shape[1] -
+                                    len(encoding.windows[i].word_index)) for i in idx])
+            keep = (widx >= 0).to(values.device)
+            rows = values[keep].float()
+            rows = (rows if hidden else torch.softmax(rows, dim=-1)).cpu().numpy()
+            counts = keep.sum(dim=1).tolist()
+            for i, part in zip(idx, np.split(rows, np.cumsum(counts)[:-1])):
+                window_rows[i] = part
+    if was_training:
+        model.train()
+    return merge_windows(encoding, window_rows)
+
+
 def predict_word_probs(
     model,
     encoding: Encoding,
@@ -63,36 +102,28 @@ def predict_word_probs(
     available), a torch device or name, or None (wherever the model already is); ``amp_dtype`` the
     autocast precision on CUDA (``"auto"``, ``"bf16"``, ``"fp16"``, ``"off"``). Out: one float32 ``(n_words, n_labels)`` array per sentence, rows summing to 1.
     """
-    import torch
+    return _word_outputs(model, encoding, batch_size=batch_size, max_tokens=max_tokens, device=device,
+                         amp_dtype=amp_dtype, progress=progress, hidden=False)
 
-    from ...runtime import autocast, resolve_device
 
-    dev = next(model.parameters()).device if device is None else (
-        device if isinstance(device, torch.device) else resolve_device(device))
-    model.to(dev)
-    was_training = model.training
-    model.eval()
-    collate = WindowCollator(encoding.pad_id)
-    window_probs: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(encoding)
-    batches = inference_batches(encoding.lengths, batch_size, max_tokens)
-    if progress:
-        from tqdm.auto import tqdm
+def predict_word_vectors(
+    model,
+    encoding: Encoding,
+    *,
+    batch_size: int = 64,
+    max_tokens: int | None = 2048,
+    device: str | Any | None = "auto",
+    amp_dtype: str | bool = "auto",
+    progress: bool = False,
+) -> list[np.ndarray]:
+    """The encoder's last hidden state at each word's first sub-word, merged back to sentences as
+    :func:`predict_word_probs` merges probabilities (each word from the window where it is most central).
 
-        batches = tqdm(batches, desc="predict", leave=False)
-    with torch.inference_mode(), autocast(dev, amp_dtype):
-        for idx in batches:
-            batch = collate([{"input_ids": encoding.windows[i].input_ids} for i in idx])
-            logits = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits
-            widx = torch.as_tensor([encoding.windows[i].word_index + [-1] * (logits.shape[1] -
-                                    len(encoding.windows[i].word_index)) for i in idx])
-            keep = (widx >= 0).to(logits.device)
-            probs = torch.softmax(logits[keep].float(), dim=-1).cpu().numpy()
-            counts = keep.sum(dim=1).tolist()
-            for i, part in zip(idx, np.split(probs, np.cumsum(counts)[:-1])):
-                window_probs[i] = part
-    if was_training:
-        model.train()
-    return merge_windows(encoding, window_probs)
+    In: a transformers model that takes ``output_hidden_states`` (a token classifier: its encoder's states);
+    the rest as :func:`predict_word_probs`. Out: one float32 ``(n_words, hidden size)`` array per sentence.
+    """
+    return _word_outputs(model, encoding, batch_size=batch_size, max_tokens=max_tokens, device=device,
+                         amp_dtype=amp_dtype, progress=progress, hidden=True)
 
 
 # --------------------------------------------------------------------------------------- decoding
