@@ -80,6 +80,10 @@ class Competition:
     :mod:`kitlib.competitions.specfile`) has no demo: ``data_dir`` is the folder it was made from, which an
     empty ``data_dir`` parameter resolves to; ``source`` is its spec file; ``tabular`` is what its template
     notebook reads (a :class:`kitlib.tasks.tabular.Problem`); ``notebook`` is then an absolute path.
+
+    ``code_competition``: a Kaggle *code* competition, where the submission is a notebook that runs offline on
+    Kaggle and writes ``submission.csv``; a CSV cannot be uploaded (``kit submit --upload`` refuses it and
+    points at ``kit kernel --push``).
     """
 
     name: str
@@ -95,6 +99,7 @@ class Competition:
     data_dir: str = ""  # a spec competition's recorded data folder ("" for the built-in ones: the demo)
     source: str = ""  # the spec file of a competition written by `kit new`
     tabular: Any = None  # a spec competition's kitlib.tasks.tabular.Problem
+    code_competition: bool = False  # Kaggle scores a notebook's output, not an uploaded file: see `kit kernel`
 
     @property
     def notebook_path(self) -> Path:
