@@ -1,21 +1,44 @@
-"""Optuna studies that survive interruptions: persistent storage, pruning, resume.
+"""Optuna studies that survive interruptions and can be shared: storage URLs, pruning, resume, joining by name.
 
-A study lives in an Optuna storage URL: by default SQLite in the run folder (``<run_dir>/optuna.db``),
-or any URL a user passes (a PostgreSQL URL lets workers on several machines share one study). Every
-finished trial is committed as it ends, so an interrupted search loses at most the trial in flight, and
-:func:`tune` called again on the same storage and name only runs the trials still missing.
+Where a study lives (the ``storage`` URL):
+
+- ``sqlite:///PATH`` (default: ``<run_dir>/optuna.db``): one process. SQLite locks the whole file for every
+  write, so concurrent writers fail with "database is locked": never share it between runs;
+- ``journal:PATH``: Optuna's ``JournalFileBackend``, an append-only file with a file lock: several processes
+  on one host (or one shared filesystem with working locks); it has no heartbeat, so a killed worker's trial
+  stays ``RUNNING``;
+- ``postgresql://USER:PASSWORD@HOST:PORT/DB``: workers on any number of machines. A plain ``postgresql://``
+  URL gets the installed driver (psycopg 3, else psycopg2). Every trial beats a heartbeat; a trial whose
+  heartbeat is older than the grace period is failed by the next worker that starts a trial, which retries
+  it (same parameters) through ``RetryHeartbeatStaleTrialCallback``. The tables are created under a
+  PostgreSQL advisory lock, so first workers starting together do not race.
+
+A study is joined by name (:func:`create_study` loads it when it exists). It records what its scores are
+comparable on (``identity``: the competition, the data sha256, ``fold_seed`` and whatever else the notebook
+passes); a run with other values is refused instead of mixing scores. On SQLite, :func:`tune` runs until the
+study holds ``n_trials`` finished trials (a resumed search only runs the missing ones); on a shared storage
+each run adds ``n_trials`` trials.
 
 Pruning is fed by the training loop: ``kitlib.train.OptunaPruning(trial, monitor)`` reports the
 monitored metric each epoch and raises ``optuna.TrialPruned`` when the pruner says so.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import hashlib
+import os
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-from .errors import ParameterError
+from .errors import MissingDependencyError, ParameterError
+from .masking import mask
 
 PRUNERS = ("median", "hyperband", "none")
+HEARTBEAT_S, GRACE_S = 30, 90  # defaults; KIT_OPTUNA_HEARTBEAT_S and KIT_OPTUNA_GRACE_S override them
+IDENTITY_ATTR = "kit_identity"  # study user attribute holding what its scores are comparable on
+_ADVISORY_LOCK = 0x6B69746C6962  # "kitlib": the PostgreSQL advisory lock held while a study is created or joined
 
 
 def storage_url(storage: str | None, run_dir: str | Path | None) -> str:
@@ -26,6 +49,97 @@ def storage_url(storage: str | None, run_dir: str | Path | None) -> str:
         raise ParameterError("give a storage URL or a run_dir to keep the study in")
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{Path(run_dir).resolve() / 'optuna.db'}"
+
+
+def storage_kind(url: str) -> str:
+    """``sqlite``, ``journal``, ``postgresql`` or ``mysql`` for a storage URL; ``ParameterError`` otherwise."""
+    for kind, prefixes in (("sqlite", ("sqlite:",)), ("journal", ("journal:",)),
+                           ("postgresql", ("postgresql:", "postgresql+", "postgres:")),
+                           ("mysql", ("mysql:", "mysql+"))):
+        if url.startswith(prefixes):
+            return kind
+    raise ParameterError(f"Unknown Optuna storage {mask(url)!r}; expected sqlite:///PATH, journal:PATH or "
+                         "postgresql://USER:PASSWORD@HOST:PORT/DB")
+
+
+def is_shared(url: str) -> bool:
+    """True for storages meant for several processes (journal, PostgreSQL, MySQL); SQLite is one process's."""
+    return storage_kind(url) != "sqlite"
+
+
+def database_url(url: str) -> str:
+    """The SQLAlchemy URL for ``url``: a plain ``postgresql://`` (or ``postgres://``) URL names the installed
+    driver, psycopg 3 (``postgresql+psycopg://``) else psycopg2. Raises ``MissingDependencyError`` with the
+    install command when neither is installed."""
+    import importlib.util
+
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            for module, dialect in (("psycopg", "postgresql+psycopg://"), ("psycopg2", "postgresql+psycopg2://")):
+                if importlib.util.find_spec(module) is not None:
+                    return dialect + url[len(plain):]
+            raise MissingDependencyError("no PostgreSQL driver is installed; run: pip install 'psycopg[binary]'")
+    return url
+
+
+def _heartbeat(heartbeat_s: int | None, grace_s: int | None) -> tuple[int, int]:
+    beat = int(heartbeat_s or os.environ.get("KIT_OPTUNA_HEARTBEAT_S") or HEARTBEAT_S)
+    grace = int(grace_s or os.environ.get("KIT_OPTUNA_GRACE_S") or max(GRACE_S, 3 * beat))
+    if beat <= 0 or grace <= beat:
+        raise ParameterError(f"heartbeat {beat} s and grace period {grace} s: both positive, the grace period longer")
+    return beat, grace
+
+
+def open_storage(url: str, *, heartbeat_s: int | None = None, grace_s: int | None = None):
+    """The Optuna storage object for ``url`` (see the module docstring): an ``RDBStorage`` with a heartbeat every
+    ``heartbeat_s`` seconds and stale trials failed after ``grace_s`` and retried once, or a ``JournalStorage``.
+    Raises ``ParameterError`` for an unknown kind of URL, ``MissingDependencyError`` for a missing driver."""
+    import optuna
+    from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages.journal import JournalFileBackend
+
+    kind = storage_kind(url)
+    if kind == "journal":
+        path = Path(url[len("journal:"):]).expanduser()
+        if not str(path) or path.is_dir():
+            raise ParameterError(f"journal storage {url!r}: expected journal:PATH naming a file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    beat, grace = _heartbeat(heartbeat_s, grace_s)
+    with warnings.catch_warnings():  # heartbeats are marked experimental; this scope only
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(database_url(url), heartbeat_interval=beat, grace_period=grace,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+
+@contextlib.contextmanager
+def _creation_lock(url: str) -> Iterator[None]:
+    """Held while a study is created or joined: a PostgreSQL advisory lock (one worker creates the tables and
+    the study, the others wait and join), a file lock beside a journal, nothing for SQLite (one process)."""
+    kind = storage_kind(url)
+    if kind == "journal":
+        from filelock import FileLock
+
+        path = Path(url[len("journal:"):]).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{path}.kitlock"):
+            yield
+        return
+    if kind != "postgresql":
+        yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database_url(url), poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_LOCK})
+    finally:
+        engine.dispose()
 
 
 def make_pruner(pruner: str = "median", *, n_startup_trials: int = 5, n_warmup_steps: int = 2,
@@ -42,6 +156,12 @@ def make_pruner(pruner: str = "median", *, n_startup_trials: int = 5, n_warmup_s
     raise ParameterError(f"Unknown pruner {pruner!r}; expected one of {list(PRUNERS)}")
 
 
+def identity(run: Any, **extra: Any) -> dict[str, Any]:
+    """What a study's scores are comparable on, for a run: its competition, the sha256 of its data (over the files
+    ``run.log_data`` recorded) and ``extra`` (``fold_seed``, ``n_folds``, ``smoke``, ...)."""
+    return {"competition": run.competition, "data_sha256": run.data_sha256(), **extra}
+
+
 def create_study(
     name: str,
     *,
@@ -52,35 +172,64 @@ def create_study(
     seed: int = 0,
     n_startup_trials: int = 5,
     n_warmup_steps: int = 2,
+    identity: Mapping[str, Any] | None = None,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
 ):
-    """Create or load (same storage and name) a study with a seeded TPE sampler and the named pruner.
+    """Create the study ``name`` in ``storage`` (default SQLite in ``run_dir``), or join it when it exists, with a
+    TPE sampler and the named pruner.
 
-    A trial that was running when a process died is failed once its heartbeat goes stale and retried
-    once (Optuna's ``RetryFailedTrialCallback``). Raises ``ParameterError`` for an unknown pruner or
-    direction.
+    The sampler is seeded with ``seed`` on SQLite (a run is reproducible); on a shared storage each worker draws
+    its own seed and TPE uses the constant liar, so concurrent workers do not suggest the same trials. A new study
+    records ``identity`` (JSON values); joining a study that recorded other values, or another direction, raises
+    ``ParameterError`` naming what differs. A trial that was running when its process died is failed once its
+    heartbeat goes stale and retried once (RDB storages; see :func:`open_storage`). Raises ``ParameterError`` for
+    an unknown pruner, direction or storage.
     """
-    import warnings
+    import secrets
 
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     if direction not in ("maximize", "minimize"):
         raise ParameterError(f"Unknown direction {direction!r}; expected one of ['maximize', 'minimize']")
     url = storage_url(storage, run_dir)
-    store: object = url
-    if url.startswith(("sqlite", "postgresql", "mysql")):
-        with warnings.catch_warnings():  # heartbeats are marked experimental; this scope only
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            store = RDBStorage(url, heartbeat_interval=30, grace_period=90,
-                               heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
-    return optuna.create_study(
-        study_name=name,
-        storage=store,
-        direction=direction,
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(n_startup_trials, 10)),
-        pruner=make_pruner(pruner, n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps),
-        load_if_exists=True,
-    )
+    shared = is_shared(url)
+    sampler = optuna.samplers.TPESampler(seed=secrets.randbits(31) if shared else seed,
+                                         n_startup_trials=min(n_startup_trials, 10), constant_liar=shared)
+    with _creation_lock(url):
+        store = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+        study = optuna.create_study(study_name=name, storage=store, direction=direction, sampler=sampler,
+                                    pruner=make_pruner(pruner, n_startup_trials=n_startup_trials,
+                                                       n_warmup_steps=n_warmup_steps),
+                                    load_if_exists=True)
+        if study.direction.name.lower() != direction:
+            raise ParameterError(f"study {name!r} in {mask(url)} is to {study.direction.name.lower()}; this run "
+                                 f"would {direction}: name another study (-p study NAME)")
+        if identity is not None:
+            _check_identity(study, dict(identity), url)
+    return study
+
+
+def _check_identity(study, wanted: dict[str, Any], url: str) -> None:
+    import json
+
+    wanted = json.loads(json.dumps(wanted, default=str))  # as it reads back from the storage
+    recorded = study.user_attrs.get(IDENTITY_ATTR)
+    if recorded is None:
+        if study.trials:
+            raise ParameterError(f"study {study.study_name!r} in {mask(url)} has {len(study.trials)} trials and no "
+                                 "record of its competition, data or folds: name another study (-p study NAME)")
+        study.set_user_attr(IDENTITY_ATTR, wanted)
+        return
+    differ = [k for k in sorted(set(recorded) | set(wanted)) if recorded.get(k) != wanted.get(k)]
+    if differ:
+        said = "; ".join(f"{k} {_short(recorded.get(k))} there, {_short(wanted.get(k))} here" for k in differ)
+        raise ParameterError(f"study {study.study_name!r} in {mask(url)} holds trials of other settings ({said}): "
+                             "its scores do not compare with this run's; name another study (-p study NAME)")
+
+
+def _short(value: Any) -> str:
+    return repr(value[:12] + "...") if isinstance(value, str) and len(value) == 64 else repr(value)
 
 
 def finished_trials(study) -> int:
@@ -91,23 +240,45 @@ def finished_trials(study) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def tune(study, objective: Callable, n_trials: int, *, timeout: float | None = None, progress: bool = True):
-    """Run ``objective`` until the study holds ``n_trials`` finished trials (resuming counts old ones).
+def _study_is_shared(study) -> bool:
+    """Whether ``study`` lives in a shared storage (Optuna wraps an RDBStorage in a cache, hence ``_backend``)."""
+    from optuna.storages import JournalStorage
 
-    Returns the study. Exceptions other than ``optuna.TrialPruned`` from the objective propagate, after
-    Optuna has stored the failed trial.
+    if isinstance(study._storage, JournalStorage):
+        return True
+    url = str(getattr(getattr(study._storage, "_backend", study._storage), "url", "sqlite:"))
+    return not url.startswith("sqlite")
+
+
+def tune(study, objective: Callable, n_trials: int, *, timeout: float | None = None, progress: bool = True,
+         run_id: str | None = None, adds: bool | None = None):
+    """Run ``objective`` for ``n_trials`` trials; return the study.
+
+    ``adds`` (default: whether the study's storage is shared) says how ``n_trials`` counts: True, this call adds
+    ``n_trials`` trials (a study many runs share); False, it runs until the study holds ``n_trials`` finished
+    trials (a resumed search runs only the missing ones). ``run_id`` is recorded on each trial (user attribute
+    ``run_id``), so ``kit study`` says which run added it. Exceptions other than ``optuna.TrialPruned`` from the
+    objective propagate, after Optuna has stored the failed trial.
     """
     import optuna
 
-    remaining = max(0, n_trials - finished_trials(study))
-    if remaining:
-        verbosity = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our one line per trial replaces Optuna's
-        try:
-            study.optimize(objective, n_trials=remaining, timeout=timeout, show_progress_bar=False,
-                           gc_after_trial=False, callbacks=[_ProgressLine()] if progress else None)
-        finally:
-            optuna.logging.set_verbosity(verbosity)
+    adds = _study_is_shared(study) if adds is None else adds
+    remaining = n_trials if adds else max(0, n_trials - finished_trials(study))
+    if not remaining:
+        return study
+
+    def recorded(trial):
+        if run_id:
+            trial.set_user_attr("run_id", run_id)
+        return objective(trial)
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our one line per trial replaces Optuna's
+    try:
+        study.optimize(recorded, n_trials=remaining, timeout=timeout, show_progress_bar=False,
+                       gc_after_trial=False, callbacks=[_ProgressLine()] if progress else None)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     return study
 
 
@@ -117,12 +288,82 @@ class _ProgressLine:
     def __call__(self, study, trial) -> None:
         value = f"{trial.value:.4f}" if trial.value is not None else trial.state.name.lower()
         params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-        best = study.best_value if any(t.value is not None for t in study.trials) else float("nan")
-        print(f"trial {trial.number}: {value}  {params}  (best {best:.4f})")
+        try:
+            best = f"{study.best_value:.4f}"
+        except ValueError:  # no complete trial yet
+            best = "-"
+        print(f"trial {trial.number}: {value}  {params}  (best {best})")
 
 
 def trials_table(study):
-    """The study's trials as a DataFrame (number, value, state, params), best first."""
-    frame = study.trials_dataframe(attrs=("number", "value", "state", "params", "duration"))
+    """The study's trials as a DataFrame (number, value, state, params, the run that added it), best first."""
+    frame = study.trials_dataframe(attrs=("number", "value", "state", "params", "duration", "user_attrs"))
+    frame = frame.rename(columns={"user_attrs_run_id": "run_id"})
+    frame = frame[[c for c in frame.columns if not c.startswith("user_attrs_")]]
     ascending = study.direction.name == "MINIMIZE"
     return frame.sort_values("value", ascending=ascending, na_position="last").reset_index(drop=True)
+
+
+def load_study(name: str | None, storage: str):
+    """The study ``name`` in ``storage`` (the only one there when ``name`` is ``None``), without a sampler of ours.
+
+    Raises ``ParameterError`` naming the studies the storage holds when ``name`` is not one of them (or is
+    ``None`` and there are several or none).
+    """
+    import optuna
+
+    store = open_storage(storage)
+    names = optuna.get_all_study_names(storage=store)
+    if name is None and len(names) == 1:
+        name = names[0]
+    if name not in names:
+        held = f"its studies are {sorted(names)}" if names else "it holds no study"
+        asked = f"no study {name!r} in {mask(storage)}" if name else f"name a study in {mask(storage)}"
+        raise ParameterError(f"{asked}; {held}")
+    return optuna.load_study(study_name=name, storage=store)
+
+
+def study_report(study, limit: int = 20) -> str:
+    """A text report of a study: what its scores compare on, trial counts by state, the ``limit`` best trials
+    (and the running and failed ones) and the best trial's value and parameters."""
+    import pandas as pd
+
+    lines = [f"study {study.study_name} ({study.direction.name.lower()})"]
+    for key, value in (study.user_attrs.get(IDENTITY_ATTR) or {}).items():
+        lines.append(f"  {key}: {value}")
+    trials = study.get_trials(deepcopy=False)
+    counts: dict[str, int] = {}
+    for trial in trials:
+        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    lines.append(f"trials: {len(trials)}" + (" (" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")"
+                                            if counts else ""))
+    if trials:
+        table = trials_table(study)
+        if "duration" in table:
+            table["duration"] = table["duration"].map(lambda d: f"{d.total_seconds():.1f}s" if pd.notna(d) else "-")
+        shown = table.head(limit)
+        if len(table) > limit:
+            lines.append(f"the {limit} best of {len(table)} trials:")
+        lines.append(shown.to_string(index=False, na_rep="-"))
+    try:
+        best = study.best_trial
+    except ValueError:
+        lines.append("best: none (no complete trial)")
+    else:
+        by = best.user_attrs.get("run_id")
+        lines.append(f"best: trial {best.number} value {best.value:.6g}" + (f" (run {by})" if by else ""))
+        lines.append("  " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
+    return "\n".join(lines)
+
+
+def data_sha256(files: list[Mapping[str, str]], root: str | Path | None) -> str | None:
+    """One sha256 over data files recorded as ``[{path, sha256}]``: their paths relative to ``root`` and their
+    sha256s, so the same files in another folder (another machine) give the same value; ``None`` for no files."""
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    named = [(Path(os.path.relpath(f["path"], root) if root else Path(f["path"]).name).as_posix(), f["sha256"])
+             for f in files]
+    for rel, sha in sorted(named):
+        digest.update(f"{rel}\0{sha}\n".encode())
+    return digest.hexdigest()

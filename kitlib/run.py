@@ -156,6 +156,14 @@ class Run:
         update_manifest(self.dir, data_dir=str(root),
                         data=[{"path": str(p), "sha256": file_sha256(p)} for p in files])
 
+    def data_sha256(self) -> str | None:
+        """One sha256 over the data files :meth:`log_data` recorded (relative paths and contents), ``None`` before
+        it ran: what an Optuna study shared between runs checks (:func:`kitlib.hpo.identity`)."""
+        from .hpo import data_sha256
+
+        manifest = read_manifest(self.dir)
+        return data_sha256(manifest.get("data") or [], manifest.get("data_dir"))
+
     def log_cv(self, cv: dict, oof: Any = None, test: Any = None) -> None:
         """Record the validation summary ``cv`` (``{metric, mean, std, folds, n_rows}``: see
         :meth:`kitlib.folds.CVResult.summary`) and write the prediction tables ``oof`` and ``test``

@@ -63,3 +63,158 @@ def test_trials_table_best_first(tmp_path):
     hpo.tune(study, lambda t: t.suggest_int("k", 0, 100), n_trials=4, progress=False)
     table = hpo.trials_table(study)
     assert list(table["value"]) == sorted(table["value"], reverse=True)
+
+
+# ------------------------------------------------------------------------------------------- shared studies
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from servers import postgres_server, postgres_url  # noqa: E402,F401  (fixtures are used by name)
+
+from kitlib.cli import main  # noqa: E402
+
+# A worker process: joins study "shared" in the storage URL argv[1] with a 1 s heartbeat and a 3 s grace period
+# and runs argv[4] trials; mode "hang" writes the trial number to argv[2] and then never returns.
+WORKER = '''
+import pathlib, sys, time
+from kitlib import hpo
+url, marker, mode, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+study = hpo.create_study("shared", storage=url, pruner="none", heartbeat_s=1, grace_s=3)
+def objective(trial):
+    x = trial.suggest_float("x", 0, 1)
+    if mode == "hang":
+        pathlib.Path(marker).write_text(str(trial.number))
+        time.sleep(3600)
+    return x
+hpo.tune(study, objective, n, progress=False, run_id=mode)
+'''
+
+
+def _worker(tmp_path: Path, url: str, mode: str, n: int) -> subprocess.Popen:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    return subprocess.Popen([sys.executable, str(script), url, str(tmp_path / f"{mode}.marker"), mode, str(n)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_plain_postgresql_url_gets_the_installed_driver():
+    assert hpo.database_url("postgresql://u:p@db.example:5432/optuna") == "postgresql+psycopg://u:p@db.example:5432/optuna"
+    assert hpo.database_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"  # a chosen driver stays
+    assert [hpo.is_shared(u) for u in ("sqlite:///x.db", "journal:/tmp/j.log", "postgresql://h/db")] == [False, True, True]
+    with pytest.raises(ParameterError, match=r"Unknown Optuna storage 'redis://h:\*\*\*@x'; expected sqlite:///PATH"):
+        hpo.storage_kind("redis://h:secret@x")
+
+
+@pytest.mark.parametrize("key, other", [("competition", "sentiment-classification"), ("data_sha256", "b" * 64),
+                                        ("fold_seed", 1)])
+def test_a_study_of_other_settings_is_refused(tmp_path, key, other):
+    mine = {"competition": "recommender", "data_sha256": "a" * 64, "fold_seed": 0}
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    study = hpo.create_study("s", storage=url, identity=mine)
+    hpo.tune(study, lambda t: t.suggest_float("x", 0, 1), 2, progress=False)
+    assert hpo.create_study("s", storage=url, identity=dict(mine)).user_attrs[hpo.IDENTITY_ATTR] == mine  # same: joins
+    with pytest.raises(ParameterError, match=rf"study 's' in sqlite:///.*o.db holds trials of other settings \({key} "
+                                             r".* there, .* here\): .* name another study \(-p study NAME\)"):
+        hpo.create_study("s", storage=url, identity={**mine, key: other})
+
+
+def test_a_study_of_the_other_direction_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    hpo.create_study("s", storage=url, direction="minimize")
+    with pytest.raises(ParameterError, match="study 's' .* is to minimize; this run would maximize"):
+        hpo.create_study("s", storage=url, direction="maximize")
+
+
+def test_processes_sharing_a_journal_add_up_their_trials(tmp_path):
+    url = f"journal:{tmp_path / 'study.log'}"
+    workers = [_worker(tmp_path, url, f"w{i}", 3) for i in range(2)]  # started together: both create the study
+    for w in workers:
+        _, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+    study = hpo.load_study("shared", url)
+    assert hpo.finished_trials(study) == 6
+    assert sorted(t.user_attrs["run_id"] for t in study.trials) == ["w0"] * 3 + ["w1"] * 3
+    assert len({t.params["x"] for t in study.trials}) == 6  # each worker draws its own sampler seed
+
+
+def test_on_sqlite_n_trials_is_the_total_and_on_a_shared_storage_what_a_run_adds(tmp_path):
+    for url, expected in ((f"sqlite:///{tmp_path / 's.db'}", 3), (f"journal:{tmp_path / 's.log'}", 6)):
+        for _ in range(2):
+            study = hpo.create_study("t", storage=url, pruner="none")
+            hpo.tune(study, lambda t: t.suggest_float("x", 0, 1), 3, progress=False)
+        assert hpo.finished_trials(hpo.load_study("t", url)) == expected
+
+
+def test_kit_study_prints_the_trials_best_first_and_the_best(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    study = hpo.create_study("knobs", storage=url, pruner="none", identity={"competition": "recommender", "fold_seed": 0})
+    hpo.tune(study, lambda t: t.suggest_int("k", 0, 100), 4, progress=False, run_id="run-a")
+    best = max(t.value for t in study.trials)
+    assert main(["study", "--storage", url]) == 0  # the only study in the storage
+    out = capsys.readouterr().out
+    assert out.startswith("study knobs (maximize)\n  competition: recommender\n  fold_seed: 0\ntrials: 4 (4 complete)")
+    values = [float(line.split()[1]) for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert values == sorted((t.value for t in study.trials), reverse=True)
+    assert f"value {best:g} (run run-a)" in out
+    assert main(["study", "other", "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kit study: no study 'other' in sqlite:///") and "its studies are ['knobs']" in err
+
+
+def test_a_sigkilled_worker_leaves_a_failed_trial_that_another_worker_retries(tmp_path, postgres_url):
+    hung = _worker(tmp_path, postgres_url, "hang", 1)
+    marker = tmp_path / "hang.marker"
+    for _ in range(1200):
+        if marker.is_file() or hung.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert marker.is_file(), hung.communicate()[1]
+    os.kill(hung.pid, signal.SIGKILL)  # mid-trial: no chance to tell the storage
+    hung.communicate()
+    killed = hpo.load_study("shared", postgres_url).trials
+    assert [t.state.name for t in killed] == ["RUNNING"]
+    time.sleep(4)  # past the 3 s grace period since its last heartbeat
+
+    second = _worker(tmp_path, postgres_url, "second", 1)
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    trials = hpo.load_study("shared", postgres_url).trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+    assert trials[1].params == trials[0].params  # the same point, run again
+    assert trials[1].system_attrs["failed_trial"] == 0  # what RetryHeartbeatStaleTrialCallback records
+    assert trials[1].user_attrs["run_id"] == "second"
+
+
+@pytest.mark.notebook
+def test_two_concurrent_kit_runs_share_one_study_on_postgresql(tmp_path, kit_dirs, postgres_url, capsys):
+    runs, _ = kit_dirs
+    cmd = [sys.executable, "-m", "kitlib.cli", "run", "recommender", "-q", "-p", "smoke", "true",
+           "-p", "storage", postgres_url, "-p", "study", "fm-shared"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in procs:  # kernels started at the same moment: IPC sockets, no port race
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-2000:]
+    manifests = [json.loads(p.read_text()) for p in sorted(runs.glob("*/manifest.json"))]
+    assert len(manifests) == 2 and all(m["params"]["study"] == "fm-shared" for m in manifests)
+    assert all("***" in m["params"]["storage"] for m in manifests)  # the password never reaches the record
+
+    study = hpo.load_study("fm-shared", postgres_url)
+    assert hpo.finished_trials(study) == 4  # smoke: 2 trials each, added up
+    assert sorted(t.user_attrs["run_id"] for t in study.trials) == sorted(m["run_id"] for m in manifests for _ in "ab")
+    identity = study.user_attrs[hpo.IDENTITY_ATTR]
+    assert identity["competition"] == "recommender" and identity["fold_seed"] == 0 and len(identity["data_sha256"]) == 64
+
+    other = subprocess.run(cmd + ["-p", "fold_seed", "1"], capture_output=True, text=True, timeout=900)
+    assert other.returncode == 1
+    assert "holds trials of other settings (fold_seed 0 there, 1 here)" in other.stderr
+    assert hpo.finished_trials(hpo.load_study("fm-shared", postgres_url)) == 4  # nothing was mixed in
+
+    assert main(["study", "fm-shared", "--storage", postgres_url]) == 0
+    out = capsys.readouterr().out
+    assert "trials: 4 (" in out and all(m["run_id"] in out for m in manifests)
+    assert "best: trial" in out and postgres_url.split("@")[0].split(":")[-1] not in out  # no password printed
