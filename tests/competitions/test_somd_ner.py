@@ -1,5 +1,6 @@
-"""SOMD files: strict reading, the demo set, the gazetteer baseline, predictions checks and packing; the
+"""SOMD files: reading, the demo set, the gazetteer baseline, predictions checks and packing; the
 word-level prediction tables of a run, their score and submission, the fold model, and blending two runs."""
+import io
 import os
 import zipfile
 from collections import Counter
@@ -43,10 +44,8 @@ def test_reads_sentences_and_labels_tolerating_trailing_blank_lines_and_crlf(tmp
         ("a b\n", "O B-Software\n", r"train_entities.txt line 1 label 2: unknown label 'B-Software'; expected O or "
                                     r"B-/I- with one of \['Application', "),
         ("a b\nc\n", "O O\n", r"train_entities.txt: 1 lines but train_texts.txt has 2 sentences"),
-        ("a b\n\nc\n", "O O\nO\nO\n", r"train_texts.txt line 2: empty line; expected tokens separated by single"),
-        ("a  b\n", "O O\n", r"train_texts.txt line 1 column 3: extra space; expected tokens separated by single"),
-        ("a b \n", "O O\n", r"train_texts.txt line 1 column 4: extra space"),
-        (" a\n", "O\n", r"train_texts.txt line 1 column 1: extra space"),
+        ("a b\n\nc\n", "O O\nO\nO\n", r"train_texts.txt line 2: empty line; expected tokens separated by spaces"),
+        ("a  b\n", "O O O\n", r"train_entities.txt line 1: 3 labels for 2 tokens"),
         ("", "O\n", r"train_texts.txt: the file is empty; expected one sentence a line"),
         ("a\n", "\n\n", r"train_entities.txt: the file is empty"),
     ],
@@ -56,8 +55,18 @@ def test_reading_errors_name_file_line_and_what_was_expected(tmp_path, texts, en
         somd.read_somd(_write(tmp_path, texts, entities))
 
 
+def test_tokens_are_the_whitespace_separated_fields_as_in_the_real_files(tmp_path):
+    d = _write(tmp_path, "We  used SPSS \n a\tb\n", "O O  B-Application\nO O\n")
+    data = somd.read_somd(d)
+    assert data.train_words == [["We", "used", "SPSS"], ["a", "b"]]
+    assert data.train_labels == [["O", "O", "B-Application"], ["O", "O"]]
+
+
 def test_missing_file_and_bad_encoding_are_named(tmp_path):
-    with pytest.raises(DataError, match="train_texts.txt: no such file"):
+    with pytest.raises(DataError, match=r"found neither train_texts.txt \(Phase I\) nor texts.txt \(Phase II\)"):
+        somd.read_somd(tmp_path)
+    (tmp_path / "train_texts.txt").write_text("a\n")
+    with pytest.raises(DataError, match="train_entities.txt: no such file"):
         somd.read_somd(tmp_path)
     d = _write(tmp_path, "a\n", "O\n")
     (d / "test_texts.txt").write_bytes(b"ok\nbad \xff byte\n")
@@ -115,7 +124,7 @@ def test_write_demo_on_an_up_to_date_folder_writes_nothing(tmp_path):
     before = _mtimes(out)
     assert somd.write_demo(out) == out
     assert _mtimes(out) == before  # nothing rewritten, no temporary file left behind
-    assert sorted(before) == ["test_texts.txt", "train_entities.txt", "train_texts.txt"]
+    assert sorted(before) == ["test_texts.txt", "train_entities.txt", "train_relations.txt", "train_texts.txt"]
     committed = _mtimes(DEMO)
     assert COMPETITIONS["somd-ner"].resolve_data_dir("") == DEMO.resolve()  # runs write_demo on the committed set
     assert _mtimes(DEMO) == committed
@@ -142,76 +151,11 @@ def test_corpus_generator_is_deterministic_and_the_gazetteer_is_a_real_baseline(
     assert 0.3 < f1 < 0.95  # it finds known names but misses unseen ones and tags look-alikes
 
 
-def test_check_predictions_accepts_a_valid_file(tmp_path):
-    d = _write(tmp_path / "data", "a\n", "O\n", test="We used SPSS .\nIt ran\n")
-    path = somd.write_predictions([["O", "O", "B-Application", "O"], ["O", "O"]], tmp_path / "predictions.txt")
-    assert path.read_text() == "O O B-Application O\nO O\n"
-    assert somd.check_predictions(path, d) is None
-    path.write_text(path.read_text() + "\n\n")  # trailing blank lines are tolerated
-    somd.check_predictions(path, d)
-
-
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        ("O O O O\n", r"predictions.txt: 1 lines but test_texts.txt has 2 sentences"),
-        ("O O O\nO O\n", r"predictions.txt line 1: 3 labels for 4 tokens"),
-        ("O O B-Tool O\nO O\n", r"predictions.txt line 1 label 3: unknown label 'B-Tool'"),
-        ("O O O O\nO  O\n", r"predictions.txt line 2 column 3: extra space"),
-        ("O O O O\n\nO O\n", r"predictions.txt line 2: empty line"),
-        ("", r"predictions.txt: the file is empty"),
-    ],
-)
-def test_check_predictions_refuses_and_names_the_first_bad_line(tmp_path, content, message):
-    d = _write(tmp_path / "data", "a\n", "O\n", test="We used SPSS .\nIt ran\n")
-    path = tmp_path / "predictions.txt"
-    path.write_text(content)
-    with pytest.raises(SubmissionError, match=message):
-        somd.check_predictions(path, d)
-
-
-def test_check_predictions_lists_at_most_five_problems(tmp_path):
-    d = _write(tmp_path / "data", "a\n", "O\n", test="a b\n" * 8)
-    path = tmp_path / "predictions.txt"
-    path.write_text("O\n" * 8)
-    with pytest.raises(SubmissionError) as info:
-        somd.check_predictions(path, d)
-    message = str(info.value)
-    assert "line 5: 1 labels for 2 tokens" in message and "line 6" not in message
-
-
-def test_pack_predictions_puts_the_file_at_the_zip_root_reproducibly(tmp_path):
-    path = somd.write_predictions([["O", "B-URL"]], tmp_path / "predictions.txt")
-    first = somd.pack_predictions(path)
-    assert first == tmp_path / "predictions.zip"
-    with zipfile.ZipFile(first) as zf:
-        assert zf.namelist() == ["predictions.txt"] and zf.read("predictions.txt") == path.read_bytes()
-    again = somd.pack_predictions(path, tmp_path / "again.zip")
-    assert again.read_bytes() == first.read_bytes()
-    with pytest.raises(SubmissionError, match="no such predictions file"):
-        somd.pack_predictions(tmp_path / "missing.txt")
-
-
 def test_highlight_marks_each_mention_with_its_type():
     out = somd.highlight_html(["Use", "R", "<4>", "now"], ["O", "B-ProgrammingEnvironment", "B-Version", "O"])
     assert out.startswith("Use <mark") and out.endswith("</mark> now")
     assert "R <sub>ProgrammingEnvironment</sub></mark>" in out and "&lt;4&gt; <sub>Version</sub>" in out
     assert out.count("<mark") == 2
-
-
-def test_kit_submit_refuses_bad_predictions_and_records_good_ones(kit_dirs, tmp_path, capsys):
-    from kitlib import cli, submit
-
-    d = _write(tmp_path / "data", "a\n", "O\n", test="We used SPSS .\nIt ran\n")
-    bad = tmp_path / "bad" / "predictions.txt"
-    bad.parent.mkdir()
-    bad.write_text("O O O O\nO O O\n")
-    assert cli.main(["submit", str(bad), "--competition", "somd-ner", "--data-dir", str(d)]) == 1
-    assert "predictions.txt line 2: 3 labels for 2 tokens" in capsys.readouterr().err
-    assert submit.read_ledger().empty  # a refused file is never recorded
-    good = somd.write_predictions([["O", "O", "B-Application", "O"], ["O", "O"]], tmp_path / "predictions.txt")
-    assert cli.main(["submit", str(good), "--competition", "somd-ner", "--data-dir", str(d)]) == 0
-    assert submit.read_ledger().competition.tolist() == ["somd-ner"]
 
 
 # ------------------------------------------------------------------------------ prediction tables
@@ -300,11 +244,14 @@ def test_to_submission_writes_one_line_per_test_sentence_in_file_order(tmp_path)
     words, gold = GOLD
     d = _write(tmp_path / "data", "a\n", "O\n", test="We used SPSS and R\nRun on Linux\n")
     test = somd.word_frame([_probs(g) for g in gold], [0, 1]).iloc[::-1]
-    text = somd.predictions_to_submission(test, d)
-    assert text == "O O B-Application O B-ProgrammingEnvironment\nO O B-OperatingSystem\n"
-    path = tmp_path / "predictions.txt"
-    path.write_text(text)
-    somd.check_predictions(path, d)
+    data = somd.predictions_to_submission(test, d)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.read("predictions.entities.txt").decode() == (
+            "O O B-Application O B-ProgrammingEnvironment\nO O B-OperatingSystem\n")
+        assert zf.read("predictions.relations.txt").decode() == "\n\n"  # no training relations: no rule
+    path = tmp_path / "predictions.zip"
+    path.write_bytes(data)
+    somd.check_submission(path, d)
     with pytest.raises(DataError, match=r"cover 1 sentences but test_texts.txt has 2; sentences \[1\] have none"):
         somd.predictions_to_submission(test[test.sentence == 0], d)
     short = _write(tmp_path / "short", "a\n", "O\n", test="We used SPSS and R\nRun on\n")
@@ -335,8 +282,9 @@ def test_two_runs_with_complementary_errors_blend_into_a_better_valid_submission
     manifest = run.read_manifest(out)
     assert manifest["status"] == "ok" and manifest["score"] == 1.0 and manifest["cv"]["folds"] == [1.0, 1.0]
     submit.validate_submission(manifest["submission"]["path"], "somd-ner", d)
-    assert Path(manifest["submission"]["path"]).read_text() == (
-        "O O B-Application O B-ProgrammingEnvironment\nO O B-OperatingSystem\n")
+    with zipfile.ZipFile(manifest["submission"]["path"]) as zf:
+        assert zf.read("predictions.entities.txt").decode() == (
+            "O O B-Application O B-ProgrammingEnvironment\nO O B-OperatingSystem\n")
 
 
 # ------------------------------------------------------------------------------------ fold model
@@ -400,10 +348,15 @@ def test_notebook_smoke_writes_word_tables_and_two_seeds_blend(kit_dirs, tmp_pat
     run_dir = execute("somd-ner", {"smoke": "true", "data_dir": str(data_dir), "seed": "1"})
     manifest = run.read_manifest(run_dir)
     assert manifest["status"] == "ok" and manifest["data_dir"] == str(data_dir)
-    assert {"val_entity_f1", "val_entity_f1_gazetteer", "val_token_f1", "o_threshold"} <= set(manifest["metrics"])
-    somd.check_predictions(Path(manifest["submission"]["path"]), data_dir)
+    metrics = manifest["metrics"]
+    assert {"val_entity_f1", "val_relation_f1", "val_somd_score", "val_entity_f1_gazetteer", "val_entity_f1_model",
+            "val_entity_f1_combination", "val_relation_f1_rule", "val_relation_f1_classifier", "o_threshold",
+            "gazetteer_weight", "relation_threshold"} <= set(metrics)
+    assert manifest["score"] == metrics["val_somd_score"] == pytest.approx(
+        (metrics["val_entity_f1"] + metrics["val_relation_f1"]) / 2)
+    somd.check_submission(Path(manifest["submission"]["path"]), data_dir)
     with zipfile.ZipFile(run_dir / "predictions.zip") as zf:
-        assert zf.read("predictions.txt") == Path(manifest["submission"]["path"]).read_bytes()
+        assert zf.namelist() == ["predictions.entities.txt", "predictions.relations.txt"]
     assert not (run_dir / "oof_probs.npz").exists()  # the tables below replace it
 
     # oof.parquet: one row per word of the sentences scored out of fold (smoke: fold 0 of the first 120)
@@ -412,7 +365,7 @@ def test_notebook_smoke_writes_word_tables_and_two_seeds_blend(kit_dirs, tmp_pat
     fold_of = assign_folds(somd.sentence_table(words, labels), n_splits=4, groups="document", seed=0)
     scored = np.flatnonzero(fold_of == 0)
     oof, test = predictions.read(run_dir)
-    assert list(oof.columns) == ["sentence", "token", "fold", "label", *somd.PROBABILITIES]
+    assert list(oof.columns) == ["sentence", "token", "fold", "label", "relations", *somd.PROBABILITIES]
     assert oof.sentence.tolist() == [i for i in scored for _ in words[i]]
     assert oof.token.tolist() == [t for i in scored for t in range(len(words[i]))]
     assert oof.label.tolist() == [lab for i in scored for lab in labels[i]] and (oof.fold == 0).all()
@@ -420,13 +373,13 @@ def test_notebook_smoke_writes_word_tables_and_two_seeds_blend(kit_dirs, tmp_pat
     assert list(test.columns) == ["sentence", "token", *somd.PROBABILITIES]
     assert test.sentence.tolist() == [i for i, w in enumerate(data.test_words) for _ in w]
     cv, metrics = manifest["cv"], manifest["metrics"]
-    assert cv["metric"] == "val_entity_f1" and cv["score"] == pytest.approx(manifest["score"])
-    assert cv["n_rows"] == len(oof) and cv["folds"] == [pytest.approx(cv["mean"])] and cv["std"] == 0.0
-    assert (metrics["val_entity_f1_cv_mean"], metrics["val_entity_f1_cv_std"]) == (cv["mean"], cv["std"])
-    assert metrics["val_entity_f1_argmax"] == pytest.approx(somd.score_predictions(oof))
-    assert somd.score_predictions(oof, metrics["o_threshold"]) == pytest.approx(manifest["score"])
-    assert Path(manifest["submission"]["path"]).read_text() == somd.predictions_to_submission(
-        test, data_dir, metrics["o_threshold"])
+    assert cv["metric"] == "val_somd_score" and cv["score"] == pytest.approx(manifest["score"])
+    assert cv["n_sentences"] == len(scored) and cv["folds"] == [pytest.approx(cv["mean"])] and cv["std"] == 0.0
+    assert (metrics["val_somd_score_cv_mean"], metrics["val_somd_score_cv_std"]) == (cv["mean"], cv["std"])
+    assert metrics["val_somd_score_argmax"] == pytest.approx(somd.score_predictions(oof))
+    gold_relations = [somd.relations.parse_relations_line(line, "x")[0] for line in
+                      oof.groupby("sentence", sort=True)["relations"].first()]
+    assert gold_relations == [data.train_relations[i] for i in scored]
 
     # another seed on the same folds: another model, and the two blend into a valid submission
     other = execute("somd-ner", {"smoke": "true", "data_dir": str(data_dir), "seed": "2"})
