@@ -257,7 +257,7 @@ class PassageRetriever:
                 self.vectorizer_ = pickle.loads((folder / "vectorizer.pkl").read_bytes())  # our own cache only
             elif self.method == "bm25":
                 bm25s = require("bm25s", "pip install bm25s")
-                self.index_ = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
+                self.index_ = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
             else:
                 self.index_ = require("faiss", "pip install faiss-cpu").read_index(str(folder / "index.faiss"))
         except (OSError, ValueError, EOFError, pickle.UnpicklingError, RuntimeError):
@@ -288,14 +288,36 @@ class PassageRetriever:
             parts = [sparse_top_k(q[s:s + 256] @ self.index_, k) for s in range(0, len(queries), 256)]
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         if self.method == "bm25":
-            bm25s = require("bm25s", "pip install bm25s")
-            tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
-            idx, sims = self.index_.retrieve(tokens, k=k, show_progress=False)
-            return _fill(np.asarray(idx, dtype=np.int64), np.asarray(sims, dtype=np.float32), k)
+            return self._bm25_search(queries, k)
         if hasattr(self.index_, "nprobe"):
             self.index_.nprobe = int(self.nprobe)
         sims, idx = self.index_.search(np.ascontiguousarray(self._embed(queries), dtype=np.float32), k)
         return _fill(idx.astype(np.int64), sims.astype(np.float32), k)
+
+
+    def _bm25_search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 top k through one sparse product: bm25s keeps each term's precomputed scores per passage (a
+        term-major sparse matrix), so a block of queries (term counts) times that matrix is every query's
+        scores over the passages it shares a term with; the same sums as ``bm25s.BM25.retrieve``, in scipy's
+        compiled product instead of a dense array per query."""
+        from scipy import sparse
+
+        bm25s = require("bm25s", "pip install bm25s")
+        if not hasattr(self, "term_scores_"):
+            sc = self.index_.scores
+            self.term_scores_ = sparse.csr_matrix((sc["data"], sc["indices"], sc["indptr"]),
+                                                  shape=(len(sc["indptr"]) - 1, int(sc["num_docs"])))
+        vocab = self.index_.vocab_dict
+        rows, cols = [], []
+        for i, tokens in enumerate(bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)):
+            ids = [vocab[t] for t in tokens if t in vocab]
+            rows.extend([i] * len(ids))
+            cols.extend(ids)
+        counts = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)),
+                                   shape=(len(queries), self.term_scores_.shape[0]))
+        counts.sum_duplicates()
+        parts = [sparse_top_k(counts[s:s + 32] @ self.term_scores_, k) for s in range(0, len(queries), 32)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def build_faiss_index(vectors: np.ndarray, factory: str = "Flat", *, seed: int = 0):

@@ -223,3 +223,18 @@ def test_embedding_retrieval_goes_through_faiss_and_is_cached(tmp_path):
                              embed_kwargs={"device": "cpu", "cache_dir": tmp_path / "emb"}).fit(PASSAGES)
     assert again.cached_
     assert again.search(["Which hormone lowers blood sugar?"], top_k=1)[0].tolist() == [[1]]
+
+
+def test_bm25_search_gives_the_scores_of_bm25s_itself():
+    import bm25s
+    import numpy as np
+
+    passages = _synthetic_corpus(300, seed=3)
+    queries = [" ".join(p.split()[:5]) for p in passages[::29]] + ["w5x w5x w7x"]  # a repeated term counts twice
+    retriever = PassageRetriever("bm25", top_k=5).fit(passages)
+    idx, sims = retriever.search(queries)
+    tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
+    _, ref_sims = retriever.index_.retrieve(tokens, k=5, show_progress=False)
+    np.testing.assert_allclose(sims, ref_sims, rtol=1e-5)  # the same best scores...
+    for row, query, s in zip(idx, tokens, sims):  # ...of the passages named (ties may name another)
+        np.testing.assert_allclose(retriever.index_.get_scores(query)[row] if query else 0 * s, s, rtol=1e-5)
