@@ -5,7 +5,10 @@
     kit run COMPETITION|NOTEBOOK [-p NAME VALUE ...] [-c COMPETITION]
                                                         execute the notebook with papermill, keep a run record
     kit params COMPETITION|NOTEBOOK                     list the notebook's parameters
-    kit runs [COMPETITION] [--all]                      the runs, best score first (--all: smoke, failed too)
+    kit runs [COMPETITION] [--all] [--sweep ID]         the runs, best score first (--all: smoke, failed too)
+    kit sweep COMPETITION|NOTEBOOK -p NAME V1,V2 ... [--jobs N | --scheduler tcp://HOST:PORT] [-m MSG]
+                                                        one kit run per grid point, on a Dask cluster
+    kit study [NAME] --storage URL                      an Optuna study's trials and its best
     kit blend RUN RUN [...] [--method weights|mean] [-m MSG]   blend runs' predictions into a new run
     kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload] [--data-dir DIR] [--force]
     kit data download COMPETITION [--dest DIR]          fetch the files through the platform's client
@@ -65,7 +68,47 @@ def cmd_runs(args) -> int:
 
     if args.competition:
         get_competition(args.competition)  # an unknown name is an error listing the known ones
+    if args.sweep:
+        from .run import runs_dir
+        from .sweep import sweep_runs
+
+        rows = [r for r in sweep_runs(args.sweep) if not args.competition or r.get("competition") == args.competition]
+        if not rows:
+            raise ParameterError(f"no runs of sweep {args.sweep!r} in {runs_dir()}")
+        print(format_runs(rows))
+        return 0
     print(format_runs(list_runs(args.competition, include_all=args.all)))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .runs_table import format_runs
+    from .sweep import sweep, sweep_runs
+
+    def finished(point) -> None:
+        values = " ".join(f"{k}={v}" for k, v in point.point.items())
+        what = "ok" if point.ok else f"FAILED ({point.error})"
+        print(f"point {point.index + 1}: {values}: {what}  [{point.seconds:.0f} s]", flush=True)
+
+    where = args.scheduler or f"a local Dask cluster, {args.jobs} at a time"
+    result = sweep(args.target, args.param or [], jobs=args.jobs, scheduler=args.scheduler, message=args.message,
+                   competition=args.competition, on_point=finished, announce=lambda sweep_id, n: print(
+                       f"sweep {sweep_id}: {n} point{'s' if n != 1 else ''} on {where}", flush=True))
+    rows = sweep_runs(result.sweep_id)
+    print(format_runs(rows) if rows else "no run folders were written")
+    for point in result.points:
+        if point.run_dir is None:
+            print(f"point {point.index + 1} wrote no run folder: {point.error}")
+    failed = len(result.failed)
+    print(f"sweep {result.sweep_id}: {len(result.points) - failed} ok, {failed} failed, {result.seconds:.0f} s "
+          f"(again: kit runs --sweep {result.sweep_id})")
+    return 1 if failed else 0
+
+
+def cmd_study(args) -> int:
+    from .hpo import load_study, study_report
+
+    print(study_report(load_study(args.name, args.storage), limit=args.limit))
     return 0
 
 
@@ -196,7 +239,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="table of runs, best score first")
     p.add_argument("competition", nargs="?")
     p.add_argument("--all", action="store_true", help="also smoke, failed, running and interrupted runs")
+    p.add_argument("--sweep", metavar="ID", help="the runs of one sweep (any status)")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("sweep", help="one kit run per point of a grid of parameter values, on a Dask cluster")
+    p.add_argument("target", help="competition name or a notebook path")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUES"),
+                   help="a knob and its comma-separated values (repeatable; the grid is every combination)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time on this machine (a local Dask cluster)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the points on this Dask scheduler's workers")
+    p.add_argument("-c", "--competition", help="the competition a notebook path belongs to")
+    p.add_argument("-m", "--message", default="", help="a note kept in every point's manifest")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("study", help="an Optuna study's trials (best first) and its best trial")
+    p.add_argument("name", nargs="?", help="study name (default: the only study in the storage)")
+    p.add_argument("--storage", required=True, help="Optuna storage URL: sqlite:///PATH, journal:PATH, postgresql://...")
+    p.add_argument("--limit", type=int, default=20, help="most trials listed (default 20)")
+    p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("blend", help="blend the out-of-fold and test predictions of runs into a new run")
     p.add_argument("runs", nargs="+", help="run ids or folders (two or more, one competition)")
