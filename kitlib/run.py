@@ -78,20 +78,28 @@ def read_manifest(run_dir: str | Path) -> dict:
 
 def update_manifest(run_dir: str | Path, **fields: Any) -> dict:
     """Merge ``fields`` into ``manifest.json`` (dict values are merged one level deep); atomic write, with
-    credentials and URL passwords masked (:func:`kitlib.masking.mask`) in everything written."""
+    credentials and URL passwords masked (:func:`kitlib.masking.mask`) in everything written.
+
+    Writers in several processes (``kit run``'s heartbeat, the notebook's kernel) take turns under a file lock
+    (``.manifest.lock`` in the run folder), so no update is lost."""
+    from filelock import FileLock
+
     path = Path(run_dir) / "manifest.json"
-    data = read_manifest(run_dir)
-    for key, value in fields.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    _write_manifest(path, data)
+    with FileLock(str(Path(run_dir) / ".manifest.lock")):
+        data = read_manifest(run_dir)
+        for key, value in fields.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        _write_manifest(path, data)
     return data
 
 
 def _write_manifest(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
+    import threading
+
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
     tmp.write_text(mask(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
     tmp.replace(path)
 
