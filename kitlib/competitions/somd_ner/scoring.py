@@ -19,7 +19,7 @@ from ...tasks.token_classification import decode
 from .labels import LABELS
 
 __all__ = ["entity_score", "somd_scores", "one_hot", "combine", "choose_threshold", "choose_combination",
-           "somd_cv_summary"]
+           "somd_cv_summary", "fold_entity_scores"]
 
 THRESHOLDS = (0.0, *np.round(np.arange(0.30, 0.951, 0.05), 2).tolist())
 WEIGHTS = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)
@@ -109,3 +109,13 @@ def somd_cv_summary(folds: Sequence[int], true_labels, pred_labels, true_relatio
             "std": float(np.std(values)) if values else float("nan"), "folds": values, "fold_ids": ids,
             "n_rows": int(len(folds)), "n_sentences": int(len(folds)), "score": score(np.arange(len(folds))),
             "average": average}
+
+
+def fold_entity_scores(folds: Sequence[int], fold_ids: Sequence[int], true, predictions: dict,
+                       average: str = "micro") -> dict[str, list[float]]:
+    """Entity F1 (``average``) of each fold in ``fold_ids`` for each named prediction (name -> labels aligned
+    with ``true``; ``folds`` gives each sentence's fold): ``{name: [F1 of fold k, ...]}``."""
+    folds = np.asarray(folds)
+    return {name: [entity_score([true[n] for n in np.flatnonzero(folds == k)],
+                                [pred[n] for n in np.flatnonzero(folds == k)], average) for k in fold_ids]
+            for name, pred in predictions.items()}
