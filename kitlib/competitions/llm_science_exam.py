@@ -50,7 +50,7 @@ __all__ = [
     "map3_metric", "SCORES", "prediction_frame", "score_predictions", "predictions_to_submission",
     "check_submission", "question_queries", "add_context", "question_vectors", "option_scores", "OptionScorer",
     "contrastive_fold", "contrastive_checkpoint_fold", "read_extra_questions", "normalise_prompt",
-    "resolve_checkpoints", "write_checkpoint_record", "read_checkpoint_record",
+    "resolve_checkpoints", "write_checkpoint_record", "read_checkpoint_record", "extra_context", "PREDICTION_PARAMS",
 ]
 
 NAME = "llm-science-exam"
@@ -479,6 +479,20 @@ def contrastive_checkpoint_fold(checkpoints: str | Path, Q: np.ndarray, O: np.nd
 
 # ------------------------------------------------------------------------------------ kept models
 CHECKPOINT_RECORD = "run.json"  # in a run's checkpoints/ folder: what predicting from it needs
+PREDICTION_PARAMS = ("retrieval", "retrieval_method", "top_k", "context_weight", "embed_model")  # a run that only
+# predicts takes these from the run that trained (the cross-encoder's max_length is in each model's settings.json)
+
+
+def extra_context(extra: pd.DataFrame, retriever: retrieval.PassageRetriever | None, *, top_k: int = 2,
+                  max_words: int = 150) -> list[str]:
+    """The context of each external question: its own ``context`` when not empty, else (with a fitted
+    ``retriever``) its retrieved passages as :func:`add_context` gives them, else ``""``."""
+    given = extra["context"].astype(str).tolist() if "context" in extra else [""] * len(extra)
+    missing = [i for i, c in enumerate(given) if not c.strip()]
+    if retriever is not None and missing:
+        for i, text in zip(missing, add_context(extra.iloc[missing], retriever, top_k=top_k, max_words=max_words)):
+            given[i] = text
+    return given
 
 
 def resolve_checkpoints(value: str | Path) -> Path:
@@ -512,10 +526,13 @@ def write_checkpoint_record(checkpoints: str | Path, *, run_id: str, params: dic
     return path
 
 
-def read_checkpoint_record(checkpoints: str | Path, train_df: pd.DataFrame) -> tuple[dict, np.ndarray]:
+def read_checkpoint_record(checkpoints: str | Path, train_df: pd.DataFrame | None = None) -> tuple[dict, np.ndarray | None]:
     """``(record, fold ids)``: ``checkpoints/run.json`` and the fold of each question of ``train_df`` (by id) as
-    the training run drew them. Raises ``DataError`` when a question of ``train_df`` was not in that run."""
+    the training run drew them (``None`` without ``train_df``). Raises ``DataError`` when a question of
+    ``train_df`` was not in that run."""
     record = json.loads((Path(checkpoints) / CHECKPOINT_RECORD).read_text())
+    if train_df is None:
+        return record, None
     folds = record["folds"]
     missing = [i for i in train_df["id"].astype(str) if i not in folds]
     if missing:
