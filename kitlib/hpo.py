@@ -182,7 +182,8 @@ def create_study(
     The sampler is seeded with ``seed`` on SQLite (a run is reproducible); on a shared storage each worker draws
     its own seed and TPE uses the constant liar, so concurrent workers do not suggest the same trials. A new study
     records ``identity`` (JSON values); joining a study that recorded other values, or another direction, raises
-    ``ParameterError`` naming what differs. A trial that was running when its process died is failed once its
+    ``ParameterError`` naming what differs, and so does a shared study with trials but no record (a SQLite study
+    from before the record is adopted). A trial that was running when its process died is failed once its
     heartbeat goes stale and retried once (RDB storages; see :func:`open_storage`). Raises ``ParameterError`` for
     an unknown pruner, direction or storage.
     """
@@ -216,7 +217,7 @@ def _check_identity(study, wanted: dict[str, Any], url: str) -> None:
     wanted = json.loads(json.dumps(wanted, default=str))  # as it reads back from the storage
     recorded = study.user_attrs.get(IDENTITY_ATTR)
     if recorded is None:
-        if study.trials:
+        if study.trials and is_shared(url):  # SQLite: one process's own study (resumed from before the record)
             raise ParameterError(f"study {study.study_name!r} in {mask(url)} has {len(study.trials)} trials and no "
                                  "record of its competition, data or folds: name another study (-p study NAME)")
         study.set_user_attr(IDENTITY_ATTR, wanted)

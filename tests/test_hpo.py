@@ -123,6 +123,17 @@ def test_a_study_of_other_settings_is_refused(tmp_path, key, other):
         hpo.create_study("s", storage=url, identity={**mine, key: other})
 
 
+def test_a_shared_study_without_a_record_is_refused_and_an_old_sqlite_one_adopted(tmp_path):
+    mine = {"competition": "recommender", "fold_seed": 0}
+    for url in (f"journal:{tmp_path / 'old.log'}", f"sqlite:///{tmp_path / 'old.db'}"):
+        optuna.create_study(study_name="old", storage=hpo.open_storage(url), direction="maximize").optimize(lambda t: 0.5, n_trials=1)
+    with pytest.raises(ParameterError, match=r"study 'old' in journal:.* has 1 trials and no record of its "
+                                             r"competition, data or folds"):
+        hpo.create_study("old", storage=f"journal:{tmp_path / 'old.log'}", identity=mine)
+    adopted = hpo.create_study("old", storage=f"sqlite:///{tmp_path / 'old.db'}", identity=mine)
+    assert adopted.user_attrs[hpo.IDENTITY_ATTR] == mine and len(adopted.trials) == 1
+
+
 def test_a_study_of_the_other_direction_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'd.db'}"
     hpo.create_study("s", storage=url, direction="minimize")
