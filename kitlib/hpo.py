@@ -132,7 +132,12 @@ def _creation_lock(url: str) -> Iterator[None]:
 
     engine = sqlalchemy.create_engine(database_url(url), poolclass=sqlalchemy.pool.NullPool)
     try:
-        with engine.connect() as conn:
+        try:
+            conn = engine.connect()
+        except sqlalchemy.exc.OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise ParameterError(f"cannot open the Optuna storage {mask(url)}: {mask(reason)}") from None
+        with conn:
             conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_LOCK})
             try:
                 yield
