@@ -12,7 +12,7 @@
     kit blend RUN RUN [...] [--method weights|mean] [-m MSG]   blend runs' predictions into a new run
     kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload] [--data-dir DIR] [--force]
     kit data download COMPETITION [--dest DIR]          fetch the files through the platform's client
-    kit kernel COMPETITION [-p NAME VALUE ...] [--out DIR] [--push]
+    kit kernel COMPETITION [-p NAME VALUE ...] [--model DIR] [--dataset DIR ...] [--checkpoints RUN] [--out DIR] [--push]
     kit competitions                                    the built-in competitions and the project's own
 
 Exit status: 0 on success, 1 when a run, validation or upload failed, 2 for bad usage.
@@ -20,7 +20,9 @@ Exit status: 0 on success, 1 when a run, validation or upload failed, 2 for bad 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import KitError, ParameterError, RunError
@@ -197,8 +199,15 @@ def cmd_kernel(args) -> int:
     comp = get_competition(args.competition)
     params = coerce_parameters(_params(args.param), notebook_parameters(comp.notebook_path))
     out = Path(args.out) if args.out else ROOT / "build" / "kernels" / comp.name
-    bundle = kernel.build_bundle(comp.name, params, out, username=args.username)
+    with warnings.catch_warnings(record=True) as notes:  # printed once, as notes
+        warnings.simplefilter("always")
+        bundle = kernel.build_bundle(comp.name, params, out, username=args.username, model=args.model,
+                                     datasets=args.dataset or (), checkpoints=args.checkpoints)
     print(f"kernel bundle: {bundle}")
+    for att in json.loads((bundle / "bundle.json").read_text())["datasets"]:
+        print(f"  attaches {att['ref']} ({att['role']}: {att['source']}) at {att['mount']}")
+    for note in notes:
+        print(f"note: {note.message}")
     if args.push:
         print(kernel.push_bundle(bundle))
     return 0
@@ -291,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bake a notebook parameter into the kernel (repeatable); -p device cuda turns on Kaggle's GPU")
     p.add_argument("--out", help="bundle folder (default build/kernels/<competition>/)")
     p.add_argument("--username", help="Kaggle user owning the kernel (default: from credentials)")
+    p.add_argument("--model", help="a model folder to attach as a dataset and bake in as -p model")
+    p.add_argument("--dataset", action="append", metavar="DIR", help="a folder to attach as a dataset (repeatable)")
+    p.add_argument("--checkpoints", metavar="RUN", help="a training run (id or folder): attach its checkpoints and "
+                   "predict with them in the kernel, training nothing")
     p.add_argument("--push", action="store_true", help="push through the kaggle client")
     p.set_defaults(func=cmd_kernel)
     return parser

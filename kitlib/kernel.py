@@ -13,6 +13,10 @@
         kitlib-dataset/                       the private Kaggle dataset <user>/kitlib
             dataset-metadata.json
             kitlib-<version>-py3-none-any.whl kitlib's own files as a pure-Python wheel (built here, no pip)
+        datasets/<slug>/                      one private Kaggle dataset <user>/<slug> per attached folder: the
+            dataset-metadata.json             default text model (all-minilm-l6-v2, always), --model, --checkpoints
+            ... the folder's files            (a run's checkpoints/), --dataset; files linked, not copied
+        bundle.json                           what is attached (source folder, dataset, mount path) and notes
 
 How kitlib reaches an offline kernel (the choice): a Kaggle *dataset* holding one wheel file. A dataset is
 what a kernel can attach offline (``dataset_sources``), a wheel is one file that Kaggle should store as it
@@ -21,15 +25,20 @@ is (it unpacks uploaded ``.zip`` archives; the bootstrap also copes if it unpack
 ``KAGGLE_KERNEL_RUN_TYPE`` is set; on Kaggle it finds the wheel under ``/kaggle/input`` (``kitlib/`` first,
 then up to three folder levels down, else a folder holding ``kitlib/``), extracts it into
 ``<tempdir>/kitlib-bundle``, puts that first on ``sys.path`` (no pip run, well under a second) and sets ``KIT_RUNS_DIR=/kaggle/working/runs`` so the run
-record is part of the kernel's output. Only kitlib travels: the kernel uses the packages of Kaggle's image;
-models it needs must be attached as Kaggle datasets or models and named through a parameter.
+record is part of the kernel's output. The kernel uses the packages of Kaggle's image (a baked setting that needs
+one it lacks, such as ``bm25s`` or ``faiss-cpu``, is named in the bundle's notes when it is built); models and
+data travel as datasets: the offline all-MiniLM-L6-v2 (a pip package here, missing there) always, found by the
+bootstrap and named in ``KIT_DEFAULT_MODEL``; ``model`` (``--model DIR``) and ``checkpoints`` (``--checkpoints
+RUN``: a run's ``checkpoints/`` folder, so the kernel predicts without training) are baked in as
+``/kaggle/input/<slug>``, which :func:`kitlib.runtime.input_path` finds wherever Kaggle mounts the dataset.
 
 On Kaggle, ``Competition.resolve_data_dir("")`` finds the competition's files in ``/kaggle/input/<slug>``, and
 :func:`kitlib.runtime.kaggle_output_path` names ``/kaggle/working/<file>``, where Kaggle takes a code competition's
 ``submission.csv`` from.
 
 :func:`push_bundle` uploads the kitlib dataset (new, or a new version), waits until Kaggle has processed it,
-then pushes the kernel through the kaggle client's ``kernels_push``.
+then every attached dataset the same way (folders with sub-folders uploaded with the client's ``dir_mode="zip"``,
+which Kaggle unpacks), then pushes the kernel through the kaggle client's ``kernels_push``.
 
 Imports only the standard library and kitlib's light modules at module level;
 papermill, nbformat and the kaggle client are imported inside the functions that need them.
@@ -40,9 +49,13 @@ import base64
 import hashlib
 import io
 import json
+import os
 import re
+import shutil
 import tomllib
+import warnings
 import zipfile
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -58,6 +71,10 @@ BOOTSTRAP_TAG = "kit-bootstrap"
 PACKAGE_DIR = Path(__file__).resolve().parent
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same wheel bytes
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+DATASETS_DIR = "datasets"
+DEFAULT_MODEL_SLUG = "all-minilm-l6-v2"
+# a baked parameter value that needs a package Kaggle's image lacks -> the package
+MISSING_ON_KAGGLE = {("retrieval_method", "bm25"): "bm25s", ("retrieval_method", "embedding"): "faiss-cpu"}
 
 
 # --------------------------------------------------------------------------------------- bundle
@@ -66,8 +83,16 @@ def kernel_slug(competition: str) -> str:
     return f"{competition}-kit"
 
 
-def build_bundle(competition: str, params: dict, out_dir: Path, username: str | None = None) -> Path:
+def build_bundle(competition: str, params: dict, out_dir: Path, username: str | None = None, *,
+                 model: str | os.PathLike | None = None, datasets: Sequence[str | os.PathLike] = (),
+                 checkpoints: str | os.PathLike | None = None) -> Path:
     """Build the Kaggle kernel bundle of ``competition`` in ``out_dir`` (layout in the module docstring).
+
+    ``model`` (a model folder) is attached and baked in as the ``model`` parameter; ``checkpoints`` (a run id,
+    run folder or ``checkpoints`` folder) is attached and baked in as ``checkpoints``, so the kernel predicts
+    with those fold models and trains nothing; each of ``datasets`` is attached as it is (its mount path is in
+    ``bundle.json``). The default text model is always attached. Notes (a package missing from Kaggle's
+    image, a corpus to attach) are written to ``bundle.json`` and issued as warnings.
 
     ``params`` maps notebook parameters to values (CLI strings are converted to the types declared in
     the notebook's parameters cell, as ``kit run`` does); they are baked into the notebook. ``device``
@@ -78,7 +103,8 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
 
     Raises :class:`ParameterError` for a competition not on Kaggle, a notebook without a ``parameters``
     cell, an unknown parameter or a value that does not fit its type, ``submit=True`` (an offline kernel
-    cannot upload; Kaggle scores its output), or no usable user name.
+    cannot upload; Kaggle scores its output), no usable user name, a folder to attach that does not exist,
+    or ``model``/``checkpoints`` for a notebook without that parameter.
     """
     import nbformat
     from papermill.iorw import load_notebook_node
@@ -98,7 +124,12 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
     known = notebook_parameters(notebook)
     if not known:
         raise ParameterError(f"{notebook} has no cell tagged 'parameters'; cannot bake parameters into it")
-    values = coerce_parameters(dict(params), known)
+    attachments = _attachments(model, datasets, checkpoints, known)
+    params = dict(params)
+    for att in attachments:
+        if att["param"]:
+            params[att["param"]] = att["mount"]
+    values = coerce_parameters(params, known)
     if values.get("submit") is True:
         raise ParameterError("submit must stay False in a Kaggle kernel: it runs offline, and Kaggle scores the "
                              "submission.csv it writes to /kaggle/working")
@@ -129,13 +160,26 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
             cell.outputs = []
             cell.execution_count = None
     spec = (comp.name, Path(comp.source).read_text()) if comp.source else None
-    bootstrap = nbformat.v4.new_code_cell(bootstrap_source(wheel.name, owner, spec))
+    bootstrap = nbformat.v4.new_code_cell(bootstrap_source(wheel.name, owner, spec, DEFAULT_MODEL_SLUG))
     bootstrap.metadata["tags"] = [BOOTSTRAP_TAG]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells.insert(first_code, bootstrap)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     code_file = f"{comp.name}.ipynb"
     nbformat.write(nb, out_dir / code_file)
+
+    shutil.rmtree(out_dir / DATASETS_DIR, ignore_errors=True)  # links only: the sources are never touched
+    for att in attachments:
+        folder = out_dir / DATASETS_DIR / att["slug"]
+        _link_tree(Path(att["source"]), folder)
+        _write_json(folder / "dataset-metadata.json", {
+            "title": att["slug"], "id": f"{owner}/{att['slug']}", "licenses": [{"name": "other"}],
+            "description": f"{att['role']} for the `kit kernel` notebook {comp.name}: {Path(att['source']).name}"})
+        att["ref"] = f"{owner}/{att['slug']}"
+    notes = _bundle_notes(values, known, attachments)
+    _write_json(out_dir / "bundle.json", {"datasets": attachments, "notes": notes})
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
 
     slug = kernel_slug(comp.name)
     _write_json(out_dir / "kernel-metadata.json", {
@@ -148,12 +192,99 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
         "enable_gpu": device.startswith("cuda"),
         "enable_tpu": False,
         "enable_internet": False,
-        "dataset_sources": [dataset_ref],
+        "dataset_sources": [dataset_ref, *(att["ref"] for att in attachments)],
         "competition_sources": [comp.slug],
         "kernel_sources": [],
         "model_sources": [],
     })
     return out_dir
+
+
+def _dataset_slug(name: str) -> str:
+    """A Kaggle dataset slug from a folder name: lower-case letters, digits and '-', 6 to 50 characters (the
+    kaggle client's check)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-") or "data"
+    return slug if len(slug) >= 6 else f"{slug}-files"[:50]
+
+
+def _attachments(model, datasets, checkpoints, known: dict) -> list[dict]:
+    """What a bundle attaches: ``{role, source, slug, param, mount}`` per folder, the default model first."""
+    from .pretrained import default_model_path
+
+    found = [("default text model", default_model_path(), DEFAULT_MODEL_SLUG, None)]
+    if model:
+        found.append(("model", Path(model), None, "model"))
+    if checkpoints:
+        folder = _checkpoints_folder(checkpoints)
+        found.append(("checkpoints", folder, _dataset_slug(f"{folder.parent.name}-checkpoints"), "checkpoints"))
+    found += [("dataset", Path(d), None, None) for d in datasets]
+    out, slugs = [], set()
+    for role, source, slug, param in found:
+        source = Path(source).expanduser().absolute()
+        if not source.is_dir():
+            raise ParameterError(f"kit kernel: the {role} folder {str(source)!r} does not exist; expected a folder to "
+                                 "attach as a Kaggle dataset")
+        if param and param not in known:
+            raise ParameterError(f"kit kernel: --{param} needs a notebook parameter {param!r}; the notebook has "
+                                 f"{sorted(known)}")
+        slug = slug or _dataset_slug(source.name)
+        while slug in slugs:
+            slug = _dataset_slug(f"{slug}-{len(slugs)}")
+        slugs.add(slug)
+        out.append({"role": role, "source": str(source), "slug": slug, "param": param,
+                    "mount": f"{KAGGLE_INPUT}/{slug}"})
+    return out
+
+
+def _checkpoints_folder(value) -> Path:
+    """The ``checkpoints`` folder of a run id, a run folder or the folder itself (one holding ``fold*/``)."""
+    from .run import runs_dir
+
+    for candidate in (Path(value).expanduser(), runs_dir() / str(value)):
+        for folder in (candidate / "checkpoints", candidate):
+            if folder.is_dir() and any(folder.glob("fold*")):
+                return folder
+    raise ParameterError(f"kit kernel --checkpoints {str(value)!r}: no checkpoints folder (fold<k>/ models) in that run "
+                         "folder, under the runs folder, or there; expected a run id or folder of a run that trained")
+
+
+def _bundle_notes(values: dict, known: dict, attachments: list[dict]) -> list[str]:
+    """What the kernel needs beyond the bundle: packages missing from Kaggle's image, a corpus to attach."""
+    effective = {k: str(v.get("default", "")).strip("'\"") for k, v in known.items()}
+    effective.update({k: str(v) for k, v in values.items()})
+    record = {}
+    for att in attachments:
+        path = Path(att["source"]) / "run.json"
+        if att["role"] == "checkpoints" and path.is_file():
+            record = json.loads(path.read_text()).get("params", {})
+            effective.update({k: str(v) for k, v in record.items()})  # the notebook takes these from the run
+    notes = []
+    for (name, value), package in MISSING_ON_KAGGLE.items():
+        if effective.get(name) == value:
+            notes.append(f"{name}={value} needs the package {package}, which Kaggle's image lacks: attach a dataset "
+                         f"holding its wheel (`pip download {package} --no-deps -d DIR`, then --dataset DIR) and "
+                         f"`pip install --no-index --find-links /kaggle/input/<slug> {package}` in a cell, or use "
+                         f"-p {name} tfidf")
+    if str(record.get("retrieval", "")).lower() == "true" and not values.get("corpus"):
+        notes.append("the checkpoints were trained with retrieved context: unless the competition data holds a corpus/ "
+                     "folder, attach the corpus with --dataset DIR and -p corpus /kaggle/input/<its slug>, or the "
+                     "kernel predicts without context")
+    return notes
+
+
+def _link_tree(source: Path, folder: Path) -> None:
+    """Mirror ``source`` into ``folder`` with a symbolic link per file (a copy where links fail); hidden entries
+    and caches are left out."""
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if not path.is_file() or any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
+            continue
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(path.resolve(), target)
+        except OSError:
+            shutil.copy2(path, target)
 
 
 def push_bundle(out_dir: Path) -> str:
@@ -179,18 +310,32 @@ def push_bundle(out_dir: Path) -> str:
                           "`kit kernel COMPETITION --out DIR` first. Nothing was sent.")
     digest = hashlib.sha256(wheels[0].read_bytes()).hexdigest()[:12]
     dataset_ref = push_kaggle_dataset(dataset_dir, f"{wheels[0].name} (sha256 {digest})")
+    attached = []
+    for folder in sorted(p for p in (out_dir / DATASETS_DIR).glob("*") if (p / "dataset-metadata.json").is_file()):
+        nested = any(p.is_dir() for p in folder.iterdir())
+        attached.append(push_kaggle_dataset(folder, f"attached by kit kernel ({folder.name})",
+                                            dir_mode="zip" if nested else "skip"))
     answer = push_kaggle_kernel(out_dir)
-    return f"{answer} (kitlib from dataset {dataset_ref}, {wheels[0].name})"
+    more = f"; attached {', '.join(attached)}" if attached else ""
+    return f"{answer} (kitlib from dataset {dataset_ref}, {wheels[0].name}{more})"
 
 
-def bootstrap_source(wheel_name: str, owner: str, spec: tuple[str, str] | None = None) -> str:
+def bootstrap_source(wheel_name: str, owner: str, spec: tuple[str, str] | None = None,
+                     default_model: str | None = None) -> str:
     """The first code cell of a bundled notebook: on Kaggle, import kitlib from the attached wheel.
 
     ``wheel_name`` is the wheel's file name, ``owner`` the owner of the dataset ``<owner>/kitlib`` (named in
     the error raised when the wheel is not found). ``spec`` is ``(name, TOML text)`` of a competition written by
     ``kit new``: on Kaggle the cell writes it to ``<tempdir>/kit-project/competitions/<name>.toml`` and points
-    ``KIT_PROJECT_DIR`` there, so the notebook finds its competition. Off Kaggle the cell does nothing.
+    ``KIT_PROJECT_DIR`` there, so the notebook finds its competition. ``default_model`` is the slug of the
+    attached default text model: on Kaggle ``KIT_DEFAULT_MODEL`` names the folder where it is found. The cell
+    also sets ``KIT_KAGGLE_INPUT`` to the inputs folder it searched. Off Kaggle the cell does nothing.
     """
+    model = "" if default_model is None else f'''
+    _models = [p.parent for pattern in ("", "*/", "*/*/", "*/*/*/")
+               for p in sorted(_inputs.glob(pattern + "{default_model}/config.json"))]
+    if _models:
+        os.environ.setdefault("KIT_DEFAULT_MODEL", str(_models[0]))'''
     project = "" if spec is None else f'''
     _project = pathlib.Path(tempfile.gettempdir()) / "kit-project"
     (_project / "competitions").mkdir(parents=True, exist_ok=True)
@@ -217,7 +362,8 @@ if os.environ.get("{KAGGLE_RUN_ENV}"):
                                       "{owner}/{DATASET_SLUG} (`kit kernel --push` uploads it)")
         _root = _unpacked[0].parent.parent
     sys.path.insert(0, str(_root))
-    os.environ.setdefault("KIT_RUNS_DIR", "{KAGGLE_WORKING}/runs"){project}
+    os.environ.setdefault("KIT_RUNS_DIR", "{KAGGLE_WORKING}/runs")
+    os.environ.setdefault("KIT_KAGGLE_INPUT", str(_inputs)){model}{project}
 '''
 
 

@@ -58,7 +58,9 @@ def resolve_model(model: str | os.PathLike | None = None) -> Path:
     """
     if model is None or str(model) == "":
         return default_model_path()
-    path = Path(model).expanduser()
+    from .runtime import input_path
+
+    path = input_path(Path(model).expanduser())  # on Kaggle: an attached dataset wherever it is mounted
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ParameterError(f"Model directory {str(path)!r} has no config.json; expected a Hugging Face "

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -46,10 +47,15 @@ seed: int = 0
 smoke: bool = False  # tiny and fast, for tests
 device: str = "auto"  # "auto", "cpu" or "cuda"
 submit: bool = False  # upload the submission
-track: str = "none"  # "none" or "wandb"'''
+track: str = "none"  # "none" or "wandb"
+model: str = ""  # a model folder
+checkpoints: str = ""  # a training run to predict with'''
 
-REPORT = '''import kitlib.competitions, kitlib.kernel
+REPORT = '''import kitlib.competitions, kitlib.kernel, kitlib.pretrained, kitlib.runtime
 print("KITLIB", kitlib.competitions.__file__)
+print("MODEL", kitlib.pretrained.resolve_model(model or None))
+print("DEFAULT", kitlib.pretrained.default_model_path())
+print("CHECKPOINTS", kitlib.runtime.input_path(checkpoints) if checkpoints else None)
 print("PARAMS", n_trials, repr(device), smoke, repr(data_dir))
 print("RUNS", os.environ.get("KIT_RUNS_DIR"))'''
 
@@ -69,6 +75,11 @@ def notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "src" / "demo.ipynb"
     path.parent.mkdir()
     nbformat.write(nb, path)
+    model = tmp_path / "default-model"  # a stand-in for the offline MiniLM, always attached (small uploads)
+    (model / "1_Pooling").mkdir(parents=True)
+    (model / "config.json").write_text('{"model_type": "bert"}')
+    (model / "1_Pooling" / "config.json").write_text("{}")
+    monkeypatch.setenv("KIT_DEFAULT_MODEL", str(model))
     comp = dataclasses.replace(competitions.COMPETITIONS[COMPETITION], notebook=str(path))
     monkeypatch.setitem(competitions.COMPETITIONS, COMPETITION, comp)
     return path
@@ -94,11 +105,13 @@ def test_bundle_metadata_and_files(notebook: Path, tmp_path: Path) -> None:
         "enable_gpu": True,
         "enable_tpu": False,
         "enable_internet": False,
-        "dataset_sources": ["ada/kitlib"],
+        "dataset_sources": ["ada/kitlib", "ada/all-minilm-l6-v2"],
         "competition_sources": [SLUG],
         "kernel_sources": [],
         "model_sources": [],
     }
+    model = json.loads((out / "datasets" / "all-minilm-l6-v2" / "dataset-metadata.json").read_text())
+    assert model["id"] == "ada/all-minilm-l6-v2" and (out / "datasets" / "all-minilm-l6-v2" / "1_Pooling").is_dir()
     dataset = json.loads((out / "kitlib-dataset" / "dataset-metadata.json").read_text())
     assert dataset["id"] == "ada/kitlib" and 6 <= len(dataset["title"]) <= 50 and len(dataset["licenses"]) == 1
     assert [p.name for p in (out / "kitlib-dataset").iterdir() if p.suffix == ".whl"] == [
@@ -167,6 +180,7 @@ def test_bundled_notebook_imports_kitlib_offline_on_kaggle(notebook: Path, tmp_p
     else:  # as if Kaggle had unpacked the upload into a folder
         with zipfile.ZipFile(wheel) as zipped:
             zipped.extractall(inputs / "kitlib" / "unpacked")
+    shutil.copytree(out / "datasets" / "all-minilm-l6-v2", inputs / "all-minilm-l6-v2")
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     assert '"/kaggle/input"' in code[0] and '"/kaggle/working/runs"' in code[0]
     code[0] = code[0].replace('"/kaggle/input"', repr(str(inputs))).replace(
@@ -187,6 +201,7 @@ def test_bundled_notebook_imports_kitlib_offline_on_kaggle(notebook: Path, tmp_p
     assert lines["KITLIB"] == str(bundled_root / "kitlib" / "competitions" / "__init__.py")
     assert lines["PARAMS"] == "3 'cpu' False ''"
     assert lines["RUNS"] == str(working / "runs")
+    assert lines["DEFAULT"] == lines["MODEL"] == str(inputs / "all-minilm-l6-v2")  # the package is not needed
 
 
 def test_bootstrap_cell_does_nothing_off_kaggle(notebook: Path, tmp_path: Path) -> None:
@@ -225,7 +240,8 @@ def test_rebuilding_replaces_the_previous_wheel(notebook: Path, tmp_path: Path) 
     ("params", "error"),
     [
         ({"n_trails": 3},
-         r"Unknown parameter 'n_trails' .*\['data_dir', 'device', 'n_trials', 'seed', 'smoke', 'submit', 'track'\]"),
+         r"Unknown parameter 'n_trails' .*\['checkpoints', 'data_dir', 'device', 'model', 'n_trials', 'seed', 'smoke', "
+         r"'submit', 'track'\]"),
         ({"n_trials": "many"}, r"Parameter 'n_trials' is declared int; cannot read 'many'"),
         ({"submit": "true"}, r"submit must stay False in a Kaggle kernel"),
     ],
@@ -251,7 +267,7 @@ def test_username_from_credentials(notebook: Path, tmp_path: Path, kaggle_client
     config.write_text(json.dumps({"username": "grace", "key": "k"}))
     config.chmod(0o600)
     meta = json.loads((build(tmp_path, username=None) / "kernel-metadata.json").read_text())
-    assert meta["id"] == "grace/llm-science-exam-kit" and meta["dataset_sources"] == ["grace/kitlib"]
+    assert meta["id"] == "grace/llm-science-exam-kit" and meta["dataset_sources"][0] == "grace/kitlib"
 
     monkeypatch.setenv("KAGGLE_USERNAME", "ada")
     meta = json.loads((build(tmp_path, username=None) / "kernel-metadata.json").read_text())
@@ -266,16 +282,17 @@ def test_username_from_credentials(notebook: Path, tmp_path: Path, kaggle_client
 @pytest.fixture
 def kaggle_push(kaggle_server: StubPlatform, kaggle_credentials: tuple[str, str]) -> StubPlatform:
     """The stand-in server with the dataset, blob and kernel routes; the kitlib dataset does not exist yet."""
-    state = {"created": False}
+    state = {"created": False, "slugs": set()}  # created: every dataset exists already
 
     def status(request: Seen) -> tuple:
-        if not state["created"]:
+        if not state["created"] and request.json().get("datasetSlug") not in state["slugs"]:
             return 404, {"code": 404, "message": "Dataset not found"}
         return 200, {"status": "READY"}
 
     def create(request: Seen) -> tuple:
-        state["created"] = True
-        return 200, {"ref": "ada/kitlib", "url": "https://www.kaggle.com/datasets/ada/kitlib", "status": "ok"}
+        state["slugs"].add(request.json()["slug"])
+        return 200, {"ref": f"ada/{request.json()['slug']}", "url": "https://www.kaggle.com/datasets/ada/x",
+                     "status": "ok"}
 
     base = kaggle_server.base_url
     kaggle_server.routes.update({
@@ -301,17 +318,18 @@ def test_push_creates_the_dataset_then_the_kernel(notebook: Path, tmp_path: Path
 
     assert answer == (
         "Kaggle saved version 1 of ada/llm-science-exam-kit: https://www.kaggle.com/code/ada/llm-science-exam-kit "
-        f"(kitlib from dataset ada/kitlib, {wheel.name})"
+        f"(kitlib from dataset ada/kitlib, {wheel.name}; attached ada/all-minilm-l6-v2)"
     )
     order = [r.path.rsplit("/", 1)[-1] for r in kaggle_push.seen]
     assert order[-1] == "SaveKernel" and order.index("CreateDataset") < order.index("SaveKernel")
     assert "CreateDatasetVersion" not in order
-    (blob,) = kaggle_push.requests_to("POST", f"{BLOBS}/StartBlobUpload")
-    assert blob.json()["name"] == wheel.name
-    (put,) = kaggle_push.requests_to("PUT", "/blob/wheel-9")
-    assert put.body == wheel.read_bytes()
-    (create,) = kaggle_push.requests_to("POST", f"{DATASETS}/CreateDataset")
-    body = create.json()
+    blobs = [b.json()["name"] for b in kaggle_push.requests_to("POST", f"{BLOBS}/StartBlobUpload")]
+    assert blobs[0] == wheel.name and sorted(blobs[1:]) == ["1_Pooling.zip", "config.json"]  # the model: zipped folder
+    puts = kaggle_push.requests_to("PUT", "/blob/wheel-9")
+    assert puts[0].body == wheel.read_bytes()
+    creates = kaggle_push.requests_to("POST", f"{DATASETS}/CreateDataset")
+    assert [c.json()["slug"] for c in creates] == ["kitlib", "all-minilm-l6-v2"]
+    body = creates[0].json()
     assert (body["ownerSlug"], body["slug"], body["isPrivate"]) == ("ada", "kitlib", True)
     assert body["files"] == [{"token": "wheel-9"}]
 
@@ -321,7 +339,7 @@ def test_push_creates_the_dataset_then_the_kernel(notebook: Path, tmp_path: Path
     assert sent["newTitle"] == "llm-science-exam kit"
     assert (sent["language"], sent["kernelType"]) == ("python", "notebook")
     assert sent["enableInternet"] is False and sent["enableGpu"] is False and sent["isPrivate"] is True
-    assert sent["datasetDataSources"] == ["ada/kitlib"]
+    assert sent["datasetDataSources"] == ["ada/kitlib", "ada/all-minilm-l6-v2"]
     assert sent["competitionDataSources"] == [SLUG]
     sent_nb = json.loads(sent["text"])
     injected = next(c for c in sent_nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
@@ -334,8 +352,9 @@ def test_push_adds_a_version_to_an_existing_dataset(notebook: Path, tmp_path: Pa
 
     kernel.push_bundle(out)
 
-    (version,) = kaggle_push.requests_to("POST", f"{DATASETS}/CreateDatasetVersion")
+    version, model = kaggle_push.requests_to("POST", f"{DATASETS}/CreateDatasetVersion")
     assert version.json()["ownerSlug"] == "ada" and version.json()["datasetSlug"] == "kitlib"
+    assert model.json()["datasetSlug"] == "all-minilm-l6-v2"
     assert version.json()["body"]["versionNotes"].startswith("kitlib-")
     assert not kaggle_push.requests_to("POST", f"{DATASETS}/CreateDataset")
     assert kaggle_push.requests_to("POST", f"{KERNELS}/SaveKernel")
@@ -358,10 +377,11 @@ def test_push_waits_until_the_dataset_is_processed(notebook: Path, tmp_path: Pat
 
     kernel.push_bundle(build(tmp_path))
 
-    assert replies == sequence
+    assert replies[:4] == sequence and replies[4:] == ["READY", "READY"]  # then the model's check and wait
     calls = [r.path.rsplit("/", 1)[-1] for r in kaggle_push.seen]
-    assert calls[calls.index("CreateDatasetVersion"):] == ["CreateDatasetVersion", "GetDatasetStatus",
-                                                          "GetDatasetStatus", "GetDatasetStatus", "SaveKernel"]
+    assert calls[calls.index("CreateDatasetVersion"):][:4] == ["CreateDatasetVersion", "GetDatasetStatus",
+                                                              "GetDatasetStatus", "GetDatasetStatus"]
+    assert calls[-2:] == ["GetDatasetStatus", "SaveKernel"]  # the attached model too was awaited
 
 
 @pytest.mark.parametrize(
@@ -455,3 +475,114 @@ def test_kit_kernel_command(notebook: Path, tmp_path: Path, kaggle_push: StubPla
 
     assert main(["kernel", COMPETITION, "-p", "n_trails", "3", "--out", str(out), "--username", "ada"]) == 2
     assert "Unknown parameter 'n_trails'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- attached folders
+def fake_run(tmp_path: Path, params: dict) -> Path:
+    """A run folder with a checkpoints/ folder as a training run of the notebook leaves it (tiny files)."""
+    run_dir = tmp_path / "runs" / "llm-science-exam-20260101-000000-abcd"
+    for k in (0, 1):
+        (run_dir / "checkpoints" / f"fold{k}" / "contrastive").mkdir(parents=True)
+        (run_dir / "checkpoints" / f"fold{k}" / "config.json").write_text("{}")
+        (run_dir / "checkpoints" / f"fold{k}" / "contrastive" / "seed0.pt").write_bytes(b"w")
+    (run_dir / "checkpoints" / "run.json").write_text(json.dumps({"run_id": run_dir.name, "params": params}))
+    return run_dir
+
+
+def test_model_checkpoints_and_datasets_are_attached_and_found_offline(notebook: Path, tmp_path: Path) -> None:
+    model = tmp_path / "My DeBERTa v3 large"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "deberta-v2"}')
+    corpus = tmp_path / "wiki"
+    corpus.mkdir()
+    (corpus / "a.parquet").write_bytes(b"PAR1")
+    run_dir = fake_run(tmp_path, {"retrieval": True, "retrieval_method": "tfidf"})
+
+    with pytest.warns(UserWarning, match="trained with retrieved context"):
+        out = kernel.build_bundle(COMPETITION, {"device": "cpu"}, tmp_path / "bundle", username="ada", model=model,
+                                  datasets=[corpus], checkpoints=run_dir)
+
+    meta = json.loads((out / "kernel-metadata.json").read_text())
+    ckpt = "llm-science-exam-20260101-000000-abcd-checkpoints"
+    assert meta["dataset_sources"] == ["ada/kitlib", "ada/all-minilm-l6-v2", "ada/my-deberta-v3-large", f"ada/{ckpt}",
+                                       "ada/wiki-files"]
+    for slug in ("my-deberta-v3-large", ckpt, "wiki-files"):
+        dataset = json.loads((out / "datasets" / slug / "dataset-metadata.json").read_text())
+        assert dataset["id"] == f"ada/{slug}" and 6 <= len(slug) <= 50 and 6 <= len(dataset["title"]) <= 50
+    assert (out / "datasets" / ckpt / "fold1" / "contrastive" / "seed0.pt").read_bytes() == b"w"
+    nb = nbformat.read(out / "llm-science-exam.ipynb", as_version=4)
+    injected = next(c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "model = '/kaggle/input/my-deberta-v3-large'" in injected.replace('"', "'")
+    assert f"checkpoints = '/kaggle/input/{ckpt}'" in injected.replace('"', "'")
+    notes = json.loads((out / "bundle.json").read_text())["notes"]
+    assert len(notes) == 1 and "attach the corpus with --dataset DIR and -p corpus" in notes[0]
+
+    # on Kaggle, with the datasets mounted one level deeper than /kaggle/input/<slug>
+    inputs, working, temp = tmp_path / "kaggle" / "input", tmp_path / "kaggle" / "working", tmp_path / "tmp"
+    for slug in ("all-minilm-l6-v2", "my-deberta-v3-large", ckpt):
+        shutil.copytree(out / "datasets" / slug, inputs / "datasets" / "ada" / slug)
+    (inputs / "kitlib").mkdir(parents=True)
+    (wheel,) = (out / "kitlib-dataset").glob("*.whl")
+    (inputs / "kitlib" / wheel.name).write_bytes(wheel.read_bytes())
+    working.mkdir()
+    temp.mkdir()
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    code[0] = code[0].replace('"/kaggle/input"', repr(str(inputs))).replace(
+        '"/kaggle/working/runs"', repr(str(working / "runs")))
+    script = ("import sys\n"
+              "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__.lower()]\n"
+              + "\n".join(code))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "PYTHON"))}
+    env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", TMPDIR=str(temp))
+    done = subprocess.run([sys.executable, "-c", script], cwd=working, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert lines["MODEL"] == str(inputs / "datasets" / "ada" / "my-deberta-v3-large")
+    assert lines["CHECKPOINTS"] == str(inputs / "datasets" / "ada" / ckpt)
+    assert lines["DEFAULT"] == str(inputs / "datasets" / "ada" / "all-minilm-l6-v2")
+
+
+@pytest.mark.parametrize(("params", "record", "package"), [
+    ({"retrieval_method": "bm25"}, None, "bm25s"),
+    ({}, {"retrieval_method": "embedding"}, "faiss-cpu"),  # the checkpoints' run decides in the kernel
+])
+def test_a_bundle_needing_a_package_missing_from_kaggle_says_so(notebook: Path, tmp_path: Path, params, record,
+                                                                package, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kitlib.execute
+
+    known = dict(kitlib.execute.notebook_parameters(notebook))
+    known["retrieval_method"] = {"default": "'tfidf'", "type": "str", "help": ""}
+    monkeypatch.setattr(kitlib.execute, "notebook_parameters", lambda path: known)
+    run_dir = fake_run(tmp_path, record) if record else None
+    with pytest.warns(UserWarning, match=rf"needs the package {package}, which Kaggle's image lacks"):
+        out = kernel.build_bundle(COMPETITION, params, tmp_path / "bundle", username="ada", checkpoints=run_dir)
+    assert package in json.loads((out / "bundle.json").read_text())["notes"][0]
+
+
+def test_attaching_a_missing_folder_is_refused(notebook: Path, tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match=r"the model folder .*nowhere' does not exist"):
+        build_attached(tmp_path, model=tmp_path / "nowhere")
+    with pytest.raises(ParameterError, match=r"--checkpoints 'no-such-run': no checkpoints folder"):
+        build_attached(tmp_path, checkpoints="no-such-run")
+
+
+def build_attached(tmp_path: Path, **kw) -> Path:
+    return kernel.build_bundle(COMPETITION, {}, tmp_path / "bundle", username="ada", **kw)
+
+
+def test_push_sends_every_attached_dataset_with_folders_zipped(notebook: Path, tmp_path: Path,
+                                                                kaggle_push: StubPlatform) -> None:
+    run_dir = fake_run(tmp_path, {"retrieval": False})
+    out = build_attached(tmp_path, checkpoints=run_dir)
+
+    answer = kernel.push_bundle(out)
+
+    ckpt = "llm-science-exam-20260101-000000-abcd-checkpoints"
+    assert answer.endswith(f"attached ada/all-minilm-l6-v2, ada/{ckpt})")
+    creates = {c.json()["slug"]: c.json() for c in kaggle_push.requests_to("POST", f"{DATASETS}/CreateDataset")}
+    assert set(creates) == {"kitlib", "all-minilm-l6-v2", ckpt} and all(c["isPrivate"] for c in creates.values())
+    names = [b.json()["name"] for b in kaggle_push.requests_to("POST", f"{BLOBS}/StartBlobUpload")]
+    assert {"fold0.zip", "fold1.zip", "run.json"} <= set(names)  # the client zipped the fold folders
+    (save,) = kaggle_push.requests_to("POST", f"{KERNELS}/SaveKernel")
+    assert save.json()["datasetDataSources"] == ["ada/kitlib", "ada/all-minilm-l6-v2", f"ada/{ckpt}"]

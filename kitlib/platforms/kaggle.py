@@ -283,11 +283,12 @@ def kaggle_username() -> str | None:
     return name or None
 
 
-def push_kaggle_dataset(folder: Path, version_notes: str) -> str:
+def push_kaggle_dataset(folder: Path, version_notes: str, dir_mode: str = "skip") -> str:
     """Upload the folder ``folder`` as a private Kaggle dataset (a new one, or a new version); wait until ready.
 
     ``folder/dataset-metadata.json`` holds ``id`` (``owner/slug``), ``title`` and ``licenses``; every
-    plain file beside it is uploaded (sub-folders are skipped). When Kaggle knows the dataset (its status
+    plain file beside it is uploaded; sub-folders are skipped (``dir_mode="skip"``) or each sent as one zip
+    archive that Kaggle unpacks (``"zip"``: a model or checkpoints folder). When Kaggle knows the dataset (its status
     call answers) the client's ``dataset_create_version`` adds a version with ``version_notes``,
     otherwise ``dataset_create_new`` creates it private. Then the status is polled every
     ``DATASET_POLL_S`` seconds until Kaggle reports it ``ready`` (a kernel can only attach a processed
@@ -311,9 +312,9 @@ def push_kaggle_dataset(folder: Path, version_notes: str) -> str:
         try:
             exists = _kaggle_dataset_status(api, ref) is not None
             if exists:
-                response = api.dataset_create_version(str(folder), version_notes, quiet=False, dir_mode="skip")
+                response = api.dataset_create_version(str(folder), version_notes, quiet=False, dir_mode=dir_mode)
             else:
-                response = api.dataset_create_new(str(folder), public=False, quiet=False, dir_mode="skip")
+                response = api.dataset_create_new(str(folder), public=False, quiet=False, dir_mode=dir_mode)
         except requests.RequestException as exc:
             raise UploadError(f"{failed}: {_http_answer(exc, _KAGGLE_PUSH_HINTS)}{_said(said)}") from exc
         except ValueError as exc:  # the client's own checks of dataset-metadata.json
