@@ -162,3 +162,14 @@ def test_the_token_classifier_trains_with_two_processes_as_with_one(tiny_checkpo
     assert two.best_epoch == one.best_epoch and len(one.val_probs) == len(two.val_probs) == 3
     for a, b in zip(one.val_probs, two.val_probs):  # the caller gets the best model's validation probabilities
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.notebook
+def test_the_somd_notebook_trains_its_folds_with_two_processes(kit_dirs):
+    from kitlib.execute import execute
+
+    run_dir = execute("somd-ner", {"smoke": "true", "processes": "2"})
+    manifest = run.read_manifest(run_dir)
+    assert manifest["status"] == "ok", manifest.get("error")
+    assert manifest["params"]["processes"] == 2 and manifest["metrics"]
+    assert (run_dir / "checkpoints" / "fold0" / train.TRAIN_STATE).is_file()

@@ -216,7 +216,8 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
                        resume_from: str | os.PathLike | None = None, seed: int = 0, n_seeds: int = 1,
                        device: str = "auto", metric=None, metric_name: str = "score", callbacks: Sequence = (),
                        progress: bool = True, extra_df: pd.DataFrame | None = None,
-                       extra_context: Sequence[str] | None = None, tta: int = 1, tta_seed: int = 0):
+                       extra_context: Sequence[str] | None = None, tta: int = 1, tta_seed: int = 0,
+                       processes: int = 1):
     """A fold function for :func:`kitlib.folds.cross_validate` over the questions of ``train_df``.
 
     For each fold it fine-tunes ``n_seeds`` cross-encoders (:func:`load_multiple_choice_model` of ``model``;
@@ -229,9 +230,9 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
     prompts.
 
     The recipe is :func:`kitlib.train.fit`'s: ``max_grad_norm``, ``lr_decay``, ``ema``, ``grad_checkpointing``,
-    ``eval_every``, ``amp_dtype``. With ``checkpoints`` (e.g. ``run.dir / "checkpoints"``) each model is
-    saved in ``checkpoints/fold<k>/`` (``fold<k>/seed<t>/`` with several seeds) with its tokenizer and a
-    ``settings.json``, the training state every epoch (or ``checkpoint_every`` steps); ``resume_from`` (an
+    ``eval_every``, ``amp_dtype``, ``processes`` (DDP here). With ``checkpoints`` (``run.dir / "checkpoints"``)
+    each model is saved in ``checkpoints/fold<k>/`` (``fold<k>/seed<t>/`` with several seeds) with its tokenizer,
+    a ``settings.json`` and the training state every epoch (or ``checkpoint_every`` steps); ``resume_from`` (an
     earlier run folder or its ``checkpoints``) continues the folds it holds (:func:`kitlib.train.fold_checkpoint`).
 
     ``extra_df`` (questions with ``prompt``, the option columns and ``answer``; ``extra_context`` one string
@@ -287,7 +288,8 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
                          weight_decay=weight_decay, max_grad_norm=max_grad_norm, lr_decay=lr_decay, ema=ema,
                          grad_checkpointing=grad_checkpointing, eval_every=eval_every, amp_dtype=amp_dtype,
                          checkpoint_dir=folder, checkpoint_every=checkpoint_every, resume=resume, device=device,
-                         seed=seed + s, callbacks=list(callbacks), progress=progress, desc=f"fold {k} seed {seed + s}")
+                         seed=seed + s, callbacks=list(callbacks), progress=progress, desc=f"fold {k} seed {seed + s}",
+                         processes=processes)
             if folder is not None:
                 save_tokenizer_and_settings(folder, None, {"best_epoch": result.best_epoch,
                                                            "best_score": result.best_score})

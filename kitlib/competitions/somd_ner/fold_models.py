@@ -46,6 +46,7 @@ def transformer_fold(
     resume_from: str | os.PathLike | None = None,
     wandb_run=None,
     progress: bool = True,
+    processes: int = 1,
     relations: Sequence[Sequence[tuple[str, int, int]]] | None = None,
     relation_epochs: int = 25,
     relation_lr: float = 2e-3,
@@ -61,7 +62,7 @@ def transformer_fold(
     ``o_threshold``, None for argmax): that choice sees the validation fold.
 
     The recipe is :func:`kitlib.train.fit`'s (``max_grad_norm``, ``lr_decay``, ``ema``,
-    ``grad_checkpointing``, ``eval_every``, ``amp_dtype``). With ``checkpoints`` (e.g.
+    ``grad_checkpointing``, ``eval_every``, ``amp_dtype``, ``processes``). With ``checkpoints`` (e.g.
     ``run.dir / "checkpoints"``) each model is saved in ``checkpoints/fold<k>/`` (``fold<k>/seed<t>/`` with
     several seeds): the best weights by ``save_pretrained``, the tokenizer, ``settings.json`` (labels,
     windows, best epoch) and the training state every epoch (or ``checkpoint_every`` steps);
@@ -112,7 +113,8 @@ def transformer_fold(
                 lr_decay=lr_decay, ema=ema, grad_checkpointing=grad_checkpointing, eval_every=eval_every,
                 amp_dtype=amp_dtype, o_threshold=o_threshold, device=device, checkpoint_dir=folder,
                 checkpoint_every=checkpoint_every, resume=resume, seed=seed + s, callbacks=callbacks,
-                progress=progress, desc=f"fold {k}" + (f" seed {seed + s}" if n_seeds > 1 else ""))
+                progress=progress, desc=f"fold {k}" + (f" seed {seed + s}" if n_seeds > 1 else ""),
+                processes=processes)
             if folder is not None:
                 save_tokenizer_and_settings(folder, None, {"best_epoch": fit.best_epoch, "best_score": fit.best_score})
             test = tc.predict_word_probs(fit.model, test_enc, device=device, amp_dtype=amp_dtype)
