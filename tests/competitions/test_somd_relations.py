@@ -168,11 +168,11 @@ def test_decoding_keeps_the_best_type_below_the_none_threshold_and_one_per_subje
     assert union == ("none", "URL_of", "Version_of") and np.allclose(averaged[0][0][2], [0.4, 0.05, 0.55])
 
 
-def test_transformer_fold_trains_a_relation_classifier_on_the_fold_encoder(tiny_checkpoints):  # noqa: F811
+def test_transformer_fold_trains_a_relation_classifier_on_the_fold_encoder(tiny_checkpoints, tmp_path):  # noqa: F811
     c = somd.generate_somd(40, 6, seed=3, negative_share=0.1)
     fit_fold = somd.transformer_fold(c.train_words, c.train_labels, c.test_words, model=str(tiny_checkpoints["bert"]),
                                      epochs=1, max_length=32, batch_size=8, device="cpu", progress=False,
-                                     relations=c.train_relations, relation_epochs=2)
+                                     relations=c.train_relations, relation_epochs=2, checkpoints=tmp_path)
     result = fit_fold(0, np.arange(10, 40), np.arange(10))
     part = result.info["relations"]
     assert part["val_sentences"] == list(range(10)) and len(part["test_vectors"]) == 6
@@ -183,6 +183,12 @@ def test_transformer_fold_trains_a_relation_classifier_on_the_fold_encoder(tiny_
         e, part["classifier"].pairs_)) for e in gold) > 0
     test, _ = rm.test_relation_scores([result.info], [somd.mentions(w, lab) for w, lab in zip(c.test_words, c.test_labels)])
     assert len(test) == 6 and all(np.isclose(p.sum(), 1.0) for pairs in test for _, _, p in pairs)
+    saved = rm.RelationClassifier.load(tmp_path / "fold0" / "relation_classifier.pt")  # kept with the fold model
+    vectors = [v.astype(np.float32) for v in part["val_vectors"]]
+    again = saved.predict_proba(vectors, gold)
+    assert saved.classes_ == part["classifier"].classes_ and all(
+        np.allclose(p, q) for a, b in zip(again, part["classifier"].predict_proba(vectors, gold))
+        for (_, _, p), (_, _, q) in zip(a, b))
 
 
 def test_rule_out_of_fold_learns_on_the_other_folds_only():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def transformer_fold(
             if relations is not None and s == 0:
                 info["relations"] = _relation_fold(fit.model, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc,
                                                    epochs=relation_epochs, lr=relation_lr, seed=seed + k, device=device,
-                                                   amp_dtype=amp_dtype)
+                                                   amp_dtype=amp_dtype, folder=folder)
             val_probs = _add(val_probs, fit.val_probs, n_seeds)
             test_probs = _add(test_probs, test, n_seeds)
             info["train_sentences"].append(int(len(kept)))
@@ -133,9 +134,11 @@ def transformer_fold(
     return fit_fold
 
 
-def _relation_fold(net, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc, *, epochs, lr, seed, device, amp_dtype) -> dict:
+def _relation_fold(net, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc, *, epochs, lr, seed,
+                   device, amp_dtype, folder=None) -> dict:
     """Word vectors of the fold's token classifier for its training, validation and test sentences, and a
-    relation classifier trained on the training sentences' gold entities and relations."""
+    relation classifier trained on the training sentences' gold entities and relations (saved in ``folder``
+    as ``relation_classifier.pt`` when given)."""
     from . import mentions
     from .relation_model import RelationClassifier
 
@@ -145,6 +148,8 @@ def _relation_fold(net, words, labels, relations, kept, val_idx, train_enc, val_
     ents = [mentions(words[i], labels[i]) for i in kept]
     clf = RelationClassifier(epochs=epochs, lr=lr, seed=seed, device="cpu").fit(
         vectors(train_enc), ents, [relations[i] for i in kept])
+    if folder is not None:
+        clf.save(Path(folder) / "relation_classifier.pt")
     return {"classifier": clf, "val_sentences": [int(i) for i in val_idx],
             "val_vectors": [v.astype(np.float16) for v in vectors(val_enc)],
             "test_vectors": [v.astype(np.float16) for v in vectors(test_enc)]}

@@ -119,6 +119,30 @@ class RelationClassifier:
         self.model_, self.history_ = result.model, result.history
         return self
 
+    def save(self, path) -> None:
+        """Write the fitted classifier (settings, classes, type pairs, weights) to ``path`` with ``torch.save``."""
+        import torch
+
+        torch.save({"settings": {k: getattr(self, k) for k in ("epochs", "lr", "hidden", "dropout", "batch_size",
+                                                                 "weight_decay", "seed", "device")},
+                    "classes": self.classes_, "pairs": {k: sorted(v) for k, v in self.pairs_.items()},
+                    "width": None if self.model_ is None else self.model_.norm.normalized_shape[0],
+                    "state_dict": None if self.model_ is None else self.model_.state_dict()}, path)
+
+    @classmethod
+    def load(cls, path) -> RelationClassifier:
+        """A classifier written by :meth:`save`."""
+        import torch
+
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        clf = cls(**saved["settings"])
+        clf.classes_, clf.pairs_ = tuple(saved["classes"]), {k: frozenset(v) for k, v in saved["pairs"].items()}
+        clf.history_, clf.model_ = [], None
+        if saved["state_dict"] is not None:
+            clf.model_ = _network(saved["width"], len(clf.classes_), clf.hidden, clf.dropout)
+            clf.model_.load_state_dict(saved["state_dict"])
+        return clf
+
     def predict_proba(self, vectors: Sequence[np.ndarray], entities: Sequence[Sequence[tuple]]) -> ScoredPairs:
         """Per sentence, ``(subject start, object start, probabilities over classes_)`` for each candidate pair.
         Raises ``ParameterError`` before ``fit`` or when the counts of ``vectors`` and ``entities`` differ."""
