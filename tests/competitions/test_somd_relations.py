@@ -70,6 +70,13 @@ def test_malformed_entries_are_skipped_and_each_named_by_file_line_and_entry(tmp
         somd.read_somd(tmp_path, strict=True)
 
 
+def test_indices_counted_from_one_are_said_first(tmp_path):
+    data = somd.read_somd(_write(tmp_path, "Version_of\t4\t3; Developer_of\t6\t3\nPlugIn_of\t5\t3\n\n"))
+    assert data.train_relations == [[], [], []]
+    assert data.relation_problems[0] == ("train_relations.txt: 3 of 3 entries point one token after entity starts; "
+                                         "the file seems to count tokens from 1, expected from 0")
+
+
 def test_relation_line_counts(tmp_path):
     data = somd.read_somd(_write(tmp_path, "Version_of\t3\t2\n"))  # trailing empty lines cut off: said, not guessed
     assert data.train_relations == [[("Version_of", 3, 2)], [], []]

@@ -122,16 +122,25 @@ def read_relations(path, sentences: Sequence[Sequence[str]], entities: Sequence[
     elif len(lines) < len(sentences):
         problems.append(f"{path.name}: {len(lines)} lines for {len(sentences)} sentences of {texts_name}; the last "
                         f"{len(sentences) - len(lines)} taken to have no relation")
-    out = []
+    out, n_entries, n_shifted = [], 0, 0
     for number, words in enumerate(sentences, start=1):
         line = lines[number - 1] if number <= len(lines) else ""
         where = f"{path.name} line {number}"
         rels, bad = parse_relations_line(line, where)
-        rels, wrong = check_relations(rels, words, None if entities is None else entities[number - 1], where)
+        ents = None if entities is None else entities[number - 1]
+        if ents is not None:  # would the entries fit if the file counted tokens from 1?
+            starts = {e[1] for e in ents}
+            n_entries += len(rels)
+            n_shifted += sum(s - 1 in starts and o - 1 in starts and not (s in starts and o in starts)
+                             for _, s, o in rels)
+        rels, wrong = check_relations(rels, words, ents, where)
         if strict and (bad or wrong):
             raise DataError((bad + wrong)[0])
         problems += bad + wrong
         out.append(rels)
+    if n_entries and n_shifted > n_entries / 2:
+        problems.insert(0, f"{path.name}: {n_shifted} of {n_entries} entries point one token after entity starts; the "
+                           "file seems to count tokens from 1, expected from 0")
     return out, problems
 
 
