@@ -81,7 +81,8 @@ def relation_report(y_true: Relations, y_pred: Relations):
     counts = relation_counts(y_true, y_pred)
     rows = {k: {**_prf(c["tp"], c["predicted"], c["support"]), "support": c["support"], "predicted": c["predicted"]}
             for k, c in counts.items()}
-    total = {"support": sum(c["support"] for c in counts.values()), "predicted": sum(c["predicted"] for c in counts.values())}
+    total = {"support": sum(c["support"] for c in counts.values()),
+             "predicted": sum(c["predicted"] for c in counts.values())}
     micro, macro = relation_prf(y_true, y_pred, "micro"), relation_prf(y_true, y_pred, "macro")
     rows["micro"] = {**{k: micro[k] for k in ("precision", "recall", "f1")}, **total}
     rows["macro"] = {**{k: macro[k] for k in ("precision", "recall", "f1")}, **total}

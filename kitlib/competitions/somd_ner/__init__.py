@@ -223,7 +223,8 @@ def read_somd(data_dir: str | Path, phase: str = "auto", strict: bool = False) -
     words = read_texts(data_dir / texts)
     labels = read_labels(data_dir / entities, words, texts_name=texts)
     if (data_dir / relations).is_file():
-        rels, problems = read_relations(data_dir / relations, words, [mentions(w, lab) for w, lab in zip(words, labels)],
+        entities_of = [mentions(w, lab) for w, lab in zip(words, labels)]
+        rels, problems = read_relations(data_dir / relations, words, entities_of,
                                         texts_name=texts, strict=strict)
     else:
         rels, problems = [[] for _ in words], [f"{relations}: no such file in {data_dir}; no relations to learn"]

@@ -120,9 +120,10 @@ def transformer_fold(
                 save_tokenizer_and_settings(folder, None, {"best_epoch": fit.best_epoch, "best_score": fit.best_score})
             test = tc.predict_word_probs(fit.model, test_enc, device=device, amp_dtype=amp_dtype)
             if relations is not None and s == 0:
-                info["relations"] = _relation_fold(fit.model, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc,
-                                                   epochs=relation_epochs, lr=relation_lr, seed=seed + k, device=device,
-                                                   amp_dtype=amp_dtype, folder=folder)
+                info["relations"] = _relation_fold(
+                    fit.model, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc,
+                    epochs=relation_epochs, lr=relation_lr, seed=seed + k, device=device, amp_dtype=amp_dtype,
+                    folder=folder)
             val_probs = _add(val_probs, fit.val_probs, n_seeds)
             test_probs = _add(test_probs, test, n_seeds)
             info["train_sentences"].append(int(len(kept)))

@@ -161,7 +161,8 @@ def check_submission(path: Path, data_dir: Path | None, max_errors: int = 5) -> 
         if unknown:
             problems.append(f"{where}: unknown relation type {unknown[0]!r}; expected one of {sorted(allowed)}")
         ents = predicted[number - 1] if number <= len(predicted) else None
-        problems += [p.replace("an entity", "a predicted entity") for p in check_relations(rels, tokens, ents, where)[1]]
+        wrong = check_relations(rels, tokens, ents, where)[1]
+        problems += [p.replace("an entity", "a predicted entity") for p in wrong]
         if len(problems) >= max_errors:
             break
     if problems:
