@@ -316,8 +316,7 @@ def submit(target: str, competition: str | None = None, *, message: str = "", up
     unless ``force`` (then recorded as edited: the run id kept, no score, the message marked ``[edited]``).
     With ``upload``, the submission is recorded ``uploading`` before the platform's client is called (each of
     its calls limited to ``timeout_s``, see :func:`kitlib.platforms.upload`), then settled by another row.
-    Returns the ledger row (the settled one). A code competition's file is never uploaded: ``UploadError``
-    pointing at ``kit kernel --push``, before anything is recorded or sent. Raises ``SubmissionError`` (nothing recorded, nothing uploaded)
+    Returns the ledger row (the settled one). Raises ``SubmissionError`` (nothing recorded, nothing uploaded)
     for an invalid or edited file: a refusal names the sample it compared against and, when the data folder was
     a guess, says to pass ``--data-dir``; ``UploadError`` after recording ``failed`` when the upload failed;
     ``UploadUnknown`` after recording ``unknown`` when it ended without a clear answer (Ctrl-C included).
@@ -342,8 +341,8 @@ def submit(target: str, competition: str | None = None, *, message: str = "", up
            "score": None if edited else manifest.get("score"),
            "message": f"[edited] {message}".strip() if edited else message, "upload_status": "not uploaded",
            "platform_message": "", "status_time": now, "platform_id": ""}
-    if upload and comp.code_competition:  # before the ledger and before any client is touched
-        raise UploadError(code_competition_refusal(comp, path))
+    if upload and comp.code_competition:  # never uploaded: refused before the ledger and any client
+        raise UploadError(comp.code_competition_refusal(path))
     if not upload:
         append_ledger(**row)
         return row
@@ -375,13 +374,6 @@ def _settled(row: dict, status: str, error: KitError) -> KitError:
     return error
 
 
-def code_competition_refusal(comp: Competition, path: str | Path) -> str:
-    """The message refusing to upload ``path`` to the code competition ``comp``."""
-    return (f"{comp.name} is a Kaggle code competition: Kaggle scores the submission.csv a notebook writes while it "
-            f"runs on Kaggle, and refuses an uploaded file such as {path}. Nothing was sent. Build and push the "
-            f"notebook instead: `kit kernel {comp.name} --push` (with --checkpoints RUN to predict from a trained run)")
-
-
 def upload_file(path: str | Path, competition: str | Competition, message: str = "", timeout_s: float | None = None):
     """Upload an already validated file through the competition's platform client (see
     :func:`kitlib.platforms.upload`; ``timeout_s`` limits each client call).
@@ -394,7 +386,7 @@ def upload_file(path: str | Path, competition: str | Competition, message: str =
     if comp.platform == "local":
         raise UploadError(f"{comp.name} has no upload client; hand in {path} on the competition's site")
     if comp.code_competition:
-        raise UploadError(code_competition_refusal(comp, path))
+        raise UploadError(comp.code_competition_refusal(path))
     return platforms.upload(comp.platform, Path(path), comp.slug, message, timeout_s=timeout_s)
 
 

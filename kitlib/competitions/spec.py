@@ -101,6 +101,12 @@ class Competition:
     tabular: Any = None  # a spec competition's kitlib.tasks.tabular.Problem
     code_competition: bool = False  # Kaggle scores a notebook's output, not an uploaded file: see `kit kernel`
 
+    def code_competition_refusal(self, path: str | Path) -> str:
+        """What ``kit submit --upload`` says when refusing to upload ``path`` to this code competition."""
+        return (f"{self.name} is a Kaggle code competition: Kaggle scores the submission.csv a notebook writes while "
+                f"it runs on Kaggle, and refuses an uploaded file such as {path}. Nothing was sent. Build and push the "
+                f"notebook instead: `kit kernel {self.name} --push` (--checkpoints RUN predicts with a trained run)")
+
     @property
     def notebook_path(self) -> Path:
         return ROOT / (self.notebook or f"notebooks/{self.name}.ipynb")  # an absolute notebook stays as it is

@@ -286,9 +286,8 @@ def kaggle_username() -> str | None:
 def push_kaggle_dataset(folder: Path, version_notes: str, dir_mode: str = "skip") -> str:
     """Upload the folder ``folder`` as a private Kaggle dataset (a new one, or a new version); wait until ready.
 
-    ``folder/dataset-metadata.json`` holds ``id`` (``owner/slug``), ``title`` and ``licenses``; every
-    plain file beside it is uploaded; sub-folders are skipped (``dir_mode="skip"``) or each sent as one zip
-    archive that Kaggle unpacks (``"zip"``: a model or checkpoints folder). When Kaggle knows the dataset (its status
+    ``folder/dataset-metadata.json`` holds ``id`` (``owner/slug``), ``title`` and ``licenses``; every file
+    beside it is uploaded; sub-folders are skipped (``dir_mode="skip"``) or each sent zipped (``"zip"``). When Kaggle knows the dataset (its status
     call answers) the client's ``dataset_create_version`` adds a version with ``version_notes``,
     otherwise ``dataset_create_new`` creates it private. Then the status is polled every
     ``DATASET_POLL_S`` seconds until Kaggle reports it ``ready`` (a kernel can only attach a processed

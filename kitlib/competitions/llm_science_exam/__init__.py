@@ -31,7 +31,6 @@ by ``kit submit``) stays light.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,11 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import predictions
-from ..data import read_csv, write_atomic
-from ..errors import DataError, ParameterError, SubmissionError
-from ..tasks import multiple_choice, retrieval
-from .spec import ROOT, Competition, Predictions, SubmissionSpec
+from ... import predictions
+from ...data import read_csv, write_atomic
+from ...errors import DataError, ParameterError, SubmissionError
+from ...tasks import multiple_choice, retrieval
+from ..spec import ROOT, Competition, Predictions, SubmissionSpec
 
 __all__ = [
     "LETTERS", "COMPETITION", "write_demo", "read_questions", "option_matrix", "answer_indices", "top_letters",
@@ -135,74 +134,6 @@ def read_questions(path: str | Path, *, require_answer: bool = False) -> pd.Data
     return df
 
 
-def normalise_prompt(text: str) -> str:
-    """The form two prompts are compared in: lower case, runs of white space collapsed to one space."""
-    return " ".join(str(text).lower().split())
-
-
-def read_extra_questions(sources: str | Path | Sequence[str | Path], official: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """External training questions: CSV or parquet files, or folders of them (every ``*.csv``/``*.parquet``
-    below, sorted), with ``prompt, A..E, answer`` and optionally ``context`` (used instead of retrieval for
-    that row when not empty); other columns (an ``id``, a source) are ignored. ``sources`` is one path, a
-    comma-separated string of paths, or a list.
-
-    Questions whose prompt repeats one of ``official`` (the competition's ``train.csv``: the questions CV
-    scores), compared after lower-casing and collapsing white space, are dropped, and so are repeats within
-    the external files. Out: ``(frame, info)``; the frame holds ``id`` (``extra-<n>``), ``prompt``, ``A..E``,
-    ``answer``, ``context`` (``""`` where none) and ``source`` (file name); ``info`` counts ``files``,
-    ``read``, ``dropped_official`` (repeats of an official prompt), ``dropped_repeats`` and ``kept``.
-    Raises ``DataError`` naming the file, row and column: a missing file or column, an empty prompt, an
-    answer outside A-E, a folder without such files.
-    """
-    if isinstance(sources, (str, Path)):
-        sources = [s.strip() for s in str(sources).split(",") if s.strip()]
-    files: list[Path] = []
-    for source in map(Path, sources):
-        if source.is_dir():
-            found = sorted(f for f in source.rglob("*") if f.suffix in (".csv", ".parquet") and f.is_file()
-                           and not any(part.startswith(".") for part in f.relative_to(source).parts))
-            if not found:
-                raise DataError(f"extra_train {source}: no .csv or .parquet files in this folder")
-            files.extend(found)
-        elif source.is_file() and source.suffix in (".csv", ".parquet"):
-            files.append(source)
-        else:
-            raise DataError(f"extra_train {source}: not found, or not a .csv/.parquet file or a folder of them")
-    needed = ["prompt", *LETTERS, "answer"]
-    frames = []
-    for file in files:
-        df = pd.read_parquet(file) if file.suffix == ".parquet" else read_csv(file, dtype=str, keep_default_na=False)
-        missing = [c for c in needed if c not in df.columns]
-        if missing:
-            raise DataError(f"{file}: missing column(s) {missing}; found {list(df.columns)}, expected {needed} "
-                            "(and optionally 'context')")
-        df = df[needed + (["context"] if "context" in df.columns else [])].copy()
-        for col in df.columns:
-            df[col] = df[col].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-        df["answer"] = df["answer"].str.strip()
-        empty = np.flatnonzero(df["prompt"].str.strip().eq("").to_numpy())
-        if len(empty):
-            raise DataError(f"{file}: row {empty[0] + 1}, column 'prompt': empty prompt ({len(empty)} such row(s))")
-        bad = np.flatnonzero(~df["answer"].isin(LETTERS).to_numpy())
-        if len(bad):
-            raise DataError(f"{file}: row {bad[0] + 1}, column 'answer': {df['answer'].iat[bad[0]]!r} is not one of "
-                            f"{list(LETTERS)} ({len(bad)} bad row(s))")
-        frames.append(df.assign(source=file.name))
-    extra = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*needed, "context", "source"])
-    if "context" not in extra or not len(extra):
-        extra["context"] = ""
-    extra["context"] = extra["context"].fillna("")
-    key = extra["prompt"].map(normalise_prompt)
-    official_keys = set(official["prompt"].map(normalise_prompt))
-    is_official = key.isin(official_keys).to_numpy()
-    repeated = (key.duplicated() & ~key.isin(official_keys)).to_numpy()
-    kept = extra[~is_official & ~repeated].reset_index(drop=True)
-    kept.insert(0, "id", [f"extra-{i}" for i in range(len(kept))])
-    info = {"files": [str(f) for f in files], "read": int(len(extra)), "dropped_official": int(is_official.sum()),
-            "dropped_repeats": int(repeated.sum()), "kept": int(len(kept))}
-    return kept[["id", "prompt", *LETTERS, "answer", "context", "source"]], info
-
-
 def option_matrix(df: pd.DataFrame) -> np.ndarray:
     """The options as an object array ``(n, 5)`` of strings, columns A..E."""
     return multiple_choice.option_matrix(df, LETTERS)
@@ -223,7 +154,7 @@ def top_letters(scores: np.ndarray, k: int = 3) -> list[str]:
 
 def map3_metric(targets: np.ndarray, logits: np.ndarray) -> float:
     """MAP@3 of ``(n, 5)`` logits against answer indices: the ``metric`` for ``kitlib.train.fit``."""
-    from ..metrics import map_at_k
+    from ...metrics import map_at_k
 
     truths = [LETTERS[int(t)] for t in np.asarray(targets).ravel()]
     return map_at_k(truths, top_letters(logits), k=3)
@@ -243,7 +174,7 @@ def prediction_frame(df: pd.DataFrame, scores: np.ndarray, *, fold: Any = None) 
 def score_predictions(frame: pd.DataFrame) -> float:
     """MAP@3 of a prediction table: each row's three best ``score_`` columns (ties keep A before B) against
     its ``answer``. The notebook's CV score and ``kit blend``'s are this function."""
-    from ..metrics import map_at_k
+    from ...metrics import map_at_k
 
     return map_at_k(frame["answer"].astype(str).tolist(), top_letters(frame[list(SCORES)].to_numpy()), k=3)
 
@@ -320,6 +251,18 @@ def add_context(df: pd.DataFrame, retriever: retrieval.PassageRetriever, *, top_
     return retrieval.retrieve_context(retriever, question_queries(df), top_k=top_k, max_words=max_words)
 
 
+def extra_context(extra: pd.DataFrame, retriever: retrieval.PassageRetriever | None, *, top_k: int = 2,
+                  max_words: int = 150) -> list[str]:
+    """The context of each external question: its own ``context`` when not empty, else (with a fitted
+    ``retriever``) its retrieved passages as :func:`add_context` gives them, else ``""``."""
+    given = extra["context"].astype(str).tolist() if "context" in extra else [""] * len(extra)
+    missing = [i for i, c in enumerate(given) if not c.strip()]
+    if retriever is not None and missing:
+        for i, text in zip(missing, add_context(extra.iloc[missing], retriever, top_k=top_k, max_words=max_words)):
+            given[i] = text
+    return given
+
+
 # ------------------------------------------------------------------------------ approach a: zero-shot
 def question_vectors(prompt_emb: np.ndarray, context_emb: np.ndarray | None = None,
                      context_weight: float = 1.0) -> np.ndarray:
@@ -343,203 +286,19 @@ def option_scores(question_emb: np.ndarray, option_emb: np.ndarray) -> np.ndarra
     return np.einsum("nd,nkd->nk", question_emb, option_emb)
 
 
-# --------------------------------------------------------------------------- approach b: contrastive
+from .checkpoints import (  # noqa: E402  (kept models)
+    CHECKPOINT_RECORD, PREDICTION_PARAMS, read_checkpoint_record, resolve_checkpoints, write_checkpoint_record)
+from .contrastive import contrastive_checkpoint_fold, contrastive_fold  # noqa: E402
+from .external import normalise_prompt, read_extra_questions  # noqa: E402
+
+
 def __getattr__(name: str) -> Any:
-    """``OptionScorer`` is built on first access so that importing this module does not import torch."""
+    """``OptionScorer`` (in :mod:`.contrastive`) is built on first access: importing this module imports no torch."""
     if name == "OptionScorer":
-        cls = _build_option_scorer()
-        globals()["OptionScorer"] = cls
-        return cls
+        from . import contrastive
+
+        return contrastive.OptionScorer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _build_option_scorer():
-    import torch
-    from torch import nn
-
-    class OptionScorer(nn.Module):
-        """Score five options against a question: ``forward(question (b, d), options (b, 5, d)) -> (b, 5)``.
-
-        Both sides get a residual MLP (``x + W2 gelu(W1 x)``) whose last layer starts at zero, so an untrained
-        scorer ranks exactly like the zero-shot cosine; the logits are ``scale x cos(q', o')`` with a learned
-        scale (start 20). Train it with ``nn.CrossEntropyLoss`` on the answer index: the contrastive loss over
-        the five options that the starter's ``sum(pred - target)`` regression lacked.
-        """
-
-        def __init__(self, dim: int, hidden: int = 256, dropout: float = 0.1, scale: float = 20.0):
-            super().__init__()
-            self.question = self._residual(dim, hidden, dropout)
-            self.option = self._residual(dim, hidden, dropout)
-            self.log_scale = nn.Parameter(torch.tensor(float(np.log(scale))))
-
-        @staticmethod
-        def _residual(dim: int, hidden: int, dropout: float) -> nn.Sequential:
-            last = nn.Linear(hidden, dim)
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
-            return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), last)
-
-        def forward(self, question: torch.Tensor, options: torch.Tensor) -> torch.Tensor:
-            q = nn.functional.normalize(question + self.question(question), dim=-1)
-            o = nn.functional.normalize(options + self.option(options), dim=-1)
-            return self.log_scale.exp() * torch.einsum("bd,bkd->bk", q, o)
-
-    OptionScorer.__module__ = __name__
-    OptionScorer.__qualname__ = "OptionScorer"
-    return OptionScorer
-
-
-def contrastive_fold(Q: np.ndarray, O: np.ndarray, y: np.ndarray, Q_test: np.ndarray, O_test: np.ndarray, *,
-                     epochs: int = 10, lr: float = 1e-3, batch_size: int = 16, seed: int = 0, n_seeds: int = 1,
-                     device: str = "auto", extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                     checkpoints: str | Path | None = None):
-    """A fold function for :func:`kitlib.folds.cross_validate`: on each fold's training questions (question
-    vectors ``Q`` ``(n, d)``, option vectors ``O`` ``(n, 5, d)``, answer indices ``y``) it trains ``n_seeds``
-    ``OptionScorer`` networks (seeds ``seed``, ``seed + 1``, ...: initialisation and shuffling) with
-    cross-entropy over the five options for ``epochs`` epochs, and returns their logits averaged over the
-    seeds for the fold's validation questions (never trained on) and for ``Q_test``/``O_test``.
-
-    ``extra`` = ``(Q_extra, O_extra, y_extra)`` of external questions joins every fold's training questions.
-    With ``checkpoints`` each network is saved as ``checkpoints/fold<k>/contrastive/seed<t>.pt`` (its
-    ``state_dict``) beside a ``settings.json``; :func:`contrastive_checkpoint_fold` predicts from them again.
-    """
-    import torch
-
-    from .. import train
-    from ..folds import FoldResult
-    from ..runtime import seed_everything
-
-    scorer = __getattr__("OptionScorer")
-
-    def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
-        Qt, Ot, yt = Q[tr], O[tr], y[tr]
-        if extra is not None and len(extra[0]):
-            Qt, Ot, yt = (np.concatenate([Qt, extra[0]]), np.concatenate([Ot, extra[1]]),
-                          np.concatenate([yt, extra[2]]))
-        folder = Path(checkpoints) / f"fold{k}" / "contrastive" if checkpoints is not None else None
-        val, test = 0.0, 0.0
-        for s in range(n_seeds):
-            seed_everything(seed + s)
-            net = scorer(Q.shape[1])
-            train.fit(net, train.tensor_loader(Qt, Ot, yt, batch_size=batch_size, shuffle=True, seed=seed + s),
-                      loss_fn=torch.nn.CrossEntropyLoss(), epochs=epochs, lr=lr, weight_decay=0.01, device=device,
-                      seed=seed + s, progress=False)
-            if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-                torch.save({k_: v.detach().cpu() for k_, v in net.state_dict().items()}, folder / f"seed{seed + s}.pt")
-            v, t = _contrastive_scores(net, Q[va], O[va], Q_test, O_test, device)
-            val, test = val + v / n_seeds, test + t / n_seeds
-        if folder is not None:
-            from ..pretrained import save_tokenizer_and_settings
-
-            save_tokenizer_and_settings(folder, None, {"task": "contrastive", "dim": int(Q.shape[1]), "fold": k,
-                                                       "seeds": [seed + s for s in range(n_seeds)],
-                                                       "extra_questions": 0 if extra is None else int(len(extra[0]))})
-        return FoldResult(val=val, test=test)
-
-    return fit_fold
-
-
-def _contrastive_scores(net, Qv, Ov, Q_test, O_test, device):
-    from .. import train
-
-    val = train.predict(net, train.tensor_loader(Qv, Ov, np.zeros(len(Qv))), device=device)
-    test = train.predict(net, train.tensor_loader(Q_test, O_test, np.zeros(len(Q_test))), device=device)
-    return val, test
-
-
-def contrastive_checkpoint_fold(checkpoints: str | Path, Q: np.ndarray, O: np.ndarray, Q_test: np.ndarray,
-                                O_test: np.ndarray, *, device: str = "auto"):
-    """A fold function that trains nothing: fold k's saved ``OptionScorer`` networks (written by
-    :func:`contrastive_fold` with ``checkpoints``) score its validation questions and the test questions,
-    seeds averaged. Raises ``ParameterError`` when the fold has no saved network."""
-    import torch
-
-    from ..folds import FoldResult
-    from ..pretrained import read_settings
-
-    scorer = __getattr__("OptionScorer")
-
-    def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
-        folder = Path(checkpoints) / f"fold{k}" / "contrastive"
-        seeds = read_settings(folder).get("seeds") or []
-        if not seeds or not all((folder / f"seed{t}.pt").is_file() for t in seeds):
-            raise ParameterError(f"{folder}: no saved contrastive network (settings.json and seed<t>.pt); expected "
-                                 "the checkpoints of a run that trained this fold")
-        val, test = 0.0, 0.0
-        for t in seeds:
-            net = scorer(int(read_settings(folder)["dim"]))
-            net.load_state_dict(torch.load(folder / f"seed{t}.pt", map_location="cpu", weights_only=True))
-            v, te = _contrastive_scores(net, Q[va], O[va], Q_test, O_test, device)
-            val, test = val + v / len(seeds), test + te / len(seeds)
-        return FoldResult(val=val, test=test, info={"models": [str(folder / f"seed{t}.pt") for t in seeds]})
-
-    return fit_fold
-
-
-# ------------------------------------------------------------------------------------ kept models
-CHECKPOINT_RECORD = "run.json"  # in a run's checkpoints/ folder: what predicting from it needs
-PREDICTION_PARAMS = ("retrieval", "retrieval_method", "top_k", "context_weight", "embed_model")  # a run that only
-# predicts takes these from the run that trained (the cross-encoder's max_length is in each model's settings.json)
-
-
-def extra_context(extra: pd.DataFrame, retriever: retrieval.PassageRetriever | None, *, top_k: int = 2,
-                  max_words: int = 150) -> list[str]:
-    """The context of each external question: its own ``context`` when not empty, else (with a fitted
-    ``retriever``) its retrieved passages as :func:`add_context` gives them, else ``""``."""
-    given = extra["context"].astype(str).tolist() if "context" in extra else [""] * len(extra)
-    missing = [i for i, c in enumerate(given) if not c.strip()]
-    if retriever is not None and missing:
-        for i, text in zip(missing, add_context(extra.iloc[missing], retriever, top_k=top_k, max_words=max_words)):
-            given[i] = text
-    return given
-
-
-def resolve_checkpoints(value: str | Path) -> Path:
-    """The ``checkpoints/`` folder named by ``value``: a run id (a folder of the runs folder, see
-    :func:`kitlib.run.runs_dir`), a run folder, the ``checkpoints`` folder itself, or (on Kaggle) the name of
-    an attached dataset holding it. Raises ``ParameterError`` naming what was tried and what a checkpoints
-    folder holds."""
-    from ..run import runs_dir
-    from ..runtime import input_path
-
-    given = Path(str(value)).expanduser()
-    tried = [input_path(given), runs_dir() / str(value)]
-    for candidate in tried:
-        for folder in (candidate / "checkpoints", candidate):
-            if (folder / CHECKPOINT_RECORD).is_file():
-                return folder
-    raise ParameterError(f"checkpoints {str(value)!r}: no {CHECKPOINT_RECORD} in {[str(t) for t in tried]} (or their "
-                         "checkpoints/ folders); expected a run id or run folder of a training run of this notebook, "
-                         "or its checkpoints folder (fold<k>/ models and run.json)")
-
-
-def write_checkpoint_record(checkpoints: str | Path, *, run_id: str, params: dict, approach: str,
-                            folds: pd.DataFrame) -> Path:
-    """Write ``checkpoints/run.json``: the training run's id, the ``params`` that shape its predictions, the
-    approach that won its CV, and ``folds`` (``id``, ``fold`` of the official questions); returns its path."""
-    path = Path(checkpoints) / CHECKPOINT_RECORD
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"run_id": run_id, "params": params, "approach": approach,
-              "folds": {str(i): int(f) for i, f in zip(folds["id"], folds["fold"])}}
-    write_atomic(path, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
-    return path
-
-
-def read_checkpoint_record(checkpoints: str | Path, train_df: pd.DataFrame | None = None) -> tuple[dict, np.ndarray | None]:
-    """``(record, fold ids)``: ``checkpoints/run.json`` and the fold of each question of ``train_df`` (by id) as
-    the training run drew them (``None`` without ``train_df``). Raises ``DataError`` when a question of
-    ``train_df`` was not in that run."""
-    record = json.loads((Path(checkpoints) / CHECKPOINT_RECORD).read_text())
-    if train_df is None:
-        return record, None
-    folds = record["folds"]
-    missing = [i for i in train_df["id"].astype(str) if i not in folds]
-    if missing:
-        raise DataError(f"{Path(checkpoints) / CHECKPOINT_RECORD}: {len(missing)} question(s) of train.csv were not in "
-                        f"the training run {record.get('run_id')}, the first id {missing[0]!r}; predict with the data "
-                        "it was trained on")
-    return record, np.array([folds[i] for i in train_df["id"].astype(str)], dtype=np.int64)
 
 
 COMPETITION = Competition(
