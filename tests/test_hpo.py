@@ -1,7 +1,19 @@
+"""Optuna studies: resume, pruning, and studies shared between processes and machines (journal files and a real
+PostgreSQL server started by tests/servers.py)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import optuna
 import pytest
+from servers import postgres_server, postgres_url  # noqa: F401  (fixtures are used by name)
 
 from kitlib import hpo
+from kitlib.cli import main
 from kitlib.errors import ParameterError
 
 
@@ -66,18 +78,6 @@ def test_trials_table_best_first(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- shared studies
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from servers import postgres_server, postgres_url  # noqa: E402,F401  (fixtures are used by name)
-
-from kitlib.cli import main  # noqa: E402
-
 # A worker process: joins study "shared" in the storage URL argv[1] with a 1 s heartbeat and a 3 s grace period
 # and runs argv[4] trials; mode "hang" writes the trial number to argv[2] and then never returns.
 WORKER = '''
