@@ -10,6 +10,19 @@ def test_manifest_merges(tmp_path):
     assert json.loads((tmp_path / "manifest.json").read_text()) == {"metrics": {"a": 1.0, "b": 2.0}, "status": "ok"}
 
 
+def test_manifest_writers_in_two_processes_lose_no_update(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom kitlib import run\n"
+              "for i in range(150):\n    run.update_manifest(sys.argv[1], metrics={f'{sys.argv[2]}{i}': float(i)})\n")
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name]) for name in ("heartbeat", "kernel")]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0]
+    metrics = run.read_manifest(tmp_path)["metrics"]
+    assert len(metrics) == 300 and metrics["kernel149"] == 149.0 and metrics["heartbeat0"] == 0.0
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
 def test_wandb_tracking_writes_offline_into_the_run_folder(kit_dirs, monkeypatch):
     from torch import nn
 
