@@ -89,6 +89,23 @@ def test_a_failing_worker_is_named_and_bad_counts_are_refused():
         train.fit(Net(), loader, loss_fn=broken, epochs=1, processes=0)
 
 
+
+def test_spawned_workers_train_the_same_and_a_cell_defined_model_is_refused_clearly(monkeypatch):
+    from kitlib.train import distributed
+
+    monkeypatch.setattr(distributed, "start_method", lambda cuda: "spawn")  # as once CUDA is initialised
+    one_model, one = _fit(1)
+    two_model, two = _fit(2)
+    assert [h["val_loss"] for h in two.history] == pytest.approx([h["val_loss"] for h in one.history], rel=1e-4)
+
+    class Local(nn.Linear):  # as a class defined in a notebook cell: spawn cannot send it
+        pass
+
+    loader = train.tensor_loader(X[:64, :2], Y[:64], batch_size=16)
+    with pytest.raises(ParameterError, match="cannot be sent to them"):
+        train.fit(Local(2, 2), loader, loss_fn=nn.CrossEntropyLoss(), epochs=1, device="cpu", progress=False,
+                  processes=2)
+
 NOTEBOOK = '''
 import numpy as np, torch
 from torch import nn
@@ -165,10 +182,11 @@ def test_the_token_classifier_trains_with_two_processes_as_with_one(tiny_checkpo
 
 
 @pytest.mark.notebook
-def test_the_somd_notebook_trains_its_folds_with_two_processes(kit_dirs):
+@pytest.mark.parametrize("notebook", ["somd-ner", "llm-science-exam"])
+def test_the_transformer_notebooks_train_their_folds_with_two_processes(kit_dirs, notebook):
     from kitlib.execute import execute
 
-    run_dir = execute("somd-ner", {"smoke": "true", "processes": "2"})
+    run_dir = execute(notebook, {"smoke": "true", "processes": "2"})
     manifest = run.read_manifest(run_dir)
     assert manifest["status"] == "ok", manifest.get("error")
     assert manifest["params"]["processes"] == 2 and manifest["metrics"]

@@ -13,14 +13,18 @@ give identical scores, so best weights and early stopping agree without communic
 draws progress bars and writes checkpoints, and it hands the trained weights and the history back to the
 caller, whose ``model`` then holds them as after a one-process fit.
 
-Limits: the workers are forked, so on CUDA the calling process must not have touched the GPU yet (the
-kit queries it lazily in the workers; restart the kernel otherwise); ``N`` may not exceed the GPUs; the
+Once CUDA is initialised in the calling process (an embedder ran on the GPU before training, as in the
+Science Exam notebook), forked workers could not use it, so the workers are spawned instead: everything
+``fit`` is given is then pickled to them, which the kit's own models, datasets, collators and metrics allow
+(a model class or function defined in a notebook cell does not: define it in a module, or train before
+touching the GPU). Limits: ``N`` may not exceed the GPUs; the
 data loading of every batch is repeated in each worker (cheap next to a transformer's forward and
 backward); callbacks run in the workers, so their state does not come back to the caller.
 """
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import tempfile
 import traceback
@@ -111,10 +115,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, backend: str, threads: int, kwargs: dict, result: str) -> None:
+def _worker(rank: int, world: int, port: int, backend: str, threads: int, kwargs: dict | str, result: str) -> None:
     import torch.distributed as dist
 
     from .loop import fit
+
+    if isinstance(kwargs, str):  # spawned: the arguments come through a file (no shared-memory tensors)
+        kwargs = torch.load(kwargs, map_location="cpu", weights_only=False)
 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world))  # as torchrun sets them
     torch.set_num_threads(threads)
@@ -147,6 +154,16 @@ def _first_failure(folder: Path, rank: int, message: str) -> tuple[int, str]:
     return int(notes[0].stem[len("rank"):]), notes[0].read_text()
 
 
+def start_method(cuda: bool) -> str:
+    """``"fork"`` (what a notebook's own classes and functions survive), or ``"spawn"`` where forking cannot
+    work: on CUDA once this process initialised it, or on a platform without fork."""
+    import torch.multiprocessing as mp
+
+    if (cuda and torch.cuda.is_initialized()) or "fork" not in mp.get_all_start_methods():
+        return "spawn"
+    return "fork"
+
+
 def fit_in_processes(processes: int, kwargs: dict):
     """Run ``fit(**kwargs)`` in ``processes`` forked DDP workers (see the module docstring); returns the
     :class:`~kitlib.fitting.FitResult` of rank 0 with its weights loaded into ``kwargs["model"]``."""
@@ -158,15 +175,9 @@ def fit_in_processes(processes: int, kwargs: dict):
     if distributed_world() > 1:
         raise ParameterError("processes > 1 inside an initialised torch.distributed group (torchrun?): "
                              "call fit with processes=1 there; the launcher already made the processes")
-    if "fork" not in mp.get_all_start_methods():
-        raise ParameterError("processes > 1 forks the training processes; this platform cannot fork")
     device = kwargs.get("device", "auto")
     cuda = str(device).startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if cuda:  # pragma: no cover - GPU only
-        if torch.cuda.is_initialized():
-            raise ParameterError("processes > 1 on CUDA forks this process, and CUDA is already initialised in it "
-                                 "(something used the GPU before fit): restart the kernel and train first, or "
-                                 "run with processes=1")
         if processes > torch.cuda.device_count():
             raise ParameterError(f"processes={processes} needs as many GPUs; this machine has "
                                  f"{torch.cuda.device_count()}")
@@ -177,9 +188,20 @@ def fit_in_processes(processes: int, kwargs: dict):
     model = kwargs["model"]
     with tempfile.TemporaryDirectory(prefix="kit-ddp-") as tmp:
         result = str(Path(tmp) / "rank0.pt")
+        method = start_method(cuda)
+        arguments: dict | str = kwargs
+        if method == "spawn":
+            arguments = str(Path(tmp) / "fit.pt")
+            try:
+                torch.save(kwargs, arguments)
+            except (AttributeError, TypeError, pickle.PicklingError) as exc:
+                raise ParameterError(f"processes > 1 spawns its workers here (CUDA was already initialised in this "
+                                     f"process), and what fit was given cannot be sent to them: {exc}. Define it in "
+                                     "a module instead of a notebook cell, or train before anything uses the GPU"
+                                     ) from None
         try:
-            mp.start_processes(_worker, args=(processes, _free_port(), backend, threads, kwargs, result),
-                               nprocs=processes, join=True, start_method="fork")
+            mp.start_processes(_worker, args=(processes, _free_port(), backend, threads, arguments, result),
+                               nprocs=processes, join=True, start_method=method)
         except mp.ProcessRaisedException as exc:
             rank, message = _first_failure(Path(tmp), exc.error_index, exc.msg)
             raise RuntimeError(f"training process {rank} of {processes} failed:\n{message}") from None
