@@ -211,6 +211,25 @@ def test_batched_sorted_inference_equals_one_by_one(tokenizer, tiny_model):
         np.testing.assert_allclose(a.sum(1), 1.0, atol=1e-5)
 
 
+def test_word_vectors_are_the_last_hidden_state_at_first_sub_words_from_the_same_passes(tokenizer, tiny_model):
+    import torch
+
+    enc = tc.encode(tokenizer, SENTENCES, max_length=16, stride=4)
+    probs, vectors = tc.predict_word_probs_and_vectors(tiny_model, enc, batch_size=4, device="cpu")
+    for a, b in zip(probs, tc.predict_word_probs(tiny_model, enc, batch_size=4, device="cpu")):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    alone = tc.predict_word_vectors(tiny_model, enc, batch_size=1, device="cpu")
+    assert [v.shape for v in vectors] == [(len(s), tiny_model.config.hidden_size) for s in SENTENCES]
+    for a, b in zip(vectors, alone):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    short = next(i for i, w in enumerate(enc.windows) if w.start == 0 and w.end == len(SENTENCES[w.sentence]))
+    win = enc.windows[short]  # a sentence in one window: its words' vectors are the states at their first sub-words
+    with torch.no_grad():
+        states = tiny_model.eval()(input_ids=torch.tensor([win.input_ids]), output_hidden_states=True).hidden_states[-1][0]
+    first = [t for t, w in enumerate(win.word_index) if w >= 0]
+    np.testing.assert_allclose(vectors[win.sentence], states[first].numpy(), atol=1e-5)
+
+
 def test_freeze_layers(tiny_model):
     n = tc.freeze_layers(tiny_model, 1)
     assert n == sum(p.numel() for p in tiny_model.bert.embeddings.parameters()) + sum(
@@ -241,6 +260,7 @@ def test_fit_learns_a_trivial_task_and_keeps_the_best_validation_probabilities(t
     assert result.best_epoch == scores.index(max(scores)) + 1
     assert [len(p) for p in result.val_probs] == [len(s) for s in sentences[48:]]
     assert tc.decode(result.val_probs, LABELS) == tc.decode(tc.predict_word_probs(result.model, val), LABELS)
+    assert result.val_vectors is None  # only when asked for
     with pytest.raises(ParameterError, match="give both val"):
         tc.fit_token_classifier(tiny_model, train, labels=LABELS, val=val)
 
@@ -306,7 +326,7 @@ def test_the_package_keeps_its_public_names_and_imports_no_competition():
     from pathlib import Path
 
     assert sorted(tc.__all__) == sorted(name for name in tc.__all__ if hasattr(tc, name))
-    assert len(tc.__all__) == 17
+    assert len(tc.__all__) == 19
     for path in Path(tc.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):

@@ -72,7 +72,8 @@ def transformer_fold(
     With ``relations`` (the gold relations of every sentence) the fold also trains a
     :class:`~.relation_model.RelationClassifier` (``relation_epochs``, ``relation_lr``) on the word vectors of the
     first seed's model over its training sentences (gold entities and relations), and keeps the word vectors of
-    the validation and test sentences (float16), so the held-out sentences' predicted entities can be linked
+    the validation and test sentences (float16; from the passes that predict their labels, so linking costs one
+    extra pass over the training sentences), so the held-out sentences' predicted entities can be linked
     later (:func:`~.relation_model.oof_relation_scores`, :func:`~.relation_model.test_relation_scores`).
 
     Out: :class:`~kitlib.folds.FoldResult` with ``val`` (per validation sentence, the seeds' word
@@ -108,6 +109,7 @@ def transformer_fold(
                 test_enc = tc.encode(tokenizer, list(test_words), **windows)
             prefix = f"fold{k}/" + (f"seed{seed + s}/" if n_seeds > 1 else "")
             callbacks = [train.WandbLogger(wandb_run, prefix=prefix)] if wandb_run is not None else []
+            linking = relations is not None and s == 0
             fit = tc.fit_token_classifier(
                 net, train_enc, labels=LABELS, val=val_enc, val_labels=val_labels, epochs=epochs, lr=lr,
                 batch_size=batch_size, accumulate=accumulate, warmup=0.1, max_grad_norm=max_grad_norm,
@@ -115,15 +117,18 @@ def transformer_fold(
                 amp_dtype=amp_dtype, o_threshold=o_threshold, device=device, checkpoint_dir=folder,
                 checkpoint_every=checkpoint_every, resume=resume, seed=seed + s, callbacks=callbacks,
                 progress=progress, desc=f"fold {k}" + (f" seed {seed + s}" if n_seeds > 1 else ""),
-                processes=processes)
+                processes=processes, val_vectors=linking)
             if folder is not None:
                 save_tokenizer_and_settings(folder, None, {"best_epoch": fit.best_epoch, "best_score": fit.best_score})
-            test = tc.predict_word_probs(fit.model, test_enc, device=device, amp_dtype=amp_dtype)
-            if relations is not None and s == 0:
+            if linking:  # one pass gives the test probabilities and the word vectors the relations need
+                test, test_vectors = tc.predict_word_probs_and_vectors(fit.model, test_enc, device=device,
+                                                                       amp_dtype=amp_dtype)
                 info["relations"] = _relation_fold(
-                    fit.model, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc,
-                    epochs=relation_epochs, lr=relation_lr, seed=seed + k, device=device, amp_dtype=amp_dtype,
-                    folder=folder)
+                    fit.model, tokenizer, words, labels, relations, kept, val_idx, fit.val_vectors, test_vectors,
+                    windows, epochs=relation_epochs, lr=relation_lr, seed=seed + k, device=device,
+                    amp_dtype=amp_dtype, folder=folder)
+            else:
+                test = tc.predict_word_probs(fit.model, test_enc, device=device, amp_dtype=amp_dtype)
             val_probs = _add(val_probs, fit.val_probs, n_seeds)
             test_probs = _add(test_probs, test, n_seeds)
             info["train_sentences"].append(int(len(kept)))
@@ -135,25 +140,26 @@ def transformer_fold(
     return fit_fold
 
 
-def _relation_fold(net, words, labels, relations, kept, val_idx, train_enc, val_enc, test_enc, *, epochs, lr, seed,
-                   device, amp_dtype, folder=None) -> dict:
-    """Word vectors of the fold's token classifier for its training, validation and test sentences, and a
-    relation classifier trained on the training sentences' gold entities and relations (saved in ``folder``
-    as ``relation_classifier.pt`` when given)."""
+def _relation_fold(net, tokenizer, words, labels, relations, kept, val_idx, val_vectors, test_vectors, windows, *,
+                   epochs, lr, seed, device, amp_dtype, folder=None) -> dict:
+    """A relation classifier trained on the word vectors of the fold's token classifier over its training
+    sentences with two entities or more (the others have no candidate pair), with their gold entities and
+    relations (saved in ``folder`` as ``relation_classifier.pt`` when given); the validation and test vectors
+    (from the passes that predicted them) kept in float16."""
     from . import mentions
     from .relation_model import RelationClassifier
 
-    def vectors(enc):
-        return tc.predict_word_vectors(net, enc, device=device, amp_dtype=amp_dtype)
-
-    ents = [mentions(words[i], labels[i]) for i in kept]
+    ents = {i: mentions(words[i], labels[i]) for i in kept}
+    linked = [i for i in kept if len(ents[i]) >= 2]
+    vectors = tc.predict_word_vectors(net, tc.encode(tokenizer, [words[i] for i in linked], **windows), device=device,
+                                      amp_dtype=amp_dtype) if linked else []
     clf = RelationClassifier(epochs=epochs, lr=lr, seed=seed, device="cpu").fit(
-        vectors(train_enc), ents, [relations[i] for i in kept])
+        vectors, [ents[i] for i in linked], [relations[i] for i in linked])
     if folder is not None:
         clf.save(Path(folder) / "relation_classifier.pt")
     return {"classifier": clf, "val_sentences": [int(i) for i in val_idx],
-            "val_vectors": [v.astype(np.float16) for v in vectors(val_enc)],
-            "test_vectors": [v.astype(np.float16) for v in vectors(test_enc)]}
+            "val_vectors": [v.astype(np.float16) for v in val_vectors],
+            "test_vectors": [v.astype(np.float16) for v in test_vectors]}
 
 
 def _add(total: list[np.ndarray] | None, part: Sequence[np.ndarray], n: int) -> list[np.ndarray]:

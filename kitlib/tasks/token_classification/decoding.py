@@ -16,7 +16,7 @@ import numpy as np
 from ...errors import ParameterError
 from .encoding import Encoding, WindowCollator, inference_batches
 
-__all__ = ["merge_windows", "predict_word_probs", "predict_word_vectors", "repair_bio", "decode", "choose_o_threshold"]
+__all__ = ["merge_windows", "predict_word_probs", "predict_word_vectors", "predict_word_probs_and_vectors", "repair_bio", "decode", "choose_o_threshold"]
 
 
 def merge_windows(encoding: Encoding, window_probs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -46,9 +46,9 @@ def merge_windows(encoding: Encoding, window_probs: Sequence[np.ndarray]) -> lis
 
 
 def _word_outputs(model, encoding: Encoding, *, batch_size: int, max_tokens: int | None, device, amp_dtype,
-                  progress: bool, hidden: bool) -> list[np.ndarray]:
-    """Per-word rows of every window (softmax of the logits, or the last hidden state with ``hidden``),
-    merged back to sentences."""
+                  progress: bool, probs: bool = True, vectors: bool = False):
+    """Per-word rows of every window, merged back to sentences, from one forward pass per batch: the softmax
+    of the logits (``probs``) and the last hidden state (``vectors``). Out: ``(probs or None, vectors or None)``."""
     import torch
 
     from ...runtime import autocast, resolve_device
@@ -59,7 +59,8 @@ def _word_outputs(model, encoding: Encoding, *, batch_size: int, max_tokens: int
     was_training = model.training
     model.eval()
     collate = WindowCollator(encoding.pad_id)
-    window_rows: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(encoding)
+    empty = np.zeros((0, 0), np.float32)
+    rows_of = {"probs": [empty] * len(encoding) if probs else None, "vectors": [empty] * len(encoding) if vectors else None}
     batches = inference_batches(encoding.lengths, batch_size, max_tokens)
     if progress:
         from tqdm.auto import tqdm
@@ -69,19 +70,22 @@ def _word_outputs(model, encoding: Encoding, *, batch_size: int, max_tokens: int
         for idx in batches:
             batch = collate([{"input_ids": encoding.windows[i].input_ids} for i in idx])
             out = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev),
-                        output_hidden_states=hidden)
-            values = out.hidden_states[-1] if hidden else out.logits
-            widx = torch.as_tensor([encoding.windows[i].word_index + [-1] * (values.shape[1] -
+                        output_hidden_states=vectors)
+            widx = torch.as_tensor([encoding.windows[i].word_index + [-1] * (out.logits.shape[1] -
                                     len(encoding.windows[i].word_index)) for i in idx])
-            keep = (widx >= 0).to(values.device)
-            rows = values[keep].float()
-            rows = (rows if hidden else torch.softmax(rows, dim=-1)).cpu().numpy()
-            counts = keep.sum(dim=1).tolist()
-            for i, part in zip(idx, np.split(rows, np.cumsum(counts)[:-1])):
-                window_rows[i] = part
+            keep = (widx >= 0).to(out.logits.device)
+            counts = np.cumsum(keep.sum(dim=1).tolist())[:-1]
+            for name, values in (("probs", out.logits if probs else None),
+                                 ("vectors", out.hidden_states[-1] if vectors else None)):
+                if values is None:
+                    continue
+                rows = values[keep].float()
+                rows = (torch.softmax(rows, dim=-1) if name == "probs" else rows).cpu().numpy()
+                for i, part in zip(idx, np.split(rows, counts)):
+                    rows_of[name][i] = part
     if was_training:
         model.train()
-    return merge_windows(encoding, window_rows)
+    return tuple(None if rows_of[k] is None else merge_windows(encoding, rows_of[k]) for k in ("probs", "vectors"))
 
 
 def predict_word_probs(
@@ -103,7 +107,7 @@ def predict_word_probs(
     autocast precision on CUDA (``"auto"``, ``"bf16"``, ``"fp16"``, ``"off"``). Out: one float32 ``(n_words, n_labels)`` array per sentence, rows summing to 1.
     """
     return _word_outputs(model, encoding, batch_size=batch_size, max_tokens=max_tokens, device=device,
-                         amp_dtype=amp_dtype, progress=progress, hidden=False)
+                         amp_dtype=amp_dtype, progress=progress)[0]
 
 
 def predict_word_vectors(
@@ -123,7 +127,23 @@ def predict_word_vectors(
     the rest as :func:`predict_word_probs`. Out: one float32 ``(n_words, hidden size)`` array per sentence.
     """
     return _word_outputs(model, encoding, batch_size=batch_size, max_tokens=max_tokens, device=device,
-                         amp_dtype=amp_dtype, progress=progress, hidden=True)
+                         amp_dtype=amp_dtype, progress=progress, probs=False, vectors=True)[1]
+
+
+def predict_word_probs_and_vectors(
+    model,
+    encoding: Encoding,
+    *,
+    batch_size: int = 64,
+    max_tokens: int | None = 2048,
+    device: str | Any | None = "auto",
+    amp_dtype: str | bool = "auto",
+    progress: bool = False,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """:func:`predict_word_probs` and :func:`predict_word_vectors` from the same forward passes:
+    ``(probabilities, vectors)``, one array per sentence in each."""
+    return _word_outputs(model, encoding, batch_size=batch_size, max_tokens=max_tokens, device=device,
+                         amp_dtype=amp_dtype, progress=progress, vectors=True)
 
 
 # --------------------------------------------------------------------------------------- decoding

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ParameterError
-from .decoding import decode, predict_word_probs
+from .decoding import decode, predict_word_probs, predict_word_probs_and_vectors
 from .encoding import Encoding, make_loader
 
 __all__ = ["default_model_path", "load_token_classifier", "freeze_layers", "TokenClassifierFit",
@@ -67,33 +67,41 @@ def freeze_layers(model, n_layers: int, embeddings: bool = True) -> int:
 @dataclass
 class TokenClassifierFit:
     """What :func:`fit_token_classifier` returns: the model with its best weights, the per-epoch history
-    (with ``val_entity_f1``), the best epoch and the validation word probabilities of that epoch."""
+    (with ``val_entity_f1``), the best epoch and the validation word probabilities of that epoch (and, when
+    asked for, the encoder's word vectors of the validation sentences from the same passes)."""
 
     model: Any
     history: list[dict]
     best_epoch: int
     best_score: float
     val_probs: list[np.ndarray] | None
+    val_vectors: list[np.ndarray] | None = None
+
+
+def _probs_and_vectors(model, encoding: Encoding, batch_size: int, amp_dtype, vectors: bool):
+    """``(word probabilities, word vectors or None)`` of ``encoding`` where the model already is."""
+    if vectors:
+        return predict_word_probs_and_vectors(model, encoding, batch_size=batch_size, device=None, amp_dtype=amp_dtype)
+    return predict_word_probs(model, encoding, batch_size=batch_size, device=None, amp_dtype=amp_dtype), None
 
 
 class _ValidationScore:
     """``evaluate_fn`` for :func:`kitlib.train.fit`: entity F1 on the validation sentences; keeps the
     probabilities of the best epoch so they need not be recomputed."""
 
-    def __init__(self, encoding: Encoding, true_labels, labels, o_threshold, batch_size, amp_dtype):
+    def __init__(self, encoding: Encoding, true_labels, labels, o_threshold, batch_size, amp_dtype, vectors=False):
         self.encoding, self.true_labels, self.labels = encoding, true_labels, labels
-        self.o_threshold, self.batch_size, self.amp_dtype = o_threshold, batch_size, amp_dtype
-        self.best_score, self.best_probs, self.calls = -math.inf, None, 0
+        self.o_threshold, self.batch_size, self.amp_dtype, self.vectors = o_threshold, batch_size, amp_dtype, vectors
+        self.best_score, self.best_probs, self.best_vectors, self.calls = -math.inf, None, None, 0
 
     def __call__(self, model) -> dict[str, float]:
         from ...metrics.sequence import sequence_scores
 
-        probs = predict_word_probs(model, self.encoding, batch_size=self.batch_size, device=None,
-                                   amp_dtype=self.amp_dtype)
+        probs, vectors = _probs_and_vectors(model, self.encoding, self.batch_size, self.amp_dtype, self.vectors)
         scores = sequence_scores(self.true_labels, decode(probs, self.labels, self.o_threshold))
         self.calls += 1
         if scores["entity_f1"] > self.best_score:
-            self.best_score, self.best_probs = scores["entity_f1"], probs
+            self.best_score, self.best_probs, self.best_vectors = scores["entity_f1"], probs, vectors
         return {"val_entity_f1": scores["entity_f1"], "val_token_f1": scores["token_f1"]}
 
 
@@ -130,6 +138,7 @@ def fit_token_classifier(
     progress: bool = True,
     desc: str = "train",
     processes: int = 1,
+    val_vectors: bool = False,
 ) -> TokenClassifierFit:
     """Fine-tune ``model`` on ``train`` windows with :func:`kitlib.train.fit` (AdamW, warmup, accumulation,
     mixed precision on CUDA); with ``val`` and ``val_labels`` (word labels) it scores entity F1 at every
@@ -142,6 +151,9 @@ def fit_token_classifier(
     machine; ``batch_size`` stays the global batch). With ``ema`` the validation probabilities kept are
     those of the averaged weights.
 
+    With ``val_vectors`` each evaluation also keeps the encoder's word vectors of the validation sentences
+    (:func:`~.decoding.predict_word_vectors`, from the same forward passes), and the best one's are returned.
+
     Out: :class:`TokenClassifierFit`. Raises ``ParameterError`` when ``val`` comes without ``val_labels``.
     """
     from ...train import fit
@@ -149,7 +161,7 @@ def fit_token_classifier(
     if (val is None) != (val_labels is None):
         raise ParameterError("give both val (an Encoding) and val_labels (word labels), or neither")
     loader = make_loader(train, batch_size=batch_size, shuffle=True, seed=seed)
-    scorer = (_ValidationScore(val, val_labels, list(labels), o_threshold, eval_batch_size, amp_dtype)
+    scorer = (_ValidationScore(val, val_labels, list(labels), o_threshold, eval_batch_size, amp_dtype, val_vectors)
               if val is not None else None)
     result = fit(model, loader, evaluate_fn=scorer, monitor="val_entity_f1" if scorer else "train_loss",
                  mode="max" if scorer else "min", epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
@@ -158,12 +170,11 @@ def fit_token_classifier(
                  patience=patience, device=device, amp_dtype=amp_dtype, checkpoint_dir=checkpoint_dir,
                  checkpoint_every=checkpoint_every, resume=resume, callbacks=callbacks, progress=progress,
                  seed=seed, desc=desc, processes=processes)
-    probs = scorer.best_probs if scorer else None
-    if scorer is not None and processes > 1:  # the workers scored; the returned model holds the best weights
-        probs = predict_word_probs(result.model, val, batch_size=eval_batch_size, device=None, amp_dtype=amp_dtype)
-    elif scorer is not None:
+    probs, vectors = (scorer.best_probs, scorer.best_vectors) if scorer else (None, None)
+    rescore = scorer is not None and processes > 1  # the workers scored; the returned model holds the best weights
+    if scorer is not None and not rescore:
         best = next((i for i, h in enumerate(result.history) if h["val_entity_f1"] == result.best_score), 0)
-        if best < len(result.history) - scorer.calls:  # resumed after the best evaluation: not scored here
-            probs = predict_word_probs(result.model, val, batch_size=eval_batch_size, device=None,
-                                       amp_dtype=amp_dtype)
-    return TokenClassifierFit(result.model, result.history, result.best_epoch, result.best_score, probs)
+        rescore = best < len(result.history) - scorer.calls  # resumed after the best evaluation: not scored here
+    if rescore:
+        probs, vectors = _probs_and_vectors(result.model, val, eval_batch_size, amp_dtype, val_vectors)
+    return TokenClassifierFit(result.model, result.history, result.best_epoch, result.best_score, probs, vectors)
