@@ -14,7 +14,7 @@ once the data exist, before indexing).
 - ``faiss``: ``IVF<sqrt n>,SQ8`` over ``--size`` vectors (vectors added in chunks of 100,000), against the exact
   inner-product top 10 (computed chunk by chunk) for recall@10;
 - baselines, today's dense path (PassageRetriever before this issue: a dense ``512 x passages`` similarity
-  block per 512 queries, ``argpartition`` over it) at ``--dense-size`` (default 100,000; its blocks grow with
+  block per 512 queries, ``argpartition`` over it) at ``--dense-size`` (default 50,000; its blocks grow with
   the corpus: 512 x 1,000,000 float64 is 4 GB, plus as much again for the sort), with the new methods at the
   same size, ratios printed: TF-IDF dense vs sparse vs BM25, numpy dense embedding vs FAISS.
 
@@ -233,7 +233,7 @@ def run(part: str, n: int, args, cache: str | None = None) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="passages and vectors for BM25 and FAISS")
-    parser.add_argument("--dense-size", type=int, default=100_000, help="corpus size of the dense-path comparison")
+    parser.add_argument("--dense-size", type=int, default=50_000, help="corpus size of the dense-path comparison")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--words", type=int, default=40, help="words per generated passage")
     parser.add_argument("--threads", type=int, default=0, help="BLAS/OpenMP threads per child (0: their default)")
