@@ -4,9 +4,10 @@ What only this competition needs; the notebook ``notebooks/llm-science-exam.ipyn
 on two task libraries:
 
 - data: :func:`write_demo` (the embedded demo set), :func:`read_questions` (validated ``train.csv`` /
-  ``test.csv``), :func:`read_extra_questions` (external training questions, repeats of official prompts
-  dropped), :func:`check_submission` (``kit submit``'s rule for the ``prediction`` column);
-- kept models: :func:`resolve_checkpoints` finds the ``checkpoints/`` folder of a run (by id or folder),
+  ``test.csv``), :func:`read_extra_questions` (:mod:`.external`: external training questions, repeats of
+  official prompts dropped; :func:`extra_context` their context), :func:`check_submission` (``kit submit``'s
+  rule for the ``prediction`` column);
+- kept models (:mod:`.checkpoints`): :func:`resolve_checkpoints` finds the ``checkpoints/`` folder of a run (by id or folder),
   :func:`write_checkpoint_record`/:func:`read_checkpoint_record` keep beside the fold models what a run
   that only predicts needs (the settings that shape the predictions, the folds);
 - scores -> answers: :func:`top_letters` turns a ``(n, 5)`` score matrix into ``"D A C"`` strings and
@@ -20,11 +21,13 @@ on two task libraries:
 - approach a, zero-shot: :func:`question_vectors` + :func:`option_scores` rank options by embedding
   similarity to the prompt (plus the retrieved context);
 - approach b, contrastive: ``OptionScorer`` (a torch module) maps prompt and option embeddings so that
-  cross-entropy over the five similarities picks the right option; :func:`contrastive_fold` trains it per
-  fold (``n_seeds`` seeds averaged) for ``kitlib.folds.cross_validate``;
+  cross-entropy over the five similarities picks the right option (:mod:`.contrastive`);
+  :func:`contrastive_fold` trains it per fold (``n_seeds`` seeds averaged, saved with ``checkpoints``) for
+  ``kitlib.folds.cross_validate``, :func:`contrastive_checkpoint_fold` predicts again from the saved networks;
 - approach c, cross-encoder: :mod:`kitlib.tasks.multiple_choice` (``cross_encoder_fold`` on
   ``load_multiple_choice_model``, ``MultipleChoiceDataset``, ``MultipleChoiceCollator``, ``predict_choices``)
-  feeds ``AutoModelForMultipleChoice`` through ``kitlib.train.fit``.
+  feeds ``AutoModelForMultipleChoice`` through ``kitlib.train.fit``; ``checkpoint_fold`` predicts again from the
+  saved fold models.
 
 torch and transformers are imported only by the functions that need them, so ``check_submission`` (run
 by ``kit submit``) stays light.
