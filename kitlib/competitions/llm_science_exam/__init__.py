@@ -7,6 +7,8 @@ on two task libraries:
   ``test.csv``), :func:`read_extra_questions` (:mod:`.external`: external training questions, repeats of
   official prompts dropped; :func:`extra_context` their context), :func:`check_submission` (``kit submit``'s
   rule for the ``prediction`` column);
+- the notebook's longer steps (:mod:`.steps`): :func:`load_extra_train`, :func:`retrieve_contexts`,
+  :func:`embed_questions`, :func:`models_record`;
 - kept models (:mod:`.checkpoints`): :func:`resolve_checkpoints` finds the ``checkpoints/`` folder of a run (by id or folder),
   :func:`write_checkpoint_record`/:func:`read_checkpoint_record` keep beside the fold models what a run
   that only predicts needs (the settings that shape the predictions, the folds);
@@ -53,6 +55,7 @@ __all__ = [
     "check_submission", "question_queries", "add_context", "question_vectors", "option_scores", "OptionScorer",
     "contrastive_fold", "contrastive_checkpoint_fold", "read_extra_questions", "normalise_prompt",
     "resolve_checkpoints", "write_checkpoint_record", "read_checkpoint_record", "extra_context", "PREDICTION_PARAMS",
+    "load_extra_train", "retrieve_contexts", "embed_questions", "models_record",
 ]
 
 NAME = "llm-science-exam"
@@ -293,6 +296,7 @@ from .checkpoints import (  # noqa: E402  (kept models)
     CHECKPOINT_RECORD, PREDICTION_PARAMS, read_checkpoint_record, resolve_checkpoints, write_checkpoint_record)
 from .contrastive import contrastive_checkpoint_fold, contrastive_fold  # noqa: E402
 from .external import normalise_prompt, read_extra_questions  # noqa: E402
+from .steps import embed_questions, load_extra_train, models_record, retrieve_contexts  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:
