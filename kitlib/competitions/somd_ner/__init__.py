@@ -34,7 +34,7 @@ from ..spec import Competition, Predictions, SubmissionSpec
 from .demo import DEMO_SIZE, generate_corpus, generate_somd, write_corpus, write_demo
 from .fold_models import transformer_fold
 from .labels import ENTITY_TYPES, LABELS
-from . import relation_model, scoring  # noqa: F401  (somd.relation_model, somd.scoring)
+from . import relation_model, scoring, steps  # noqa: F401  (somd.relation_model, somd.scoring, somd.steps)
 from .relations import (RELATION_TYPES, RuleLinker, candidate_pairs, format_relations, read_relations,
                         relation_type_pairs)
 from .prediction_tables import (PROBABILITIES, cv_summary, decode_frame, fold_scores, predictions_to_submission,
