@@ -38,6 +38,18 @@ def prediction_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith(PREFIXES)]
 
 
+def by_position_id(test: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``test`` sorted by its ``id`` column, which must be 0..n-1 (one row per test item, ``what`` names the
+    item in the message); raises ``DataError`` naming the first sorted row whose id is out of place."""
+    ordered = test.sort_values("id", kind="stable")
+    ids = ordered["id"].to_numpy()
+    if not np.array_equal(ids, np.arange(len(ids))):
+        first = int(np.flatnonzero(ids != np.arange(len(ids)))[0])
+        raise DataError(f"test predictions: ids must be 0..{len(ids) - 1}, one per test {what}; "
+                        f"sorted row {first + 1} has id {ids[first]}")
+    return ordered
+
+
 def frame(keys: Mapping[str, Any] | pd.DataFrame, values: np.ndarray, names: Sequence[str], *,
           fold: Any = None, target: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """A predictions table: the ``keys`` columns, ``fold`` (when given), the ``target`` columns (when

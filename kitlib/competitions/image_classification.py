@@ -232,13 +232,8 @@ def predictions_to_submission(test: pd.DataFrame, data_dir: Path | None = None) 
     ``data_dir`` is unused (there is no sample submission). Raises ``DataError`` when the ids are not
     0..n-1, one per test image.
     """
-    ordered = test.sort_values("id", kind="stable")
-    ids = ordered["id"].to_numpy()
-    if not np.array_equal(ids, np.arange(len(ids))):
-        first = int(np.flatnonzero(ids != np.arange(len(ids)))[0])
-        raise DataError(f"test predictions: ids must be 0..{len(ids) - 1}, one per test image; "
-                        f"sorted row {first + 1} has id {ids[first]}")
-    return pd.DataFrame({"id": ids.astype(np.int64), "label": predicted_classes(ordered)})
+    ordered = predictions.by_position_id(test, "image")
+    return pd.DataFrame({"id": ordered["id"].to_numpy().astype(np.int64), "label": predicted_classes(ordered)})
 
 
 # ------------------------------------------------------------------------------------------ models

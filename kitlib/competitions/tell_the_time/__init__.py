@@ -119,12 +119,8 @@ def predictions_to_submission(test: pd.DataFrame, data_dir: str | os.PathLike | 
     Raises ``DataError`` when the ids are not 0..n-1 or, with a ``data_dir`` holding ``test_images.npy``,
     their count differs from the file's.
     """
-    ordered = test.sort_values("id", kind="stable")
+    ordered = predictions.by_position_id(test, "clock")
     ids = ordered["id"].to_numpy()
-    if not np.array_equal(ids, np.arange(len(ids))):
-        first = int(np.flatnonzero(ids != np.arange(len(ids)))[0])
-        raise DataError(f"test predictions: ids must be 0..{len(ids) - 1}, one per test clock; "
-                        f"sorted row {first + 1} has id {ids[first]}")
     path = Path(data_dir) / "test_images.npy" if data_dir is not None else None
     if path is not None and path.is_file():
         n_test = len(np.load(path, mmap_mode="r"))
