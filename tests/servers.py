@@ -29,10 +29,11 @@ from pathlib import Path
 import pytest
 
 
-def unavailable(reason: str):
-    """Skip with ``reason`` on a developer's machine; in CI (``CI=true``) the server tests must run, so fail."""
+def unavailable(reason: str, what: str = "server test"):
+    """Skip with ``reason`` on a developer's machine; in CI (``CI=true``) the server tests (and the browser
+    test, ``what``) must run, so fail."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"server test cannot run in CI: {reason}")
+        pytest.fail(f"{what} cannot run in CI: {reason}")
     pytest.skip(reason)
 
 

@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import servers
 from kitlib.competitions import ROOT, get_competition
+from servers import free_port
 
 pytestmark = pytest.mark.notebook
 
@@ -52,16 +53,8 @@ RUN_ALL_SECONDS = 300
 
 
 def unavailable(reason: str):
-    """Skip with ``reason`` on a developer's machine; in CI (``CI=true``) the browser test must run, so fail."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser test cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Skip outside CI, fail in CI (:func:`servers.unavailable`)."""
+    servers.unavailable(reason, "browser test")
 
 
 def smoke_copy(notebook: Path, out: Path) -> Path:
