@@ -70,8 +70,8 @@ def _write_masked(nb, path: Path) -> None:
     """Write the notebook ``nb`` to ``path`` with credentials masked (atomically)."""
     import nbformat
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(mask(nbformat.writes(nb)))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # the watcher's and the
+    tmp.write_text(mask(nbformat.writes(nb)))  # final write never share a temporary file
     tmp.replace(path)
 
 
@@ -261,6 +261,8 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
                          f"partial notebook (if any) kept in {output}", ename=type(exc).__name__, evalue=str(exc))
     finally:
         watcher.done.set()
+        if watcher.is_alive():
+            watcher.join()  # a beat in progress ends before the final copy is written
         restore()
         for key, value in env_before.items():
             if value is None:
