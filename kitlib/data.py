@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, ParameterError
-from .runtime import KAGGLE_INPUT, on_kaggle
+from .runtime import KAGGLE_INPUT, cache_dir, on_kaggle, user_cache_dir
 
 CACHE_VERSION = "1"  # bump when the parser's output changes, so stale caches are ignored
 
@@ -154,7 +154,7 @@ def _cache_dir(source: Path) -> Path:
     beside = source.parent / ".kitcache"
     if os.access(source.parent, os.W_OK):
         return beside
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kitlib"
+    return user_cache_dir()
 
 
 def writable_cache_dir(folder: str | os.PathLike, name: str) -> Path:
@@ -166,9 +166,7 @@ def writable_cache_dir(folder: str | os.PathLike, name: str) -> Path:
     folder = Path(folder)
     if folder.is_dir() and os.access(folder, os.W_OK):
         return folder / ".kitcache" / name
-    if os.environ.get("KIT_CACHE_DIR"):
-        return Path(os.environ["KIT_CACHE_DIR"]) / name
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kitlib" / name
+    return cache_dir() / name
 
 
 def read_list_csv(

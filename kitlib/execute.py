@@ -40,10 +40,8 @@ from .competitions import get_competition
 from .errors import ParameterError, RunError
 from .masking import mask, secrets_removed
 from .parameters import coerce_parameters, declared_values, notebook_parameters, resolve_paths  # noqa: F401
-from .run import (RUN_DIR_ENV, _jsonable, _now, git_state, new_run_id, package_versions, runs_dir,
-                  update_manifest)
-
-HEARTBEAT_S = 5.0  # how often a running run copies its notebook into the run folder and beats (KIT_HEARTBEAT_S)
+from .run import _jsonable, _now, git_state, new_run_id, package_versions, update_manifest
+from .runtime import RUN_DIR_ENV, SWEEP_ENV, heartbeat_s, runs_dir, sweep_record_text
 
 
 def _fold_carriage_returns(nb) -> None:
@@ -88,14 +86,15 @@ def _mark_unrun(nb) -> None:
 
 
 class _Watcher(threading.Thread):
-    """While the notebook runs: every ``HEARTBEAT_S`` seconds, a ``heartbeat`` time in the manifest and a
-    masked copy of papermill's working notebook in the run folder."""
+    """While the notebook runs: every :func:`kitlib.runtime.heartbeat_s` seconds (``KIT_HEARTBEAT_S``, default
+    5), a ``heartbeat`` time in the manifest and a masked copy of papermill's working notebook in the run
+    folder."""
 
     def __init__(self, run_dir: Path, working: Path):
         super().__init__(daemon=True, name="kit-run-watcher")
         self.run_dir, self.working, self.done = run_dir, working, threading.Event()
         self.outputs = -1  # outputs in the last copy: papermill's rewrite on an interruption may hold fewer
-        self.every = float(os.environ.get("KIT_HEARTBEAT_S") or HEARTBEAT_S)
+        self.every = heartbeat_s()
 
     def run(self) -> None:
         while not self.done.wait(self.every):
@@ -293,13 +292,13 @@ def _sweep_record() -> dict[str, Any]:
     ``{}``."""
     import json
 
-    raw = os.environ.get("KIT_SWEEP")
+    raw = sweep_record_text()
     if not raw:
         return {}
     try:
         record = json.loads(raw)
     except ValueError:
-        raise ParameterError(f"KIT_SWEEP is not JSON: {raw[:80]!r}") from None
+        raise ParameterError(f"{SWEEP_ENV} is not JSON: {raw[:80]!r}") from None
     return {"sweep": record} if isinstance(record, dict) else {}
 
 

@@ -34,9 +34,9 @@ from typing import Any
 
 from .errors import MissingDependencyError, ParameterError
 from .masking import mask
+from .runtime import optuna_heartbeat
 
 PRUNERS = ("median", "hyperband", "none")
-HEARTBEAT_S, GRACE_S = 30, 90  # defaults; KIT_OPTUNA_HEARTBEAT_S and KIT_OPTUNA_GRACE_S override them
 IDENTITY_ATTR = "kit_identity"  # study user attribute holding what its scores are comparable on
 _ADVISORY_LOCK = 0x6B69746C6962  # "kitlib": the PostgreSQL advisory lock held while a study is created or joined
 
@@ -82,18 +82,12 @@ def database_url(url: str) -> str:
     return url
 
 
-def _heartbeat(heartbeat_s: int | None, grace_s: int | None) -> tuple[int, int]:
-    beat = int(heartbeat_s or os.environ.get("KIT_OPTUNA_HEARTBEAT_S") or HEARTBEAT_S)
-    grace = int(grace_s or os.environ.get("KIT_OPTUNA_GRACE_S") or max(GRACE_S, 3 * beat))
-    if beat <= 0 or grace <= beat:
-        raise ParameterError(f"heartbeat {beat} s and grace period {grace} s: both positive, the grace period longer")
-    return beat, grace
-
-
 def open_storage(url: str, *, heartbeat_s: int | None = None, grace_s: int | None = None):
     """The Optuna storage object for ``url`` (see the module docstring): an ``RDBStorage`` with a heartbeat every
-    ``heartbeat_s`` seconds and stale trials failed after ``grace_s`` and retried once, or a ``JournalStorage``.
-    Raises ``ParameterError`` for an unknown kind of URL, ``MissingDependencyError`` for a missing driver."""
+    ``heartbeat_s`` seconds and stale trials failed after ``grace_s`` and retried once, or a ``JournalStorage``
+    (defaults: :func:`kitlib.runtime.optuna_heartbeat`, ``KIT_OPTUNA_HEARTBEAT_S`` and ``KIT_OPTUNA_GRACE_S``).
+    Raises ``ParameterError`` for an unknown kind of URL or a grace period not longer than the heartbeat,
+    ``MissingDependencyError`` for a missing driver."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend
@@ -105,7 +99,7 @@ def open_storage(url: str, *, heartbeat_s: int | None = None, grace_s: int | Non
             raise ParameterError(f"journal storage {url!r}: expected journal:PATH naming a file")
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    beat, grace = _heartbeat(heartbeat_s, grace_s)
+    beat, grace = optuna_heartbeat(heartbeat_s, grace_s)
     with warnings.catch_warnings():  # heartbeats are marked experimental; this scope only
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return RDBStorage(database_url(url), heartbeat_interval=beat, grace_period=grace,

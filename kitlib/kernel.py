@@ -57,7 +57,8 @@ from typing import Any
 
 from .competitions import COMPETITIONS, get_competition
 from .errors import ParameterError, UploadError
-from .runtime import KAGGLE_INPUT, KAGGLE_RUN_ENV, KAGGLE_WORKING
+from .runtime import (DEFAULT_MODEL_ENV, KAGGLE_INPUT, KAGGLE_INPUT_ENV, KAGGLE_RUN_ENV, KAGGLE_WORKING, PROJECT_DIR_ENV,
+                      RUNS_DIR_ENV, runs_dir)
 from .wheel import build_wheel, kitlib_version  # noqa: F401  (kitlib.kernel.build_wheel as before)
 
 DATASET_SLUG = "kitlib"
@@ -232,8 +233,6 @@ def _attachments(model, datasets, checkpoints, known: dict) -> list[dict]:
 
 def _checkpoints_folder(value) -> Path:
     """The ``checkpoints`` folder of a run id, a run folder or the folder itself (one holding ``fold*/``)."""
-    from .run import runs_dir
-
     for candidate in (Path(value).expanduser(), runs_dir() / str(value)):
         for folder in (candidate / "checkpoints", candidate):
             if folder.is_dir() and any(folder.glob("fold*")):
@@ -329,12 +328,12 @@ def bootstrap_source(wheel_name: str, owner: str, spec: tuple[str, str] | None =
     _models = [p.parent for pattern in ("", "*/", "*/*/", "*/*/*/")
                for p in sorted(_inputs.glob(pattern + "{default_model}/config.json"))]
     if _models:
-        os.environ.setdefault("KIT_DEFAULT_MODEL", str(_models[0]))'''
+        os.environ.setdefault("{DEFAULT_MODEL_ENV}", str(_models[0]))'''
     project = "" if spec is None else f'''
     _project = pathlib.Path(tempfile.gettempdir()) / "kit-project"
     (_project / "competitions").mkdir(parents=True, exist_ok=True)
     (_project / "competitions" / {spec[0] + ".toml"!r}).write_text({spec[1]!r})
-    os.environ["KIT_PROJECT_DIR"] = str(_project)'''
+    os.environ["{PROJECT_DIR_ENV}"] = str(_project)'''
     return f'''# Added by `kit kernel`: on Kaggle (offline), import kitlib from the attached dataset
 # {owner}/{DATASET_SLUG}.
 # Anywhere else this cell does nothing.
@@ -356,8 +355,8 @@ if os.environ.get("{KAGGLE_RUN_ENV}"):
                                       "{owner}/{DATASET_SLUG} (`kit kernel --push` uploads it)")
         _root = _unpacked[0].parent.parent
     sys.path.insert(0, str(_root))
-    os.environ.setdefault("KIT_RUNS_DIR", "{KAGGLE_WORKING}/runs")
-    os.environ.setdefault("KIT_KAGGLE_INPUT", str(_inputs)){model}{project}
+    os.environ.setdefault("{RUNS_DIR_ENV}", "{KAGGLE_WORKING}/runs")
+    os.environ.setdefault("{KAGGLE_INPUT_ENV}", str(_inputs)){model}{project}
 '''
 
 

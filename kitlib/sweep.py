@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ParameterError
-
-SWEEP_ENV = "KIT_SWEEP"  # the sweep record a point's `kit run` writes into its manifest (JSON)
+from .runtime import SWEEP_ENV, child_paths_environment
 
 
 @dataclass
@@ -166,9 +165,7 @@ def sweep(target: str, pairs: list[list[str]], *, jobs: int = 1, scheduler: str 
     ``jobs`` or a scheduler that cannot be reached; a point that fails is reported in its result, never raised.
     Ctrl-C stops the local runs (recorded ``interrupted``) and cancels what has not started.
     """
-    from .competitions import project_dir
     from .execute import resolve_notebook, run_name
-    from .run import runs_dir
 
     if scheduler and jobs != 1:
         raise ParameterError("give --jobs N (a local cluster) or --scheduler ADDRESS (its workers), not both")
@@ -178,9 +175,7 @@ def sweep(target: str, pairs: list[list[str]], *, jobs: int = 1, scheduler: str 
     points = grid(pairs, notebook)
     sweep_id = new_sweep_id(run_name(name, notebook))
     target = name if name and Path(target).suffix != ".ipynb" else str(notebook)
-    env = {"KIT_RUNS_DIR": str(runs_dir().absolute()), "KIT_PROJECT_DIR": str(project_dir())}
-    if os.environ.get("KIT_SUBMISSIONS_DIR"):
-        env["KIT_SUBMISSIONS_DIR"] = str(Path(os.environ["KIT_SUBMISSIONS_DIR"]).absolute())
+    env = child_paths_environment()
     record = {"id": sweep_id, "message": message, "size": len(points)}
     result = SweepResult(sweep_id)
     t0 = time.perf_counter()

@@ -6,21 +6,12 @@ Each built-in competition module or package (``kitlib/competitions/<name>.py`` o
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent.parent  # the project checkout
-PROJECT_ENV = "KIT_PROJECT_DIR"
-
-
-def project_dir() -> Path:
-    """The project folder: ``$KIT_PROJECT_DIR``, else the checkout. ``kit new`` writes ``competitions/<name>.toml``
-    and ``notebooks/<name>.ipynb`` there, and the registry reads the competitions it finds there."""
-    given = os.environ.get(PROJECT_ENV)
-    return Path(given).expanduser().absolute() if given else ROOT
+from ..runtime import ROOT, project_dir
 
 
 @dataclass(frozen=True)

@@ -26,37 +26,20 @@ import importlib.util
 import json
 import logging
 import multiprocessing
-import os
 import signal
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ParameterError, PlatformError, UploadError, UploadUnknown  # noqa: F401 (UploadUnknown re-exported)
+from ..errors import PlatformError, UploadError, UploadUnknown  # noqa: F401 (UploadUnknown re-exported)
+from ..runtime import UPLOAD_TIMEOUT_S, upload_timeout_s  # noqa: F401 (re-exported: the limit of one client call)
 from .client import _captured_client_output
 
-UPLOAD_TIMEOUT_S = 120.0  # wall-clock limit of one client call; KIT_UPLOAD_TIMEOUT_S or timeout_s override it
 UPLOAD_TRIES = 3  # how often a call that is safe to repeat is tried
 RETRY_BACKOFF_S = 2.0  # the wait before the second try, doubled before each later one
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # HTTP answers worth another try of a safe call
 _END_GRACE_S = 2.0  # how long a child ended at the limit gets between SIGTERM and SIGKILL
-
-
-def upload_timeout_s(timeout_s: float | None = None) -> float:
-    """The limit of one client call: ``timeout_s``, else ``$KIT_UPLOAD_TIMEOUT_S``, else ``UPLOAD_TIMEOUT_S``.
-
-    Raises :class:`~kitlib.errors.ParameterError` for a value that is not a number of seconds above 0.
-    """
-    value: Any = timeout_s if timeout_s is not None else os.environ.get("KIT_UPLOAD_TIMEOUT_S") or UPLOAD_TIMEOUT_S
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = float("nan")
-    if not seconds > 0:
-        raise ParameterError(f"the upload time limit must be a number of seconds above 0 (timeout_s or "
-                             f"KIT_UPLOAD_TIMEOUT_S), got {value!r}")
-    return seconds
 
 
 def transient(exc: PlatformError) -> PlatformError:

@@ -22,11 +22,10 @@ PREDICTION_PARAMS = ("retrieval", "retrieval_method", "top_k", "context_weight",
 
 def resolve_checkpoints(value: str | Path) -> Path:
     """The ``checkpoints/`` folder named by ``value``: a run id (a folder of the runs folder, see
-    :func:`kitlib.run.runs_dir`), a run folder, the ``checkpoints`` folder itself, or (on Kaggle) the name of
+    :func:`kitlib.runtime.runs_dir`), a run folder, the ``checkpoints`` folder itself, or (on Kaggle) the name of
     an attached dataset holding it. Raises ``ParameterError`` naming what was tried and what a checkpoints
     folder holds."""
-    from ...run import runs_dir
-    from ...runtime import input_path
+    from ...runtime import input_path, runs_dir
 
     given = Path(str(value)).expanduser()
     tried = [input_path(given), runs_dir() / str(value)]
