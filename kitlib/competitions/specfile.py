@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError
-from .spec import Competition, Predictions, SubmissionSpec, project_dir
+from ..runtime import project_dir
+from .built_in import BUILT_IN_NAMES
+from .spec import Competition, Predictions, SubmissionSpec
 
 PLATFORMS = ("kaggle", "aicrowd", "local")
 TEMPLATES = ("tabular",)
@@ -148,8 +150,6 @@ def load_spec(path: str | Path) -> Competition:
     Raises ``ParameterError`` naming the file and the key for a file that is not TOML, an unknown key, a missing
     one, a value of the wrong type or outside its choices, a metric that is unknown or does not fit the task, or
     a name that is not a competition name or is taken by a built-in competition."""
-    from . import BUILT_IN_NAMES
-
     path = Path(path).absolute()
     try:
         stat = path.stat()

@@ -1,0 +1,49 @@
+"""The registry of competitions: the built-in table first, then the project's spec files
+(``competitions/<name>.toml``, read by :mod:`.specfile` when asked for)."""
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+
+from .spec import Competition
+
+__all__ = ["Registry"]
+
+
+class Registry(MutableMapping):
+    """Name -> :class:`Competition`: the built-in table first, then the spec files of the project folder.
+
+    Iterating lists names without parsing a spec; looking one up (``values()`` looks them all up) reads its
+    file, so a broken spec is an error naming it only when it is used. Setting an item puts a competition
+    in the table (tests replace a built-in one this way)."""
+
+    def __init__(self, built_in: tuple[Competition, ...]):
+        self._table = {c.name: c for c in built_in}
+
+    def __getitem__(self, name: str) -> Competition:
+        if name in self._table:
+            return self._table[name]
+        from .specfile import load_spec, spec_path
+
+        if isinstance(name, str) and name and spec_path(name).is_file():
+            return load_spec(spec_path(name))
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        from .specfile import spec_path
+
+        return name in self._table or (isinstance(name, str) and bool(name) and spec_path(name).is_file())
+
+    def __setitem__(self, name: str, competition: Competition) -> None:
+        self._table[name] = competition
+
+    def __delitem__(self, name: str) -> None:
+        del self._table[name]
+
+    def __iter__(self) -> Iterator[str]:
+        from .specfile import spec_names
+
+        yield from self._table
+        yield from (n for n in spec_names() if n not in self._table)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
