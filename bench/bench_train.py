@@ -40,11 +40,13 @@ def bare_loop(X, y):
     return model
 
 
-def kit_fit(X, y, **recipe):
+def kit_fit(X, y, checkpoint_dir=None, checkpoint_every=None):
     torch.manual_seed(0)
     model = build_mlp(512, 256, 2, 0.2)
+    recipe = train.Recipe(epochs=EPOCHS, lr=1e-3, schedule="cosine", warmup=0.05, device="cpu", progress=True,
+                          checkpoint_every=checkpoint_every)
     train.fit(model, train.tensor_loader(X, y, batch_size=BATCH, shuffle=True, seed=0), loss_fn=nn.CrossEntropyLoss(),
-              epochs=EPOCHS, lr=1e-3, schedule="cosine", warmup=0.05, device="cpu", progress=True, **recipe)
+              recipe=recipe, checkpoint_dir=checkpoint_dir)
     return model
 
 

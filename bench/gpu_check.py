@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # lets the resume check run deterministic kernels
@@ -49,7 +50,7 @@ def check_choice(dev) -> tuple[bool, str]:
     import torch
 
     from kitlib.runtime import amp_dtype_name, native_bf16
-    from kitlib.train import fit
+    from kitlib.train import Recipe, fit
 
     major, minor = torch.cuda.get_device_capability(dev)
     expected = "bf16" if major >= 8 else "fp16"
@@ -57,7 +58,7 @@ def check_choice(dev) -> tuple[bool, str]:
     seen: set = set()
     model = _encoder()
     model.bert.encoder.layer[0].output.dense.register_forward_hook(lambda m, i, o: seen.add(o.dtype))
-    fit(model, _batches(2), epochs=1, device=str(dev), amp_dtype="auto", progress=False)
+    fit(model, _batches(2), recipe=Recipe(epochs=1, device=str(dev), amp_dtype="auto", progress=False))
     ran = {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "fp32"}[seen.pop()]
     ok = chosen == expected == ran
     return ok, (f"{torch.cuda.get_device_name(dev)} (compute capability {major}.{minor}, native bf16: "
@@ -69,16 +70,17 @@ def throughput(dev) -> tuple[bool, list[str]]:
 
     import torch
 
-    from kitlib.train import fit
+    from kitlib.train import Recipe, fit
 
     data = _batches(40)
     rates, lines, ok = {}, [], True
     for amp in ("off", "fp16", "bf16"):
         model = _encoder()
-        fit(model, data[:4], epochs=1, device=str(dev), amp_dtype=amp, progress=False)  # warm-up
+        recipe = Recipe(epochs=1, device=str(dev), amp_dtype=amp, progress=False)
+        fit(model, data[:4], recipe=recipe)  # warm-up
         torch.cuda.synchronize(dev)
         start = time.perf_counter()
-        result = fit(model, data, epochs=1, device=str(dev), amp_dtype=amp, progress=False, max_grad_norm=1.0)
+        result = fit(model, data, recipe=replace(recipe, max_grad_norm=1.0))
         torch.cuda.synchronize(dev)
         rates[amp] = len(data) * 32 / (time.perf_counter() - start)
         loss = result.history[-1]["train_loss"]
@@ -91,7 +93,7 @@ def throughput(dev) -> tuple[bool, list[str]]:
 def resumed_fit(dev) -> tuple[bool, str]:
     import torch
 
-    from kitlib.train import TRAIN_STATE, fit
+    from kitlib.train import TRAIN_STATE, Recipe, fit
 
     data = _batches(12, batch=16, width=64, seed=1)
 
@@ -108,8 +110,9 @@ def resumed_fit(dev) -> tuple[bool, str]:
                 raise Stop()
             return torch.nn.functional.cross_entropy(logits, labels)
 
-        result = fit(model, data, val=data[:2], loss_fn=loss_fn, epochs=3, lr=1e-4, device=str(dev), amp_dtype="fp16",
-                     ema=0.9, checkpoint_dir=folder, checkpoint_every=5, resume=resume, progress=False, seed=0)
+        recipe = Recipe(epochs=3, lr=1e-4, device=str(dev), amp_dtype="fp16", ema=0.9, checkpoint_every=5,
+                        progress=False, seed=0)
+        result = fit(model, data, val=data[:2], loss_fn=loss_fn, recipe=recipe, checkpoint_dir=folder, resume=resume)
         return model, result
 
     torch.use_deterministic_algorithms(True, warn_only=True)  # so that only resuming could make a difference

@@ -11,14 +11,19 @@ What the two loops share lives here, so they cannot drift apart:
   loops; :class:`FitResult`, what both ``fit`` functions return;
 - the epoch log line (:func:`format_logs`) and the Optuna pruning step (:func:`report_and_prune`),
   exactly as Optuna documents it: ``trial.report(value, step)``, then
-  ``if trial.should_prune(): raise optuna.TrialPruned()``.
+  ``if trial.should_prune(): raise optuna.TrialPruned()``;
+- the training :class:`Recipe`: every knob of a loop that is not data, model or callbacks, one frozen
+  dataclass built once (from a notebook's parameters with :meth:`Recipe.from_params`) and handed down
+  unread to ``kitlib.train.fit`` or ``kitlib.keras.fit``; per-model variants are ``dataclasses.replace``
+  of it. Like Hugging Face's ``TrainingArguments`` apart from its ``Trainer``.
 
 Imports neither torch nor Keras.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +34,102 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine")
 MODES = ("max", "min")
 LOWER_IS_BETTER = ("loss", "error")  # suffixes of monitored names where smaller is better
+# what a notebook parameter writes for "none" (a parameter cell holds no None), mapped by Recipe.from_params
+NONE_IN_PARAMS = {"max_grad_norm": 0.0, "ema": 0.0, "eval_every": 0, "checkpoint_every": 0, "patience": 0,
+                  "lr_decay": 1.0}
+
+
+# ---------------------------------------------------------------------------------------- recipe
+def _knob(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model trains: every knob of the training loop that is not data, model or callbacks.
+
+    Built once (``Recipe.from_params(globals())`` in a notebook, or ``Recipe(epochs=3, lr=3e-4)``) and handed
+    down unread through fold functions to :func:`kitlib.train.fit` (every field) or :func:`kitlib.keras.fit`
+    (the fields it supports; it refuses the others by name). A variant for another model is
+    ``dataclasses.replace(recipe, lr=1e-3)``. Each field's one-line help is in its metadata (``help``);
+    :meth:`record` gives the JSON-able dict a run records.
+    """
+
+    epochs: int = _knob(10, "passes over the training data")
+    lr: float = _knob(1e-3, "peak learning rate (of the top layer with lr_decay)")
+    batch_size: int = _knob(32, "examples per training batch, where the loader is built from the recipe (fold "
+                                "functions, kitlib.keras.fit); kitlib.train.fit takes its loader as given")
+    weight_decay: float = _knob(0.0, "decoupled weight decay; biases and norm weights get none")
+    optimizer: Any = _knob("adamw", "one of OPTIMIZERS, or (torch) an optimiser built over your own parameter groups")
+    schedule: str = _knob("cosine", "learning rate after warmup: constant, linear or cosine decay to 0")
+    warmup: float = _knob(0.0, "share of the optimiser steps that warm the learning rate up linearly, in [0, 1)")
+    accumulate: int = _knob(1, "batches per optimiser step")
+    max_grad_norm: float | None = _knob(None, "clip the global gradient norm at this; None for no clipping")
+    lr_decay: float | None = _knob(None, "layer-wise learning-rate decay in (0, 1]: each encoder layer trains at "
+                                         "this times the rate of the one above it; None for none")
+    ema: float | None = _knob(None, "decay of a moving average of the weights that evaluation, the best weights "
+                                    "and the returned model use (0.999 for long runs); None for none")
+    grad_checkpointing: bool = _knob(False, "recompute activations in the backward pass (transformers models): "
+                                            "less memory, about a third slower")
+    eval_every: int | None = _knob(None, "also evaluate every that many optimiser steps; None for epoch ends only")
+    patience: int | None = _knob(None, "stop after that many evaluations without a better monitored value; "
+                                       "None for no early stopping")
+    monitor: str | None = _knob(None, "the logged value whose best evaluation is kept; None for val_<metric>, "
+                                      "else val_loss, else train_loss")
+    mode: str | None = _knob(None, "max or min: which way the monitored value improves; None for min when its "
+                                   "name ends in loss or error, else max")
+    amp_dtype: str | bool = _knob("auto", "mixed precision on CUDA: auto (bf16 where the GPU has it, else fp16), "
+                                          "bf16, fp16 or off; the CPU runs fp32")
+    checkpoint_every: int | None = _knob(None, "also save the training state every that many optimiser steps "
+                                               "(with a checkpoint folder); None for epoch ends only")
+    processes: int = _knob(1, "training processes on this machine (DistributedDataParallel); the batch stays "
+                              "the global batch")
+    device: str = _knob("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
+    seed: int | None = _knob(None, "seeds Python, NumPy and torch before training; fold functions give their "
+                                   "models seed, seed + 1, ... (0 when None); None leaves the random state alone")
+    progress: bool = _knob(True, "draw a progress bar (one line per epoch outside a terminal)")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, base: Recipe | None = None, **overrides: Any) -> Recipe:
+        """The recipe of a notebook's parameters in one call: ``Recipe.from_params(globals(), warmup=0.1)``.
+
+        In: ``params`` (``globals()``, or a run's recorded parameters): the names that are fields are taken,
+        the others ignored, and the notebooks' "0 means none" values (:data:`NONE_IN_PARAMS`: ``max_grad_norm``,
+        ``ema``, ``eval_every``, ``checkpoint_every``, ``patience`` 0 and ``lr_decay`` 1) become ``None``, here
+        and only here; ``base`` (default ``Recipe()``) gives the fields ``params`` does not name; ``overrides``
+        (fields) apply last, as given. Out: a :class:`Recipe`. Raises ``ParameterError`` naming the fields for
+        an override that is not one.
+        """
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ParameterError(f"Unknown recipe field(s) {unknown}; the fields are {known}")
+        values = {}
+        for name in known:
+            if name in params:
+                value = params[name]
+                none = NONE_IN_PARAMS.get(name)
+                values[name] = None if none is not None and value is not None and value == none else value
+        return replace(base if base is not None else cls(), **{**values, **overrides})
+
+    def split(self, params: Mapping[str, Any]) -> tuple[Recipe, dict[str, Any]]:
+        """``(this recipe with the fields that params names replaced, the other params)``, e.g. an Optuna trial's
+        suggestions where ``lr`` and ``weight_decay`` are training knobs and ``hidden`` is the model's. No
+        "0 means none" mapping here: the values are taken as they are."""
+        known = {f.name for f in fields(self)}
+        return (replace(self, **{k: v for k, v in params.items() if k in known}),
+                {k: v for k, v in params.items() if k not in known})
+
+    def record(self) -> dict[str, Any]:
+        """The recipe as a JSON-able dict (field -> value) for the run record; an optimiser given as an object
+        is recorded by its class name."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.generic):
+                value = value.item()
+            out[f.name] = value if value is None or isinstance(value, (bool, int, float, str)) else type(value).__name__
+        return out
 
 
 # ------------------------------------------------------------------------------------- schedules

@@ -1,4 +1,4 @@
-"""``fit(..., processes=N)``: DistributedDataParallel in forked processes on the CPU (gloo), compared with one
+"""``fit(..., recipe=Recipe(processes=N))``: DistributedDataParallel in forked processes on the CPU (gloo), compared with one
 process on the same global batch; only rank 0 writes; a failing worker is named; the same from a notebook
 run by ``kit run`` (a papermill kernel), with the model class defined in a notebook cell."""
 import json
@@ -12,6 +12,7 @@ from torch import nn
 
 from kitlib import run, train
 from kitlib.errors import ParameterError
+from kitlib.fitting import Recipe
 from kitlib.train.distributed import RankShare, share_of_batch
 from tiny_checkpoints import tiny_checkpoints  # noqa: F401  (the session fixture)
 
@@ -32,13 +33,14 @@ class Net(nn.Module):
         return self.body(x)
 
 
-def _fit(processes: int, **kwargs):
+def _fit(processes: int, checkpoint_dir=None, resume=False, **knobs):
     torch.manual_seed(0)
     model = Net()
     loader = train.tensor_loader(X[:330], Y[:330], batch_size=32, shuffle=True, seed=0)  # the last batch: 10 rows
     val = train.tensor_loader(X[330:], Y[330:], batch_size=40)
-    result = train.fit(model, loader, val=val, loss_fn=nn.CrossEntropyLoss(), epochs=3, lr=1e-2, device="cpu",
-                       progress=False, processes=processes, **kwargs)
+    recipe = Recipe(epochs=3, lr=1e-2, device="cpu", progress=False, processes=processes, **knobs)
+    result = train.fit(model, loader, val=val, loss_fn=nn.CrossEntropyLoss(), recipe=recipe,
+                       checkpoint_dir=checkpoint_dir, resume=resume)
     return model, result
 
 
@@ -84,9 +86,9 @@ def test_a_failing_worker_is_named_and_bad_counts_are_refused():
 
     loader = train.tensor_loader(X[:64], Y[:64], batch_size=16)
     with pytest.raises(RuntimeError, match=r"training process 1 of 2 failed(.|\n)*the loss of rank one broke"):
-        train.fit(Net(), loader, loss_fn=broken, epochs=1, device="cpu", progress=False, processes=2)
+        train.fit(Net(), loader, loss_fn=broken, recipe=Recipe(epochs=1, device="cpu", progress=False, processes=2))
     with pytest.raises(ParameterError, match="processes must be >= 1"):
-        train.fit(Net(), loader, loss_fn=broken, epochs=1, processes=0)
+        train.fit(Net(), loader, loss_fn=broken, recipe=Recipe(epochs=1, processes=0))
 
 
 
@@ -103,13 +105,14 @@ def test_spawned_workers_train_the_same_and_a_cell_defined_model_is_refused_clea
 
     loader = train.tensor_loader(X[:64, :2], Y[:64], batch_size=16)
     with pytest.raises(ParameterError, match="cannot be sent to them"):
-        train.fit(Local(2, 2), loader, loss_fn=nn.CrossEntropyLoss(), epochs=1, device="cpu", progress=False,
-                  processes=2)
+        train.fit(Local(2, 2), loader, loss_fn=nn.CrossEntropyLoss(),
+                  recipe=Recipe(epochs=1, device="cpu", progress=False, processes=2))
 
 NOTEBOOK = '''
 import numpy as np, torch
 from torch import nn
 from kitlib import run as kit_run, train
+from kitlib.fitting import Recipe
 
 run = kit_run.start("sentiment-classification", globals())  # any competition: the record is what counts
 
@@ -127,7 +130,8 @@ y = (x[:, 0] > 0).astype("int64")
 torch.manual_seed(0)
 model = Notebook()
 fitted = train.fit(model, train.tensor_loader(x, y, batch_size=16, shuffle=True), loss_fn=nn.CrossEntropyLoss(),
-                   epochs=2, lr=0.05, device="cpu", processes=processes, checkpoint_dir=run.dir / "checkpoints" / "fold0")
+                   recipe=Recipe(epochs=2, lr=0.05, device="cpu", processes=processes),
+                   checkpoint_dir=run.dir / "checkpoints" / "fold0")
 run.log_metrics({"train_loss": fitted.history[-1]["train_loss"]})
 run.finish()
 '''

@@ -3,6 +3,7 @@ Optuna pruning, wandb logging and seeding. Runs on whatever backend ``KERAS_BACK
 unset), so CI can run this file once per backend."""
 import importlib.util
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import kitlib.keras as kk  # noqa: E402  (sets KERAS_BACKEND=torch unless the environment chose)
 from kitlib.errors import MissingDependencyError, ParameterError  # noqa: E402
+from kitlib.fitting import Recipe  # noqa: E402
 
 kk.use_backend()
 import keras  # noqa: E402
@@ -101,8 +103,8 @@ def test_best_weights_are_restored_and_patience_stops(capsys):
         return {"val_score": next(scores)}
 
     model = _model()
-    result = kk.fit(model, x, y, loss=_ce(), evaluate_fn=evaluate, monitor="val_score", epochs=6, batch_size=32,
-                    patience=2, lr=0.05)
+    result = kk.fit(model, x, y, loss=_ce(), evaluate_fn=evaluate,
+                    recipe=Recipe(monitor="val_score", epochs=6, batch_size=32, patience=2, lr=0.05))
     assert [row["epoch"] for row in result.history] == [1, 2, 3, 4]  # epochs 3 and 4 did not improve
     assert result.best_epoch == 2 and result.best_score == pytest.approx(0.9) and result.monitor == "val_score"
     for restored, best in zip(model.get_weights(), snapshots[1]):
@@ -113,37 +115,38 @@ def test_best_weights_are_restored_and_patience_stops(capsys):
 
 def test_progress_is_one_line_per_epoch_outside_a_terminal(capsys):
     x, y = _data()
-    kk.fit(_model(), x, y, validation_data=(x[:32], y[:32]), loss=_ce(), metrics=["accuracy"], epochs=3,
-           batch_size=16, progress=True)
+    kk.fit(_model(), x, y, validation_data=(x[:32], y[:32]), loss=_ce(), metrics=["accuracy"],
+           recipe=Recipe(epochs=3, batch_size=16, progress=True))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert lines[0].startswith("epoch 1/3") and "val_loss=" in lines[0] and "val_accuracy=" in lines[0]
     assert all("\r" not in line and "\x08" not in line for line in lines)  # no per-batch bar
-    kk.fit(_model(), x, y, loss=_ce(), epochs=2, progress=False)
+    kk.fit(_model(), x, y, loss=_ce(), recipe=Recipe(epochs=2, progress=False))
     assert capsys.readouterr().out == ""
 
 
 def test_monitor_defaults_and_missing_monitor():
     x, y = _data()
-    result = kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), epochs=2, progress=False)
+    result = kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), recipe=Recipe(epochs=2, progress=False))
     assert result.monitor == "val_loss" and result.best_score == min(r["val_loss"] for r in result.history)
     with pytest.raises(ParameterError, match=r"monitor 'val_f1' is not among the epoch logs \['epoch', 'loss'"):
-        kk.fit(_model(), x, y, loss=_ce(), monitor="val_f1", epochs=1, progress=False)
+        kk.fit(_model(), x, y, loss=_ce(), recipe=Recipe(monitor="val_f1", epochs=1, progress=False))
 
 
 def test_lr_follows_the_cosine_schedule_across_epochs():
     x, y = _data(n=64)
-    result = kk.fit(_model(), x, y, loss=_ce(), epochs=4, batch_size=32, lr=0.01, schedule="cosine",
-                    progress=False)
+    result = kk.fit(_model(), x, y, loss=_ce(),
+                    recipe=Recipe(epochs=4, batch_size=32, lr=0.01, schedule="cosine", progress=False))
     lrs = [row["lr"] for row in result.history]  # lr after 2, 4, 6, 8 of 8 steps
     assert lrs == pytest.approx([0.01 * 0.5 * (1 + np.cos(np.pi * s / 8)) for s in (2, 4, 6, 8)], abs=1e-6)
 
 
 def test_same_seed_same_training():
     x, y = _data()
-    a = kk.fit(_model(seed=1), x, y, loss=_ce(), epochs=2, batch_size=16, seed=1, progress=False)
-    b = kk.fit(_model(seed=1), x, y, loss=_ce(), epochs=2, batch_size=16, seed=1, progress=False)
-    c = kk.fit(_model(seed=2), x, y, loss=_ce(), epochs=2, batch_size=16, seed=2, progress=False)
+    recipe = Recipe(epochs=2, batch_size=16, progress=False)
+    a = kk.fit(_model(seed=1), x, y, loss=_ce(), recipe=replace(recipe, seed=1))
+    b = kk.fit(_model(seed=1), x, y, loss=_ce(), recipe=replace(recipe, seed=1))
+    c = kk.fit(_model(seed=2), x, y, loss=_ce(), recipe=replace(recipe, seed=2))
     assert [r["loss"] for r in a.history] == [r["loss"] for r in b.history]
     np.testing.assert_array_equal(a.model.get_weights()[0], b.model.get_weights()[0])
     assert not np.allclose(a.model.get_weights()[0], c.model.get_weights()[0])
@@ -154,16 +157,16 @@ def test_optuna_pruning_reports_each_epoch_and_prunes():
     x, y = _data()
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
     trial = study.ask()
-    kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), metrics=["accuracy"], monitor="val_accuracy",
-           epochs=3, trial=trial, progress=False)
+    kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), metrics=["accuracy"], trial=trial,
+           recipe=Recipe(monitor="val_accuracy", epochs=3, progress=False))
     assert sorted(study.trials[0].intermediate_values) == [1, 2, 3]
 
     # a pruner that prunes any accuracy below 2 (all of them) stops the trial after its first report
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
 
     def objective(trial):
-        result = kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), metrics=["accuracy"],
-                        monitor="val_accuracy", epochs=5, trial=trial, progress=False)
+        result = kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), metrics=["accuracy"], trial=trial,
+                        recipe=Recipe(monitor="val_accuracy", epochs=5, progress=False))
         return result.best_score
 
     study.optimize(objective, n_trials=1)
@@ -182,7 +185,8 @@ def test_wandb_run_gets_every_epoch():
 
     run = FakeRun()
     x, y = _data()
-    kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), epochs=2, wandb_run=run, progress=False)
+    kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), callbacks=[kk.callbacks.WandbLogger(run)],
+           recipe=Recipe(epochs=2, progress=False))
     assert [row["epoch"] for row in run.logged] == [1, 2]
     assert {"loss", "val_loss", "lr"} <= set(run.logged[0])
 
@@ -190,7 +194,7 @@ def test_wandb_run_gets_every_epoch():
 def test_fit_needs_a_loss():
     x, y = _data()
     with pytest.raises(ParameterError, match="fit needs loss="):
-        kk.fit(_model(), x, y, epochs=1)
+        kk.fit(_model(), x, y, recipe=Recipe(epochs=1))
 
 
 def test_ema_validates_keeps_and_returns_the_averaged_weights():
@@ -203,11 +207,11 @@ def test_ema_validates_keeps_and_returns_the_averaged_weights():
             return {}
         return evaluate
 
-    kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), evaluate_fn=remember("raw"), epochs=3,
-           batch_size=16, lr=0.05, seed=0, progress=False)
+    recipe = Recipe(epochs=3, batch_size=16, lr=0.05, seed=0, progress=False)
+    kk.fit(_model(), x, y, validation_data=(x, y), loss=_ce(), evaluate_fn=remember("raw"), recipe=recipe)
     model = _model()
-    result = kk.fit(model, x, y, validation_data=(x, y), loss=_ce(), evaluate_fn=remember("ema"), epochs=3,
-                    batch_size=16, lr=0.05, seed=0, ema=0.9, max_grad_norm=1.0, progress=False)
+    result = kk.fit(model, x, y, validation_data=(x, y), loss=_ce(), evaluate_fn=remember("ema"),
+                    recipe=replace(recipe, ema=0.9, max_grad_norm=1.0))
     assert model.optimizer.use_ema and model.optimizer.global_clipnorm == 1.0
     assert not np.allclose(snapshots["raw"][-1][0], snapshots["ema"][-1][0])  # the callbacks saw the average
     best = snapshots["ema"][result.best_epoch - 1]
@@ -223,3 +227,17 @@ def test_clipping_and_ema_values_are_checked():
         kk.make_optimizer("adamw", clipnorm=1.0, max_grad_norm=1.0)
     with pytest.raises(ParameterError, match=r"ema must be a decay in \(0, 1\)"):
         kk.make_optimizer("adamw", ema=1.0)
+
+
+def test_the_keras_loop_refuses_the_knobs_it_does_not_have_by_name():
+    x, y = _data()
+    recipe = Recipe(epochs=1, progress=False, lr_decay=0.9, accumulate=2)
+    expected = (r"the Keras loop does not support accumulate, lr_decay; leave them at their defaults "
+                r"\(accumulate=1, lr_decay=None\) or train with kitlib.train.fit")
+    with pytest.raises(ParameterError, match=expected):
+        kk.fit(_model(), x, y, loss=_ce(), recipe=recipe)
+    with pytest.raises(ParameterError, match="does not support amp_dtype, processes;"):
+        kk.fit(_model(), x, y, loss=_ce(), recipe=Recipe(epochs=1, processes=2, amp_dtype="bf16"))
+    # a notebook's "0 means none" values are the defaults again once Recipe.from_params mapped them
+    params = {"epochs": 1, "lr_decay": 1.0, "eval_every": 0, "checkpoint_every": 0, "progress": False}
+    assert kk.fit(_model(), x, y, loss=_ce(), recipe=Recipe.from_params(params)).history

@@ -33,7 +33,8 @@ def test_wandb_tracking_writes_offline_into_the_run_folder(kit_dirs, monkeypatch
     wb = r.wandb()
     X, y = [[0.0], [1.0]] * 8, [0, 1] * 8
     train.fit(nn.Linear(1, 2), train.tensor_loader(X, y), val=train.tensor_loader(X, y),
-              loss_fn=nn.CrossEntropyLoss(), epochs=2, progress=False, callbacks=[train.WandbLogger(wb)])
+              loss_fn=nn.CrossEntropyLoss(), recipe=train.Recipe(epochs=2, progress=False),
+              callbacks=[train.WandbLogger(wb)])
     r.log_metrics({"val_weighted_f1": 0.5})
     assert wb.config["lr"] == 0.1 and wb.summary["val_weighted_f1"] == 0.5
     r.finish()

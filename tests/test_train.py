@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import optuna
 import pytest
@@ -5,8 +7,9 @@ import torch
 from torch import nn
 
 from kitlib import train
-from kitlib.runtime import seed_everything
 from kitlib.errors import ParameterError
+from kitlib.fitting import Recipe
+from kitlib.runtime import seed_everything
 
 
 def blobs(n=200, seed=0):
@@ -25,8 +28,8 @@ def test_fit_learns_and_records_history():
     seed_everything(0)  # the initial weights (torch's own seed differs from process to process)
     model = nn.Linear(4, 2)
     result = train.fit(model, train.tensor_loader(X, y, batch_size=32, shuffle=True), val=train.tensor_loader(X, y),
-                       loss_fn=nn.CrossEntropyLoss(), metric=accuracy, metric_name="acc", epochs=5, lr=0.05,
-                       progress=False, seed=0)
+                       loss_fn=nn.CrossEntropyLoss(), metric=accuracy, metric_name="acc",
+                       recipe=Recipe(epochs=5, lr=0.05, progress=False, seed=0))
     assert result.monitor == "val_acc" and len(result.history) == 5
     assert {"epoch", "train_loss", "val_loss", "val_acc", "lr", "seconds"} <= set(result.history[0])
     assert result.best_score > 0.9
@@ -49,8 +52,8 @@ def test_early_stopping_restores_best_weights():
     keeper = Scripted()
     model = nn.Linear(4, 2)
     result = train.fit(model, train.tensor_loader(X, y, batch_size=50), loss_fn=nn.CrossEntropyLoss(),
-                       evaluate_fn=lambda m: {"val_f1": next(scores)}, monitor="val_f1", patience=2, epochs=6,
-                       lr=0.1, progress=False, callbacks=[keeper])
+                       evaluate_fn=lambda m: {"val_f1": next(scores)}, callbacks=[keeper],
+                       recipe=Recipe(monitor="val_f1", patience=2, epochs=6, lr=0.1, progress=False))
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]  # stopped after 2 epochs without gain
     assert result.best_epoch == 2 and result.best_score == 0.9
     torch.testing.assert_close(model.weight, keeper.weights[1])
@@ -62,10 +65,11 @@ def test_gradient_accumulation_matches_one_big_batch():
     a = nn.Linear(4, 2)
     b = nn.Linear(4, 2)
     b.load_state_dict(a.state_dict())
-    common = dict(loss_fn=nn.CrossEntropyLoss(), epochs=1, schedule="constant", progress=False)
-    train.fit(a, train.tensor_loader(X, y, batch_size=16), optimizer=torch.optim.SGD(a.parameters(), lr=0.5), **common)
-    train.fit(b, train.tensor_loader(X, y, batch_size=8), accumulate=2,
-              optimizer=torch.optim.SGD(b.parameters(), lr=0.5), **common)
+    common = Recipe(epochs=1, schedule="constant", progress=False)
+    train.fit(a, train.tensor_loader(X, y, batch_size=16), loss_fn=nn.CrossEntropyLoss(),
+              recipe=replace(common, optimizer=torch.optim.SGD(a.parameters(), lr=0.5)))
+    train.fit(b, train.tensor_loader(X, y, batch_size=8), loss_fn=nn.CrossEntropyLoss(),
+              recipe=replace(common, accumulate=2, optimizer=torch.optim.SGD(b.parameters(), lr=0.5)))
     torch.testing.assert_close(a.weight, b.weight)
 
 
@@ -118,7 +122,8 @@ class DictData(torch.utils.data.Dataset):
 def test_dict_batches_use_the_models_own_loss():
     X, y = blobs()
     loader = torch.utils.data.DataLoader(DictData(X, y), batch_size=32)
-    result = train.fit(DictModel(), loader, val=loader, metric=accuracy, epochs=10, lr=0.2, progress=False)
+    result = train.fit(DictModel(), loader, val=loader, metric=accuracy,
+                       recipe=Recipe(epochs=10, lr=0.2, progress=False))
     assert result.best_score > 0.9
     assert train.predict(result.model, loader).shape == (200, 2)
 
@@ -129,7 +134,7 @@ def test_optuna_pruning_callback_prunes():
     X, y = blobs()
     with pytest.raises(optuna.TrialPruned, match="pruned at epoch 1"):
         train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), val=train.tensor_loader(X, y),
-                  loss_fn=nn.CrossEntropyLoss(), metric=lambda y, o: 0.1, epochs=3, progress=False,
+                  loss_fn=nn.CrossEntropyLoss(), metric=lambda y, o: 0.1, recipe=Recipe(epochs=3, progress=False),
                   callbacks=[train.OptunaPruning(trial)])
     assert trial.storage.get_trial(trial._trial_id).intermediate_values == {1: 0.1}
 
@@ -137,8 +142,8 @@ def test_optuna_pruning_callback_prunes():
 def test_wrong_monitor_is_an_error():
     X, y = blobs(20)
     with pytest.raises(ParameterError, match="monitor 'val_f1' is not among the epoch logs"):
-        train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), loss_fn=nn.CrossEntropyLoss(), monitor="val_f1",
-                  epochs=1, progress=False)
+        train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), loss_fn=nn.CrossEntropyLoss(),
+                  recipe=Recipe(monitor="val_f1", epochs=1, progress=False))
 
 
 def test_same_seed_same_result():
@@ -148,7 +153,7 @@ def test_same_seed_same_result():
         seed_everything(1)
         model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
         train.fit(model, train.tensor_loader(X, y, batch_size=16, shuffle=True, seed=1),
-                  loss_fn=nn.CrossEntropyLoss(), epochs=2, progress=False)
+                  loss_fn=nn.CrossEntropyLoss(), recipe=Recipe(epochs=2, progress=False))
         runs.append(train.predict(model, X))
     np.testing.assert_array_equal(runs[0], runs[1])
 
@@ -182,8 +187,9 @@ def _resumable_fit(folder, loss_fn, resume=False, **recipe):
     seed_everything(3)  # the initial weights; dropout and shuffling make every random state matter
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
     result = train.fit(model, train.tensor_loader(X, y, batch_size=8, shuffle=True, seed=1),
-                       val=train.tensor_loader(X, y, batch_size=32), loss_fn=loss_fn, metric=accuracy, epochs=4,
-                       lr=0.05, progress=False, seed=5, checkpoint_dir=folder, resume=resume, **recipe)
+                       val=train.tensor_loader(X, y, batch_size=32), loss_fn=loss_fn, metric=accuracy,
+                       recipe=Recipe(epochs=4, lr=0.05, progress=False, seed=5, **recipe), checkpoint_dir=folder,
+                       resume=resume)
     return model, result
 
 
@@ -225,9 +231,9 @@ def test_resuming_refuses_a_state_of_other_settings(tmp_path):
         X, y = blobs(96)
         train.fit(nn.Linear(4, 2), train.tensor_loader(X, y, batch_size=8, shuffle=True, seed=1),
                   val=train.tensor_loader(X, y, batch_size=32), loss_fn=nn.CrossEntropyLoss(), metric=accuracy,
-                  epochs=4, lr=0.1, progress=False, checkpoint_dir=tmp_path, resume=True)
+                  recipe=Recipe(epochs=4, lr=0.1, progress=False), checkpoint_dir=tmp_path, resume=True)
     with pytest.raises(ParameterError, match="resume=True needs checkpoint_dir"):
-        train.fit(nn.Linear(4, 2), [], loss_fn=nn.CrossEntropyLoss(), resume=True, progress=False)
+        train.fit(nn.Linear(4, 2), [], loss_fn=nn.CrossEntropyLoss(), resume=True, recipe=Recipe(progress=False))
 
 
 # ----------------------------------------------------------------------------------------- the recipe
@@ -237,8 +243,9 @@ def test_ema_by_hand_evaluation_and_the_returned_model_use_the_average():
     model = nn.Linear(4, 2)
     start = {k: v.clone() for k, v in model.state_dict().items()}
     result = train.fit(model, train.tensor_loader(X, y, batch_size=8), val=train.tensor_loader(X, y, batch_size=32),
-                       loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.5),
-                       schedule="constant", epochs=1, ema=0.8, progress=False)
+                       loss_fn=nn.CrossEntropyLoss(),
+                       recipe=Recipe(optimizer=torch.optim.SGD(model.parameters(), lr=0.5), schedule="constant",
+                                     epochs=1, ema=0.8, progress=False))
     hand = nn.Linear(4, 2)
     hand.load_state_dict(start)
     average = [p.detach().clone() for p in hand.parameters()]
@@ -278,7 +285,8 @@ def test_eval_every_adds_rows_between_epoch_ends():
     X, y = blobs(64)
     seed_everything(0)
     result = train.fit(nn.Linear(4, 2), train.tensor_loader(X, y, batch_size=8), val=train.tensor_loader(X, y),
-                       loss_fn=nn.CrossEntropyLoss(), metric=accuracy, epochs=2, eval_every=3, progress=False)
+                       loss_fn=nn.CrossEntropyLoss(), metric=accuracy,
+                       recipe=Recipe(epochs=2, eval_every=3, progress=False))
     assert [(r["epoch"], r["step"]) for r in result.history] == [(1, 3), (1, 6), (1, 8), (2, 9), (2, 12), (2, 15),
                                                                 (2, 16)]
     assert result.best_step == result.history[[r["val_score"] for r in result.history].index(result.best_score)]["step"]
@@ -312,7 +320,8 @@ def test_layer_wise_lr_decay_groups_by_depth():
     with pytest.raises(ParameterError, match="cannot find the encoder layers of Linear"):
         train.make_optimizer(nn.Linear(2, 2), lr_decay=0.9)
     with pytest.raises(ParameterError, match="lr_decay builds the optimiser's parameter groups"):
-        train.fit(model, [], optimizer=torch.optim.SGD(model.parameters(), lr=1), lr_decay=0.9, progress=False)
+        train.fit(model, [], recipe=Recipe(optimizer=torch.optim.SGD(model.parameters(), lr=1), lr_decay=0.9,
+                                           progress=False))
 
 
 def test_gradient_checkpointing_gives_the_same_training():
@@ -320,12 +329,12 @@ def test_gradient_checkpointing_gives_the_same_training():
     results = []
     for checkpointing in (False, True):
         model = _tiny_bert()
-        train.fit(model, [batch, batch], epochs=2, lr=1e-2, grad_checkpointing=checkpointing, max_grad_norm=1.0,
-                  progress=False, seed=0)
+        train.fit(model, [batch, batch], recipe=Recipe(epochs=2, lr=1e-2, grad_checkpointing=checkpointing,
+                                                       max_grad_norm=1.0, progress=False, seed=0))
         results.append(model.classifier.weight.detach())
     torch.testing.assert_close(results[0], results[1])
     with pytest.raises(ParameterError, match="grad_checkpointing needs a transformers model"):
-        train.fit(nn.Linear(4, 2), [], grad_checkpointing=True, progress=False)
+        train.fit(nn.Linear(4, 2), [], recipe=Recipe(grad_checkpointing=True, progress=False))
 
 
 # ----------------------------------------------------------------------------------- ragged outputs
@@ -353,8 +362,8 @@ def test_evaluate_and_predict_pad_ragged_token_outputs():
 def test_fit_on_cpu_takes_every_amp_dtype_and_refuses_others():
     X, y = blobs(16)
     for amp_dtype in ("auto", "bf16", "fp16", "off", True, False):
-        train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), loss_fn=nn.CrossEntropyLoss(), epochs=1,
-                  amp_dtype=amp_dtype, progress=False)  # the CPU runs fp32 whatever is asked
+        train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), loss_fn=nn.CrossEntropyLoss(),
+                  recipe=Recipe(epochs=1, amp_dtype=amp_dtype, progress=False))  # the CPU runs fp32 whatever is asked
     with pytest.raises(ParameterError, match=r"Unknown amp_dtype 'fp8'; expected one of \['auto', 'bf16', 'fp16', 'off'\]"):
-        train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), loss_fn=nn.CrossEntropyLoss(), amp_dtype="fp8",
-                  progress=False)
+        train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), loss_fn=nn.CrossEntropyLoss(),
+                  recipe=Recipe(amp_dtype="fp8", progress=False))

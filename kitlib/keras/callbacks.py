@@ -2,7 +2,8 @@
 
 Each is written as a mixin and bound to its Keras base class (``keras.callbacks.Callback``,
 ``keras.optimizers.schedules.LearningRateSchedule``) on first use by :func:`classes`, so importing this
-module does not import Keras (the backend must be chosen first). What they compute comes from
+module does not import Keras (the backend must be chosen first). ``kitlib.keras.callbacks.WandbLogger`` (and
+every other name of :data:`MIXINS`) is that class, bound on first access. What they compute comes from
 :mod:`kitlib.fitting`, shared with the torch loop.
 """
 from __future__ import annotations
@@ -183,3 +184,11 @@ def classes() -> dict[str, type]:
             base = getattr(base, part)
         out[name] = type(name, (mixin, base), {"__doc__": mixin.__doc__, "__module__": __name__})
     return out
+
+
+def __getattr__(name: str):
+    """``kitlib.keras.callbacks.WandbLogger`` and friends: the Keras classes, bound on first access (imports
+    Keras). Raises ``AttributeError`` for any other name."""
+    if name in MIXINS:
+        return classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,8 +3,9 @@ accumulation, best weights and early stopping on a validation metric (as callbac
 later fit resumes, and the large-model recipe (layer-wise LR decay, EMA of the weights, gradient
 checkpointing, clipping, evaluation every N steps).
 
-The pieces a launcher (``torchrun``/``accelerate``) wraps stay separate from the loop:
-``make_optimizer``, ``make_scheduler`` and ``tensor_loader`` build things; ``fit`` only runs them, and
+``fit(model, loader, recipe=Recipe(...))``: the knobs come in one :class:`~kitlib.fitting.Recipe` (re-exported
+here), built once by the caller and read by the loop alone. The pieces a launcher (``torchrun``/``accelerate``)
+wraps stay separate from the loop: ``make_optimizer``, ``make_scheduler`` and ``tensor_loader`` build things; ``fit`` only runs them, and
 only the main process (rank 0) draws progress bars and writes checkpoints. Names, schedule maths, the
 better-is-higher rule and :class:`~kitlib.fitting.FitResult` are shared with the Keras loop through
 :mod:`kitlib.fitting`.
@@ -24,7 +25,7 @@ The modules: :mod:`.loop` (``fit``), :mod:`.inference` (``evaluate``, ``predict`
 """
 from __future__ import annotations
 
-from ..fitting import FitResult
+from ..fitting import FitResult, Recipe
 from .callbacks import BestWeights, Callback, EarlyStopping, FitState, OptunaPruning, PrintLogger, WandbLogger
 from .checkpoint import TRAIN_STATE, copy_checkpoint, fold_checkpoint, load_best_weights
 from .ema import ModelEMA
@@ -34,5 +35,5 @@ from .optim import encoder_parts, make_optimizer, make_scheduler, parameter_grou
 
 __all__ = ["tensor_loader", "make_optimizer", "make_scheduler", "parameter_groups", "encoder_parts", "FitState",
            "Callback", "BestWeights", "EarlyStopping", "PrintLogger", "OptunaPruning", "WandbLogger", "ModelEMA",
-           "FitResult", "evaluate", "predict", "fit", "clone_model", "enable_grad_checkpointing", "TRAIN_STATE",
-           "copy_checkpoint", "fold_checkpoint", "load_best_weights"]
+           "FitResult", "Recipe", "evaluate", "predict", "fit", "clone_model", "enable_grad_checkpointing",
+           "TRAIN_STATE", "copy_checkpoint", "fold_checkpoint", "load_best_weights"]

@@ -1,25 +1,27 @@
-"""Several processes on one machine: :func:`kitlib.train.fit` with ``processes=N`` runs DistributedDataParallel.
+"""Several processes on one machine: :func:`kitlib.train.fit` with ``recipe.processes=N`` runs DDP.
 
-``fit(..., processes=2)`` forks ``N`` workers from the calling process (a papermill kernel, a Jupyter kernel
-or a script: fork is what lets a model, loaders and functions defined in notebook cells reach the workers,
-which ``spawn`` would have to pickle), joins them in a ``torch.distributed`` group on loopback (gloo on the
-CPU, nccl with one GPU per process), and each trains the same model wrapped in
-``DistributedDataParallel``. Every worker walks the caller's training loader in the same order and takes
-its share of each batch (rows ``rank::N``), so a step sees exactly the batch one process would see and
-the gradients DDP averages are those of that global batch (each share's loss is weighted by its size, so
-a short last batch counts as in one process). The result matches one process with the same batch size up
+``fit(..., recipe=Recipe(processes=2))`` hands itself to :func:`fit_in_processes`, which forks ``N`` workers
+from the calling process (a papermill kernel, a Jupyter kernel or a script: fork is what lets a model, loaders
+and functions defined in notebook cells reach the workers, which ``spawn`` would have to pickle), joins them in
+a ``torch.distributed`` group on loopback (gloo on the CPU, nccl with one GPU per process), and each trains the
+same model wrapped in ``DistributedDataParallel``. Every worker walks the caller's training loader in the same
+order and takes its share of each batch (rows ``rank::N``), so a step sees exactly the batch one process would
+see and the gradients DDP averages are those of that global batch (each share's loss is weighted by its size,
+so a short last batch counts as in one process). The result matches one process with the same batch size up
 to floating-point reduction order. Each worker validates on the whole validation set (identical weights
 give identical scores, so best weights and early stopping agree without communication); only rank 0
 draws progress bars and writes checkpoints, and it hands the trained weights and the history back to the
 caller, whose ``model`` then holds them as after a one-process fit.
 
-Once CUDA is initialised in the calling process (an embedder ran on the GPU before training, as in the
-Science Exam notebook), forked workers could not use it, so the workers are spawned instead: everything
-``fit`` is given is then pickled to them, which the kit's own models, datasets, collators and metrics allow
-(a model class or function defined in a notebook cell does not: define it in a module, or train before
-touching the GPU). Limits: ``N`` may not exceed the GPUs; the
-data loading of every batch is repeated in each worker (cheap next to a transformer's forward and
-backward); callbacks run in the workers, so their state does not come back to the caller.
+The launcher is handed the function to run (it imports no training loop): each worker calls
+``fit_fn(**kwargs)`` with its share of the loader and, on CUDA, its own GPU in the recipe. Once CUDA is
+initialised in the calling process (an embedder ran on the GPU before training, as in the Science Exam
+notebook), forked workers could not use it, so the workers are spawned instead: the function (by reference:
+a module-level one such as ``kitlib.train.loop.fit``) and everything ``fit`` is given are then pickled to
+them, which the kit's own models, datasets, collators and metrics allow (a model class or function defined in
+a notebook cell does not: define it in a module, or train before touching the GPU). Limits: ``N`` may not
+exceed the GPUs; the data loading of every batch is repeated in each worker (cheap next to a transformer's
+forward and backward); callbacks run in the workers, so their state does not come back to the caller.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ import pickle
 import socket
 import tempfile
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +118,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, backend: str, threads: int, kwargs: dict | str, result: str) -> None:
+def _worker(rank: int, fit_fn: Callable, world: int, port: int, backend: str, threads: int, kwargs: dict | str,
+            result: str) -> None:
     import torch.distributed as dist
-
-    from .loop import fit
 
     if isinstance(kwargs, str):  # spawned: the arguments come through a file (no shared-memory tensors)
         kwargs = torch.load(kwargs, map_location="cpu", weights_only=False)
@@ -127,12 +129,12 @@ def _worker(rank: int, world: int, port: int, backend: str, threads: int, kwargs
     torch.set_num_threads(threads)
     if backend == "nccl":  # pragma: no cover - GPU only
         torch.cuda.set_device(rank)
-        kwargs["device"] = f"cuda:{rank}"
+        kwargs["recipe"] = replace(kwargs["recipe"], device=f"cuda:{rank}")
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         kwargs["train"] = RankShare(kwargs["train"], rank, world)
         try:
-            fitted = fit(**kwargs)
+            fitted = fit_fn(**kwargs)
         except BaseException:  # noted first, so the caller names the rank that failed, not one it took down
             Path(result).with_name(f"rank{rank}.error").write_text(traceback.format_exc())
             raise
@@ -164,9 +166,18 @@ def start_method(cuda: bool) -> str:
     return "fork"
 
 
-def fit_in_processes(processes: int, kwargs: dict):
-    """Run ``fit(**kwargs)`` in ``processes`` forked DDP workers (see the module docstring); returns the
-    :class:`~kitlib.fitting.FitResult` of rank 0 with its weights loaded into ``kwargs["model"]``."""
+def fit_in_processes(fit_fn: Callable, processes: int, kwargs: dict):
+    """Run ``fit_fn(**kwargs)`` in ``processes`` DDP workers (forked, or spawned once CUDA is initialised here;
+    see the module docstring).
+
+    ``kwargs`` holds at least ``model``, ``train`` (the loader every worker cuts its share from) and ``recipe``
+    (a :class:`~kitlib.fitting.Recipe` with ``processes=1``: its ``device`` picks gloo or nccl, and each worker
+    gets its own GPU in it). ``fit_fn`` returns a :class:`~kitlib.fitting.FitResult`; a spawned worker gets it
+    by reference (define it at module level). Out: rank 0's result with its weights loaded into
+    ``kwargs["model"]``. Raises ``ParameterError`` inside an initialised group, for more processes than GPUs,
+    a bad device, or arguments that cannot be sent to spawned workers; ``RuntimeError`` naming the rank that
+    failed first, with its traceback.
+    """
     import torch.multiprocessing as mp
 
     from ..fitting import FitResult
@@ -175,7 +186,7 @@ def fit_in_processes(processes: int, kwargs: dict):
     if distributed_world() > 1:
         raise ParameterError("processes > 1 inside an initialised torch.distributed group (torchrun?): "
                              "call fit with processes=1 there; the launcher already made the processes")
-    device = kwargs.get("device", "auto")
+    device = kwargs["recipe"].device
     cuda = str(device).startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if cuda:  # pragma: no cover - GPU only
         if processes > torch.cuda.device_count():
@@ -200,7 +211,7 @@ def fit_in_processes(processes: int, kwargs: dict):
                                      "a module instead of a notebook cell, or train before anything uses the GPU"
                                      ) from None
         try:
-            mp.start_processes(_worker, args=(processes, _free_port(), backend, threads, arguments, result),
+            mp.start_processes(_worker, args=(fit_fn, processes, _free_port(), backend, threads, arguments, result),
                                nprocs=processes, join=True, start_method=method)
         except mp.ProcessRaisedException as exc:
             rank, message = _first_failure(Path(tmp), exc.error_index, exc.msg)

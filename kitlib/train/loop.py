@@ -6,6 +6,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import ParameterError
-from ..fitting import FitResult, check_monitor, monitor_mode
+from ..fitting import FitResult, Recipe, check_monitor, monitor_mode
 from ..runtime import amp_dtype_name, autocast, is_main_process, progress_bar, resolve_device, seed_everything, \
     to_device
 from .callbacks import BestWeights, Callback, EarlyStopping, FitState
@@ -60,18 +61,36 @@ def _positive(name: str, value: int | None) -> None:
         raise ParameterError(f"{name} must be >= 1 (or None); got {value}")
 
 
+@dataclass
+class _Parts:
+    """What :func:`fit` builds before the first step: the device and the precision (None: full), the network the
+    training forward runs (DDP(model), or the model), the optimiser with its schedule and gradient scaler, the
+    weight average (None without ``ema``) and the callbacks (best weights first)."""
+
+    dev: torch.device
+    amp_name: str | None
+    net: nn.Module
+    opt: Any
+    scheduler: Any
+    scaler: Any
+    averager: ModelEMA | None
+    hooks: list[Callback]
+
+
 class _Trainer:
     """The state of one :func:`fit` call and the steps it takes (kept out of ``fit`` to keep it readable)."""
 
-    def __init__(self, model, train, opt, scheduler, scaler, averager, hooks, state, *, dev, amp_name, loss_fn,
-                 accumulate, max_grad_norm, eval_every, folder, checkpoint_every, signature, validate, bar, net=None):
-        self.model, self.train, self.opt, self.scheduler, self.scaler = model, train, opt, scheduler, scaler
-        self.net = net if net is not None else model  # what the training forward runs: DDP(model) or model
-        self.averager, self.hooks, self.state, self.dev, self.amp = averager, hooks, state, dev, amp_name or "off"
-        self.loss_fn, self.accumulate, self.max_grad_norm = loss_fn, accumulate, max_grad_norm
-        self.eval_every, self.folder, self.checkpoint_every = eval_every, folder, checkpoint_every
+    def __init__(self, model, train, recipe: Recipe, parts: _Parts, state: FitState, *, loss_fn, validate, folder,
+                 signature, bar):
+        self.model, self.train, self.opt, self.scheduler = model, train, parts.opt, parts.scheduler
+        self.scaler, self.net = parts.scaler, parts.net  # net: what the training forward runs, DDP(model) or model
+        self.averager, self.hooks, self.state, self.dev = parts.averager, parts.hooks, state, parts.dev
+        self.amp = parts.amp_name or "off"
+        self.loss_fn, self.accumulate, self.max_grad_norm = loss_fn, recipe.accumulate, recipe.max_grad_norm
+        self.eval_every, self.folder = recipe.eval_every or None, folder  # 0 means off, as None
+        self.checkpoint_every = recipe.checkpoint_every or None
         self.signature, self.validate, self.bar = signature, validate, bar
-        self.running = torch.zeros((), device=dev)
+        self.running = torch.zeros((), device=parts.dev)
         self.seen = 0
         self.epoch_rng: dict | None = None
         self.clock = time.perf_counter()
@@ -229,64 +248,49 @@ def fit(
     model: nn.Module,
     train: Iterable,
     *,
+    recipe: Recipe = Recipe(),
     val: Iterable | None = None,
     loss_fn: Callable | None = None,
     metric: Callable[[np.ndarray, np.ndarray], float] | None = None,
     metric_name: str = "score",
     evaluate_fn: Callable[[nn.Module], dict[str, float]] | None = None,
-    monitor: str | None = None,
-    mode: str | None = None,
-    epochs: int = 10,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    optimizer: str | torch.optim.Optimizer = "adamw",
-    schedule: str = "cosine",
-    warmup: float = 0.0,
-    accumulate: int = 1,
-    max_grad_norm: float | None = None,
-    lr_decay: float | None = None,
-    ema: float | None = None,
-    grad_checkpointing: bool = False,
-    eval_every: int | None = None,
-    patience: int | None = None,
-    device: str = "auto",
-    amp_dtype: str | bool = "auto",
     checkpoint_dir: str | Path | None = None,
-    checkpoint_every: int | None = None,
     resume: bool = False,
     callbacks: Sequence[Callback] = (),
-    progress: bool = True,
-    seed: int | None = None,
     desc: str = "train",
-    processes: int = 1,
 ) -> FitResult:
-    """Train ``model`` on ``train`` for ``epochs``; evaluate after each epoch (and every ``eval_every`` steps).
+    """Train ``model`` on the batches of ``train`` as ``recipe`` says (a :class:`kitlib.fitting.Recipe`, read
+    here and nowhere above): ``recipe.epochs`` epochs, evaluating after each (and every ``recipe.eval_every``
+    optimiser steps).
 
     Each evaluation adds a row to the history: ``epoch`` (``step`` too with ``eval_every``), ``train_loss``
     (mean since the last evaluation), ``lr`` (the largest group's), ``seconds`` and, with ``val``,
     ``val_loss`` and ``val_<metric_name>`` = ``metric(targets, outputs)``; ``evaluate_fn(model)`` may add
-    more (e.g. word-level F1 that needs decoding). ``monitor`` (default ``val_<metric_name>`` when a metric
-    is given, else ``val_loss``, else ``train_loss``) picks the evaluation whose weights are kept
-    (:class:`BestWeights`) and restored into ``model`` before returning; ``mode`` is ``"max"``/``"min"``
-    (default :func:`kitlib.fitting.monitor_mode`). ``patience`` stops after that many evaluations without
-    improvement (:class:`EarlyStopping`).
+    more (e.g. word-level F1 that needs decoding). ``recipe.monitor`` (default ``val_<metric_name>`` when a
+    metric is given, else ``val_loss``, else ``train_loss``) picks the evaluation whose weights are kept
+    (:class:`BestWeights`) and restored into ``model`` before returning; ``recipe.mode`` is ``"max"``/``"min"``
+    (default :func:`kitlib.fitting.monitor_mode`). ``recipe.patience`` stops after that many evaluations
+    without improvement (:class:`EarlyStopping`). ``train``'s batch size is the loader's own
+    (``recipe.batch_size`` is for the callers that build the loader).
 
-    The recipe: ``accumulate`` batches make one optimiser step; ``warmup`` is a fraction of the steps;
-    ``max_grad_norm`` clips the global gradient norm; ``lr_decay`` gives layer-wise learning rates
-    (:func:`kitlib.train.parameter_groups`; only with an optimiser given by name); ``ema`` (a decay such
-    as 0.999) keeps a moving average of the weights (:class:`kitlib.train.ModelEMA`) that evaluation, the
-    best weights and the returned model use; ``grad_checkpointing`` trades compute for memory
-    (transformers models). ``amp_dtype`` is ``"auto"`` (bf16 where the GPU has it natively, else fp16
-    with a gradient scaler), ``"bf16"``, ``"fp16"`` or ``"off"``; the CPU always runs fp32, and the GPU is
-    queried here, in the training process (:func:`kitlib.runtime.amp_dtype_name`).
+    The recipe's other knobs: ``optimizer`` (a name, or an optimiser built over your own parameter groups),
+    ``lr``, ``weight_decay``, ``schedule``; ``accumulate`` batches make one optimiser step; ``warmup`` is a
+    fraction of the steps; ``max_grad_norm`` clips the global gradient norm; ``lr_decay`` gives layer-wise
+    learning rates (:func:`kitlib.train.parameter_groups`; only with an optimiser given by name); ``ema`` (a
+    decay such as 0.999) keeps a moving average of the weights (:class:`kitlib.train.ModelEMA`) that
+    evaluation, the best weights and the returned model use; ``grad_checkpointing`` trades compute for memory
+    (transformers models). ``amp_dtype`` is ``"auto"`` (bf16 where the GPU has it natively, else fp16 with a
+    gradient scaler), ``"bf16"``, ``"fp16"`` or ``"off"``; the CPU always runs fp32, and the GPU is queried
+    here, in the training process (:func:`kitlib.runtime.amp_dtype_name`). ``device``, ``seed`` (seeds
+    everything first) and ``progress`` (with ``desc`` on the bar) as their help says.
 
     Checkpoints (:mod:`kitlib.train.checkpoint`): with ``checkpoint_dir`` the best weights are written
     there at each new best and the full training state (``train_state.pt``) after every epoch, or every
-    ``checkpoint_every`` optimiser steps as well (0 or None for ``eval_every``/``checkpoint_every``: at epoch
-    ends only); ``resume`` continues from that state when it exists (a fresh start otherwise): same
+    ``recipe.checkpoint_every`` optimiser steps as well (0 or None for ``eval_every``/``checkpoint_every``: at
+    epoch ends only); ``resume`` continues from that state when it exists (a fresh start otherwise): same
     weights, history and random draws as a fit that was never interrupted. Once a fit ends the state
     shrinks to the record of a finished fit, so resuming it only restores its best weights and history.
-    ``processes`` > 1 trains with DistributedDataParallel in that many forked processes on this machine
+    ``recipe.processes`` > 1 trains with DistributedDataParallel in that many processes on this machine
     (gloo on the CPU, one GPU each with nccl; :mod:`kitlib.train.distributed`): each takes its share of
     every batch, so ``train``'s batch size stays the global batch and the result matches one process;
     ``model`` ends with the trained weights as in one process. Inside a group a launcher such as
@@ -295,16 +299,20 @@ def fit(
     Raises ``ParameterError`` for unknown names, bad counts, a monitor that never appears, ``lr_decay``
     with an optimiser instance, ``resume`` without ``checkpoint_dir``, or a saved state of other settings.
     """
-    arguments = {k: v for k, v in locals().items() if k != "processes"}  # first: only the parameters
+    processes = recipe.processes
     if processes is None or int(processes) < 1:
         raise ParameterError(f"processes must be >= 1; got {processes}")
     if int(processes) > 1:
         from .distributed import fit_in_processes
 
-        return fit_in_processes(int(processes), arguments)
-    if seed is not None:
-        seed_everything(seed)
-    eval_every, checkpoint_every = eval_every or None, checkpoint_every or None  # 0 means off, as None
+        arguments = dict(model=model, train=train, recipe=replace(recipe, processes=1), val=val, loss_fn=loss_fn,
+                         metric=metric, metric_name=metric_name, evaluate_fn=evaluate_fn,
+                         checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, desc=desc)
+        return fit_in_processes(fit, int(processes), arguments)
+    if recipe.seed is not None:
+        seed_everything(recipe.seed)
+    epochs, accumulate, optimizer, lr_decay = recipe.epochs, recipe.accumulate, recipe.optimizer, recipe.lr_decay
+    eval_every, checkpoint_every = recipe.eval_every or None, recipe.checkpoint_every or None  # 0 means off
     for name, value in (("accumulate", accumulate), ("eval_every", eval_every), ("checkpoint_every", checkpoint_every)):
         _positive(name, value)
     if resume and checkpoint_dir is None:
@@ -312,24 +320,26 @@ def fit(
     if lr_decay is not None and not isinstance(optimizer, str):
         raise ParameterError("lr_decay builds the optimiser's parameter groups: give optimizer by name "
                              "(e.g. 'adamw'), or build the groups yourself with kitlib.train.parameter_groups")
-    dev = resolve_device(device)
+    dev = resolve_device(recipe.device)
     model.to(dev)
-    if grad_checkpointing:
+    if recipe.grad_checkpointing:
         enable_grad_checkpointing(model)
     net = _data_parallel(model, dev)
-    opt = make_optimizer(model, optimizer, lr, weight_decay, lr_decay) if isinstance(optimizer, str) else optimizer
+    opt = (make_optimizer(model, optimizer, recipe.lr, recipe.weight_decay, lr_decay) if isinstance(optimizer, str)
+           else optimizer)
     steps_per_epoch = math.ceil(len(train) / accumulate)
-    scheduler = make_scheduler(opt, schedule, steps_per_epoch * epochs, warmup)
-    amp_name = amp_dtype_name(dev, amp_dtype)  # the capability query, lazily, in the process that trains
+    scheduler = make_scheduler(opt, recipe.schedule, steps_per_epoch * epochs, recipe.warmup)
+    amp_name = amp_dtype_name(dev, recipe.amp_dtype)  # the capability query, lazily, in the process that trains
     scaler = torch.amp.GradScaler("cuda", enabled=amp_name == "fp16")
-    averager = ModelEMA(model, ema) if ema else None
+    averager = ModelEMA(model, recipe.ema) if recipe.ema else None
 
-    monitor = monitor or (f"val_{metric_name}" if metric is not None and val is not None else
-                          "val_loss" if val is not None else "train_loss")
-    mode = monitor_mode(monitor, mode)
+    monitor = recipe.monitor or (f"val_{metric_name}" if metric is not None and val is not None else
+                                 "val_loss" if val is not None else "train_loss")
+    mode = monitor_mode(monitor, recipe.mode)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     keeper = BestWeights(monitor, mode, on_best=functools.partial(save_best_weights, folder)
                          if folder is not None and is_main_process() else None)
+    patience = recipe.patience
     hooks: list[Callback] = [keeper, *([EarlyStopping(monitor, mode, patience)] if patience is not None else []),
                              *callbacks]
     state = FitState(model=model, optimizer=opt, epochs=epochs, monitor=monitor)
@@ -346,14 +356,14 @@ def fit(
             logs.update({k: float(v) for k, v in evaluate_fn(net).items()})
         return logs
 
-    signature = {"epochs": epochs, "batches_per_epoch": len(train), "accumulate": accumulate, "lr": lr,
-                 "schedule": schedule, "warmup": warmup, "lr_decay": lr_decay, "ema": ema, "eval_every": eval_every,
-                 "monitor": monitor}
-    bar = progress_bar(epochs * len(train), desc, progress)
-    trainer = _Trainer(model, train, opt, scheduler, scaler, averager, hooks, state, dev=dev, amp_name=amp_name,
-                       loss_fn=loss_fn, accumulate=accumulate, max_grad_norm=max_grad_norm, eval_every=eval_every,
-                       folder=folder, checkpoint_every=checkpoint_every, signature=signature, validate=validate,
-                       bar=bar, net=net)
+    signature = {"epochs": epochs, "batches_per_epoch": len(train), "accumulate": accumulate, "lr": recipe.lr,
+                 "schedule": recipe.schedule, "warmup": recipe.warmup, "lr_decay": lr_decay, "ema": recipe.ema,
+                 "eval_every": eval_every, "monitor": monitor}
+    bar = progress_bar(epochs * len(train), desc, recipe.progress)
+    parts = _Parts(dev=dev, amp_name=amp_name, net=net, opt=opt, scheduler=scheduler, scaler=scaler,
+                   averager=averager, hooks=hooks)
+    trainer = _Trainer(model, train, recipe, parts, state, loss_fn=loss_fn, validate=validate, folder=folder,
+                       signature=signature, bar=bar)
     started = time.perf_counter()
     try:
         first, batches, start = trainer.restore(keeper) if resume else (1, None, 0)

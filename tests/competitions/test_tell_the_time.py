@@ -214,7 +214,7 @@ def test_models_train_a_step_and_decode(head):
     x = clocks.model_inputs(images, head, size=16, n_radii=8, n_angles=24)
     model, loss, weights = clocks.build_clock_model(head, x.shape[1:], filters=(4,), dense=8, augment=False)
     result = kk.fit(model, x, clocks.encode_targets(labels, head, n_angles=24), loss=loss, loss_weights=weights,
-                    epochs=1, batch_size=4, progress=False)
+                    recipe=kk.Recipe(epochs=1, batch_size=4, progress=False))
     times = clocks.decode_predictions(kk.predict(model, x), head)
     assert times.shape == (8, 2) and result.history[0]["loss"] > 0
     assert (times[:, 0] < 12).all() and (times[:, 1] < 60).all()
