@@ -26,7 +26,7 @@ from kitlib.competitions import llm_science_exam as se  # noqa: E402
 from kitlib.tasks import multiple_choice as mc  # noqa: E402
 from kitlib.tasks.retrieval import PassageRetriever, chunk_corpus  # noqa: E402
 
-DEMO = se._committed_demo_dir()
+DEMO = se.committed_demo_dir()
 CHANCE = 11 / 30  # MAP@3 of a random ranking of five options
 
 
@@ -306,7 +306,7 @@ def test_untrained_option_scorer_ranks_like_zero_shot():
 
     rng = np.random.default_rng(0)
     q, o = rng.normal(size=(20, 16)).astype(np.float32), rng.normal(size=(20, 5, 16)).astype(np.float32)
-    model = se.OptionScorer(16, hidden=8).eval()
+    model = se.contrastive.OptionScorer(16, hidden=8).eval()
     with torch.no_grad():
         logits = model(torch.from_numpy(q), torch.from_numpy(o)).numpy()
     qn = q / np.linalg.norm(q, axis=1, keepdims=True)
@@ -328,7 +328,7 @@ def test_option_scorer_learns_with_the_contrastive_loss():
     y = rng.integers(0, 5, size=n)
     o[np.arange(n), y] = q @ rotation + 0.1 * rng.normal(size=(n, d))
     tr, va = slice(0, 240), slice(240, n)
-    model = se.OptionScorer(d, hidden=64, dropout=0.0)
+    model = se.contrastive.OptionScorer(d, hidden=64, dropout=0.0)
     result = train.fit(model, train.tensor_loader(q[tr], o[tr], y[tr], batch_size=32, shuffle=True, seed=0),
                        val=train.tensor_loader(q[va], o[va], y[va], batch_size=64), loss_fn=torch.nn.CrossEntropyLoss(),
                        metric=se.map3_metric, metric_name="map_at_3", epochs=30, lr=3e-3, progress=False, seed=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from ...data import write_atomic
 from ...errors import DataError, ParameterError
 
 __all__ = ["CHECKPOINT_RECORD", "PREDICTION_PARAMS", "resolve_checkpoints", "write_checkpoint_record",
-           "read_checkpoint_record"]
+           "read_checkpoint_record", "models_record"]
 
 CHECKPOINT_RECORD = "run.json"  # in a run's checkpoints/ folder: what predicting from it needs
 PREDICTION_PARAMS = ("retrieval", "retrieval_method", "top_k", "context_weight", "embed_model")  # a run that only
@@ -50,7 +51,8 @@ def write_checkpoint_record(checkpoints: str | Path, *, run_id: str, params: dic
     return path
 
 
-def read_checkpoint_record(checkpoints: str | Path, train_df: pd.DataFrame | None = None) -> tuple[dict, np.ndarray | None]:
+def read_checkpoint_record(checkpoints: str | Path,
+                           train_df: pd.DataFrame | None = None) -> tuple[dict, np.ndarray | None]:
     """``(record, fold ids)``: ``checkpoints/run.json`` and the fold of each question of ``train_df`` (by id) as
     the training run drew them (``None`` without ``train_df``). Raises ``DataError`` when a question of
     ``train_df`` was not in that run."""
@@ -64,3 +66,13 @@ def read_checkpoint_record(checkpoints: str | Path, train_df: pd.DataFrame | Non
                         f"the training run {record.get('run_id')}, the first id {missing[0]!r}; predict with the data "
                         "it was trained on")
     return record, np.array([folds[i] for i in train_df["id"].astype(str)], dtype=np.int64)
+
+
+def models_record(checkpoint_dir: Path, record: dict, cross_encoder: Any) -> dict:
+    """What the manifest of a ``-p checkpoints`` run says of its models (a JSON record): the folder, the run
+    that trained them and the approach it chose (from ``record``, :func:`read_checkpoint_record`'s), every
+    cross-encoder fold model and their base model (from ``cross_encoder``, the cross-encoder's
+    :class:`~kitlib.folds.CVResult`)."""
+    return {"checkpoints": str(checkpoint_dir), "trained_by": record["run_id"], "approach_then": record["approach"],
+            "cross_encoder": [m for info in cross_encoder.infos for m in info["models"]],
+            "base_model": cross_encoder.infos[0]["base_model"]}

@@ -1,9 +1,10 @@
 """External training questions for the LLM Science Exam (``extra_train``): read, checked, and freed of
-repeats of the official prompts."""
+repeats of the official prompts (:func:`read_extra_questions`); :func:`load_extra_train` is the notebook's step."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,14 @@ from ...data import read_csv
 from ...errors import DataError
 from ...tasks.multiple_choice import CHOICES as LETTERS
 
-__all__ = ["normalise_prompt", "read_extra_questions"]
+__all__ = ["ExtraQuestions", "normalise_prompt", "read_extra_questions", "load_extra_train"]
+
+
+class ExtraQuestions(NamedTuple):
+    """External training questions as the notebook uses them, and their summary for the manifest."""
+
+    questions: pd.DataFrame  # prompt, A..E, answer (and context)
+    summary: dict  # files, dropped_official, dropped_repeats, used
 
 
 def normalise_prompt(text: str) -> str:
@@ -20,7 +28,8 @@ def normalise_prompt(text: str) -> str:
     return " ".join(str(text).lower().split())
 
 
-def read_extra_questions(sources: str | Path | Sequence[str | Path], official: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def read_extra_questions(sources: str | Path | Sequence[str | Path],
+                         official: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """External training questions: CSV or parquet files, or folders of them (every ``*.csv``/``*.parquet``
     below, sorted), with ``prompt, A..E, answer`` and optionally ``context`` (used instead of retrieval for
     that row when not empty); other columns (an ``id``, a source) are ignored. ``sources`` is one path, a
@@ -81,3 +90,16 @@ def read_extra_questions(sources: str | Path | Sequence[str | Path], official: p
     info = {"files": [str(f) for f in files], "read": int(len(extra)), "dropped_official": int(is_official.sum()),
             "dropped_repeats": int(repeated.sum()), "kept": int(len(kept))}
     return kept[["id", "prompt", *LETTERS, "answer", "context", "source"]], info
+
+
+def load_extra_train(sources: str | Path | Sequence[str | Path], official: pd.DataFrame, *,
+                     limit: int | None = None) -> ExtraQuestions:
+    """The :class:`ExtraQuestions` of ``sources`` (:func:`read_extra_questions`, repeats of ``official`` dropped),
+    at most ``limit`` of them (smoke runs), with the summary printed. Raises ``DataError`` as
+    :func:`read_extra_questions` does."""
+    extra, info = read_extra_questions(sources, official)
+    extra = extra.head(limit) if limit else extra
+    info = {**info, "used": len(extra)}
+    print(f"extra_train: {len(extra)} external questions from {len(info['files'])} file(s); dropped "
+          f"{info['dropped_official']} repeating an official prompt, {info['dropped_repeats']} repeats")
+    return ExtraQuestions(extra, info)
