@@ -2,6 +2,7 @@
 process on the same global batch; only rank 0 writes; a failing worker is named; the same from a notebook
 run by ``kit run`` (a papermill kernel), with the model class defined in a notebook cell."""
 import json
+from dataclasses import replace
 
 import nbformat
 import numpy as np
@@ -175,9 +176,9 @@ def test_the_token_classifier_trains_with_two_processes_as_with_one(tiny_checkpo
         to_id = {lab: i for i, lab in enumerate(labels)}
         enc = tc.encode(tokenizer, words, tags, label_to_id=to_id, max_length=16, stride=4)
         val = tc.encode(tokenizer, words[:3], max_length=16, stride=4)
-        fits.append(tc.fit_token_classifier(net, enc, labels=labels, val=val, val_labels=tags[:3], epochs=2,
-                                            lr=1e-3, batch_size=4, device="cpu", progress=False,
-                                            processes=processes))
+        recipe = replace(tc.TOKEN_CLASSIFIER_RECIPE, epochs=2, lr=1e-3, batch_size=4, device="cpu", progress=False,
+                         processes=processes)
+        fits.append(tc.fit_token_classifier(net, enc, labels=labels, val=val, val_labels=tags[:3], recipe=recipe))
     one, two = fits
     assert [h["train_loss"] for h in two.history] == pytest.approx([h["train_loss"] for h in one.history], rel=1e-4)
     assert two.best_epoch == one.best_epoch and len(one.val_probs) == len(two.val_probs) == 3

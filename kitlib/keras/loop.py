@@ -109,7 +109,7 @@ def fit(
     x,
     y=None,
     *,
-    recipe: Recipe = Recipe(),
+    recipe: Recipe | None = None,
     validation_data: tuple | None = None,
     loss=None,
     loss_weights=None,
@@ -120,7 +120,7 @@ def fit(
     desc: str = "",
 ) -> FitResult:
     """Compile and train a Keras ``model`` on arrays ``x``, ``y`` (or a ``keras.utils.PyDataset`` as ``x``) as
-    ``recipe`` (a :class:`kitlib.fitting.Recipe`) says.
+    ``recipe`` (a :class:`kitlib.fitting.Recipe`; None for ``Recipe()``, every field's default) says.
 
     The model is compiled with ``loss``/``loss_weights``/``metrics`` and :func:`make_optimizer` (the recipe's
     ``optimizer``, ``lr``, ``weight_decay``, ``schedule`` with ``warmup`` as a fraction of all steps,
@@ -142,16 +142,14 @@ def fit(
     """
     import keras
 
+    recipe = recipe if recipe is not None else Recipe()
     check_keras_recipe(recipe)
     epochs, batch_size, ema = recipe.epochs, recipe.batch_size, recipe.ema
     if recipe.seed is not None:
         seed_everything(recipe.seed)
     if loss is None:
         raise ParameterError("fit needs loss= (a Keras loss, its name, or a dict of them per output)")
-    if isinstance(x, keras.utils.PyDataset):
-        steps = len(x)
-    else:
-        steps = math.ceil(_n_samples(x) / batch_size)
+    steps = len(x) if isinstance(x, keras.utils.PyDataset) else math.ceil(_n_samples(x) / batch_size)
     model.compile(
         optimizer=make_optimizer(recipe.optimizer, recipe.lr, weight_decay=recipe.weight_decay,
                                  schedule=recipe.schedule, total_steps=steps * epochs, warmup=recipe.warmup,

@@ -10,50 +10,63 @@ flow, one question in and one score per option out::
 - :func:`option_matrix`, :func:`answer_indices` and :func:`top_choices` move between the table, answer
   indices and ranked option names;
 - :func:`load_multiple_choice_model` finds and loads the model (nothing is downloaded);
-- :class:`MultipleChoiceDataset` tokenises the ``(prompt + context, option)`` pairs (:func:`encode_questions`),
-  cutting the context first, then the prompt, and the option only when it alone is too long, so no input ever
-  fails with any encoder family's tokenizer, and :class:`MultipleChoiceCollator` pads them into
-  ``{"input_ids", "attention_mask", "labels"}`` batches, the batch contract of :func:`kitlib.train.fit`;
+- :class:`MultipleChoiceDataset` and :class:`MultipleChoiceCollator` (:mod:`.multiple_choice_inputs`,
+  re-exported here) turn the questions into batches that never fail with any encoder family's tokenizer;
 - :func:`predict_choices` returns the ``(n, n_choices)`` logits through :func:`kitlib.train.predict`;
 - :func:`cross_encoder_fold` puts it all together as a fold function for :func:`kitlib.folds.cross_validate`
-  (``n_seeds`` models per fold, their logits averaged; the training recipe and checkpoints of
-  :func:`kitlib.train.fit` passed through).
+  over :class:`QuestionTables` (``n_seeds`` models per fold, their logits averaged; the training
+  :class:`~kitlib.fitting.Recipe` handed to :func:`kitlib.train.fit`, checkpoints, option-order TTA);
+  :func:`checkpoint_fold` predicts again from the models it saved.
 
 torch and transformers are imported inside the functions that need them.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, ParameterError
+from ..errors import ParameterError
+from ..fitting import Recipe
+from .multiple_choice_inputs import (CHOICES, MultipleChoiceCollator, MultipleChoiceDataset, answer_indices,
+                                     encode_questions, option_matrix)
 
 __all__ = [
     "CHOICES", "option_matrix", "answer_indices", "top_choices", "load_multiple_choice_model",
-    "MultipleChoiceDataset", "encode_questions", "MultipleChoiceCollator", "predict_choices", "cross_encoder_fold",
-    "fold_model_dirs", "checkpoint_fold", "permutation_tta",
+    "MultipleChoiceDataset", "encode_questions", "MultipleChoiceCollator", "predict_choices", "CROSS_ENCODER_RECIPE",
+    "QuestionTables", "PermutationTTA", "cross_encoder_fold", "fold_model_dirs", "checkpoint_fold", "permutation_tta",
 ]
 
-CHOICES = ("A", "B", "C", "D", "E")  # the option columns, and the answers' values
+# what cross_encoder_fold trains with unless given a recipe: one epoch at 2e-5, 10% warmup then cosine decay
+CROSS_ENCODER_RECIPE = Recipe(epochs=1, lr=2e-5, batch_size=8, warmup=0.1, weight_decay=0.01, seed=0)
 
 
-def option_matrix(df: pd.DataFrame, choices: Sequence[str] = CHOICES) -> np.ndarray:
-    """The options as an object array ``(n, len(choices))`` of strings, columns in ``choices`` order."""
-    return df[list(choices)].astype(str).to_numpy()
+@dataclass(frozen=True, eq=False)
+class QuestionTables:
+    """The questions a multiple-choice fold function reads: ``train`` (``prompt``, the option columns ``choices``
+    and ``answer``; the folds index its rows), ``test`` (no ``answer`` needed) and ``extra`` questions (with
+    ``answer``; they join every fold's training questions and are never validated on), each with its context:
+    one string per question (retrieved passages, say) following the prompt, or None."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    train_context: Sequence[str] | None = None
+    test_context: Sequence[str] | None = None
+    extra: pd.DataFrame | None = None
+    extra_context: Sequence[str] | None = None
+    choices: Sequence[str] = CHOICES
 
 
-def answer_indices(answers: Sequence[str], choices: Sequence[str] = CHOICES) -> np.ndarray:
-    """``["A", "C"]`` -> ``array([0, 2])``; raises ``DataError`` for an answer outside ``choices``."""
-    choices = list(choices)
-    out = []
-    for i, a in enumerate(answers):
-        if a not in choices:
-            raise DataError(f"answer {i}: {a!r} is not one of {choices}")
-        out.append(choices.index(a))
-    return np.asarray(out, dtype=np.int64)
+@dataclass(frozen=True)
+class PermutationTTA:
+    """Option-order test-time augmentation (:func:`permutation_tta`): scores averaged over ``orders`` option
+    orders (1 for none), the shuffled ones drawn from ``seed``."""
+
+    orders: int = 1
+    seed: int = 0
 
 
 def top_choices(scores: np.ndarray, k: int = 3, choices: Sequence[str] = CHOICES) -> list[str]:
@@ -82,107 +95,6 @@ def load_multiple_choice_model(model: str | os.PathLike | None = None, *, seed: 
     return load_pretrained(model, "multiple-choice", seed=seed)
 
 
-class MultipleChoiceDataset:
-    """Tokenised questions for ``AutoModelForMultipleChoice``: item i is a dict of one encoding per option.
-
-    Each pair is ``(prompt [+ context], option)`` of at most ``max_length`` tokens (:func:`encode_questions`):
-    the context is cut first, then the prompt, and the option is seen whole unless it alone leaves no room,
-    when prompt and context are dropped and the option cut. ``context`` (one string per question, e.g. retrieved passages)
-    follows the prompt on a new line. Items carry ``labels`` (the answer index) when ``df`` has an
-    ``answer`` column and ``labels`` is true. ``choices`` names the option columns. Batch with
-    :class:`MultipleChoiceCollator`. Raises ``ParameterError`` when ``context`` does not have one entry
-    per question or ``max_length`` leaves no room beside the special tokens, ``DataError`` for an answer
-    outside ``choices``.
-    """
-
-    def __init__(self, df: pd.DataFrame, tokenizer, *, max_length: int = 256,
-                 context: Sequence[str] | None = None, labels: bool = True, choices: Sequence[str] = CHOICES):
-        if context is not None and len(context) != len(df):
-            raise ParameterError(f"context has {len(context)} entries for {len(df)} questions")
-        prompts = df["prompt"].astype(str).tolist()
-        contexts = [str(c) if c else "" for c in context] if context is not None else [""] * len(prompts)
-        options = option_matrix(df, choices)
-        n = len(choices)
-        enc = encode_questions(tokenizer, [p for p in prompts for _ in range(n)],
-                               [c for c in contexts for _ in range(n)], [str(o) for row in options for o in row],
-                               max_length)
-        self.keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-        self.encodings = {k: [enc[k][i:i + n] for i in range(0, len(prompts) * n, n)] for k in self.keys}
-        self.labels = answer_indices(df["answer"], choices) if labels and "answer" in df else None
-
-    def __len__(self) -> int:
-        return len(self.encodings["input_ids"])
-
-    def __getitem__(self, i: int) -> dict:
-        item = {k: self.encodings[k][i] for k in self.keys}
-        if self.labels is not None:
-            item["labels"] = int(self.labels[i])
-        return item
-
-
-def encode_questions(tokenizer, prompts: list[str], contexts: list[str], options: list[str],
-                     max_length: int) -> dict[str, list]:
-    """Tokenise ``(prompt + "\n" + context, option)`` pairs to at most ``max_length`` tokens, never failing.
-
-    Each part is measured in tokens (no special tokens) and cut in order of priority: the context first
-    (its end, so the best passage stays), then the prompt (its end), and the option only when it alone
-    fills the room, when prompt and context are dropped. Parts are cut at token boundaries of their own
-    text (character offsets), so any fast tokenizer works (BERT WordPiece, RoBERTa/ModernBERT byte-level
-    BPE, DeBERTa-v3 sentencepiece); the pair is then encoded with ``longest_first`` truncation as a safety
-    net for a merge across the joint. Raises ``ParameterError`` when ``max_length`` leaves no room beside the
-    special tokens.
-    """
-    room = max_length - tokenizer.num_special_tokens_to_add(pair=True)
-    if room < 2:
-        raise ParameterError(f"max_length {max_length} leaves no room beside the special tokens; give at least "
-                             f"{max_length - room + 2}")
-    contexts = [f"\n{c}" if c else "" for c in contexts]
-
-    def measure(texts: list[str]) -> dict[str, list]:
-        unique = sorted(set(texts))
-        enc = tokenizer(unique, add_special_tokens=False, return_offsets_mapping=True)
-        return {t: [end for _, end in offsets] for t, offsets in zip(unique, enc["offset_mapping"])}
-
-    def cut(text: str, ends: list[int], keep: int) -> str:
-        return text if keep >= len(ends) else (text[:ends[keep - 1]] if keep > 0 else "")
-
-    p_ends, c_ends, o_ends = measure(prompts), measure(contexts), measure(options)
-    firsts, seconds = [], []
-    for prompt, context, option in zip(prompts, contexts, options):
-        lp, lc, lo = len(p_ends[prompt]), len(c_ends[context]), len(o_ends[option])
-        keep_o = min(lo, room)
-        keep_p = max(0, min(lp, room - keep_o))
-        keep_c = max(0, min(lc, room - keep_o - keep_p))
-        first = cut(prompt, p_ends[prompt], keep_p) + (cut(context, c_ends[context], keep_c) if keep_p else "")
-        firsts.append(first)
-        seconds.append(cut(option, o_ends[option], keep_o))
-    return dict(tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length, padding=False))
-
-
-class MultipleChoiceCollator:
-    """Pad a list of :class:`MultipleChoiceDataset` items into tensors ``(batch, n_choices, longest)``
-    (+ ``labels``)."""
-
-    def __init__(self, pad_token_id: int = 0):
-        self.pad_token_id = pad_token_id
-
-    def __call__(self, items: list[dict]) -> dict:
-        import torch
-
-        width = max(len(seq) for item in items for seq in item["input_ids"])
-        batch = {}
-        for key in (k for k in ("input_ids", "attention_mask", "token_type_ids") if k in items[0]):
-            fill = self.pad_token_id if key == "input_ids" else 0
-            out = torch.full((len(items), len(items[0][key]), width), fill, dtype=torch.long)
-            for b, item in enumerate(items):
-                for c, seq in enumerate(item[key]):
-                    out[b, c, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-            batch[key] = out
-        if "labels" in items[0]:
-            batch["labels"] = torch.as_tensor([item["labels"] for item in items], dtype=torch.long)
-        return batch
-
-
 def predict_choices(model, dataset: MultipleChoiceDataset, *, pad_token_id: int = 0, batch_size: int = 16,
                     device: str = "auto", amp_dtype: str = "auto") -> np.ndarray:
     """Logits ``(n, n_choices)`` of a multiple-choice model over ``dataset`` (with or without labels),
@@ -206,39 +118,43 @@ def predict_choices(model, dataset: MultipleChoiceDataset, *, pad_token_id: int 
     return predict(_Logits(model), loader, device=device, amp_dtype=amp_dtype)
 
 
-def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: str | os.PathLike | None = None,
-                       train_context: Sequence[str] | None = None, test_context: Sequence[str] | None = None,
-                       choices: Sequence[str] = CHOICES, max_length: int = 256, batch_size: int = 8,
-                       epochs: int = 1, lr: float = 2e-5, warmup: float = 0.1, weight_decay: float = 0.01,
-                       max_grad_norm: float | None = None, lr_decay: float | None = None, ema: float | None = None,
-                       grad_checkpointing: bool = False, eval_every: int | None = None, amp_dtype: str = "auto",
-                       checkpoints: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-                       resume_from: str | os.PathLike | None = None, seed: int = 0, n_seeds: int = 1,
-                       device: str = "auto", metric=None, metric_name: str = "score", callbacks: Sequence = (),
-                       progress: bool = True, extra_df: pd.DataFrame | None = None,
-                       extra_context: Sequence[str] | None = None, tta: int = 1, tta_seed: int = 0,
-                       processes: int = 1):
-    """A fold function for :func:`kitlib.folds.cross_validate` over the questions of ``train_df``.
+def _scorer(net, tokenizer, max_length: int, choices: Sequence[str], tta: PermutationTTA, device: str,
+            amp_dtype) -> Callable:
+    """``score(df, context, idx)``: ``net``'s ``(len(idx), n_choices)`` scores of the questions ``idx`` of ``df``
+    (``context`` one string per row of ``df``, or None), averaged over ``tta``'s option orders."""
+
+    def score(df: pd.DataFrame, context: Sequence[str] | None, idx: np.ndarray) -> np.ndarray:
+        return permutation_tta(
+            lambda d, c: predict_choices(net, MultipleChoiceDataset(d, tokenizer, max_length=max_length, context=c,
+                                                                    choices=choices, labels=False),
+                                         pad_token_id=tokenizer.pad_token_id, device=device, amp_dtype=amp_dtype),
+            df.iloc[idx], None if context is None else [context[i] for i in idx], n_orders=tta.orders, seed=tta.seed,
+            choices=choices)
+
+    return score
+
+
+def cross_encoder_fold(questions: QuestionTables, *, model: str | os.PathLike | None = None, max_length: int = 256,
+                       recipe: Recipe = CROSS_ENCODER_RECIPE, n_seeds: int = 1, metric=None, metric_name: str = "score",
+                       callbacks: Sequence = (), checkpoints: str | os.PathLike | None = None,
+                       resume_from: str | os.PathLike | None = None, tta: PermutationTTA | None = None):
+    """A fold function for :func:`kitlib.folds.cross_validate` over the rows of ``questions.train``.
 
     For each fold it fine-tunes ``n_seeds`` cross-encoders (:func:`load_multiple_choice_model` of ``model``;
-    seeds ``seed``, ``seed + 1``, ...: the new head and the shuffling) on the fold's training questions for
-    ``epochs`` epochs, keeping the weights of the evaluation with the lowest training loss: the fold's
+    seeds ``recipe.seed`` (0 when None), ``+ 1``, ...: the new head and the shuffling) on the fold's training
+    questions as ``recipe`` says (default :data:`CROSS_ENCODER_RECIPE`; handed to :func:`kitlib.train.fit` with
+    each model's seed and the monitor set here; ``batch_size`` questions per batch, ``device`` and ``amp_dtype``
+    for the predictions too), keeping the weights of the evaluation with the lowest training loss: the fold's
     validation questions are scored at each evaluation (``metric(answer indices, logits)`` as
     ``val_<metric_name>``, for learning curves) but never choose anything. It returns the seeds' logits
-    averaged for the validation questions and for ``test_df``; ``info["history"]`` holds the first seed's
-    evaluations. ``train_context`` and ``test_context`` (one string per question, or ``None``) follow the
-    prompts.
+    averaged for the validation questions and for ``questions.test`` (``tta`` option orders each; None for one);
+    ``info["history"]`` holds the first seed's evaluations. ``questions.extra`` joins the training questions of
+    every fold and is never validated on: external questions train, the official ones score.
 
-    The recipe is :func:`kitlib.train.fit`'s: ``max_grad_norm``, ``lr_decay``, ``ema``, ``grad_checkpointing``,
-    ``eval_every``, ``amp_dtype``, ``processes`` (DDP here). With ``checkpoints`` (``run.dir / "checkpoints"``)
-    each model is saved in ``checkpoints/fold<k>/`` (``fold<k>/seed<t>/`` with several seeds) with its tokenizer,
-    a ``settings.json`` and the training state every epoch (or ``checkpoint_every`` steps); ``resume_from`` (an
-    earlier run folder or its ``checkpoints``) continues the folds it holds (:func:`kitlib.train.fold_checkpoint`).
-
-    ``extra_df`` (questions with ``prompt``, the option columns and ``answer``; ``extra_context`` one string
-    each) joins the training questions of every fold and is never validated on: external questions train,
-    the official ones score. ``tta`` > 1 averages the scores over that many option orders
-    (:func:`permutation_tta`, orders drawn from ``tta_seed``).
+    With ``checkpoints`` (``run.dir / "checkpoints"``) each model is saved in ``checkpoints/fold<k>/``
+    (``fold<k>/seed<t>/`` with several seeds) with its tokenizer, a ``settings.json`` and the training state
+    every epoch (or ``recipe.checkpoint_every`` steps); ``resume_from`` (an earlier run folder or its
+    ``checkpoints``) continues the folds it holds (:func:`kitlib.train.fold_checkpoint`).
     """
     import torch
     from torch.utils.data import DataLoader
@@ -247,28 +163,23 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
     from ..pretrained import save_tokenizer_and_settings
     from ..train import fit, fold_checkpoint
 
+    q, choices, tta = questions, questions.choices, tta if tta is not None else PermutationTTA()
+    seed = recipe.seed if recipe.seed is not None else 0
+
     def dataset(df, context, idx, tokenizer):
         return MultipleChoiceDataset(df.iloc[idx], tokenizer, max_length=max_length, choices=choices,
                                      context=None if context is None else [context[i] for i in idx])
 
     def training_set(tr, tokenizer):
-        if extra_df is None or not len(extra_df):
-            return dataset(train_df, train_context, tr, tokenizer)
+        if q.extra is None or not len(q.extra):
+            return dataset(q.train, q.train_context, tr, tokenizer)
         cols = ["prompt", *choices, "answer"]
-        both = pd.concat([train_df.iloc[tr][cols], extra_df[cols]], ignore_index=True)
+        both = pd.concat([q.train.iloc[tr][cols], q.extra[cols]], ignore_index=True)
         context = None
-        if train_context is not None or extra_context is not None:
-            context = ([train_context[i] for i in tr] if train_context is not None else [""] * len(tr)) + \
-                      (list(extra_context) if extra_context is not None else [""] * len(extra_df))
+        if q.train_context is not None or q.extra_context is not None:
+            context = ([q.train_context[i] for i in tr] if q.train_context is not None else [""] * len(tr)) + \
+                      (list(q.extra_context) if q.extra_context is not None else [""] * len(q.extra))
         return MultipleChoiceDataset(both, tokenizer, max_length=max_length, choices=choices, context=context)
-
-    def scores(net, tokenizer, df, context, idx):
-        return permutation_tta(
-            lambda d, c: predict_choices(net, MultipleChoiceDataset(d, tokenizer, max_length=max_length, context=c,
-                                                                    choices=choices, labels=False),
-                                         pad_token_id=tokenizer.pad_token_id, device=device, amp_dtype=amp_dtype),
-            df.iloc[idx], None if context is None else [context[i] for i in idx], n_orders=tta, seed=tta_seed,
-            choices=choices)
 
     def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
         val, test, history = 0.0, 0.0, None
@@ -280,22 +191,20 @@ def cross_encoder_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, *, model: 
             if folder is not None:
                 save_tokenizer_and_settings(folder, tokenizer, settings)
             collate = MultipleChoiceCollator(tokenizer.pad_token_id)
-            loader = DataLoader(training_set(tr, tokenizer), batch_size=batch_size, shuffle=True,
+            loader = DataLoader(training_set(tr, tokenizer), batch_size=recipe.batch_size, shuffle=True,
                                 collate_fn=collate, generator=torch.Generator().manual_seed(seed + s))
-            val_set = dataset(train_df, train_context, va, tokenizer)
-            result = fit(net, loader, val=DataLoader(val_set, batch_size=16, collate_fn=collate), metric=metric,
-                         metric_name=metric_name, monitor="train_loss", epochs=epochs, lr=lr, warmup=warmup,
-                         weight_decay=weight_decay, max_grad_norm=max_grad_norm, lr_decay=lr_decay, ema=ema,
-                         grad_checkpointing=grad_checkpointing, eval_every=eval_every, amp_dtype=amp_dtype,
-                         checkpoint_dir=folder, checkpoint_every=checkpoint_every, resume=resume, device=device,
-                         seed=seed + s, callbacks=list(callbacks), progress=progress, desc=f"fold {k} seed {seed + s}",
-                         processes=processes)
+            val_set = dataset(q.train, q.train_context, va, tokenizer)
+            result = fit(net, loader, recipe=replace(recipe, seed=seed + s, monitor="train_loss", mode="min"),
+                         val=DataLoader(val_set, batch_size=16, collate_fn=collate), metric=metric,
+                         metric_name=metric_name, checkpoint_dir=folder, resume=resume, callbacks=list(callbacks),
+                         desc=f"fold {k} seed {seed + s}")
             if folder is not None:
                 save_tokenizer_and_settings(folder, None, {"best_epoch": result.best_epoch,
                                                            "best_score": result.best_score})
             history = result.history if history is None else history
-            val = val + scores(net, tokenizer, train_df, train_context, va) / n_seeds
-            test = test + scores(net, tokenizer, test_df, test_context, np.arange(len(test_df))) / n_seeds
+            score = _scorer(net, tokenizer, max_length, choices, tta, recipe.device, recipe.amp_dtype)
+            val = val + score(q.train, q.train_context, va) / n_seeds
+            test = test + score(q.test, q.test_context, np.arange(len(q.test))) / n_seeds
         return FoldResult(val=val, test=test, info={"history": history})
 
     return fit_fold
@@ -316,19 +225,20 @@ def fold_model_dirs(checkpoints: str | os.PathLike, fold: int) -> list:
     return found
 
 
-def checkpoint_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, checkpoints: str | os.PathLike, *,
-                    train_context: Sequence[str] | None = None, test_context: Sequence[str] | None = None,
-                    choices: Sequence[str] = CHOICES, max_length: int | None = None, device: str = "auto",
-                    amp_dtype: str = "auto", tta: int = 1, tta_seed: int = 0):
+def checkpoint_fold(questions: QuestionTables, checkpoints: str | os.PathLike, *, max_length: int | None = None,
+                    device: str = "auto", amp_dtype: str = "auto", tta: PermutationTTA | None = None):
     """A fold function for :func:`kitlib.folds.cross_validate` that trains nothing: fold k's saved
     cross-encoders (:func:`fold_model_dirs` of ``checkpoints``, written by :func:`cross_encoder_fold`) score
-    its validation questions and ``test_df``, seeds averaged, exactly as the run that trained them did.
-    ``max_length`` defaults to the one in each model's ``settings.json``; ``info`` holds the model folders
-    (``models``), their base model and the training history (from the finished ``train_state.pt``).
-    Raises ``ParameterError`` for a fold without a saved model.
+    its validation questions (rows of ``questions.train``) and ``questions.test``, seeds averaged, exactly as the
+    run that trained them did (``tta`` option orders each; None for one). ``max_length`` defaults to the one in
+    each model's ``settings.json``; ``info`` holds the model folders (``models``), their base model and the
+    training history (from the finished ``train_state.pt``). Raises ``ParameterError`` for a fold without a
+    saved model.
     """
     from ..folds import FoldResult
     from ..pretrained import read_settings
+
+    q, tta = questions, tta if tta is not None else PermutationTTA()
 
     def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
         dirs = fold_model_dirs(checkpoints, k)
@@ -338,18 +248,9 @@ def checkpoint_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, checkpoints: 
             length = int(max_length or settings.get("max_length") or 256)
             net, tokenizer, _ = load_multiple_choice_model(folder)
             net.eval()
-
-            def score(df, context, idx):
-                return permutation_tta(
-                    lambda d, c: predict_choices(net, MultipleChoiceDataset(d, tokenizer, max_length=length, context=c,
-                                                                            choices=choices, labels=False),
-                                                 pad_token_id=tokenizer.pad_token_id, device=device,
-                                                 amp_dtype=amp_dtype),
-                    df.iloc[idx], None if context is None else [context[i] for i in idx], n_orders=tta,
-                    seed=tta_seed, choices=choices)
-
-            val = val + score(train_df, train_context, va) / len(dirs)
-            test = test + score(test_df, test_context, np.arange(len(test_df))) / len(dirs)
+            score = _scorer(net, tokenizer, length, q.choices, tta, device, amp_dtype)
+            val = val + score(q.train, q.train_context, va) / len(dirs)
+            test = test + score(q.test, q.test_context, np.arange(len(q.test))) / len(dirs)
         info = {"history": _finished_history(dirs[0]), "models": [str(d) for d in dirs],
                 "base_model": read_settings(dirs[0]).get("base_model")}
         return FoldResult(val=val, test=test, info=info)

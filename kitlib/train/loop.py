@@ -248,7 +248,7 @@ def fit(
     model: nn.Module,
     train: Iterable,
     *,
-    recipe: Recipe = Recipe(),
+    recipe: Recipe | None = None,
     val: Iterable | None = None,
     loss_fn: Callable | None = None,
     metric: Callable[[np.ndarray, np.ndarray], float] | None = None,
@@ -260,8 +260,8 @@ def fit(
     desc: str = "train",
 ) -> FitResult:
     """Train ``model`` on the batches of ``train`` as ``recipe`` says (a :class:`kitlib.fitting.Recipe`, read
-    here and nowhere above): ``recipe.epochs`` epochs, evaluating after each (and every ``recipe.eval_every``
-    optimiser steps).
+    here and nowhere above; None for ``Recipe()``, every field's default): ``recipe.epochs`` epochs, evaluating
+    after each (and every ``recipe.eval_every`` optimiser steps).
 
     Each evaluation adds a row to the history: ``epoch`` (``step`` too with ``eval_every``), ``train_loss``
     (mean since the last evaluation), ``lr`` (the largest group's), ``seconds`` and, with ``val``,
@@ -299,6 +299,7 @@ def fit(
     Raises ``ParameterError`` for unknown names, bad counts, a monitor that never appears, ``lr_decay``
     with an optimiser instance, ``resume`` without ``checkpoint_dir``, or a saved state of other settings.
     """
+    recipe = recipe if recipe is not None else Recipe()
     processes = recipe.processes
     if processes is None or int(processes) < 1:
         raise ParameterError(f"processes must be >= 1; got {processes}")

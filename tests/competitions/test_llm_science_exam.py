@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import nbformat
 import numpy as np
@@ -331,8 +332,8 @@ def test_option_scorer_learns_with_the_contrastive_loss():
     model = se.contrastive.OptionScorer(d, hidden=64, dropout=0.0)
     result = train.fit(model, train.tensor_loader(q[tr], o[tr], y[tr], batch_size=32, shuffle=True, seed=0),
                        val=train.tensor_loader(q[va], o[va], y[va], batch_size=64), loss_fn=torch.nn.CrossEntropyLoss(),
-                       metric=se.map3_metric, metric_name="map_at_3", epochs=30, lr=3e-3, progress=False, seed=0,
-                       device="cpu")
+                       metric=se.map3_metric, metric_name="map_at_3",
+                       recipe=train.Recipe(epochs=30, lr=3e-3, progress=False, seed=0, device="cpu"))
     logits = train.predict(model, train.tensor_loader(q[va], o[va], y[va], batch_size=64), device="cpu")
     zero_shot = se.map3_metric(y[va], se.option_scores(q[va], o[va]))
     assert se.map3_metric(y[va], logits) > max(0.8, zero_shot + 0.3)
@@ -346,7 +347,8 @@ def test_contrastive_fold_averages_seeds_and_never_trains_on_the_validation_ques
     tr, va = np.arange(30), np.arange(30, 40)
 
     def run(answers, seed, n_seeds=1):
-        fold = se.contrastive_fold(Q, O, answers, Q_test, O_test, epochs=2, seed=seed, n_seeds=n_seeds, device="cpu")
+        recipe = replace(se.CONTRASTIVE_RECIPE, epochs=2, seed=seed, device="cpu")
+        fold = se.contrastive_fold(Q, O, answers, Q_test, O_test, recipe=recipe, n_seeds=n_seeds)
         return fold(0, tr, va)
 
     first, second, both = run(y, 3), run(y, 4), run(y, 3, n_seeds=2)
@@ -366,7 +368,7 @@ def test_contrastive_networks_are_saved_per_fold_and_predict_again(tmp_path):
     Q_test, O_test = rng.normal(size=(4, 8)), rng.normal(size=(4, 5, 8))
     extra = (rng.normal(size=(12, 8)), rng.normal(size=(12, 5, 8)), rng.integers(0, 5, size=12))
     tr, va = np.arange(20), np.arange(20, 30)
-    kw = dict(epochs=2, seed=5, n_seeds=2, device="cpu")
+    kw = dict(recipe=replace(se.CONTRASTIVE_RECIPE, epochs=2, seed=5, device="cpu"), n_seeds=2)
     trained = se.contrastive_fold(Q, O, y, Q_test, O_test, extra=extra, checkpoints=tmp_path, **kw)(2, tr, va)
     assert sorted(p.name for p in (tmp_path / "fold2" / "contrastive").iterdir()) == ["seed5.pt", "seed6.pt",
                                                                                       "settings.json"]
@@ -385,14 +387,14 @@ def test_cross_encoder_fold_scores_validation_and_test_questions_it_never_traine
 
     df, test = demo_train.head(9).reset_index(drop=True), demo_train.iloc[20:24].drop(columns="answer")
     tr, va = np.arange(6), np.arange(6, 9)
-    kw = dict(max_length=32, epochs=1, lr=2e-4, metric=se.map3_metric, metric_name="map_at_3", device="cpu",
-              progress=False)
+    kw = dict(max_length=32, metric=se.map3_metric, metric_name="map_at_3",
+              recipe=replace(mc.CROSS_ENCODER_RECIPE, epochs=1, lr=2e-4, device="cpu", progress=False))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny batches: one thread is faster on a busy 2-core machine
     try:
-        result = mc.cross_encoder_fold(df, test, **kw)(0, tr, va)
+        result = mc.cross_encoder_fold(mc.QuestionTables(df, test), **kw)(0, tr, va)
         other = df.assign(answer=[*df["answer"][:6], "E", "E", "E"])  # other answers for the validation questions
-        again = mc.cross_encoder_fold(other, test, **kw)(0, tr, va)
+        again = mc.cross_encoder_fold(mc.QuestionTables(other, test), **kw)(0, tr, va)
     finally:
         torch.set_num_threads(threads)
     assert result.val.shape == (3, 5) and result.test.shape == (4, 5)

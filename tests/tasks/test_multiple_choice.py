@@ -3,6 +3,7 @@ cross-encoder (dataset, collator, prediction) trained for a moment on six demo q
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -89,10 +90,12 @@ def test_cross_encoder_fold_saves_each_fold_model_and_a_resumed_run_reuses_it(ti
     from kitlib.pretrained import read_settings
 
     df = demo_train.head(8)
-    common = dict(model=tiny_checkpoints["electra"], max_length=32, batch_size=4, epochs=2, lr=1e-3, device="cpu",
-                  progress=False, ema=0.9, lr_decay=0.9, max_grad_norm=1.0)
+    recipe = replace(mc.CROSS_ENCODER_RECIPE, batch_size=4, epochs=2, lr=1e-3, device="cpu", progress=False, ema=0.9,
+                     lr_decay=0.9, max_grad_norm=1.0)
+    common = dict(model=tiny_checkpoints["electra"], max_length=32, recipe=recipe)
     tr, va = np.arange(6), np.arange(6, 8)
-    first = mc.cross_encoder_fold(df, df.head(2), checkpoints=tmp_path / "one" / "checkpoints", **common)(0, tr, va)
+    questions = mc.QuestionTables(df, df.head(2))
+    first = mc.cross_encoder_fold(questions, checkpoints=tmp_path / "one" / "checkpoints", **common)(0, tr, va)
     fold = tmp_path / "one" / "checkpoints" / "fold0"
     settings = read_settings(fold)
     assert settings["task"] == "multiple-choice" and settings["max_length"] == 32 and settings["best_epoch"] >= 1
@@ -100,7 +103,7 @@ def test_cross_encoder_fold_saves_each_fold_model_and_a_resumed_run_reuses_it(ti
     logits = mc.predict_choices(net, mc.MultipleChoiceDataset(df.iloc[va], tokenizer, max_length=32),
                                 pad_token_id=tokenizer.pad_token_id, device="cpu")
     np.testing.assert_allclose(logits, first.val, atol=1e-5)
-    again = mc.cross_encoder_fold(df, df.head(2), checkpoints=tmp_path / "two" / "checkpoints",
+    again = mc.cross_encoder_fold(questions, checkpoints=tmp_path / "two" / "checkpoints",
                                   resume_from=tmp_path / "one", **common)(0, tr, va)
     np.testing.assert_allclose(again.val, first.val, atol=1e-6)  # the finished fold was reused, not retrained
     assert again.info["history"] == first.info["history"]
@@ -142,8 +145,9 @@ def test_cross_encoder_trains_with_kitlib_train(mc_model, demo_train):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny batches: one thread is faster on a busy 2-core machine
     try:
-        result = train.fit(model, loader, val=loader, metric=map3, metric_name="map_at_3", epochs=6,
-                           lr=2e-4, schedule="constant", progress=False, seed=0, device="cpu")
+        result = train.fit(model, loader, val=loader, metric=map3, metric_name="map_at_3",
+                           recipe=train.Recipe(epochs=6, lr=2e-4, schedule="constant", progress=False, seed=0,
+                                               device="cpu"))
     finally:
         torch.set_num_threads(threads)
     losses = [h["train_loss"] for h in result.history]
@@ -226,12 +230,12 @@ def test_external_questions_join_every_fold_s_training_and_are_never_validated_o
     df, test = demo_train.head(8), demo_train.iloc[40:42].drop(columns="answer")
     extra = demo_train.iloc[20:26].drop(columns="id")  # six questions from elsewhere, no id needed
     tr, va = np.arange(6), np.arange(6, 8)
-    common = dict(model=tiny_checkpoints["bert"], max_length=32, batch_size=4, epochs=1, lr=1e-3, device="cpu",
-                  progress=False)
+    recipe = replace(mc.CROSS_ENCODER_RECIPE, batch_size=4, epochs=1, lr=1e-3, device="cpu", progress=False)
+    common = dict(model=tiny_checkpoints["bert"], max_length=32, recipe=recipe)
     alone, joined = Steps(), Steps()
-    plain = mc.cross_encoder_fold(df, test, callbacks=[alone], **common)(0, tr, va)
-    more = mc.cross_encoder_fold(df, test, callbacks=[joined], extra_df=extra,
-                                 extra_context=["Context for an external question."] * 6, **common)(0, tr, va)
+    plain = mc.cross_encoder_fold(mc.QuestionTables(df, test), callbacks=[alone], **common)(0, tr, va)
+    with_extra = mc.QuestionTables(df, test, extra=extra, extra_context=["Context for an external question."] * 6)
+    more = mc.cross_encoder_fold(with_extra, callbacks=[joined], **common)(0, tr, va)
     assert alone.steps == [2] and joined.steps == [3]  # 6 questions in batches of 4, then 6 + 6
     assert more.val.shape == plain.val.shape == (2, 5) and not np.allclose(more.val, plain.val)
 
@@ -240,17 +244,17 @@ def test_saved_fold_models_predict_again_without_training(tiny_checkpoints, demo
     df, test = demo_train.head(8), demo_train.iloc[40:43].drop(columns="answer")
     context = [f"Passage {i}." for i in range(8)]
     tr, va = np.arange(5), np.arange(5, 8)
-    common = dict(max_length=32, device="cpu")
-    trained = mc.cross_encoder_fold(df, test, model=tiny_checkpoints["roberta"], batch_size=4, epochs=2, lr=1e-3,
-                                    progress=False, checkpoints=tmp_path / "checkpoints", train_context=context,
-                                    n_seeds=2, **common)(1, tr, va)
+    questions = mc.QuestionTables(df, test, train_context=context)
+    recipe = replace(mc.CROSS_ENCODER_RECIPE, batch_size=4, epochs=2, lr=1e-3, progress=False, device="cpu")
+    trained = mc.cross_encoder_fold(questions, model=tiny_checkpoints["roberta"], max_length=32, recipe=recipe,
+                                    checkpoints=tmp_path / "checkpoints", n_seeds=2)(1, tr, va)
     assert [p.name for p in mc.fold_model_dirs(tmp_path / "checkpoints", 1)] == ["seed0", "seed1"]
-    again = mc.checkpoint_fold(df, test, tmp_path / "checkpoints", train_context=context, device="cpu")(1, tr, va)
+    again = mc.checkpoint_fold(questions, tmp_path / "checkpoints", device="cpu")(1, tr, va)
     np.testing.assert_allclose(again.val, trained.val, rtol=0, atol=1e-6)
     np.testing.assert_allclose(again.test, trained.test, rtol=0, atol=1e-6)
     assert again.info["history"] == trained.info["history"] and again.info["base_model"] == str(tiny_checkpoints["roberta"])
     with pytest.raises(ParameterError, match=r"fold0: no saved cross-encoder"):
-        mc.checkpoint_fold(df, test, tmp_path / "checkpoints")(0, tr, va)
+        mc.checkpoint_fold(mc.QuestionTables(df, test), tmp_path / "checkpoints")(0, tr, va)
 
 
 def test_option_order_tta_puts_scores_back_in_place_and_averages_the_orders():

@@ -3,6 +3,7 @@
 Uses the offline MiniLM tokenizer and a tiny randomly initialised BERT (no download, a few seconds).
 """
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -253,8 +254,8 @@ def test_fit_learns_a_trivial_task_and_keeps_the_best_validation_probabilities(t
         labels.append(["B-Application" if i == k else "O" for i in range(len(words))])
     train = tc.encode(tokenizer, sentences[:48], labels[:48], label_to_id=L2I, max_length=16, stride=4)
     val = tc.encode(tokenizer, sentences[48:], max_length=16, stride=4)
-    result = tc.fit_token_classifier(tiny_model, train, labels=LABELS, val=val, val_labels=labels[48:], epochs=6,
-                                     lr=3e-3, batch_size=8, warmup=0.0, progress=False, seed=0)
+    recipe = replace(tc.TOKEN_CLASSIFIER_RECIPE, epochs=6, lr=3e-3, batch_size=8, warmup=0.0, progress=False, seed=0)
+    result = tc.fit_token_classifier(tiny_model, train, labels=LABELS, val=val, val_labels=labels[48:], recipe=recipe)
     scores = [h["val_entity_f1"] for h in result.history]
     assert result.best_score == max(scores) >= 0.9
     assert result.best_epoch == scores.index(max(scores)) + 1
@@ -280,10 +281,11 @@ def test_fit_forwards_the_recipe_and_resumes_from_its_checkpoint_folder(tokenize
         torch.manual_seed(0)
         config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                             intermediate_size=32, num_labels=len(LABELS))
+        recipe = replace(tc.TOKEN_CLASSIFIER_RECIPE, epochs=3, lr=3e-3, batch_size=4, progress=False, seed=0,
+                         lr_decay=0.8, ema=0.9, eval_every=2)
         return tc.fit_token_classifier(BertForTokenClassification(config), train, labels=LABELS, val=val,
-                                       val_labels=labels[:2], epochs=3, lr=3e-3, batch_size=4, progress=False,
-                                       seed=0, lr_decay=0.8, ema=0.9, eval_every=2, checkpoint_dir=folder,
-                                       resume=resume, **extra)
+                                       val_labels=labels[:2], recipe=recipe, checkpoint_dir=folder, resume=resume,
+                                       **extra)
 
     whole = fit(tmp_path / "whole")
     assert [h["step"] for h in whole.history] == [2, 3, 4, 6, 8, 9]  # 3 batches an epoch, validated every 2 steps
@@ -326,7 +328,7 @@ def test_the_package_keeps_its_public_names_and_imports_no_competition():
     from pathlib import Path
 
     assert sorted(tc.__all__) == sorted(name for name in tc.__all__ if hasattr(tc, name))
-    assert len(tc.__all__) == 19
+    assert len(tc.__all__) == 21  # 19, and the recipe and the validation scoring of fit_token_classifier
     for path in Path(tc.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):

@@ -26,7 +26,8 @@ on two task libraries. The package re-exports the names of its modules:
   (:class:`~.zero_shot.QuestionEmbeddings`);
 - :mod:`.contrastive`, approach b: ``contrastive.OptionScorer`` (a torch module, built on first access) maps
   prompt and option embeddings so that cross-entropy over the five similarities picks the right option;
-  :func:`contrastive_fold` trains it per fold (``n_seeds`` seeds averaged, saved with ``checkpoints``) for
+  :func:`contrastive_fold` trains it per fold as its recipe says (``CONTRASTIVE_RECIPE`` by default;
+  ``n_seeds`` seeds averaged, saved with ``checkpoints``) for
   ``kitlib.folds.cross_validate``, :func:`contrastive_checkpoint_fold` predicts again from the saved networks;
 - approach c, cross-encoder: :mod:`kitlib.tasks.multiple_choice` (``cross_encoder_fold`` on
   ``load_multiple_choice_model``, ``MultipleChoiceDataset``, ``MultipleChoiceCollator``, ``predict_choices``)
@@ -45,7 +46,7 @@ from .checkpoints import (CHECKPOINT_RECORD, PREDICTION_PARAMS, models_record, r
                           resolve_checkpoints, write_checkpoint_record)
 from .competition import COMPETITION
 from .contexts import QuestionContexts, add_context, extra_context, question_queries, retrieve_contexts
-from .contrastive import contrastive_checkpoint_fold, contrastive_fold
+from .contrastive import CONTRASTIVE_RECIPE, contrastive_checkpoint_fold, contrastive_fold
 from .external import ExtraQuestions, load_extra_train, normalise_prompt, read_extra_questions
 from .questions import LETTERS, NAME, answer_indices, committed_demo_dir, option_matrix, read_questions, write_demo
 from .zero_shot import QuestionEmbeddings, embed_questions, option_scores, question_vectors
@@ -54,7 +55,8 @@ __all__ = [
     "NAME", "LETTERS", "COMPETITION", "committed_demo_dir", "write_demo", "read_questions", "option_matrix",
     "answer_indices", "top_letters", "map3_metric", "SCORES", "prediction_frame", "score_predictions",
     "predictions_to_submission", "check_submission", "question_queries", "add_context", "question_vectors",
-    "option_scores", "contrastive_fold", "contrastive_checkpoint_fold", "read_extra_questions", "normalise_prompt",
+    "option_scores", "CONTRASTIVE_RECIPE", "contrastive_fold", "contrastive_checkpoint_fold", "read_extra_questions",
+    "normalise_prompt",
     "CHECKPOINT_RECORD", "resolve_checkpoints", "write_checkpoint_record", "read_checkpoint_record",
     "extra_context", "PREDICTION_PARAMS", "ExtraQuestions", "load_extra_train", "QuestionContexts",
     "retrieve_contexts", "QuestionEmbeddings", "embed_questions", "models_record",

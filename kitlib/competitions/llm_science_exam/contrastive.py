@@ -3,14 +3,19 @@ trained per fold (:func:`contrastive_fold`, saved with ``checkpoints``) or predi
 (:func:`contrastive_checkpoint_fold`). torch is imported on first use."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...errors import ParameterError
+from ...fitting import Recipe
 
-__all__ = ["OptionScorer", "contrastive_fold", "contrastive_checkpoint_fold"]
+__all__ = ["OptionScorer", "CONTRASTIVE_RECIPE", "contrastive_fold", "contrastive_checkpoint_fold"]
+
+# what contrastive_fold trains with unless given a recipe: ten epochs of AdamW at 1e-3, cosine decay, no bar
+CONTRASTIVE_RECIPE = Recipe(epochs=10, lr=1e-3, batch_size=16, weight_decay=0.01, seed=0, progress=False)
 
 
 def __getattr__(name: str) -> Any:
@@ -59,14 +64,16 @@ def _build_option_scorer():
 
 
 def contrastive_fold(Q: np.ndarray, O: np.ndarray, y: np.ndarray, Q_test: np.ndarray, O_test: np.ndarray, *,
-                     epochs: int = 10, lr: float = 1e-3, batch_size: int = 16, seed: int = 0, n_seeds: int = 1,
-                     device: str = "auto", extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                     recipe: Recipe = CONTRASTIVE_RECIPE, n_seeds: int = 1,
+                     extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                      checkpoints: str | Path | None = None):
     """A fold function for :func:`kitlib.folds.cross_validate`: on each fold's training questions (question
     vectors ``Q`` ``(n, d)``, option vectors ``O`` ``(n, 5, d)``, answer indices ``y``) it trains ``n_seeds``
-    ``OptionScorer`` networks (seeds ``seed``, ``seed + 1``, ...: initialisation and shuffling) with
-    cross-entropy over the five options for ``epochs`` epochs, and returns their logits averaged over the
-    seeds for the fold's validation questions (never trained on) and for ``Q_test``/``O_test``.
+    ``OptionScorer`` networks (seeds ``recipe.seed`` (0 when None), ``+ 1``, ...: initialisation and shuffling)
+    with cross-entropy over the five options as ``recipe`` says (default :data:`CONTRASTIVE_RECIPE`; handed to
+    :func:`kitlib.train.fit` with each network's seed, ``batch_size`` questions per batch, ``device`` for the
+    predictions too), and returns their logits averaged over the seeds for the fold's validation questions
+    (never trained on) and for ``Q_test``/``O_test``.
 
     ``extra`` = ``(Q_extra, O_extra, y_extra)`` of external questions joins every fold's training questions.
     With ``checkpoints`` each network is saved as ``checkpoints/fold<k>/contrastive/seed<t>.pt`` (its
@@ -79,6 +86,7 @@ def contrastive_fold(Q: np.ndarray, O: np.ndarray, y: np.ndarray, Q_test: np.nda
     from ...runtime import seed_everything
 
     scorer = __getattr__("OptionScorer")
+    seed, device = (recipe.seed if recipe.seed is not None else 0), recipe.device
 
     def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
         Qt, Ot, yt = Q[tr], O[tr], y[tr]
@@ -90,9 +98,8 @@ def contrastive_fold(Q: np.ndarray, O: np.ndarray, y: np.ndarray, Q_test: np.nda
         for s in range(n_seeds):
             seed_everything(seed + s)
             net = scorer(Q.shape[1])
-            train.fit(net, train.tensor_loader(Qt, Ot, yt, batch_size=batch_size, shuffle=True, seed=seed + s),
-                      loss_fn=torch.nn.CrossEntropyLoss(), epochs=epochs, lr=lr, weight_decay=0.01, device=device,
-                      seed=seed + s, progress=False)
+            loader = train.tensor_loader(Qt, Ot, yt, batch_size=recipe.batch_size, shuffle=True, seed=seed + s)
+            train.fit(net, loader, loss_fn=torch.nn.CrossEntropyLoss(), recipe=replace(recipe, seed=seed + s))
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
                 torch.save({k_: v.detach().cpu() for k_, v in net.state_dict().items()}, folder / f"seed{seed + s}.pt")

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...errors import ParameterError
+from ...fitting import Recipe
 from .decoding import decode, predict_word_probs, predict_word_probs_and_vectors
 from .encoding import Encoding, make_loader
 
-__all__ = ["default_model_path", "load_token_classifier", "freeze_layers", "TokenClassifierFit",
-           "fit_token_classifier"]
+__all__ = ["default_model_path", "load_token_classifier", "freeze_layers", "TOKEN_CLASSIFIER_RECIPE",
+           "ValidationScoring", "TokenClassifierFit", "fit_token_classifier"]
 
 
 def default_model_path() -> str:
@@ -64,6 +65,22 @@ def freeze_layers(model, n_layers: int, embeddings: bool = True) -> int:
 
 
 # ------------------------------------------------------------------------------------------ training
+# what fit_token_classifier trains with unless given a recipe: AdamW at 5e-5, 10% linear warmup then linear decay
+TOKEN_CLASSIFIER_RECIPE = Recipe(epochs=3, lr=5e-5, batch_size=16, weight_decay=0.01, schedule="linear", warmup=0.1,
+                                 max_grad_norm=1.0, seed=0)
+
+
+@dataclass(frozen=True)
+class ValidationScoring:
+    """How :func:`fit_token_classifier` scores its validation sentences at each evaluation: word labels decoded
+    with ``o_threshold`` (None for argmax; :func:`~.decoding.decode`), ``batch_size`` windows per forward pass,
+    and with ``vectors`` the encoder's word vectors of the same passes kept (the best evaluation's returned)."""
+
+    o_threshold: float | None = None
+    batch_size: int = 64
+    vectors: bool = False
+
+
 @dataclass
 class TokenClassifierFit:
     """What :func:`fit_token_classifier` returns: the model with its best weights, the per-epoch history
@@ -112,46 +129,28 @@ def fit_token_classifier(
     labels: Sequence[str],
     val: Encoding | None = None,
     val_labels: Sequence[Sequence[str]] | None = None,
-    epochs: int = 3,
-    lr: float = 5e-5,
-    batch_size: int = 16,
-    accumulate: int = 1,
-    warmup: float = 0.1,
-    weight_decay: float = 0.01,
-    schedule: str = "linear",
-    optimizer: Any = "adamw",
-    max_grad_norm: float | None = 1.0,
-    lr_decay: float | None = None,
-    ema: float | None = None,
-    grad_checkpointing: bool = False,
-    eval_every: int | None = None,
-    patience: int | None = None,
-    o_threshold: float | None = None,
-    eval_batch_size: int = 64,
-    device: str = "auto",
-    amp_dtype: str | bool = "auto",
+    recipe: Recipe = TOKEN_CLASSIFIER_RECIPE,
+    scoring: ValidationScoring | None = None,
     checkpoint_dir: str | Path | None = None,
-    checkpoint_every: int | None = None,
     resume: bool = False,
-    seed: int = 0,
     callbacks: Sequence = (),
-    progress: bool = True,
     desc: str = "train",
-    processes: int = 1,
-    val_vectors: bool = False,
 ) -> TokenClassifierFit:
-    """Fine-tune ``model`` on ``train`` windows with :func:`kitlib.train.fit` (AdamW, warmup, accumulation,
-    mixed precision on CUDA); with ``val`` and ``val_labels`` (word labels) it scores entity F1 at every
-    evaluation, stops after ``patience`` evaluations without gain and restores the best weights.
+    """Fine-tune ``model`` on ``train`` windows with :func:`kitlib.train.fit` as ``recipe`` says (default
+    :data:`TOKEN_CLASSIFIER_RECIPE`: AdamW, 10% warmup then linear decay, clipping at 1); with ``val`` and
+    ``val_labels`` (word labels) it scores entity F1 at every evaluation (as ``scoring`` says; None for
+    ``ValidationScoring()``: argmax, 64 windows a pass, no vectors), stops after
+    ``recipe.patience`` evaluations without gain and restores the best weights.
 
-    The recipe and the checkpoints are :func:`kitlib.train.fit`'s, passed through: ``optimizer`` (a name of
-    :data:`kitlib.fitting.OPTIMIZERS`, or an optimiser built over your own parameter groups), ``max_grad_norm``,
-    ``lr_decay`` (layer-wise), ``ema``, ``grad_checkpointing``, ``eval_every``, ``amp_dtype``,
-    ``checkpoint_dir``/``checkpoint_every``/``resume``, ``processes`` (DistributedDataParallel on this
-    machine; ``batch_size`` stays the global batch). With ``ema`` the validation probabilities kept are
-    those of the averaged weights.
+    The recipe goes to :func:`kitlib.train.fit` unread but for three things: ``batch_size`` windows make a
+    training batch, ``seed`` (0 when None) draws their order and seeds the fit, and the monitor is set here
+    (``val_entity_f1``, higher is better, with ``val``; else ``train_loss``). Its ``optimizer`` may be an
+    optimiser built over your own parameter groups; ``processes`` > 1 trains with DistributedDataParallel on
+    this machine (``batch_size`` stays the global batch). ``checkpoint_dir``/``resume``/``callbacks``/``desc``
+    are :func:`kitlib.train.fit`'s. With the recipe's ``ema`` the validation probabilities kept are those of the
+    averaged weights.
 
-    With ``val_vectors`` each evaluation also keeps the encoder's word vectors of the validation sentences
+    With ``scoring.vectors`` each evaluation also keeps the encoder's word vectors of the validation sentences
     (:func:`~.decoding.predict_word_vectors`, from the same forward passes), and the best one's are returned.
 
     Out: :class:`TokenClassifierFit`. Raises ``ParameterError`` when ``val`` comes without ``val_labels``.
@@ -160,21 +159,20 @@ def fit_token_classifier(
 
     if (val is None) != (val_labels is None):
         raise ParameterError("give both val (an Encoding) and val_labels (word labels), or neither")
-    loader = make_loader(train, batch_size=batch_size, shuffle=True, seed=seed)
-    scorer = (_ValidationScore(val, val_labels, list(labels), o_threshold, eval_batch_size, amp_dtype, val_vectors)
-              if val is not None else None)
-    result = fit(model, loader, evaluate_fn=scorer, monitor="val_entity_f1" if scorer else "train_loss",
-                 mode="max" if scorer else "min", epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
-                 schedule=schedule, warmup=warmup, accumulate=accumulate, max_grad_norm=max_grad_norm,
-                 lr_decay=lr_decay, ema=ema, grad_checkpointing=grad_checkpointing, eval_every=eval_every,
-                 patience=patience, device=device, amp_dtype=amp_dtype, checkpoint_dir=checkpoint_dir,
-                 checkpoint_every=checkpoint_every, resume=resume, callbacks=callbacks, progress=progress,
-                 seed=seed, desc=desc, processes=processes)
+    scoring = scoring if scoring is not None else ValidationScoring()
+    seed = recipe.seed if recipe.seed is not None else 0
+    loader = make_loader(train, batch_size=recipe.batch_size, shuffle=True, seed=seed)
+    scorer = (_ValidationScore(val, val_labels, list(labels), scoring.o_threshold, scoring.batch_size,
+                               recipe.amp_dtype, scoring.vectors) if val is not None else None)
+    watched = replace(recipe, seed=seed, monitor="val_entity_f1" if scorer else "train_loss",
+                      mode="max" if scorer else "min")
+    result = fit(model, loader, recipe=watched, evaluate_fn=scorer, checkpoint_dir=checkpoint_dir, resume=resume,
+                 callbacks=callbacks, desc=desc)
     probs, vectors = (scorer.best_probs, scorer.best_vectors) if scorer else (None, None)
-    rescore = scorer is not None and processes > 1  # the workers scored; the returned model holds the best weights
+    rescore = scorer is not None and recipe.processes > 1  # the workers scored; the model holds the best weights
     if scorer is not None and not rescore:
         best = next((i for i, h in enumerate(result.history) if h["val_entity_f1"] == result.best_score), 0)
         rescore = best < len(result.history) - scorer.calls  # resumed after the best evaluation: not scored here
     if rescore:
-        probs, vectors = _probs_and_vectors(result.model, val, eval_batch_size, amp_dtype, val_vectors)
+        probs, vectors = _probs_and_vectors(result.model, val, scoring.batch_size, recipe.amp_dtype, scoring.vectors)
     return TokenClassifierFit(result.model, result.history, result.best_epoch, result.best_score, probs, vectors)
