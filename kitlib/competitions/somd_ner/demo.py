@@ -1,7 +1,7 @@
 """SOMD demo corpus: deterministic synthetic sentences in the style of methods sections, in the task's format.
 
-:func:`generate_corpus` renders templates with slots filled from the lexicons below (same arguments, same
-sentences on every machine); :func:`write_corpus` writes them as the competition's files and
+:func:`generate_corpus` renders templates with slots filled from the word lists of :mod:`.demo_lexicon` (same
+arguments, same sentences on every machine); :func:`write_corpus` writes them as the competition's files and
 :func:`write_demo` the embedded demo set (``data/demo/somd-ner/``), both writing only what is missing or
 differs.
 """
@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ParameterError
+from .demo_lexicon import (ABBREVIATED, ALIASES, APP_PARTS, APPS, AUTHORS, COREFS, DEVS, ENVS, EXTENSIONS, FILLERS,
+                           LICENSES, NAME_ENDINGS, OSES, PLACES, PLUGIN_PARTS, PLUGINS, PREFIXES, STATS, TOPICS)
+from .files import PHASES
+from .relations import format_relations
 
 __all__ = ["DEMO_SIZE", "Corpus", "generate_somd", "generate_corpus", "write_corpus", "write_demo"]
-
-
-from .demo_lexicon import (_ABBREVIATED, _ALIASES, _APP_PARTS, _APPS, _AUTHORS, _COREFS, _DEVS, _ENVS,  # noqa: F401
-                           _EXTENSIONS, _FILLERS, _LICENSES, _NAME_ENDINGS, _OSES, _PLACES, _PLUGIN_PARTS, _PLUGINS,
-                           _PREFIXES, _STATS, _TOPICS)
 
 # The templates: ``{SLOT}``s are filled from the word lists of :mod:`.demo_lexicon`; ``{SLOT^}`` marks an
 # attribute that belongs to the software after it (the others belong to the nearest one before them).
@@ -93,7 +92,7 @@ _NEGATIVE = [
 
 
 def _made_up(rng: random.Random, parts: tuple[list[str], list[str]]) -> str:
-    return rng.choice(parts[0]) + rng.choice(parts[1]) + rng.choice(_NAME_ENDINGS)
+    return rng.choice(parts[0]) + rng.choice(parts[1]) + rng.choice(NAME_ENDINGS)
 
 
 def _pick(rng: random.Random, known: list[str], parts: tuple[list[str], list[str]], share_new: float) -> str:
@@ -115,13 +114,13 @@ def _fill(slot: str, rng: random.Random, state: dict, share_new: float = 0.35) -
         return [(w, typ) for w in text.split(" ")]
 
     if slot == "APP":
-        name = _pick(rng, _APPS, _APP_PARTS, share_new)
+        name = _pick(rng, APPS, APP_PARTS, share_new)
         state["app"] = name
         return span(name, "Application")
     if slot == "PLUG":
-        return span(_pick(rng, _PLUGINS, _PLUGIN_PARTS, share_new), "PlugIn")
+        return span(_pick(rng, PLUGINS, PLUGIN_PARTS, share_new), "PlugIn")
     if slot == "ENV":
-        return span(rng.choice(_ENVS[:3]) if rng.random() < 0.6 else rng.choice(_ENVS), "ProgrammingEnvironment")
+        return span(rng.choice(ENVS[:3]) if rng.random() < 0.6 else rng.choice(ENVS), "ProgrammingEnvironment")
     if slot == "VER":
         return span(_version(rng), "Version")
     if slot == "OSVER":
@@ -129,55 +128,58 @@ def _fill(slot: str, rng: random.Random, state: dict, share_new: float = 0.35) -
     if slot == "REL":
         return span(f"R20{rng.randint(10, 23)}{rng.choice('ab')}", "Release")
     if slot in ("DEV", "ENV_DEV"):
-        return span(rng.choice(_DEVS), "Developer")
+        return span(rng.choice(DEVS), "Developer")
     if slot == "OS":
-        return span(rng.choice(_OSES), "OperatingSystem")
+        return span(rng.choice(OSES), "OperatingSystem")
     if slot == "URL":
         host = rng.choice(["https://github.com", "http://www.bioconductor.org", "https://gitlab.com",
                            "https://sourceforge.net/projects", "https://cran.r-project.org/package="])
-        name = _made_up(rng, _APP_PARTS).lower()
-        url = f"{host}{name}" if host.endswith("=") else f"{host}/{rng.choice(_AUTHORS).lower()}/{name}"
+        name = _made_up(rng, APP_PARTS).lower()
+        url = f"{host}{name}" if host.endswith("=") else f"{host}/{rng.choice(AUTHORS).lower()}/{name}"
         return span(url if rng.random() < 0.7 else f"http://{name}.{rng.choice(['org', 'net', 'io'])}", "URL")
     if slot == "CIT":
         if rng.random() < 0.5:
             return [("[", None), (str(rng.randint(1, 80)), "Citation"), ("]", None)]
-        return [("(", None)] + span(f"{rng.choice(_AUTHORS)} et al. , 20{rng.randint(0, 23):02d}", "Citation") + [(")", None)]
+        cited = span(f"{rng.choice(AUTHORS)} et al. , 20{rng.randint(0, 23):02d}", "Citation")
+        return [("(", None)] + cited + [(")", None)]
     if slot == "LIC":
-        return span(rng.choice(_LICENSES), "License")
+        return span(rng.choice(LICENSES), "License")
     if slot == "EXT":
-        return span(rng.choice(_EXTENSIONS), "Extension")
+        return span(rng.choice(EXTENSIONS), "Extension")
     if slot in ("ABBR_FULL", "ABBR"):
         if slot == "ABBR_FULL":
-            state["abbr"] = rng.choice(_ABBREVIATED)
+            state["abbr"] = rng.choice(ABBREVIATED)
             return span(state["abbr"][0], "Application")
         return span(state["abbr"][1], "Abbreviation")
     if slot == "ALT":
-        alias = dict(_ALIASES).get(state.get("app", ""), _made_up(rng, _APP_PARTS))
+        alias = dict(ALIASES).get(state.get("app", ""), _made_up(rng, APP_PARTS))
         return span(alias, "AlternativeName")
     if slot == "COREF":
-        return span(rng.choice(_COREFS), "SoftwareCoreference")
+        return span(rng.choice(COREFS), "SoftwareCoreference")
     if slot == "COREF_HOST":
-        return [(w, None) for w in ["analysis"]] if rng.random() < 0.5 else span(rng.choice(_COREFS), "SoftwareCoreference")
+        if rng.random() < 0.5:
+            return [("analysis", None)]
+        return span(rng.choice(COREFS), "SoftwareCoreference")
     if slot == "PLACE":
-        return span(rng.choice(_PLACES), None)
+        return span(rng.choice(PLACES), None)
     if slot in ("TOPIC", "TOPIC_C"):
-        t = rng.choice(_TOPICS)
+        t = rng.choice(TOPICS)
         return span(t[0].upper() + t[1:] if slot == "TOPIC_C" else t, None)
     if slot in ("STAT", "STAT_C"):
-        t = rng.choice(_STATS)
+        t = rng.choice(STATS)
         return span(t[0].upper() + t[1:] if slot == "STAT_C" else t, None)
     if slot == "FILL":
         n = rng.choice([1, 1, 1, 2, 2, 2, 3, 4, 8])  # now and then a long sentence, longer than a short max_length
         words = [] if n == 0 else [","]
         for i in range(n):
-            words += rng.choice(_FILLERS).split(" ") + ([","] if i < n - 1 else [])
+            words += rng.choice(FILLERS).split(" ") + ([","] if i < n - 1 else [])
         return [(w, None) for w in words]
     if slot == "N":
         return [(str(rng.randint(2, 60)), None)]
     if slot == "YY":
         return [(f"{rng.randint(0, 23):02d}", None)]
     if slot == "AUTHOR":
-        return [(rng.choice(_AUTHORS), None)]
+        return [(rng.choice(AUTHORS), None)]
     raise ParameterError(f"Unknown template slot {slot!r}")  # pragma: no cover - templates are fixed
 
 
@@ -218,7 +220,7 @@ def _render(template: str, rng: random.Random, share_new: float = 0.35):
         for slot in ("{TOPIC_C}", "{STAT_C}"):
             template = template.replace(slot, slot.replace("_C", ""), 1) if template.startswith(slot) else template
         first = template.split(" ", 1)[0]
-        template = rng.choice(_PREFIXES) + " " + (template[0].lower() + template[1:] if first.isalpha() else template)
+        template = rng.choice(PREFIXES) + " " + (template[0].lower() + template[1:] if first.isalpha() else template)
     for piece in template.split(" "):
         slot = None
         if piece.startswith("{") and "}" in piece:
@@ -320,9 +322,6 @@ def write_corpus(out_dir: str | Path, n_train: int, n_test: int, seed: int = 0, 
     ``test_relations.txt`` (not part of the real task; handy for checking a model). Only files that are
     missing or whose bytes differ are written (each through a temporary file and a rename). Out: ``out_dir``.
     """
-    from . import PHASES
-    from .relations import format_relations
-
     if phase not in PHASES:
         raise ParameterError(f"Unknown phase {phase!r}; expected one of {list(PHASES)}")
     out_dir = Path(out_dir)

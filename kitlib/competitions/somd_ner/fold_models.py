@@ -13,7 +13,7 @@ import numpy as np
 
 from ...folds import FoldResult, downsample_negatives
 from ...tasks import token_classification as tc
-from .labels import LABELS
+from .labels import LABELS, mentions
 
 __all__ = ["transformer_fold"]
 
@@ -146,7 +146,6 @@ def _relation_fold(net, tokenizer, words, labels, relations, kept, val_idx, val_
     sentences with two entities or more (the others have no candidate pair), with their gold entities and
     relations (saved in ``folder`` as ``relation_classifier.pt`` when given); the validation and test vectors
     (from the passes that predicted them) kept in float16."""
-    from . import mentions
     from .relation_model import RelationClassifier
 
     ents = {i: mentions(words[i], labels[i]) for i in kept}

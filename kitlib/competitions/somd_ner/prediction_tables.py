@@ -24,7 +24,11 @@ import pandas as pd
 from ... import predictions
 from ...errors import DataError
 from ...tasks.token_classification import decode
-from .labels import LABELS
+from .dataset import read_somd
+from .files import TEST_TEXTS, read_texts
+from .labels import LABELS, mentions
+from .relations import RuleLinker, format_relations, parse_relations_line
+from .submission import submission_zip
 
 __all__ = ["PROBABILITIES", "word_frame", "sentence_probs", "sentence_labels", "decode_frame", "score_predictions",
            "fold_scores", "cv_summary", "predictions_to_submission"]
@@ -60,8 +64,6 @@ def word_frame(probs: Sequence[np.ndarray], sentences: Sequence[int], *, fold: S
                 raise DataError(f"sentence {s}: {len(labs)} labels for {n} words with probabilities")
         target = {"label": [lab for labs in labels for lab in labs]}
     if relations is not None:
-        from .relations import format_relations
-
         target = {**(target or {}), "relations": np.repeat(np.array([format_relations(r) for r in relations],
                                                                     dtype=object), counts)}
     values = np.concatenate(arrays) if arrays else np.zeros((0, len(PROBABILITIES)))
@@ -104,7 +106,9 @@ def sentence_labels(frame: pd.DataFrame, column: str = "label") -> list[list[str
     ordered, _, starts = _ordered(frame)
     if column not in ordered.columns:
         raise DataError(f"SOMD predictions lack the column {column!r} (the gold BIO label of each word)")
-    return [part.tolist() for part in np.split(ordered[column].to_numpy(dtype=object), starts[1:])] if len(starts) else []
+    if not len(starts):
+        return []
+    return [part.tolist() for part in np.split(ordered[column].to_numpy(dtype=object), starts[1:])]
 
 
 def decode_frame(frame: pd.DataFrame, o_threshold: float | None = None) -> list[list[str]]:
@@ -114,8 +118,6 @@ def decode_frame(frame: pd.DataFrame, o_threshold: float | None = None) -> list[
 
 
 def _gold_relations(frame: pd.DataFrame) -> list[list[tuple[str, int, int]]]:
-    from .relations import parse_relations_line
-
     ordered, _, starts = _ordered(frame)
     return [parse_relations_line(str(line), "relations")[0] for line in ordered["relations"].to_numpy()[starts]]
 
@@ -135,9 +137,6 @@ def score_predictions(frame: pd.DataFrame, o_threshold: float | None = None) -> 
     ent = float(entity_f1(true, pred))
     if "relations" not in frame.columns:
         return ent
-    from . import mentions
-    from .relations import RuleLinker
-
     words = [[""] * len(t) for t in true]
     gold = _gold_relations(frame)
     rule = RuleLinker().fit([mentions(w, t) for w, t in zip(words, true)], gold)
@@ -164,15 +163,12 @@ def cv_summary(frame: pd.DataFrame, metric: str, o_threshold: float | None = Non
 
 
 def predictions_to_submission(test: pd.DataFrame, data_dir: Path, o_threshold: float | None = None) -> bytes:
-    """The submission zip (:func:`~kitlib.competitions.somd_ner.submission_zip`) from test word probabilities:
+    """The submission zip (:func:`~.submission.submission_zip`) from test word probabilities:
     the labels decoded as :func:`decode_frame`, the relations by the rule baseline fitted on ``data_dir``'s
     training entities and relations (what a blend of runs submits: word tables carry no relation scores).
 
     Raises ``DataError`` when the table's sentences or word counts are not those of ``test_texts.txt``.
     """
-    from . import TEST_TEXTS, mentions, read_somd, read_texts, submission_zip  # the package imports this module
-    from .relations import RuleLinker
-
     sentences = read_texts(Path(data_dir) / TEST_TEXTS)
     ids, probs = sentence_probs(test)
     if ids.tolist() != list(range(len(sentences))):

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...errors import ParameterError
-from .labels import ENTITY_TYPES
+from .labels import ENTITY_TYPES, mentions
 from .relations import Relation, candidate_pairs, relation_type_pairs
 
 __all__ = ["RelationClassifier", "ScoredPairs", "decode_relations", "choose_relation_threshold",
@@ -264,7 +264,6 @@ def rule_oof_relations(words, labels, relations, folds, rows, entities) -> list[
     """The rule baseline out of fold: for each fold, a :class:`~.relations.RuleLinker` fitted on the other
     folds' gold entities and relations links the ``entities`` (predicted) of its held-out sentences ``rows``.
     Out: relations aligned with ``rows``."""
-    from . import mentions
     from .relations import RuleLinker
 
     folds = np.asarray(folds)

@@ -9,7 +9,7 @@ indices (from 0) of the first token of an entity of the same sentence::
 A relation is the tuple ``(type, subject, object)``. Reading checks every entry against the sentence's
 entities (indices in range, at the first token of an entity); an entry that fails is skipped and
 reported as ``relations.txt line 12 entry 2: ...`` (the published files hold a few, e.g.
-``Version_of\t6,8\t3``), so nothing is dropped silently. Entities are :func:`~.mentions` tuples
+``Version_of\t6,8\t3``), so nothing is dropped silently. Entities are :func:`~.labels.mentions` tuples
 ``(type, first token, last token, text)``.
 
 The rule baseline (:class:`RuleLinker`) links each attribute entity to the nearest entity of a type its
@@ -21,8 +21,10 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 
 from ...errors import DataError, ParameterError
+from .files import decode_text
 
 __all__ = ["RELATION_TYPES", "Relation", "parse_relations_line", "check_relations", "read_relations",
            "format_relations", "relation_type_pairs", "candidate_pairs", "RuleLinker"]
@@ -101,12 +103,8 @@ def read_relations(path, sentences: Sequence[Sequence[str]], entities: Sequence[
     ``strict`` the first one raises ``DataError``. Fewer lines than sentences (trailing empty lines cut off)
     is reported and the rest taken as empty; more non-empty lines than sentences raises ``DataError``.
     """
-    from pathlib import Path
-
-    from . import _decode
-
     path = Path(path)
-    text = _decode(path, DataError)
+    text = decode_text(path, DataError)
     lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
     if text.endswith("\n"):
         lines.pop()

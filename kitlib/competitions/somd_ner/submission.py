@@ -13,11 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...errors import DataError, ParameterError, SubmissionError
-from . import (_LABEL_SET, ENTITIES_FILE, ENTITY_TYPES, PHASES, RELATIONS_FILE, SUBMISSION, TEST_TEXTS, _decode,
-               _read_lines, _split_line, find_phase, mentions, read_texts)
+from .files import PHASES, TEST_TEXTS, decode_text, find_phase, read_lines, read_texts, split_line
+from .labels import ENTITY_TYPES, LABEL_SET, mentions
+from .relations import RELATION_TYPES, check_relations, format_relations, parse_relations_line
 
-__all__ = ["entities_text", "relations_text", "write_predictions", "submission_zip", "check_submission",
-           "pack_predictions"]
+__all__ = ["SUBMISSION", "ENTITIES_FILE", "RELATIONS_FILE", "entities_text", "relations_text", "write_predictions",
+           "submission_zip", "check_submission", "pack_predictions"]
+
+#: The submission: a zip holding these two files at its root, lines aligned with ``test_texts.txt``.
+SUBMISSION, ENTITIES_FILE, RELATIONS_FILE = "predictions.zip", "predictions.entities.txt", "predictions.relations.txt"
 
 
 def entities_text(labels: Sequence[Sequence[str]]) -> str:
@@ -28,8 +32,6 @@ def entities_text(labels: Sequence[Sequence[str]]) -> str:
 def relations_text(relations: Sequence[Sequence[tuple[str, int, int]]]) -> str:
     """The text of ``predictions.relations.txt``: one line per sentence (empty: none), entries
     ``Type<TAB>subject<TAB>object`` joined by ``"; "``."""
-    from .relations import format_relations
-
     return "".join(format_relations(rels) + "\n" for rels in relations)
 
 
@@ -91,13 +93,11 @@ def _submission_members(path: Path) -> tuple[str, str, str]:
     relations = path.with_name(path.name[: -len(".entities.txt")] + ".relations.txt")
     if not relations.is_file():
         raise SubmissionError(f"{path.name}: {relations.name} not found beside it; the submission needs both files")
-    return _decode(path, SubmissionError), _decode(relations, SubmissionError), path.parent.name or "."
+    return decode_text(path, SubmissionError), decode_text(relations, SubmissionError), path.parent.name or "."
 
 
 def _training_relation_types(data_dir: Path) -> set[str]:
     """The relation types of ``data_dir``'s training relations file (empty when it has none)."""
-    from .relations import parse_relations_line
-
     try:
         names = PHASES[find_phase(data_dir)]
     except DataError:
@@ -105,7 +105,7 @@ def _training_relation_types(data_dir: Path) -> set[str]:
     path = data_dir / names[2]
     if not path.is_file():
         return set()
-    return {r[0] for line in _decode(path).splitlines() for r in parse_relations_line(line, path.name)[0]}
+    return {r[0] for line in decode_text(path).splitlines() for r in parse_relations_line(line, path.name)[0]}
 
 
 def check_submission(path: Path, data_dir: Path | None, max_errors: int = 5) -> None:
@@ -119,23 +119,21 @@ def check_submission(path: Path, data_dir: Path | None, max_errors: int = 5) -> 
     sentence, each at the first token of a predicted entity. Raises ``SubmissionError`` naming the first
     ``max_errors`` offending lines (or when ``data_dir`` is None); ``DataError`` when the test texts cannot be read.
     """
-    from .relations import RELATION_TYPES, check_relations, parse_relations_line
-
     if data_dir is None:
         raise SubmissionError(f"cannot check {Path(path).name} without the competition's data folder "
                               f"(it needs {TEST_TEXTS}); pass --data-dir")
     path, data_dir = Path(path), Path(data_dir)
     sentences = read_texts(data_dir / TEST_TEXTS)
     ent_text, rel_text, _ = _submission_members(path)
-    lines = _read_lines(path, SubmissionError, text=ent_text, name=ENTITIES_FILE)
+    lines = read_lines(path, SubmissionError, text=ent_text, name=ENTITIES_FILE)
     problems: list[str] = []
     if len(lines) != len(sentences):
         problems.append(f"{ENTITIES_FILE}: {len(lines)} lines but {TEST_TEXTS} has {len(sentences)} sentences; "
                         "expected one line of labels per sentence")
     predicted: list[list[tuple] | None] = []
     for number, (line, tokens) in enumerate(zip(lines, sentences), start=1):
-        items, err = _split_line(line, ENTITIES_FILE, number, "labels")
-        bad = [(i, lab) for i, lab in enumerate(items or [], start=1) if lab not in _LABEL_SET]
+        items, err = split_line(line, ENTITIES_FILE, number, "labels")
+        bad = [(i, lab) for i, lab in enumerate(items or [], start=1) if lab not in LABEL_SET]
         if err:
             problems.append(err)
         elif len(items) != len(tokens):
