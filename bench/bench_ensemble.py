@@ -53,14 +53,17 @@ def main() -> int:
     from sklearn.metrics import roc_auc_score
 
     probe = preds[:, :, 1]
-    start = time.perf_counter()
-    fast = roc_auc_many(y, probe)
-    fast_s = time.perf_counter() - start
-    start = time.perf_counter()
-    slow = np.array([roc_auc_score(y, row) for row in probe])
-    slow_s = time.perf_counter() - start
-    print(f"ROC AUC of {N_INPUTS} candidates x {N_ROWS:,} rows: batch {fast_s * 1e3:.0f} ms, scikit-learn one by one "
-          f"{slow_s * 1e3:.0f} ms (ratio {slow_s / fast_s:.1f}x); largest difference {np.abs(fast - slow).max():.1e}")
+    fast_s = slow_s = float("inf")
+    for _ in range(3):  # best of three: the first call also pays for fresh memory
+        start = time.perf_counter()
+        fast = roc_auc_many(y, probe)
+        fast_s = min(fast_s, time.perf_counter() - start)
+        start = time.perf_counter()
+        slow = np.array([roc_auc_score(y, row) for row in probe])
+        slow_s = min(slow_s, time.perf_counter() - start)
+    print(f"ROC AUC of {N_INPUTS} candidates x {N_ROWS:,} rows (best of 3): batch {fast_s * 1e3:.0f} ms, "
+          f"scikit-learn one by one {slow_s * 1e3:.0f} ms (ratio {slow_s / fast_s:.1f}x); largest difference "
+          f"{np.abs(fast - slow).max():.1e}")
 
     singles = score_inputs(preds, y, folds, scorer)
     best = max(range(N_INPUTS), key=lambda i: singles[i].mean)
