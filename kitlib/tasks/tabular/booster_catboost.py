@@ -1,0 +1,106 @@
+"""CatBoost for :mod:`.boosters`: its loss and fixed parameters, frames (categories as text, missing as
+``"(missing)"``), training with early stopping and the budget callback, prediction. Imported only when a CatBoost
+model is fitted. CatBoost writes its training files under ``<work_dir>/catboost`` (nothing without a folder)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .booster_jobs import Fit
+
+MISSING = "(missing)"
+LOSSES = {"l2": "RMSE", "l1": "MAE"}
+ALIASES = {"eta": "learning_rate", "max_depth": "depth", "reg_lambda": "l2_leaf_reg", "n_estimators": "iterations",
+           "num_boost_round": "iterations", "num_trees": "iterations", "od_wait": "early_stopping_rounds",
+           "random_state": "random_seed", "max_bin": "border_count", "colsample_bylevel": "rsm"}
+
+
+def fixed_params(target, seed: int, threads: int) -> dict[str, Any]:
+    """Loss and metric for ``target``, seed, threads, quiet."""
+    if target.n_classes > 2:
+        loss = "MultiClass"
+    elif target.n_classes:
+        loss = "Logloss"
+    else:
+        loss = LOSSES[target.loss]
+    out = {"loss_function": loss, "eval_metric": loss, "random_seed": seed, "thread_count": threads,
+           "verbose": False, "allow_writing_files": False}
+    if target.n_classes:
+        out["class_names"] = list(range(target.n_classes))
+    return out
+
+
+def canonical(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the aliases CatBoost accepts replaced by its main names."""
+    return {ALIASES.get(k, k): v for k, v in params.items()}
+
+
+def prepare(X: pd.DataFrame, categories: dict[str, list]) -> pd.DataFrame:
+    """Categorical columns as text (missing as ``"(missing)"``), numbers as floats."""
+    out = {}
+    for c in X.columns:
+        if c in categories:
+            values = X[c].astype(object)
+            out[c] = np.where(values.isna().to_numpy(), MISSING, values.astype(str).to_numpy()).astype(object)
+        else:
+            out[c] = pd.to_numeric(X[c], errors="coerce").astype(np.float64)
+    frame = pd.DataFrame(out, index=X.index)
+    frame.attrs["cat_features"] = [c for c in X.columns if c in categories]
+    return frame
+
+
+def _pool(X: pd.DataFrame, y: np.ndarray | None, target):
+    import catboost
+
+    label = None if y is None else (y.astype(np.int64) if target.n_classes else y)
+    cats = X.attrs.get("cat_features") or [c for c in X.columns if X[c].dtype == object]
+    return catboost.Pool(X, label, cat_features=cats)
+
+
+class _StopOnBudget:
+    def __init__(self, stop):
+        self.stop = stop
+
+    def after_iteration(self, info) -> bool:
+        return not self.stop.should_stop(int(info.iteration))
+
+
+def train(job):
+    """Fit on ``job.X_fit``; with watched rows, stop ``job.patience`` rounds after the best watched loss and keep
+    the best round count. On a GPU CatBoost takes no callbacks, so the budget cannot stop it mid-fit."""
+    import catboost
+
+    params = {**job.params, "iterations": job.rounds}
+    if job.work_dir is not None:
+        folder = Path(job.work_dir) / "catboost"
+        folder.mkdir(parents=True, exist_ok=True)
+        params.update(allow_writing_files=True, train_dir=str(folder))
+    evals = None
+    if job.y_stop is not None:
+        evals = _pool(job.X_stop, job.y_stop, job.target)
+        params.update(od_type="Iter", od_wait=job.patience, use_best_model=True)
+    model = catboost.CatBoost(params)
+    on_gpu = str(params.get("task_type", "CPU")).upper() == "GPU"
+    model.fit(_pool(job.X_fit, job.y_fit, job.target), eval_set=evals,
+              callbacks=None if on_gpu else [_StopOnBudget(job.stop)])
+    best = model.get_best_iteration()
+    done = len(next(iter(model.get_evals_result().get("validation", {}).values()), [])) or model.tree_count_
+    kept = int(best) + 1 if evals is not None and best is not None else model.tree_count_
+    return Fit(model, kept, int(done), job.stop.stopped_at is not None)
+
+
+def predict(model, X: pd.DataFrame, rounds: int, target, threads: int) -> np.ndarray:
+    """Every class's probability or the value, from the first ``rounds`` trees."""
+    kind = "Probability" if target.n_classes else "RawFormulaVal"
+    return model.predict(_pool(X, None, target), prediction_type=kind, ntree_end=rounds, thread_count=threads)
+
+
+def is_parameter_error(exc: Exception) -> bool:
+    """Whether CatBoost raised ``exc`` over a parameter (its options code)."""
+    import catboost
+
+    text = str(exc).lower()
+    return isinstance(exc, catboost.CatBoostError) and ("option" in text or "param" in text)

@@ -1,0 +1,90 @@
+"""XGBoost for :mod:`.boosters`: its objective and fixed parameters, frames, training with early stopping and the
+budget callback, prediction. Imported only when an XGBoost model is fitted."""
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...errors import ParameterError
+from .booster_jobs import Fit, as_categories
+
+OBJECTIVES = {"l2": ("reg:squarederror", "rmse"), "l1": ("reg:absoluteerror", "mae")}
+ALIASES = {"learning_rate": "eta", "reg_lambda": "lambda", "reg_alpha": "alpha", "n_estimators": "num_boost_round",
+           "random_state": "seed", "n_jobs": "nthread", "early_stopping_round": "early_stopping_rounds"}
+
+
+def fixed_params(target, seed: int, threads: int) -> dict[str, Any]:
+    """Objective and metric for ``target``, seed and threads."""
+    if target.n_classes > 2:
+        out = {"objective": "multi:softprob", "eval_metric": "mlogloss", "num_class": target.n_classes}
+    elif target.n_classes:
+        out = {"objective": "binary:logistic", "eval_metric": "logloss"}
+    else:
+        objective, metric = OBJECTIVES[target.loss]
+        out = {"objective": objective, "eval_metric": metric}
+    return {**out, "seed": seed, "nthread": threads, "verbosity": 1}
+
+
+def canonical(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the scikit-learn-style names XGBoost also accepts replaced by the native ones."""
+    return {ALIASES.get(k, k): v for k, v in params.items()}
+
+
+def prepare(X: pd.DataFrame, categories: dict[str, list]) -> pd.DataFrame:
+    """Categorical columns as ``category`` with the training rows' categories, numbers as floats."""
+    return as_categories(X, categories)
+
+
+def _budget_callback(stop):
+    import xgboost
+
+    class StopOnBudget(xgboost.callback.TrainingCallback):
+        def after_iteration(self, model, epoch: int, evals_log) -> bool:
+            return stop.should_stop(epoch + 1)
+
+    return StopOnBudget()
+
+
+def _matrix(X: pd.DataFrame, y: np.ndarray | None, threads: int):
+    import xgboost
+
+    return xgboost.DMatrix(X, y, enable_categorical=True, nthread=threads)
+
+
+def train(job):
+    """Fit on ``job.X_fit``; with watched rows, stop ``job.patience`` rounds after the best watched loss.
+    A parameter XGBoost reports as not used is refused (``ParameterError``)."""
+    import xgboost
+
+    fit_set = _matrix(job.X_fit, job.y_fit, job.threads)
+    evals = [] if job.y_stop is None else [(_matrix(job.X_stop, job.y_stop, job.threads), "stop")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        booster = xgboost.train(job.params, fit_set, num_boost_round=job.rounds, evals=evals,
+                                early_stopping_rounds=job.patience if evals else None,
+                                callbacks=[_budget_callback(job.stop)], verbose_eval=False)
+    for w in caught:
+        unused = re.search(r"Parameters: \{(.*?)\} are not used", str(w.message), re.S)
+        if unused:
+            raise ParameterError(f"Unknown xgboost parameter(s) [{unused.group(1).strip()}]; see "
+                                 f"https://xgboost.readthedocs.io/en/stable/parameter.html")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    done = booster.num_boosted_rounds()
+    best = booster.best_iteration + 1 if evals and "best_iteration" in booster.attributes() else done
+    return Fit(booster, int(best), int(done), job.stop.stopped_at is not None)
+
+
+def predict(model, X: pd.DataFrame, rounds: int, target, threads: int) -> np.ndarray:
+    """Probabilities (the positive class's for a binary target) or values, from the first ``rounds`` trees."""
+    return model.predict(_matrix(X, None, threads), iteration_range=(0, rounds))
+
+
+def is_parameter_error(exc: Exception) -> bool:
+    """Whether XGBoost raised ``exc`` over a parameter."""
+    import xgboost
+
+    return isinstance(exc, xgboost.core.XGBoostError) and "param" in str(exc).lower()
