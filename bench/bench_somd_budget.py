@@ -54,7 +54,7 @@ def main() -> None:
     if done.returncode != 0:
         print(done.stderr[-3000:])
         raise SystemExit(done.returncode)
-    from kitlib.run import runs_dir
+    from kitlib.runtime import runs_dir
 
     run_dir = max((p for p in runs_dir().glob("somd-ner-*") if (p / "manifest.json").is_file()),
                   key=lambda p: p.stat().st_mtime)
