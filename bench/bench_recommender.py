@@ -113,6 +113,7 @@ def main() -> None:
 
     import torch
 
+    from kitlib.fitting import Recipe
     from kitlib.tasks.recsys import FMRecommender, ItemKNNRecommender, top_k
 
     if args.threads:
@@ -131,8 +132,9 @@ def main() -> None:
 
     reset_peak()
     clock = Clock()
-    fm = FMRecommender(args.factors, n_negatives=args.negatives, epochs=1, batch_size=args.batch_size, lr=1e-3,
-                       weight_decay=0.0, device="cpu", threads=args.threads, progress=False).fit(data)
+    recipe = Recipe(epochs=1, batch_size=args.batch_size, lr=1e-3, weight_decay=0.0, device="cpu", seed=0,
+                    progress=False)
+    fm = FMRecommender(args.factors, n_negatives=args.negatives, threads=args.threads, recipe=recipe).fit(data)
     fm_s, fm_cpu = clock.stop()
     epoch_s = fm.history_[0]["seconds"]
     fm_gb = peak_gb()

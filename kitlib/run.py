@@ -11,7 +11,8 @@ A run folder, one per execution (``runs/`` is git-ignored)::
 
 ``manifest.json`` holds ``run_id``, ``competition``, ``notebook``, ``params`` (as resolved), ``metrics``
 (recorded from inside the notebook with :meth:`Run.log_metrics`), ``score`` (the competition's primary
-metric), ``submission`` (``path``, ``sha256``), ``data`` (input files with sha256), ``git_commit`` and
+metric), ``recipes`` (model name -> the training recipe it used, :meth:`Run.log_recipe`), ``submission``
+(``path``, ``sha256``), ``data`` (input files with sha256), ``git_commit`` and
 ``git_dirty``, ``packages`` (versions), ``python``, ``seed``, ``started``, ``seconds``, ``status``
 (``running``/``ok``/``failed``/``interactive``) and, on failure, ``error``.
 
@@ -37,12 +38,15 @@ import time
 from importlib import metadata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .competitions import Competition, get_competition
 from .errors import DataError
 from .masking import mask
 from .runtime import ROOT, given_run_dir, runs_dir
+
+if TYPE_CHECKING:
+    from .fitting import Recipe
 PACKAGES = ("kitlib", "numpy", "pandas", "scikit-learn", "torch", "transformers", "sentence-transformers",
             "optuna", "keras", "papermill", "seqeval", "wandb", "kaggle", "aicrowd-cli")
 
@@ -147,6 +151,12 @@ class Run:
         update_manifest(self.dir, **fields)
         if self._wandb is not None:
             self._wandb.summary.update(clean)
+
+    def log_recipe(self, name: str, recipe: Recipe) -> None:
+        """Record the training recipe of the model ``name`` (a :class:`kitlib.fitting.Recipe`) as
+        ``manifest["recipes"][name]`` (:meth:`~kitlib.fitting.Recipe.record`: field -> value); a later call for
+        the same name replaces it, other names stay."""
+        update_manifest(self.dir, recipes={name: recipe.record()})
 
     def log_data(self, data_dir: str | Path) -> None:
         """Record the sha256 of every file in ``data_dir`` (hidden folders such as caches skipped)."""

@@ -41,3 +41,19 @@ def test_wandb_tracking_writes_offline_into_the_run_folder(kit_dirs, monkeypatch
     files = list((r.dir / "wandb").rglob("*.wandb"))
     assert files, "an offline wandb run file is written under the run folder"
     assert run.start("sentiment-classification", params={"track": "none"}).wandb() is None
+
+
+def test_log_recipe_records_each_models_recipe_by_name(kit_dirs):
+    from dataclasses import replace
+
+    from kitlib.fitting import Recipe
+
+    r = run.start("sentiment-classification", params={"seed": 0})
+    recipe = Recipe.from_params({"epochs": 3, "max_grad_norm": 0.0, "seed": 0})
+    r.log_recipe("MLP", recipe)
+    r.log_recipe("relations", replace(recipe, lr=0.5))
+    r.log_recipe("MLP", replace(recipe, epochs=4))  # the same name again: the later recipe
+    recipes = run.read_manifest(r.dir)["recipes"]
+    assert sorted(recipes) == ["MLP", "relations"]
+    assert recipes["MLP"] == replace(recipe, epochs=4).record() and recipes["MLP"]["max_grad_norm"] is None
+    assert recipes["relations"]["lr"] == 0.5

@@ -12,7 +12,7 @@ a row's key in the prediction tables is ``(file, row)``, its file and 1-based ro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 from .. import predictions
 from ..data import read_list_csv, require_files, write_atomic
 from ..errors import DataError
+from ..fitting import Recipe
 from ..folds import FoldResult
 from .spec import Competition, Predictions, SubmissionSpec
 
@@ -160,33 +161,38 @@ def build_mlp(in_dim: int, hidden: int = 256, layers: int = 2, dropout: float = 
     return nn.Sequential(*blocks, nn.Linear(width, n_classes))
 
 
+# what the MLP trains with unless given a recipe: AdamW, 5% warmup then cosine decay, early stopping after 8
+MLP_RECIPE = Recipe(epochs=40, lr=1e-3, weight_decay=1e-4, batch_size=128, schedule="cosine", warmup=0.05, patience=8,
+                    seed=0)
+
+
 def fit_mlp(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray | None = None,
-            y_val: np.ndarray | None = None, *, hidden: int = 256, layers: int = 2, dropout: float = 0.2,
-            lr: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 128, epochs: int = 40,
-            patience: int | None = 8, label_smoothing: float = 0.0, seed: int = 0, device: str = "auto",
-            callbacks=(), progress: bool = True):
-    """Train :func:`build_mlp` with ``kitlib.train.fit`` (AdamW, cosine schedule, 5% warmup). With
-    ``X_val``/``y_val``: early stopping on their weighted F1, best weights restored; without: ``epochs``
-    epochs on all of ``X_train``. Returns the ``FitResult``."""
+            y_val: np.ndarray | None = None, *, recipe: Recipe = MLP_RECIPE, hidden: int = 256, layers: int = 2,
+            dropout: float = 0.2, label_smoothing: float = 0.0, callbacks=()):
+    """Train :func:`build_mlp` with ``kitlib.train.fit`` as ``recipe`` says (default :data:`MLP_RECIPE`: AdamW,
+    cosine schedule, 5% warmup). ``recipe.seed`` (0 when None) seeds the initial weights and the order of the
+    ``recipe.batch_size`` batches here, once. With ``X_val``/``y_val``: early stopping on their weighted F1
+    after ``recipe.patience`` epochs without gain, best weights restored; without: ``recipe.epochs`` epochs on
+    all of ``X_train``. Returns the ``FitResult``."""
     from torch import nn
 
     from .. import train
     from ..metrics import weighted_f1
     from ..runtime import seed_everything
 
+    seed = recipe.seed if recipe.seed is not None else 0
     seed_everything(seed)
     model = build_mlp(X_train.shape[1], hidden, layers, dropout)
     val = train.tensor_loader(X_val, y_val, batch_size=1024) if X_val is not None else None
     return train.fit(
         model,
-        train.tensor_loader(X_train, y_train, batch_size=batch_size, shuffle=True, seed=seed),
+        train.tensor_loader(X_train, y_train, batch_size=recipe.batch_size, shuffle=True, seed=seed),
         val=val,
         loss_fn=nn.CrossEntropyLoss(label_smoothing=label_smoothing),
         metric=lambda y, logits: weighted_f1(y, logits.argmax(axis=1)),
         metric_name="weighted_f1",
-        epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", warmup=0.05,
-        patience=patience if val is not None else None, device=device, callbacks=list(callbacks),
-        progress=progress, desc=f"mlp h={hidden}x{layers}",
+        recipe=replace(recipe, seed=None, patience=recipe.patience if val is not None else None),  # seeded above
+        callbacks=list(callbacks), desc=f"mlp h={hidden}x{layers}",
     )
 
 
@@ -195,20 +201,26 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def mlp_fold(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, hp: dict, *, epochs: int, seed: int = 0,
-             n_seeds: int = 1, device: str = "auto", early_stopping: float = 0.1, trial=None):
+def mlp_fold(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, hp: dict, *, recipe: Recipe = MLP_RECIPE,
+             n_seeds: int = 1, early_stopping: float = 0.1, trial=None):
     """A fold function for :func:`kitlib.folds.cross_validate`: on each fold's training rows it fits a
     scaler, holds out an ``early_stopping`` share (stratified) to pick the epoch, trains ``n_seeds`` MLPs
-    (seeds ``seed``, ``seed + 1``, ...) with ``hp`` and averages their class probabilities for the fold's
-    validation rows (never seen in training or early stopping) and for ``X_test``.
+    (seeds ``recipe.seed`` (0 when None), ``+ 1``, ...) with ``hp`` and averages their class probabilities for
+    the fold's validation rows (never seen in training or early stopping) and for ``X_test``.
 
-    With an Optuna ``trial`` the first seed's early-stopping F1 is reported at step ``fold * epochs + epoch``
-    (so every fold has its own steps) and the trial may be pruned.
+    ``hp`` is a trial's suggestions or a fixed choice: its recipe fields (``lr``, ``weight_decay``,
+    ``batch_size``) replace those of ``recipe`` (:meth:`~kitlib.fitting.Recipe.split`), the rest (``hidden``,
+    ``layers``, ``dropout``) shape the MLP (:func:`fit_mlp`). With an Optuna ``trial`` the first seed's
+    early-stopping F1 is reported at step ``fold * epochs + epoch`` (so every fold has its own steps) and the
+    trial may be pruned.
     """
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
     from .. import train
+
+    recipe, shape = recipe.split(hp)
+    seed, epochs, device = (recipe.seed if recipe.seed is not None else 0), recipe.epochs, recipe.device
 
     def fit_fold(k: int, tr: np.ndarray, va: np.ndarray) -> FoldResult:
         scaler = StandardScaler().fit(X[tr])
@@ -218,8 +230,8 @@ def mlp_fold(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, hp: dict, *, epoc
         val_probs, test_probs, best = 0.0, 0.0, []
         for s in range(n_seeds):
             prune = [train.OptunaPruning(trial, step_offset=k * epochs)] if trial is not None and s == 0 else []
-            fit = fit_mlp(Xs_tr[inner], y[tr][inner], Xs_tr[stop], y[tr][stop], **hp, epochs=epochs, seed=seed + s,
-                          device=device, callbacks=prune, progress=False)
+            fit = fit_mlp(Xs_tr[inner], y[tr][inner], Xs_tr[stop], y[tr][stop], **shape, callbacks=prune,
+                          recipe=replace(recipe, seed=seed + s, progress=False))
             val_probs = val_probs + _softmax(train.predict(fit.model, Xs_va, device=device)) / n_seeds
             test_probs = test_probs + _softmax(train.predict(fit.model, Xs_te, device=device)) / n_seeds
             best.append(fit.best_epoch)
@@ -229,18 +241,21 @@ def mlp_fold(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, hp: dict, *, epoc
     return fit_fold
 
 
-def refit_mlp(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, hp: dict, *, epochs: int, seed: int = 0,
-              n_seeds: int = 1, device: str = "auto") -> np.ndarray:
-    """Test class probabilities of ``n_seeds`` MLPs trained on every labelled row for ``epochs`` epochs
-    (no row held out; take ``epochs`` from the folds' best epochs), averaged."""
+def refit_mlp(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, hp: dict, *, recipe: Recipe = MLP_RECIPE,
+              n_seeds: int = 1) -> np.ndarray:
+    """Test class probabilities of ``n_seeds`` MLPs (seeds ``recipe.seed`` (0 when None), ``+ 1``, ...; ``hp`` as
+    for :func:`mlp_fold`) trained on every labelled row for ``recipe.epochs`` epochs (no row held out; take the
+    epochs from the folds' best epochs), averaged."""
     from sklearn.preprocessing import StandardScaler
 
     from .. import train
 
+    recipe, shape = recipe.split(hp)
+    seed = recipe.seed if recipe.seed is not None else 0
     scaler = StandardScaler().fit(X)
     Xs, Xs_te = (scaler.transform(x).astype(np.float32) for x in (X, X_test))
-    fits = [fit_mlp(Xs, y, **hp, epochs=epochs, seed=seed + s, device=device, progress=False) for s in range(n_seeds)]
-    return np.mean([_softmax(train.predict(f.model, Xs_te, device=device)) for f in fits], axis=0)
+    fits = [fit_mlp(Xs, y, **shape, recipe=replace(recipe, seed=seed + s, progress=False)) for s in range(n_seeds)]
+    return np.mean([_softmax(train.predict(f.model, Xs_te, device=recipe.device)) for f in fits], axis=0)
 
 
 def refit_forest(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, *, trees: int = 300, seed: int = 0) -> np.ndarray:

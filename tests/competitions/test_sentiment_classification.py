@@ -1,4 +1,5 @@
 import hashlib
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ def test_mlp_beats_forest_on_generated_data():
     X = StandardScaler().fit_transform(X).astype(np.float32)
     Xt, yt, Xv, yv = X[:1100], y[:1100], X[1100:], y[1100:]
     forest = RandomForestClassifier(100, random_state=0, n_jobs=2).fit(Xt, yt)
-    fit = sentiment.fit_mlp(Xt, yt, Xv, yv, epochs=15, progress=False)
+    fit = sentiment.fit_mlp(Xt, yt, Xv, yv, recipe=replace(sentiment.MLP_RECIPE, epochs=15, progress=False))
     assert fit.best_score > weighted_f1(yv, forest.predict(Xv)) + 0.03
 
 
@@ -88,7 +89,8 @@ def test_mlp_folds_never_train_on_their_validation_rows(small):
     assert len(X) == 180 and keys.iloc[120].tolist() == ["val.csv", 1]
     folds = assign_folds(len(y), n_splits=3, stratify=y, seed=0)
     seen = []
-    fit_fold = sentiment.mlp_fold(X, y, data.X_test, {"hidden": 16}, epochs=2, n_seeds=2)
+    fit_fold = sentiment.mlp_fold(X, y, data.X_test, {"hidden": 16}, recipe=replace(sentiment.MLP_RECIPE, epochs=2),
+                                  n_seeds=2)
 
     def spy(k, tr, va):
         seen.append((set(tr.tolist()), set(va.tolist())))

@@ -3,6 +3,8 @@ one-class refusal, the baselines, the factorization machine, top-k and recommend
 
 The demo interactions come from the recommender competition's generator (the only data set at hand);
 the library itself knows nothing of that competition."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,7 +143,8 @@ def test_a_single_class_target_is_refused_naming_the_column_and_value(tmp_path):
     frame = rec.read_interactions(path)
     assert set(frame.interactionType) == {"view"}
     data = recsys.IdEncoder(rec.INTERACTION_TYPES).fit_transform(frame)
-    fm = recsys.FMRecommender(objective="pointwise", loss="bce", target="view", epochs=1)
+    fm = recsys.FMRecommender(objective="pointwise", loss="bce", target="view",
+                              recipe=replace(recsys.FM_RECIPE, epochs=1))
     with pytest.raises(DataError, match=r"column 'interactionType' has a single class: every row is 'view'"):
         fm.fit(data)
     with pytest.raises(DataError, match=r"column 'label' has a single class: every row is 1"):
@@ -201,8 +204,8 @@ def test_personalised_models_beat_popularity_on_the_demo(demo):
 
 def test_factorization_machine_learns_and_keeps_its_best_epoch(demo):
     _, _, split = demo
-    fm = recsys.FMRecommender(factors=16, epochs=6, lr=0.03, batch_size=128, seed=0).fit(split.train,
-                                                                                         split.validation)
+    recipe = replace(recsys.FM_RECIPE, epochs=6, lr=0.03, batch_size=128, seed=0)
+    fm = recsys.FMRecommender(factors=16, recipe=recipe).fit(split.train, split.validation)
     ndcg = [h["val_ndcg_at_10"] for h in fm.history_]
     assert len(ndcg) == 6 and "val_hr_at_10" in fm.history_[0]
     assert fm.best_epoch_ == int(np.argmax(ndcg)) + 1
@@ -213,7 +216,8 @@ def test_factorization_machine_learns_and_keeps_its_best_epoch(demo):
 
 def test_factorization_machine_is_deterministic_and_supports_both_losses(demo):
     _, _, split = demo
-    runs = [recsys.FMRecommender(factors=8, epochs=2, loss=loss, batch_size=256, seed=3).fit(split.train)
+    recipe = replace(recsys.FM_RECIPE, epochs=2, batch_size=256, seed=3)
+    runs = [recsys.FMRecommender(factors=8, loss=loss, recipe=recipe).fit(split.train)
             for loss in ("bpr", "bpr", "bce")]
     users = np.arange(5)
     assert np.array_equal(runs[0].score(users), runs[1].score(users))
@@ -240,7 +244,8 @@ def test_pointwise_objective_scores_the_attractions_that_get_the_target_type_hig
     users, booked = np.arange(data.n_users), np.arange(data.n_items) < data.n_items // 2
 
     def separation(**kwargs):
-        fm = recsys.FMRecommender(factors=4, epochs=5, batch_size=64, seed=0, **kwargs).fit(data)
+        recipe = replace(recsys.FM_RECIPE, epochs=5, batch_size=64, seed=0)
+        fm = recsys.FMRecommender(factors=4, recipe=recipe, **kwargs).fit(data)
         scores = fm.score(users)
         strict = (scores[:, booked].min(1) > scores[:, ~booked].max(1)).mean()
         return strict, (scores[:, booked].mean(1) > scores[:, ~booked].mean(1)).mean()
@@ -256,8 +261,8 @@ def test_pointwise_objective_scores_the_attractions_that_get_the_target_type_hig
 
 def test_pointwise_objective_beats_a_random_ranking_and_refuses_bad_targets(demo):
     _, _, split = demo
-    fm = recsys.FMRecommender(factors=8, epochs=2, objective="pointwise", loss="bce", target="click",
-                              batch_size=256)
+    fm = recsys.FMRecommender(factors=8, objective="pointwise", loss="bce", target="click",
+                              recipe=replace(recsys.FM_RECIPE, epochs=2, batch_size=256))
     fm.fit(split.train, split.validation)
     assert "type" not in fm._context_fields()  # the target is not a feature of itself
     # a random list of 10 among a user's unseen attractions hits the held-out one with 10 / (unseen)

@@ -19,7 +19,7 @@ competition (``kitlib.competitions.recommender``); nothing here imports it.
 from __future__ import annotations
 
 from .baselines import ItemKNNRecommender, PopularityRecommender
-from .fm import LOSSES, OBJECTIVES, SIDE_FEATURES, FMRecommender, bpr_loss, sampled_bce_loss
+from .fm import FM_RECIPE, LOSSES, OBJECTIVES, SIDE_FEATURES, FMRecommender, bpr_loss, sampled_bce_loss
 from .interactions import FRAME_COLUMNS, IdEncoder, Interactions, Split, require_two_classes, split_interactions
 from .ranking import evaluate, held_out_ranks, recommend, score_pairs, top_k
 from .sampling import PositiveLookup, SampledBatches, sample_negatives
@@ -28,6 +28,6 @@ __all__ = [
     "FRAME_COLUMNS", "IdEncoder", "Interactions", "Split", "require_two_classes", "split_interactions",
     "PositiveLookup", "SampledBatches", "sample_negatives",
     "PopularityRecommender", "ItemKNNRecommender",
-    "OBJECTIVES", "LOSSES", "SIDE_FEATURES", "FMRecommender", "bpr_loss", "sampled_bce_loss",
+    "OBJECTIVES", "LOSSES", "SIDE_FEATURES", "FM_RECIPE", "FMRecommender", "bpr_loss", "sampled_bce_loss",
     "top_k", "held_out_ranks", "score_pairs", "evaluate", "recommend",
 ]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from ...errors import DataError, ParameterError
+from ...fitting import Recipe
 from ...metrics.ranking import hit_rate_at_k, ndcg_at_k
 from .interactions import Interactions, require_two_classes
 from .ranking import top_k
@@ -24,6 +26,8 @@ from .sampling import SampledBatches
 OBJECTIVES = ("ranking", "pointwise")
 LOSSES = ("bpr", "bce")
 SIDE_FEATURES = ("type", "dow", "hour", "counts", "recency")
+# what FMRecommender trains with unless given a recipe: 20 epochs of AdamW at 0.03, weight decay 0.1, no bar
+FM_RECIPE = Recipe(epochs=20, lr=0.03, weight_decay=0.1, batch_size=256, seed=0, progress=False)
 
 
 @functools.cache
@@ -159,30 +163,24 @@ class FMRecommender:
     ``threads``: CPU threads torch uses while fitting and scoring (restored afterwards); ``None`` picks one
     for models under ``SMALL_MODEL`` parameters, whose tensors are too small to gain from splitting (on a
     busy machine each split op waits for a descheduled thread), and leaves torch's setting otherwise.
-    Trained by :func:`kitlib.train.fit`; with ``validation`` it reports ``val_ndcg_at_{k}`` and
-    ``val_hr_at_{k}`` each epoch and keeps the best epoch's weights.
+    Trained by :func:`kitlib.train.fit` as ``recipe`` says (default :data:`FM_RECIPE`; ``batch_size``
+    positives per batch, ``seed`` (0 when None) for the initial weights and the sampled negatives too); with
+    ``validation`` it reports ``val_ndcg_at_{k}`` and ``val_hr_at_{k}`` each epoch and keeps the best epoch's
+    weights.
     """
 
     def __init__(self, factors: int = 32, *, objective: str = "ranking", loss: str = "bpr",
                  target: str | None = None, n_negatives: int = 4, features: Sequence[str] = SIDE_FEATURES,
-                 epochs: int = 20, lr: float = 0.03, weight_decay: float = 0.1, batch_size: int = 256,
-                 k: int = 10, device: str = "auto", threads: int | None = None, seed: int = 0,
-                 progress: bool = False):
+                 k: int = 10, threads: int | None = None, recipe: Recipe = FM_RECIPE):
         self.factors = factors
         self.objective = objective
         self.loss = loss
         self.target = target
         self.n_negatives = n_negatives
         self.features = features
-        self.epochs = epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
         self.k = k
-        self.device = device
         self.threads = threads
-        self.seed = seed
-        self.progress = progress
+        self.recipe = recipe
 
     # -- checks and features
     def _check_params(self) -> None:
@@ -197,7 +195,7 @@ class FMRecommender:
             raise ParameterError(f"n_negatives must be >= 1 for objective='ranking'; got {self.n_negatives}")
         if self.objective == "pointwise" and self.loss != "bce":
             raise ParameterError("objective='pointwise' trains with loss='bce'; BPR needs a ranking objective")
-        if min(self.factors, self.epochs, self.batch_size, self.k) < 1:
+        if min(self.factors, self.recipe.epochs, self.recipe.batch_size, self.k) < 1:
             raise ParameterError("factors, epochs, batch_size and k must be >= 1")
 
     def _labels(self, train: Interactions) -> np.ndarray:
@@ -272,15 +270,17 @@ class FMRecommender:
         from ...train import fit as train_fit
 
         self._check_params()
-        seed_everything(self.seed)  # the initial weights too come from the seed
+        recipe = self.recipe
+        seed = recipe.seed if recipe.seed is not None else 0
+        seed_everything(seed)  # the initial weights too come from the seed
         labels = self._labels(train)
         context, user_numeric, user_context, item_numeric, n_context, matrix = self._build_features(train)
         module = _fm_module_class()(n_context, user_numeric.shape[1], torch.from_numpy(item_numeric), self.factors)
         batches = SampledBatches(train.users, context, user_numeric[train.users], train.items, labels, matrix,
-                                  self.n_negatives, self.batch_size, self.seed)
+                                  self.n_negatives, recipe.batch_size, seed)
         self.user_context_, self.user_numeric_ = user_context, user_numeric
         self.n_items_ = train.n_items
-        self.device_ = resolve_device(self.device)
+        self.device_ = resolve_device(recipe.device)
         evaluate_fn, monitor = None, None
         if validation is not None:
             val_users, val_items = (np.asarray(v) for v in validation)
@@ -297,10 +297,9 @@ class FMRecommender:
         n_params = sum(p.numel() for p in module.parameters())
         self.threads_ = self.threads or (1 if n_params < SMALL_MODEL else None)
         with _torch_threads(self.threads_):
-            result = train_fit(module, batches, loss_fn=loss_fn, evaluate_fn=evaluate_fn, monitor=monitor,
-                               mode="max" if monitor else None, epochs=self.epochs, lr=self.lr,
-                               weight_decay=self.weight_decay, device=self.device, callbacks=callbacks,
-                               progress=self.progress, seed=self.seed, desc="factorization machine")
+            watched = replace(recipe, seed=seed, monitor=monitor, mode="max" if monitor else None)
+            result = train_fit(module, batches, loss_fn=loss_fn, evaluate_fn=evaluate_fn, recipe=watched,
+                               callbacks=callbacks, desc="factorization machine")
         self.module_ = result.model
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
