@@ -80,7 +80,7 @@ class RelationClassifier:
     """Relation types of candidate entity pairs from word vectors (see the module docstring).
 
     ``fit(vectors, entities, relations)`` learns from training sentences (their gold entities, as
-    :func:`~.mentions` tuples, and relations); ``predict_proba(vectors, entities)`` scores the candidate pairs
+    :func:`~.labels.mentions` tuples, and relations); ``predict_proba(vectors, entities)`` scores the candidate pairs
     of other sentences (predicted entities). Learned attributes: ``classes_`` (``"none"`` then the relation
     types seen), ``pairs_`` ((subject type, object type) -> relation types seen), ``model_``, ``history_``.
     """
