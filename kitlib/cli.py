@@ -137,8 +137,12 @@ def cmd_blend(args) -> int:
 def cmd_submit(args) -> int:
     from .submit import submit
 
-    row = submit(args.target, args.competition, message=args.message, upload=args.upload, data_dir=args.data_dir,
-                 force=args.force, timeout_s=args.timeout)
+    with warnings.catch_warnings(record=True) as said:  # the run's concerns: one line each
+        warnings.simplefilter("always")
+        row = submit(args.target, args.competition, message=args.message, upload=args.upload, data_dir=args.data_dir,
+                     force=args.force, timeout_s=args.timeout)
+    for warning in said:
+        print(f"kit submit: warning: {warning.message}", file=sys.stderr)
     run = f", run {row['run_id']}" if row.get("run_id") else ""
     edited = " (edited after its run: recorded without the run's score)" if row["message"].startswith("[edited]") else ""
     print(f"valid: {row['file']} (sha256 {row['sha256'][:12]}{run}) recorded in the ledger{edited}")
@@ -279,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--message", default="", help="submission description")
     p.add_argument("--upload", action="store_true", help="upload through the platform's official client")
     p.add_argument("--data-dir", help="competition data folder holding the sample submission")
-    p.add_argument("--force", action="store_true", help="submit a file edited after the run that wrote it")
+    p.add_argument("--force", action="store_true", help="submit a file edited after the run that wrote it; upload a "
+                   "smoke run, a run on the demo data or one that is not ok (marked [smoke], [demo], [forced])")
     p.add_argument("--timeout", type=float, help="seconds one client call may take (default $KIT_UPLOAD_TIMEOUT_S "
                                                  "or 120)")
     p.set_defaults(func=cmd_submit)
@@ -310,19 +315,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``kit``; returns the exit status."""
+    """Entry point of ``kit``; returns the exit status.
+
+    Every command runs with SIGTERM and SIGHUP turned into what Ctrl-C raises (:func:`kitlib.runtime.
+    interrupted_by_signals`), so each ends its children and records its state on INT, TERM and HUP. What goes
+    wrong is one line on stderr, masked: 2 for bad usage, 1 for a kit error or a file-system error (a full disk, a
+    name too long), 130 when interrupted.
+    """
+    from .masking import mask
+    from .runtime import interrupted_by_signals
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with interrupted_by_signals():
+            return args.func(args)
     except ParameterError as exc:
-        print(f"kit {args.command}: {exc}", file=sys.stderr)
+        print(mask(f"kit {args.command}: {exc}"), file=sys.stderr)
         return 2
     except KitError as exc:
-        print(f"kit {args.command}: {exc}", file=sys.stderr)
+        print(mask(f"kit {args.command}: {exc}"), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # Ctrl-C anywhere else: one line, no traceback
-        print(f"kit {args.command}: interrupted", file=sys.stderr)
+    except OSError as exc:  # a full disk, a name over the file system's limit, a folder that cannot be made
+        print(mask(f"kit {args.command}: {_os_error(exc)}"), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, SIGHUP) anywhere else: one line, no traceback
+        how = f" ({str(exc).removeprefix('signal ')})" if str(exc).startswith("signal") else ""
+        print(f"kit {args.command}: interrupted{how}", file=sys.stderr)
         return 130
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a file-system error: what failed, on which file (its name shortened when very long)."""
+    def short(name: object) -> str:
+        text = str(name)
+        return text if len(text) <= 120 else f"{text[:60]}...{text[-40:]} ({len(text)} characters)"
+
+    where = f": {short(exc.filename)}" if exc.filename is not None else ""
+    also = f" -> {short(exc.filename2)}" if exc.filename2 is not None else ""
+    return f"{exc.strerror or type(exc).__name__}{where}{also}" if exc.strerror else f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":  # pragma: no cover

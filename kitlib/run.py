@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from .competitions import Competition, get_competition
 from .errors import DataError
-from .masking import mask
+from .masking import add_url_secrets, mask
 from .runtime import ROOT, given_run_dir, runs_dir
 
 if TYPE_CHECKING:
@@ -283,6 +283,7 @@ def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
     namespace = _namespace(params)
     if namespace is not None:  # a notebook namespace: keep only its declared parameters
         params = {name: params[name] for name in _declared_names(params, run_dir, comp) if name in params}
+    add_url_secrets(params)  # a URL parameter's password is masked in everything written from here on
     fields: dict[str, Any] = {"competition": comp.name, "run_id": run_dir.name, "params": _jsonable(params),
                               "seed": params.get("seed")}
     if not given:
@@ -294,6 +295,7 @@ def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
     run = Run(run_dir, comp.name, dict(params))
     if not given:
         run._interactive = True
+        _STARTED_HERE.append(run)
         if session:
             _SESSIONS[session] = run
         if shell is not None:
@@ -305,7 +307,21 @@ def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
 # (runs folder, competition, id of the namespace) -> the Run of that session, so that running the setup cell
 # again in the same kernel records into the same folder.
 _SESSIONS: dict[tuple[str, str, int], Run] = {}
+_STARTED_HERE: list[Run] = []  # every interactive Run this process started (records_here)
 _RESULT_FIELDS = ("metrics", "score", "cv", "submission", "predictions", "error", "seconds", "data", "data_dir")
+
+
+def records_here(run_dir: str | Path) -> bool:
+    """True when this process records into ``run_dir``: it is the kernel ``kit run`` started for that folder
+    (``KIT_RUN_DIR``), or an interactive run started here (:func:`start`) records into it and is still open."""
+    try:
+        folder = Path(run_dir).resolve()
+        given = given_run_dir()
+        if given and Path(given).resolve() == folder:
+            return True
+        return any(not run._closed and run.dir.resolve() == folder for run in _STARTED_HERE)
+    except OSError:
+        return False
 
 
 def _ipython_shell():

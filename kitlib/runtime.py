@@ -48,6 +48,7 @@ RUN_DIR_ENV = "KIT_RUN_DIR"  # set by `kit run` for the notebook's kernel: the r
 SWEEP_ENV = "KIT_SWEEP"  # set by `kit sweep` for each point's `kit run`: the sweep record (JSON)
 
 UPLOAD_TIMEOUT_S = 120.0  # wall-clock limit of one client call; KIT_UPLOAD_TIMEOUT_S or timeout_s override it
+MAX_UPLOAD_TIMEOUT_S = 86_400.0  # a day: the longest limit taken (the child's alarm needs a finite whole number)
 HEARTBEAT_S = 5.0  # how often a running run copies its notebook into the run folder and beats (KIT_HEARTBEAT_S)
 STALE_AFTER_S = 120.0  # a running run whose heartbeat is older than this has stopped (killed, machine lost)
 OPTUNA_HEARTBEAT_S, OPTUNA_GRACE_S = 30, 90  # defaults; KIT_OPTUNA_HEARTBEAT_S and KIT_OPTUNA_GRACE_S override them
@@ -123,18 +124,21 @@ def default_model_dir() -> Path | None:
 def upload_timeout_s(timeout_s: float | None = None) -> float:
     """The limit of one client call: ``timeout_s``, else ``$KIT_UPLOAD_TIMEOUT_S``, else ``UPLOAD_TIMEOUT_S``.
 
-    Raises :class:`~kitlib.errors.ParameterError` for a value that is not a number of seconds above 0.
+    Raises :class:`~kitlib.errors.ParameterError` for a value that is not a finite number of seconds above 0 and
+    at most :data:`MAX_UPLOAD_TIMEOUT_S` (a day): ``inf`` or ``1e12`` would overflow the alarm that ends a stalled
+    call's process.
     """
     from .errors import ParameterError
 
     value: Any = timeout_s if timeout_s is not None else _env(UPLOAD_TIMEOUT_ENV) or UPLOAD_TIMEOUT_S
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         seconds = float("nan")
-    if not seconds > 0:
-        raise ParameterError(f"the upload time limit must be a number of seconds above 0 (timeout_s or "
-                             f"{UPLOAD_TIMEOUT_ENV}), got {value!r}")
+    if not 0 < seconds <= MAX_UPLOAD_TIMEOUT_S:  # also refuses nan and inf
+        source = "timeout_s / --timeout" if timeout_s is not None else UPLOAD_TIMEOUT_ENV
+        raise ParameterError(f"the upload time limit ({source}) must be a number of seconds above 0 and at most "
+                             f"{MAX_UPLOAD_TIMEOUT_S:g}, got {value!r}")
     return seconds
 
 
@@ -162,6 +166,37 @@ def optuna_heartbeat(heartbeat_s: int | None = None, grace_s: int | None = None)
     if beat <= 0 or grace <= beat:
         raise ParameterError(f"heartbeat {beat} s and grace period {grace} s: both positive, the grace period longer")
     return beat, grace
+
+
+# ----------------------------------------------------------------------------------------- signals
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # ended like Ctrl-C (SIGINT) by every kit command
+
+
+@contextlib.contextmanager
+def interrupted_by_signals():
+    """While the block runs (in the main thread), SIGTERM and SIGHUP raise ``KeyboardInterrupt("signal SIGTERM")``
+    as Ctrl-C does, so the command ends its children and records its state the way it does for Ctrl-C; the
+    handlers before are put back afterwards. Elsewhere than the main thread it does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    before = {}
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            before[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 # ----------------------------------------------------------------------------------------- devices

@@ -1,10 +1,11 @@
-"""Submissions: write, validate against the competition's spec, keep the ledger, upload.
+"""Submissions: write, validate against the competition's spec, record in the ledger, upload.
 
 A file that fails validation is never uploaded. A file some run wrote (found by the path its manifest records,
 or its copy in the run folder) is checked against the run's sha256 and credited to the run: its competition,
 data folder, id and score; an edited file is refused (with ``force``: recorded as edited, without the score).
-Every accepted submission is appended to ``submissions/ledger.csv``, an append-only log of events under a file lock
-(:data:`LEDGER_COLUMNS`): an upload is recorded ``uploading`` before the client is called, then settled by a
+Which runs may be uploaded is :mod:`kitlib.provenance`'s rule (smoke runs, demo data and runs that are not ok are
+refused unless forced). Every accepted submission is appended to the ledger (:mod:`kitlib.ledger`,
+``submissions/ledger.csv``): an upload is recorded ``uploading`` before the client is called, then settled by a
 further row, ``uploaded``, ``failed`` (raises ``UploadError``) or ``unknown`` (raises ``UploadUnknown``: the
 platform may have it), each with the platform's answer or the reason.
 
@@ -12,13 +13,9 @@ Does not import the training code (data flows one way).
 """
 from __future__ import annotations
 
-import contextlib
-import csv
 import datetime as _dt
-import io
-import os
 import shutil
-from collections.abc import Iterator
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +23,15 @@ import pandas as pd
 
 from .competitions import Competition, get_competition
 from .data import file_sha256, read_csv
-from .errors import DataError, KitError, ParameterError, SubmissionError, UploadError
+from .errors import DataError, KitError, SubmissionError, UploadError
+from .ledger import (LEDGER_COLUMNS, LEDGER_LOCK_TIMEOUT_S, SUBMISSION_KEY, UPLOAD_STATUSES,  # noqa: F401 (re-exported)
+                     LedgerWriteError, append_ledger, ledger_lock, ledger_path, read_ledger)
+from .masking import mask
 from .platforms.calls import UploadUnknown
-from .runtime import kaggle_output_path, runs_dir, submissions_dir
+from .provenance import (marks, refusal, resolve_target, run_concerns, run_is_ok,  # noqa: F401 (re-exported)
+                         run_of_file)
+from .runtime import interrupted_by_signals, kaggle_output_path, submissions_dir, upload_timeout_s
 
-# time: when the submission was recorded; with file and sha256 (SUBMISSION_KEY) it names the submission, and every
-# later row of it repeats the three. upload_status: one of UPLOAD_STATUSES, reached at status_time; platform_id:
-# the platform's id for the submission. status_time and platform_id came later: older files lack them.
-LEDGER_COLUMNS = ("time", "competition", "file", "sha256", "run_id", "score", "message", "upload_status",
-                  "platform_message", "status_time", "platform_id")
-SUBMISSION_KEY = ("time", "file", "sha256")
-UPLOAD_STATUSES = ("not uploaded", "uploading", "uploaded", "failed", "unknown")
-LEDGER_LOCK_TIMEOUT_S = 60.0
 SHOW_ROWS = 5  # offending rows named in an error
 
 
@@ -152,171 +146,39 @@ def write_submission(obj: pd.DataFrame | str | bytes, competition: str, *, run=N
     return out
 
 
-# ------------------------------------------------------------------------------------- ledger
-def ledger_path() -> Path:
-    return submissions_dir() / "ledger.csv"
-
-
-@contextlib.contextmanager
-def ledger_lock(timeout_s: float = LEDGER_LOCK_TIMEOUT_S) -> Iterator[Path]:
-    """Hold the ledger's lock (``ledger.csv.lock`` beside it) while the block runs; yield the ledger's path.
-
-    Every write of the kit holds it, so rows of concurrent submits never interleave and only one writes the
-    header. Raises ``KitError`` when another process holds it for longer than ``timeout_s``.
-    """
-    from filelock import FileLock, Timeout
-
-    path = ledger_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with FileLock(f"{path}.lock", timeout=timeout_s):
-            yield path
-    except Timeout:
-        raise KitError(f"{path}: another process has held its lock ({path}.lock) for over {timeout_s:g} s; nothing "
-                       f"was recorded") from None
-
-
-def append_ledger(**row: str | float | None) -> None:
-    """Append one row to the ledger, under its lock; the header is written when the file is new or empty.
-
-    The row is written in the file's own columns, so a ledger written before a column was added stays readable
-    (the new columns are left out of its rows).
-    """
-    with ledger_lock() as path, open(path, "a+b") as raw:
-        raw.seek(0)
-        first = raw.readline().decode("utf-8", errors="replace")
-        columns = next(csv.reader([first])) if first.strip() else list(LEDGER_COLUMNS)
-        end = "\r\n" if first.endswith("\r\n") else "\n"  # the file's own (the kit once wrote CRLF)
-        raw.seek(0, os.SEEK_END)
-        text = io.StringIO()
-        if raw.tell() == 0 or not first.strip():
-            text.write(",".join(columns) + end)
-        else:
-            raw.seek(raw.tell() - 1)
-            if raw.read(1) != b"\n":  # a last line without its newline (an editor's) would swallow the row
-                text.write(end)
-        values = {k: ("" if row.get(k) is None else row.get(k)) for k in columns}
-        csv.writer(text, lineterminator=end).writerow([values[k] for k in columns])
-        raw.write(text.getvalue().encode("utf-8"))
-
-
-def read_ledger(events: bool = False) -> pd.DataFrame:
-    """The ledger: one row per submission in its latest state, in the order they were recorded (``events``:
-    every row as written). Columns missing from an older file are empty; the frame is empty (with its columns)
-    when nothing was submitted.
-
-    A row that settles an upload (``uploaded``, ``failed``, ``unknown``) replaces the ``uploading`` row of the
-    same submission: the one with the same :data:`SUBMISSION_KEY` (``time``, ``file``, ``sha256``).
-    """
-    path = ledger_path()
-    if not path.is_file() or not path.stat().st_size:
-        return pd.DataFrame(columns=list(LEDGER_COLUMNS))
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False).fillna("")  # old rows lack new columns
-    frame = frame.reindex(columns=list(dict.fromkeys([*LEDGER_COLUMNS, *frame.columns])), fill_value="")
-    frame["status_time"] = frame["status_time"].where(frame["status_time"] != "", frame["time"])
-    if events:
-        return frame
-    records: list[dict] = []
-    open_uploads: dict[tuple, int] = {}  # submission key -> its 'uploading' row in records
-    for record in frame.to_dict("records"):
-        key = tuple(record[c] for c in SUBMISSION_KEY)
-        if key in open_uploads and record["upload_status"] != "uploading":
-            records[open_uploads.pop(key)] = record
-            continue
-        if record["upload_status"] == "uploading":
-            open_uploads[key] = len(records)
-        records.append(record)
-    return pd.DataFrame(records, columns=frame.columns)
-
-
+# ------------------------------------------------------------------------------------- submit
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
 
 
-# ------------------------------------------------------------------------------------- submit
-def run_of_file(path: str | Path) -> dict | None:
-    """The manifest of the run that wrote ``path`` (its recorded submission path, or its copy in the run folder),
-    found by scanning the runs folder; ``None`` when no run did."""
-    from .run import read_manifest
-
-    target = Path(path).resolve()
-    try:
-        manifest = read_manifest(target.parent)  # the copy write_submission keeps in the run folder
-    except ValueError:
-        manifest = {}
-    if (manifest.get("submission") or {}).get("path"):
-        try:
-            if target.name == get_competition(manifest.get("competition") or "").submission.file_name:
-                return manifest
-        except ParameterError:
-            pass
-    folder = runs_dir()
-    for manifest_path in sorted(folder.glob("*/manifest.json")) if folder.is_dir() else []:
-        try:
-            manifest = read_manifest(manifest_path.parent)
-        except ValueError:
-            continue
-        recorded = (manifest.get("submission") or {}).get("path")
-        if recorded and Path(recorded).resolve() == target:
-            return manifest
-    return None
-
-
-def resolve_target(target: str, competition: str | None, force: bool = False) -> tuple[Path, str, str | None, dict]:
-    """``(file, competition, run id, manifest)`` for a file path or a run id (or run folder).
-
-    A file some run wrote belongs to that run (:func:`run_of_file`). The manifest comes back with ``edited``
-    set when the file's sha256 differs from the run's and ``force`` lets it through. Raises ``SubmissionError``
-    when the target is neither, a file of no run comes without a competition, the competition differs from the
-    run's, the run wrote no submission, or the file was edited after the run (without ``force``).
-    """
-    from .run import read_manifest
-
-    path = Path(target)
-    if path.is_file():
-        manifest = run_of_file(path)
-        if manifest is None:
-            if competition is None:
-                raise SubmissionError(f"{target}: no run in {runs_dir()} wrote this file; say which competition it is "
-                                      f"for (--competition NAME)")
-            return path, competition, None, {}
-    else:
-        run_dir = path if path.is_dir() else runs_dir() / target
-        manifest = read_manifest(run_dir)
-        if not manifest:
-            raise SubmissionError(f"{target!r} is neither a file nor a run id (no manifest in {run_dir})")
-        if not (manifest.get("submission") or {}).get("path"):
-            raise SubmissionError(f"run {manifest.get('run_id', target)} wrote no submission")
-        path = Path(manifest["submission"]["path"])
-    run_id, recorded = manifest.get("run_id"), manifest["submission"]
-    if competition and competition != manifest.get("competition"):
-        raise SubmissionError(f"{path} was written by run {run_id} for {manifest.get('competition')!r}, "
-                              f"not {competition!r}")
-    if path.is_file() and file_sha256(path) != recorded.get("sha256"):
-        if not force:
-            raise SubmissionError(f"{path} was written by run {run_id} (sha256 {str(recorded.get('sha256'))[:12]}) but "
-                                  f"has changed since (sha256 {file_sha256(path)[:12]}): it was edited; pass --force to "
-                                  f"submit it as edited, recorded without the run's score")
-        manifest = {**manifest, "edited": True}
-    return path, manifest["competition"], run_id, manifest
-
-
-def submit(target: str, competition: str | None = None, *, message: str = "", upload: bool = False,
+def submit(target: str, competition: str | Competition | None = None, *, message: str = "", upload: bool = False,
            data_dir: str | Path | None = None, force: bool = False, timeout_s: float | None = None) -> dict:
     """Validate a submission (file or run id), append it to the ledger and optionally upload it.
 
-    ``data_dir`` (where the sample submission is) defaults to the data folder of the run that wrote the file,
-    else the competition's recorded data folder, else its demo set. A file edited after its run is refused
-    unless ``force`` (then recorded as edited: the run id kept, no score, the message marked ``[edited]``).
-    With ``upload``, the submission is recorded ``uploading`` before the platform's client is called (each of
-    its calls limited to ``timeout_s``, see :func:`kitlib.platforms.upload`), then settled by another row.
-    Returns the ledger row (the settled one). Raises ``SubmissionError`` (nothing recorded, nothing uploaded)
-    for an invalid or edited file: a refusal names the sample it compared against and, when the data folder was
-    a guess, says to pass ``--data-dir``; ``UploadError`` after recording ``failed`` when the upload failed;
-    ``UploadUnknown`` after recording ``unknown`` when it ended without a clear answer (Ctrl-C included).
+    ``competition`` is a name or a :class:`Competition`. ``data_dir`` (where the sample submission is) defaults to
+    the data folder of the run that wrote the file, else the competition's recorded data folder, else its demo set.
+    A file edited after its run is refused unless ``force`` (then recorded as edited: the run id kept, no score,
+    the message marked ``[edited]``).
+
+    The upload rule (:mod:`kitlib.provenance`): an upload of a smoke run, a run on the demo data, a run whose status
+    is not ``ok`` (a notebook's upload of its own run from inside it counts as ``ok``), or a blend or import with
+    such an input, is refused before the ledger and any platform call unless ``force``; the row's message then
+    starts ``[smoke]``/``[demo]``/``[forced]``. Recording such a run without uploading is allowed, with a warning,
+    marked the same way (``[<status>]`` for a run that is not ok) and without the run's score unless the run is ok.
+
+    With ``upload``, the time limit (``timeout_s``, else ``KIT_UPLOAD_TIMEOUT_S``) is checked first, then the
+    submission is recorded ``uploading`` before the platform's client is called (each of its calls limited to it,
+    see :func:`kitlib.platforms.upload`), then settled by another row. Returns the ledger row (the settled one).
+    Raises ``SubmissionError`` (nothing recorded, nothing uploaded) for an invalid or edited file: a refusal names
+    the sample it compared against and, when the data folder was a guess, says to pass ``--data-dir``;
+    ``ParameterError`` for a bad time limit and ``UploadError`` for a refused upload (nothing recorded or sent);
+    ``LedgerWriteError`` when the ledger cannot be written (nothing recorded); ``UploadError`` after recording
+    ``failed`` when the upload failed; ``UploadUnknown`` after recording ``unknown`` when it ended without a clear
+    answer (Ctrl-C, SIGTERM and SIGHUP included).
     """
     path, comp_name, run_id, manifest = resolve_target(target, competition, force)
     comp = get_competition(comp_name)
+    limit = upload_timeout_s(timeout_s) if upload else None  # a bad limit is refused before anything is recorded
     guessed = data_dir is None and not manifest.get("data_dir") and not comp.data_dir
     if data_dir is None:
         data_dir = manifest.get("data_dir") or comp.default_data_dir
@@ -329,42 +191,67 @@ def submit(target: str, competition: str | None = None, *, message: str = "", up
         raise SubmissionError(f"{exc}{sample}{hint}") from None
     if comp.submission.pack is not None:  # the platform's upload format, e.g. SOMD's zip
         print(f"packed for upload: {comp.submission.pack(path)}")
-    edited = bool(manifest.get("edited"))
-    now = _now()
-    row = {"time": now, "competition": comp.name, "file": str(path), "sha256": file_sha256(path), "run_id": run_id,
-           "score": None if edited else manifest.get("score"),
-           "message": f"[edited] {message}".strip() if edited else message, "upload_status": "not uploaded",
-           "platform_message": "", "status_time": now, "platform_id": ""}
     if upload and comp.code_competition:  # never uploaded: refused before the ledger and any client
         raise UploadError(comp.code_competition_refusal(path))
+    concerns = run_concerns(manifest, comp)
+    if upload and concerns and not force:
+        raise UploadError(refusal(path, concerns))
+    if concerns and not upload:
+        unscored = "" if run_is_ok(manifest) else " without the run's score"
+        warnings.warn(f"{'; '.join(c.reason for c in concerns)}: recorded as {' '.join(marks(concerns, False))}"
+                      f"{unscored}", UserWarning, stacklevel=2)
+    edited = bool(manifest.get("edited"))
+    tags = (["[edited]"] if edited else []) + marks(concerns, upload)
+    now = _now()
+    row = {"time": now, "competition": comp.name, "file": str(path), "sha256": file_sha256(path), "run_id": run_id,
+           "score": manifest.get("score") if run_is_ok(manifest) and not edited else None,
+           "message": mask(" ".join([*tags, message]).strip()), "upload_status": "not uploaded",
+           "platform_message": "", "status_time": now, "platform_id": ""}
     if not upload:
         append_ledger(**row)
         return row
     if comp.platform == "local":
         raise _settled(row, "failed", UploadError(f"{comp.name} has no upload client; hand in {path} on the "
                                                   f"competition's site"))
+    return _upload(row, path, comp, message, limit)
+
+
+def _upload(row: dict, path: Path, comp: Competition, message: str, limit: float | None) -> dict:
+    """Record ``row`` as ``uploading``, upload ``path``, settle the row; return the settled row (see :func:`submit`)."""
     append_ledger(**{**row, "upload_status": "uploading"})
     unknown = f"whether {comp.platform} has the submission is unknown; check before submitting again"
     try:
-        result = upload_file(path, comp, message, timeout_s=timeout_s)
+        with interrupted_by_signals():
+            result = upload_file(path, comp, message, timeout_s=limit)
     except UploadUnknown as exc:
         raise _settled(row, "unknown", exc)
     except KitError as exc:  # a refusal, or nothing could be sent (no credentials, no client installed)
         raise _settled(row, "failed", exc)
-    except KeyboardInterrupt:  # between two client calls (during one, the platform module says which)
-        raise _settled(row, "unknown", UploadUnknown(f"upload of {path} interrupted (Ctrl-C): {unknown}")) from None
+    except KeyboardInterrupt as exc:  # between two client calls (during one, the platform module says which)
+        how = f"by {exc}" if str(exc).startswith("signal") else "(Ctrl-C)"
+        raise _settled(row, "unknown", UploadUnknown(f"upload of {path} interrupted {how}: {unknown}")) from None
     except Exception as exc:  # noqa: BLE001 - the platform modules turn client errors into UploadError: a slip
         raise _settled(row, "unknown", UploadUnknown(f"upload of {path} ended with {type(exc).__name__}: {exc}: "
                                                      f"{unknown}")) from exc
-    settled = {**row, "upload_status": "uploaded", "platform_message": result.message[:500], "status_time": _now(),
-               "platform_id": result.submission_id or ""}
-    append_ledger(**settled)
+    settled = {**row, "upload_status": "uploaded", "platform_message": mask(result.message[:500]),
+               "status_time": _now(), "platform_id": result.submission_id or ""}
+    try:
+        append_ledger(**settled)
+    except LedgerWriteError as exc:  # the platform has it: say what it answered, so it can be recorded by hand
+        print(f"{comp.platform} answered: {settled['platform_message']} (submission id {settled['platform_id'] or '?'})")
+        raise LedgerWriteError(f"{comp.platform} has the submission (id {settled['platform_id'] or '?'}: "
+                               f"{settled['platform_message']}), but the ledger row that settles it could not be "
+                               f"written: {exc}") from None
     return settled
 
 
 def _settled(row: dict, status: str, error: KitError) -> KitError:
-    """Append the row that settles ``row`` as ``status`` with ``error``'s message; return ``error`` (to raise)."""
-    append_ledger(**{**row, "upload_status": status, "platform_message": str(error)[:500], "status_time": _now()})
+    """Append the row that settles ``row`` as ``status`` with ``error``'s message; return ``error`` (to raise),
+    saying so when even that row could not be written."""
+    try:
+        append_ledger(**{**row, "upload_status": status, "platform_message": str(error)[:500], "status_time": _now()})
+    except LedgerWriteError as exc:
+        error.args = (f"{error} (the ledger row that settles it as {status!r} could not be written: {exc})",)
     return error
 
 
@@ -384,7 +271,26 @@ def upload_file(path: str | Path, competition: str | Competition, message: str =
     return platforms.upload(comp.platform, Path(path), comp.slug, message, timeout_s=timeout_s)
 
 
-def upload(path: str | Path, competition: str, message: str = "", data_dir: str | Path | None = None,
-           timeout_s: float | None = None) -> dict:
-    """Validate, record and upload ``path`` (what a notebook calls when its ``submit`` parameter is on)."""
-    return submit(str(path), competition, message=message, upload=True, data_dir=data_dir, timeout_s=timeout_s)
+def upload(path: str | Path, competition: str | Competition, message: str = "", data_dir: str | Path | None = None,
+           timeout_s: float | None = None, force: bool = False) -> dict:
+    """Validate, record and upload ``path`` (what a notebook calls when its ``submit`` parameter is on); ``force``
+    is the notebook's ``force_submit``: upload a smoke or demo-data run anyway (see :func:`submit`).
+
+    For a competition without an upload client (``local``) and a Kaggle code competition the file is recorded (not
+    uploaded) and where to hand it in is printed (a code competition: ``kit kernel <name> --push``), so the run
+    ends ``ok``. Returns the ledger row; raises what :func:`submit` raises."""
+    comp = get_competition(competition)
+    if comp.platform == "local" or comp.code_competition:
+        row = submit(str(path), comp, message=message, upload=False, data_dir=data_dir, force=force)
+        print(hand_in_instructions(comp, row["file"]))
+        return row
+    return submit(str(path), comp, message=message, upload=True, data_dir=data_dir, force=force, timeout_s=timeout_s)
+
+
+def hand_in_instructions(comp: Competition, path: str | Path) -> str:
+    """How to hand in ``path`` for a competition the kit cannot upload to: a code competition's notebook is pushed
+    with ``kit kernel``; a local competition's file is handed in on its site."""
+    if comp.code_competition:
+        return (f"recorded {path} (not uploaded): {comp.name} is a Kaggle code competition, scored from the "
+                f"submission.csv its notebook writes on Kaggle; hand it in with `kit kernel {comp.name} --push`")
+    return f"recorded {path} (not uploaded): {comp.name} has no upload client; hand in {path} on the competition's site"
