@@ -4,6 +4,7 @@ import io
 import os
 import zipfile
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -320,17 +321,18 @@ def test_transformer_fold_trains_on_the_training_fold_only_and_averages_its_seed
         return encode(tokenizer, sentences, labels, **kw)
 
     monkeypatch.setattr(tc, "encode", recording_encode)
-    kw = dict(model=str(tiny_checkpoint), negative=negative, negative_ratio=0.5, epochs=1, max_length=32,
-              batch_size=8, device="cpu", progress=False)
-    both = somd.transformer_fold(words, labels, test_words, seed=0, n_seeds=2, **kw)(0, train_idx, val_idx)
+    kw = dict(tagger=somd.Tagger(str(tiny_checkpoint), max_length=32), negative=negative, negative_ratio=0.5)
+    recipe = replace(tc.TOKEN_CLASSIFIER_RECIPE, epochs=1, batch_size=8, device="cpu", progress=False)
+    both = somd.transformer_fold(words, labels, test_words, recipe=replace(recipe, seed=0), n_seeds=2,
+                                 **kw)(0, train_idx, val_idx)
     assert not set(trained_on) & {id(words[i]) for i in val_idx}  # never a validation sentence
     assert {id(words[i]) for i in train_idx if not negative[i]} <= set(trained_on)  # every one with an entity
     expected = int((~negative[train_idx]).sum() + round(0.5 * negative[train_idx].sum()))
     assert both.info["train_sentences"] == [expected, expected] and expected < len(train_idx)
     assert len(trained_on) == 2 * expected and len(both.info["best_epochs"]) == 2
     # n_seeds=2 is the average of the models that runs with seed 0 and seed 1 train
-    singles = [somd.transformer_fold(words, labels, test_words, seed=s, n_seeds=1, **kw)(0, train_idx, val_idx)
-               for s in (0, 1)]
+    singles = [somd.transformer_fold(words, labels, test_words, recipe=replace(recipe, seed=s), n_seeds=1,
+                                     **kw)(0, train_idx, val_idx) for s in (0, 1)]
     assert len(both.val) == len(val_idx) and len(both.test) == len(test_words)
     for mean, a, b in zip(both.val + both.test, singles[0].val + singles[0].test, singles[1].val + singles[1].test):
         assert mean.shape == a.shape and np.allclose(mean, (a + b) / 2, atol=1e-6)

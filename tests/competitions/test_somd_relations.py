@@ -2,6 +2,7 @@
 pairs, the relation classifier, the out-of-fold choices, the two-file zip and its refusals, the notebook on the
 Phase II-style demo variant."""
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from kitlib.competitions import somd_ner as somd
 from kitlib.competitions.somd_ner import relation_model as rm
 from kitlib.competitions.somd_ner import scoring
 from kitlib.errors import DataError, ParameterError, SubmissionError
+from kitlib.tasks import token_classification as tc
 from tiny_checkpoints import tiny_checkpoints  # noqa: F401
 
 # "We used SPSS 25 ( IBM ) ." / "Run in R with lme4 ." / "Nothing here ."
@@ -152,7 +154,7 @@ def test_relation_classifier_learns_pairs_and_masks_types_never_seen_with_a_type
     for v in vectors:
         v[0, 0] = v[1, 0] = 1.0   # A and 1 share a sign, B and 2 another
         v[2, 0] = v[3, 0] = -1.0
-    clf = rm.RelationClassifier(epochs=40, lr=5e-3, seed=0).fit(vectors, ents, rels)
+    clf = rm.RelationClassifier(replace(rm.RELATION_RECIPE, epochs=40, lr=5e-3, seed=0)).fit(vectors, ents, rels)
     assert clf.classes_ == ("none", "Version_of") and clf.pairs_ == {("Version", "Application"): {"Version_of"}}
     scored = clf.predict_proba(vectors[:2], ents[:2])
     assert [(s, o) for s, o, _ in scored[0]] == [(1, 0), (1, 2), (3, 0), (3, 2)]
@@ -177,9 +179,12 @@ def test_decoding_keeps_the_best_type_below_the_none_threshold_and_one_per_subje
 
 def test_transformer_fold_trains_a_relation_classifier_on_the_fold_encoder(tiny_checkpoints, tmp_path):  # noqa: F811
     c = somd.generate_somd(40, 6, seed=3, negative_share=0.1)
-    fit_fold = somd.transformer_fold(c.train_words, c.train_labels, c.test_words, model=str(tiny_checkpoints["bert"]),
-                                     epochs=1, max_length=32, batch_size=8, device="cpu", progress=False,
-                                     relations=c.train_relations, relation_epochs=2, checkpoints=tmp_path)
+    recipe = replace(tc.TOKEN_CLASSIFIER_RECIPE, epochs=1, batch_size=8, device="cpu", progress=False)
+    fit_fold = somd.transformer_fold(c.train_words, c.train_labels, c.test_words, recipe=recipe,
+                                     tagger=somd.Tagger(str(tiny_checkpoints["bert"]), max_length=32),
+                                     relation_training=somd.RelationTraining(
+                                         c.train_relations, replace(somd.RELATION_RECIPE, epochs=2)),
+                                     checkpoints=tmp_path)
     result = fit_fold(0, np.arange(10, 40), np.arange(10))
     part = result.info["relations"]
     assert part["val_sentences"] == list(range(10)) and len(part["test_vectors"]) == 6
@@ -345,3 +350,26 @@ def test_notebook_smoke_on_the_phase_two_demo_variant_writes_the_two_file_zip(ki
     with zipfile.ZipFile(manifest["submission"]["path"]) as zf:
         assert zf.namelist() == ["predictions.entities.txt", "predictions.relations.txt"]
         assert len(zf.read("predictions.relations.txt").decode().split("\n")) == len(somd.read_somd(data_dir).test_words) + 1
+
+
+def test_a_relation_classifier_saved_with_its_recipe_loads_and_so_does_one_saved_before_the_recipe(tmp_path):
+    import torch
+
+    words = [["A", "1", "B", "2"]] * 8
+    labels = [["B-Application", "B-Version", "B-Application", "B-Version"]] * 8
+    ents = [somd.mentions(w, lab) for w, lab in zip(words, labels)]
+    rels = [[("Version_of", 1, 0), ("Version_of", 3, 2)]] * 8
+    vectors = _vectors(ents, [4] * 8)
+    clf = rm.RelationClassifier(replace(rm.RELATION_RECIPE, epochs=2, lr=1e-2, seed=4), hidden=16).fit(vectors, ents,
+                                                                                                      rels)
+    clf.save(tmp_path / "new.pt")
+    again = rm.RelationClassifier.load(tmp_path / "new.pt")
+    assert again.recipe == clf.recipe and again.hidden == 16
+    old = torch.load(tmp_path / "new.pt", weights_only=False)  # the settings as the kit wrote them before
+    old["settings"] = {"epochs": 2, "lr": 1e-2, "hidden": 16, "dropout": 0.2, "batch_size": 64,
+                       "weight_decay": 0.01, "seed": 4, "device": "cpu"}
+    torch.save(old, tmp_path / "old.pt")
+    legacy = rm.RelationClassifier.load(tmp_path / "old.pt")
+    assert legacy.recipe == clf.recipe and legacy.hidden == 16
+    for a, b in zip(legacy.predict_proba(vectors, ents), clf.predict_proba(vectors, ents)):
+        assert all(np.allclose(p, q) for (_, _, p), (_, _, q) in zip(a, b))

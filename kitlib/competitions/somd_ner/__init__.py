@@ -10,7 +10,7 @@ The package re-exports the names of its modules, split by what they hold:
 - :mod:`.relations`: the relations file, candidate pairs and the rule baseline (:class:`RuleLinker`);
   :mod:`.relation_model` the relation classifier;
 - :mod:`.gazetteer`: the :class:`Gazetteer` baseline; :mod:`.fold_models` the transformer fold model
-  (:func:`transformer_fold`);
+  (:func:`transformer_fold` of a :class:`Tagger`, with :class:`RelationTraining`);
 - :mod:`.scoring`: the SOMD score and the out-of-fold threshold and weight searches; :mod:`.choices` the choices a
   run makes with them (:func:`choose_entities`, :func:`choose_relations`), its metrics and test relations;
   :mod:`.figures` the notebook's plots and :func:`highlight_html`;
@@ -36,11 +36,12 @@ from .figures import (TrainingOverview, describe_training, highlight_html, plot_
                       plot_relation_choice)
 from .files import (PHASES, TEST_TEXTS, TRAIN_ENTITIES, TRAIN_RELATIONS, TRAIN_TEXTS, find_phase, read_labels,
                     read_texts)
-from .fold_models import transformer_fold
+from .fold_models import RelationTraining, Tagger, transformer_fold
 from .gazetteer import Gazetteer
 from .labels import ENTITY_TYPES, LABELS, mentions
 from .prediction_tables import (PROBABILITIES, cv_summary, decode_frame, fold_scores, predictions_to_submission,
                                 score_predictions, sentence_labels, sentence_probs, word_frame)
+from .relation_model import RELATION_RECIPE
 from .relations import (RELATION_TYPES, RuleLinker, candidate_pairs, format_relations, read_relations,
                         relation_type_pairs)
 from .submission import (ENTITIES_FILE, RELATIONS_FILE, SUBMISSION, check_submission, entities_text,
@@ -53,7 +54,8 @@ __all__ = [
     "read_relations", "format_relations", "candidate_pairs", "relation_type_pairs", "RuleLinker",
     "generate_corpus", "generate_somd", "write_corpus", "write_demo", "DEMO_SIZE", "PROBABILITIES",
     "word_frame", "sentence_probs", "sentence_labels", "decode_frame", "score_predictions", "fold_scores",
-    "cv_summary", "predictions_to_submission", "transformer_fold", "COMPETITION", "TRAIN_TEXTS",
+    "cv_summary", "predictions_to_submission", "Tagger", "RelationTraining", "RELATION_RECIPE", "transformer_fold",
+    "COMPETITION", "TRAIN_TEXTS",
     "TRAIN_ENTITIES", "TRAIN_RELATIONS", "TEST_TEXTS", "SUBMISSION", "ENTITIES_FILE", "RELATIONS_FILE",
     "Corpus", "TrainingOverview", "describe_training", "EntityChoice", "RelationChoice", "choose_entities",
     "plot_entity_choices", "choose_relations", "plot_relation_choice", "run_metrics", "link_test_relations",

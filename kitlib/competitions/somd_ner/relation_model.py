@@ -15,14 +15,16 @@ torch is imported when a model is fitted or applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from ...errors import ParameterError
+from ...fitting import Recipe
 from .labels import ENTITY_TYPES, mentions
 from .relations import Relation, candidate_pairs, relation_type_pairs
 
-__all__ = ["RelationClassifier", "ScoredPairs", "decode_relations", "choose_relation_threshold",
+__all__ = ["RELATION_RECIPE", "RelationClassifier", "ScoredPairs", "decode_relations", "choose_relation_threshold",
            "average_scored", "oof_relation_scores", "test_relation_scores", "rule_oof_relations"]
 
 _DISTANCES = (-30, -15, -8, -4, -2, -1, 0, 1, 2, 4, 8, 15, 30)
@@ -76,19 +78,24 @@ def _network(width: int, n_classes: int, hidden: int, dropout: float):
     return PairScorer()
 
 
+# how RelationClassifier trains unless given a recipe: AdamW at 2e-3, 5% warmup then cosine decay, on the CPU
+RELATION_RECIPE = Recipe(epochs=25, lr=2e-3, batch_size=64, weight_decay=0.01, schedule="cosine", warmup=0.05,
+                         device="cpu", seed=0, progress=False)
+
+
 class RelationClassifier:
     """Relation types of candidate entity pairs from word vectors (see the module docstring).
 
     ``fit(vectors, entities, relations)`` learns from training sentences (their gold entities, as
-    :func:`~.labels.mentions` tuples, and relations); ``predict_proba(vectors, entities)`` scores the candidate pairs
-    of other sentences (predicted entities). Learned attributes: ``classes_`` (``"none"`` then the relation
-    types seen), ``pairs_`` ((subject type, object type) -> relation types seen), ``model_``, ``history_``.
+    :func:`~.labels.mentions` tuples, and relations) as ``recipe`` says (default :data:`RELATION_RECIPE`; handed to
+    :func:`kitlib.train.fit`, ``batch_size`` candidate pairs a batch, ``seed`` (0 when None) for the initial weights
+    too, ``device`` for scoring too); ``predict_proba(vectors, entities)`` scores the candidate pairs of other
+    sentences (predicted entities). Learned attributes: ``classes_`` (``"none"`` then the relation types seen),
+    ``pairs_`` ((subject type, object type) -> relation types seen), ``model_``, ``history_``.
     """
 
-    def __init__(self, epochs: int = 25, lr: float = 2e-3, hidden: int = 256, dropout: float = 0.2,
-                 batch_size: int = 64, weight_decay: float = 0.01, seed: int = 0, device: str = "cpu"):
-        self.epochs, self.lr, self.hidden, self.dropout = epochs, lr, hidden, dropout
-        self.batch_size, self.weight_decay, self.seed, self.device = batch_size, weight_decay, seed, device
+    def __init__(self, recipe: Recipe = RELATION_RECIPE, hidden: int = 256, dropout: float = 0.2):
+        self.recipe, self.hidden, self.dropout = recipe, hidden, dropout
 
     def fit(self, vectors: Sequence[np.ndarray], entities: Sequence[Sequence[tuple]],
             relations: Sequence[Sequence[Relation]]) -> RelationClassifier:
@@ -110,12 +117,13 @@ class RelationClassifier:
             for typ, subj, obj in rels:
                 gold.setdefault((s, subj, obj), typ)
         target = np.array([self.classes_.index(gold[k]) if gold.get(k) in self.classes_ else 0 for k in keys])
-        torch.manual_seed(self.seed)
+        seed = self.recipe.seed if self.recipe.seed is not None else 0
+        torch.manual_seed(seed)
         self.model_ = _network(dense.shape[1], len(self.classes_), self.hidden, self.dropout)
-        loader = train.tensor_loader(dense, ids, mask, target, batch_size=self.batch_size, shuffle=True, seed=self.seed)
-        result = train.fit(self.model_, loader, loss_fn=torch.nn.functional.cross_entropy, epochs=self.epochs,
-                           lr=self.lr, weight_decay=self.weight_decay, schedule="cosine", warmup=0.05,
-                           device=self.device, progress=False, seed=self.seed, desc="relations")
+        loader = train.tensor_loader(dense, ids, mask, target, batch_size=self.recipe.batch_size, shuffle=True,
+                                     seed=seed)
+        result = train.fit(self.model_, loader, loss_fn=torch.nn.functional.cross_entropy,
+                           recipe=replace(self.recipe, seed=seed), desc="relations")
         self.model_, self.history_ = result.model, result.history
         return self
 
@@ -123,19 +131,22 @@ class RelationClassifier:
         """Write the fitted classifier (settings, classes, type pairs, weights) to ``path`` with ``torch.save``."""
         import torch
 
-        torch.save({"settings": {k: getattr(self, k) for k in ("epochs", "lr", "hidden", "dropout", "batch_size",
-                                                                 "weight_decay", "seed", "device")},
+        torch.save({"settings": {"recipe": self.recipe.record(), "hidden": self.hidden, "dropout": self.dropout},
                     "classes": self.classes_, "pairs": {k: sorted(v) for k, v in self.pairs_.items()},
                     "width": None if self.model_ is None else self.model_.norm.normalized_shape[0],
                     "state_dict": None if self.model_ is None else self.model_.state_dict()}, path)
 
     @classmethod
     def load(cls, path) -> RelationClassifier:
-        """A classifier written by :meth:`save`."""
+        """A classifier written by :meth:`save` (or by the kit before the recipe, which saved its knobs apart)."""
         import torch
 
         saved = torch.load(path, map_location="cpu", weights_only=False)
-        clf = cls(**saved["settings"])
+        settings = dict(saved["settings"])
+        recipe = (Recipe(**settings.pop("recipe")) if "recipe" in settings else
+                  replace(RELATION_RECIPE, **{k: settings.pop(k) for k in ("epochs", "lr", "batch_size", "weight_decay",
+                                                                          "seed", "device") if k in settings}))
+        clf = cls(recipe, **settings)
         clf.classes_, clf.pairs_ = tuple(saved["classes"]), {k: frozenset(v) for k, v in saved["pairs"].items()}
         clf.history_, clf.model_ = [], None
         if saved["state_dict"] is not None:
@@ -148,6 +159,8 @@ class RelationClassifier:
         Raises ``ParameterError`` before ``fit`` or when the counts of ``vectors`` and ``entities`` differ."""
         import torch
 
+        from ...runtime import resolve_device
+
         if not hasattr(self, "classes_"):
             raise ParameterError("RelationClassifier.predict_proba called before fit")
         if len(vectors) != len(entities):
@@ -158,10 +171,11 @@ class RelationClassifier:
         dense, ids, mask, keys = _features(vectors, entities, {"pairs": self.pairs_, "classes": self.classes_})
         if not keys:
             return out
-        net = self.model_.to(self.device).eval()
+        device = resolve_device(self.recipe.device)
+        net = self.model_.to(device).eval()
         with torch.inference_mode():
-            logits = net(torch.as_tensor(dense, device=self.device), torch.as_tensor(ids, device=self.device),
-                         torch.as_tensor(mask, device=self.device))
+            logits = net(torch.as_tensor(dense, device=device), torch.as_tensor(ids, device=device),
+                         torch.as_tensor(mask, device=device))
             probs = torch.softmax(logits.float(), -1).cpu().numpy()
         for (s, subj, obj), p in zip(keys, probs):
             out[s].append((subj, obj, p))
