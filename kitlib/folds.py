@@ -20,7 +20,7 @@ ragged (one array per row of different lengths, as in token classification); :fu
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,15 +139,15 @@ def empty_oof(n: int, shape: Sequence[int] = (), dtype: Any = np.float32) -> np.
     return np.full((n, *shape), np.nan, dtype=dtype)
 
 
-def save_oof(path: str | Path, values: np.ndarray | Sequence[np.ndarray], folds: np.ndarray, **extra: Any) -> Path:
+def save_oof(path: str | Path, values: np.ndarray | Sequence[np.ndarray], folds: np.ndarray,
+             extra: Mapping[str, Any] | None = None) -> Path:
     """Write out-of-fold predictions and their fold ids to ``path`` (``.npz``).
 
     ``values`` is an array with one row per sample, or a list of per-row arrays of different lengths
-    (ragged; rows that were not predicted may be ``None``). ``extra`` arrays are stored beside them.
+    (ragged; rows that were not predicted may be ``None``). ``extra`` (name -> array) is stored beside them.
     Out: the path written. Raises ``ParameterError`` when ``values`` and ``folds`` differ in length.
     """
-    path = Path(path)
-    folds = np.asarray(folds)
+    path, folds, extra = Path(path), np.asarray(folds), dict(extra or {})
     if len(values) != len(folds):
         raise ParameterError(f"{len(values)} out-of-fold rows but {len(folds)} fold ids")
     path.parent.mkdir(parents=True, exist_ok=True)

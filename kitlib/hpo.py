@@ -155,10 +155,10 @@ def make_pruner(pruner: str = "median", *, n_startup_trials: int = 5, n_warmup_s
     raise ParameterError(f"Unknown pruner {pruner!r}; expected one of {list(PRUNERS)}")
 
 
-def identity(run: Any, **extra: Any) -> dict[str, Any]:
+def identity(run: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What a study's scores are comparable on, for a run: its competition, the sha256 of its data (over the files
-    ``run.log_data`` recorded) and ``extra`` (``fold_seed``, ``n_folds``, ``smoke``, ...)."""
-    return {"competition": run.competition, "data_sha256": run.data_sha256(), **extra}
+    ``run.log_data`` recorded) and ``extra`` (``{"fold_seed": 0, "n_folds": 5, "smoke": False}``, ...)."""
+    return {"competition": run.competition, "data_sha256": run.data_sha256(), **(extra or {})}
 
 
 def create_study(

@@ -97,7 +97,7 @@ def test_dense_oof_round_trip(tmp_path):
 
 def test_ragged_oof_round_trip_keeps_unfilled_rows(tmp_path):
     rows = [np.ones((3, 2), np.float32), None, np.zeros((1, 2), np.float32)]
-    save_oof(tmp_path / "oof.npz", rows, np.array([0, -1, 1]), threshold=np.array(0.6))
+    save_oof(tmp_path / "oof.npz", rows, np.array([0, -1, 1]), extra={"threshold": np.array(0.6)})
     values, folds = load_oof(tmp_path / "oof.npz")
     assert values[1] is None and values[0].shape == (3, 2) and values[2].tolist() == [[0.0, 0.0]]
     assert folds.tolist() == [0, -1, 1]

@@ -3,7 +3,8 @@ question's (the prompt's plus the retrieved context's), nothing trained; and the
 embeddings the contrastive network (:mod:`.contrastive`) trains on."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,12 +45,14 @@ def option_scores(question_emb: np.ndarray, option_emb: np.ndarray) -> np.ndarra
 
 
 def embed_questions(df: pd.DataFrame, context: list[str] | None, context_weight: float = 1.0,
-                    **embed_kwargs) -> QuestionEmbeddings:
+                    embed_kwargs: Mapping[str, Any] | None = None) -> QuestionEmbeddings:
     """The :class:`QuestionEmbeddings` of the questions ``df`` by :func:`kitlib.embed.embed_texts` (given
-    ``embed_kwargs``): the prompt plus ``context_weight`` x its ``context`` (:func:`question_vectors`; no
-    context when None), and each option. Raises what ``embed_texts`` raises (``ParameterError`` for a model
-    that is not on disk)."""
+    ``embed_kwargs``: ``model``, ``device``, ``cache_dir``...): the prompt plus ``context_weight`` x its
+    ``context`` (:func:`question_vectors`; no context when None), and each option. Raises what ``embed_texts``
+    raises (``ParameterError`` for a model that is not on disk)."""
     from ...embed import embed_texts
+
+    embed_kwargs = dict(embed_kwargs or {})
 
     prompts = embed_texts(df["prompt"].tolist(), **embed_kwargs)
     options = embed_texts(option_matrix(df).ravel().tolist(), **embed_kwargs).reshape(len(df), 5, -1)
