@@ -15,7 +15,7 @@ import contextlib
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -73,8 +73,8 @@ def write_all(handle: io.RawIOBase, data: bytes) -> None:
         view = view[written:]
 
 
-def append_ledger(**row: str | float | None) -> None:
-    """Append one row to the ledger, under its lock; the header is written when the file is new or empty.
+def append_ledger(row: Mapping[str, str | float | None]) -> None:
+    """Append one row (column -> value) to the ledger, under its lock; the header is written when the file is new or empty.
 
     The row is written in the file's own columns, so a ledger written before a column was added stays readable
     (the new columns are left out of its rows); every value is masked. Raises :class:`LedgerWriteError` (one

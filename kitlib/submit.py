@@ -208,7 +208,7 @@ def submit(target: str, competition: str | Competition | None = None, *, message
            "message": mask(" ".join([*tags, message]).strip()), "upload_status": "not uploaded",
            "platform_message": "", "status_time": now, "platform_id": ""}
     if not upload:
-        append_ledger(**row)
+        append_ledger(row)
         return row
     if comp.platform == "local":
         raise _settled(row, "failed", UploadError(f"{comp.name} has no upload client; hand in {path} on the "
@@ -218,7 +218,7 @@ def submit(target: str, competition: str | Competition | None = None, *, message
 
 def _upload(row: dict, path: Path, comp: Competition, message: str, limit: float | None) -> dict:
     """Record ``row`` as ``uploading``, upload ``path``, settle the row; return the settled row (see :func:`submit`)."""
-    append_ledger(**{**row, "upload_status": "uploading"})
+    append_ledger({**row, "upload_status": "uploading"})
     unknown = f"whether {comp.platform} has the submission is unknown; check before submitting again"
     try:
         with interrupted_by_signals():
@@ -236,7 +236,7 @@ def _upload(row: dict, path: Path, comp: Competition, message: str, limit: float
     settled = {**row, "upload_status": "uploaded", "platform_message": mask(result.message[:500]),
                "status_time": _now(), "platform_id": result.submission_id or ""}
     try:
-        append_ledger(**settled)
+        append_ledger(settled)
     except LedgerWriteError as exc:  # the platform has it: say what it answered, so it can be recorded by hand
         print(f"{comp.platform} answered: {settled['platform_message']} (submission id {settled['platform_id'] or '?'})")
         raise LedgerWriteError(f"{comp.platform} has the submission (id {settled['platform_id'] or '?'}: "
@@ -249,7 +249,7 @@ def _settled(row: dict, status: str, error: KitError) -> KitError:
     """Append the row that settles ``row`` as ``status`` with ``error``'s message; return ``error`` (to raise),
     saying so when even that row could not be written."""
     try:
-        append_ledger(**{**row, "upload_status": status, "platform_message": str(error)[:500], "status_time": _now()})
+        append_ledger({**row, "upload_status": status, "platform_message": str(error)[:500], "status_time": _now()})
     except LedgerWriteError as exc:
         error.args = (f"{error} (the ledger row that settles it as {status!r} could not be written: {exc})",)
     return error

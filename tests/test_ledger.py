@@ -33,12 +33,12 @@ def fail_after(limit: int):
 
 
 def test_a_write_that_fails_part_way_leaves_the_ledger_as_it_was(kit_dirs, monkeypatch):
-    ledger.append_ledger(**ROW)
+    ledger.append_ledger(ROW)
     before = ledger.ledger_path().read_bytes()
     monkeypatch.setattr(ledger, "write_all", fail_after(25))
     with pytest.raises(LedgerWriteError, match=r"ledger.csv: the row could not be written \(No space left on "
                                                 r"device\); nothing was recorded$"):
-        ledger.append_ledger(**{**ROW, "time": "2026-01-02T00:00:00+00:00"})
+        ledger.append_ledger({**ROW, "time": "2026-01-02T00:00:00+00:00"})
     assert ledger.ledger_path().read_bytes() == before  # no partial row to be read back as a submission
     assert ledger.read_ledger().time.tolist() == [ROW["time"]]
 
@@ -53,7 +53,7 @@ def _append_under_a_size_limit(path_env: str, room: int, out) -> None:
     size = submit.ledger_path().stat().st_size
     resource.setrlimit(resource.RLIMIT_FSIZE, (size + room, size + room))
     try:
-        submit.append_ledger(**{**ROW, "time": "2026-01-02T00:00:00+00:00"})
+        submit.append_ledger({**ROW, "time": "2026-01-02T00:00:00+00:00"})
         out.put("written")
     except KitError as exc:
         out.put(str(exc))
@@ -63,7 +63,7 @@ def _append_under_a_size_limit(path_env: str, room: int, out) -> None:
 
 def test_a_file_size_limit_part_way_through_the_row_records_nothing(kit_dirs):
     _, subs = kit_dirs
-    submit.append_ledger(**ROW)
+    submit.append_ledger(ROW)
     before = submit.ledger_path().read_bytes()
     context = multiprocessing.get_context("fork")
     out = context.Queue()
@@ -102,8 +102,8 @@ def test_an_upload_whose_settling_row_cannot_be_written_says_what_the_platform_a
 
 def test_ledger_rows_are_masked(kit_dirs, monkeypatch):
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-kaggle-key")
-    submit.append_ledger(**{**ROW, "message": "key s3cr3t-kaggle-key, db postgresql://u:pw-in-url@h/db",
-                            "platform_message": "echoed s3cr3t-kaggle-key"})
+    submit.append_ledger({**ROW, "message": "key s3cr3t-kaggle-key, db postgresql://u:pw-in-url@h/db",
+                          "platform_message": "echoed s3cr3t-kaggle-key"})
     text = submit.ledger_path().read_text()
     assert "s3cr3t" not in text and "pw-in-url" not in text
     row = submit.read_ledger().iloc[0]

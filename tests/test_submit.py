@@ -242,8 +242,8 @@ MESSAGE = 'a "quoted", multi-line\nmessage ' * 40
 def append_rows(start, who: int) -> None:
     start.wait()
     for i in range(ROWS):
-        submit.append_ledger(time=f"{who}-{i}", competition="c", file=f"{who}.csv", sha256="0" * 64, message=MESSAGE,
-                             upload_status="not uploaded")
+        submit.append_ledger(dict(time=f"{who}-{i}", competition="c", file=f"{who}.csv", sha256="0" * 64,
+                                  message=MESSAGE, upload_status="not uploaded"))
 
 
 def test_two_processes_appending_at_once_write_one_header_and_intact_rows(kit_dirs, tmp_path, monkeypatch):
