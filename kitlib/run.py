@@ -11,10 +11,9 @@ A run folder, one per execution (``runs/`` is git-ignored)::
 
 ``manifest.json`` holds ``run_id``, ``competition``, ``notebook``, ``params`` (as resolved), ``metrics``
 (recorded from inside the notebook with :meth:`Run.log_metrics`), ``score`` (the competition's primary
-metric), ``recipes`` (model name -> the training recipe it used, :meth:`Run.log_recipe`), ``submission``
-(``path``, ``sha256``), ``data`` (input files with sha256), ``git_commit`` and
-``git_dirty``, ``packages`` (versions), ``python``, ``seed``, ``started``, ``seconds``, ``status``
-(``running``/``ok``/``failed``/``interactive``) and, on failure, ``error``.
+metric), ``recipes`` (per model, :meth:`Run.log_recipe`), ``submission`` (``path``, ``sha256``), ``data``
+(input files with sha256), ``git_commit`` and ``git_dirty``, ``packages`` (versions), ``python``, ``seed``,
+``started``, ``seconds``, ``status`` (``running``/``ok``/``failed``/``interactive``) and, on failure, ``error``.
 
 Inside a notebook, ``run = kitlib.run.start(COMPETITION, globals())`` (after the smoke overrides and the
 path resolution) records the effective value of every parameter declared in the notebook's tagged
@@ -38,15 +37,14 @@ import time
 from importlib import metadata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .competitions import Competition, get_competition
 from .errors import DataError
+from .fitting import Recipe
 from .masking import add_url_secrets, mask
 from .runtime import ROOT, given_run_dir, runs_dir
 
-if TYPE_CHECKING:
-    from .fitting import Recipe
 PACKAGES = ("kitlib", "numpy", "pandas", "scikit-learn", "torch", "transformers", "sentence-transformers",
             "optuna", "keras", "papermill", "seqeval", "wandb", "kaggle", "aicrowd-cli")
 
@@ -58,10 +56,8 @@ def new_run_id(competition: str) -> str:
 
 # -------------------------------------------------------------------------------------- manifest
 def read_manifest(run_dir: str | Path) -> dict:
-    """The manifest of ``run_dir`` (``{}`` when there is none yet).
-
-    Raises ``DataError`` naming the file when it is not readable JSON (a torn or edited manifest).
-    """
+    """The manifest of ``run_dir`` (``{}`` when there is none yet). Raises ``DataError`` naming the file when it
+    is not readable JSON (a torn or edited manifest)."""
     path = Path(run_dir) / "manifest.json"
     if not path.is_file():
         return {}
@@ -153,9 +149,7 @@ class Run:
             self._wandb.summary.update(clean)
 
     def log_recipe(self, name: str, recipe: Recipe) -> None:
-        """Record the training recipe of the model ``name`` (a :class:`kitlib.fitting.Recipe`) as
-        ``manifest["recipes"][name]`` (:meth:`~kitlib.fitting.Recipe.record`: field -> value); a later call for
-        the same name replaces it, other names stay."""
+        """Record ``recipe.record()`` as ``manifest["recipes"][name]`` (a later call for ``name`` replaces it)."""
         update_manifest(self.dir, recipes={name: recipe.record()})
 
     def log_data(self, data_dir: str | Path) -> None:
