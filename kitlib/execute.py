@@ -18,8 +18,10 @@ How a run is kept safe and whole:
   text written into the run folder goes through :func:`kitlib.masking.mask` (URL passwords included);
   papermill writes its working copy into a private temporary folder, and a watcher copies it, masked,
   into the run folder every few seconds, beside a ``heartbeat`` time in the manifest;
-- SIGINT/SIGTERM end the run as ``interrupted`` (with the time and the partial notebook); a run whose
-  heartbeat stopped (SIGKILL, a lost machine) is shown as ``interrupted`` by ``kit runs``;
+- SIGINT, SIGTERM and SIGHUP end the run as ``interrupted`` (with the time, the partial notebook and
+  ``kernel.log``); a run whose heartbeat stopped (SIGKILL, a lost machine) is shown as ``interrupted`` by ``kit runs``;
+- a write that fails (a full disk) never hides the run's end: the record ends ``failed`` with the reason, or, when
+  even the record cannot be written, the ``RunError`` says so plainly;
 - the kernel talks over IPC sockets in that private folder, not TCP: kernels started at the same moment
   cannot race for ports, and nothing listens on the network;
 - a run started by ``kit sweep`` records the sweep's id and its grid point (``sweep`` in the manifest, from
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -38,10 +39,10 @@ from typing import Any
 
 from .competitions import get_competition
 from .errors import ParameterError, RunError
-from .masking import mask, secrets_removed
+from .masking import add_url_secrets, mask, secrets_removed
 from .parameters import coerce_parameters, declared_values, notebook_parameters, resolve_paths  # noqa: F401
 from .run import _jsonable, _now, git_state, new_run_id, package_versions, update_manifest
-from .runtime import RUN_DIR_ENV, SWEEP_ENV, heartbeat_s, runs_dir, sweep_record_text
+from .runtime import RUN_DIR_ENV, SWEEP_ENV, heartbeat_s, interrupted_by_signals, runs_dir, sweep_record_text
 
 
 def _fold_carriage_returns(nb) -> None:
@@ -73,6 +74,39 @@ def _write_masked(nb, path: Path) -> None:
     tmp.replace(path)
 
 
+MASKED_SCHEME = "kit-masked:"  # papermill writes its working copy of a running notebook through _MaskedWriter
+
+
+class _MaskedWriter:
+    """A papermill I/O handler for ``kit-masked:<path>``: papermill's working copy of the running notebook is written
+    to ``<path>`` with credentials masked, so no copy of a live run ever holds one in clear (not even the one in the
+    private temporary folder a killed run leaves behind)."""
+
+    def read(self, path: str) -> str:
+        return Path(path[len(MASKED_SCHEME):]).read_text(encoding="utf-8")
+
+    def write(self, buf: str, path: str) -> None:
+        target = Path(path[len(MASKED_SCHEME):])
+        tmp = target.with_name(f".{target.name}.papermill.tmp")
+        tmp.write_text(mask(buf), encoding="utf-8")
+        tmp.replace(target)
+
+    def listdir(self, path: str) -> list[str]:
+        return [str(p) for p in Path(path[len(MASKED_SCHEME):]).iterdir()]
+
+    def pretty_path(self, path: str) -> str:
+        return path[len(MASKED_SCHEME):]
+
+
+def _masked_output(path: Path) -> str:
+    """``path`` as papermill's output, written through :class:`_MaskedWriter` (registered once)."""
+    from papermill.iorw import papermill_io
+
+    if not any(scheme == MASKED_SCHEME for scheme, _ in papermill_io._handlers):
+        papermill_io.register(MASKED_SCHEME, _MaskedWriter())
+    return MASKED_SCHEME + str(path)
+
+
 def _mark_unrun(nb) -> None:
     """papermill marks every cell completed when a run stops; say which did not run, and which failed."""
     for cell in nb.cells:
@@ -95,23 +129,28 @@ class _Watcher(threading.Thread):
         self.run_dir, self.working, self.done = run_dir, working, threading.Event()
         self.outputs = -1  # outputs in the last copy: papermill's rewrite on an interruption may hold fewer
         self.every = heartbeat_s()
+        self.write_error: str | None = None  # the first write that failed (a full disk): said in the run's record
 
     def run(self) -> None:
         while not self.done.wait(self.every):
             self.beat()
 
     def beat(self) -> None:
+        """One heartbeat and notebook copy; a write that fails (a full disk) is remembered, never raised."""
         import nbformat
 
-        update_manifest(self.run_dir, heartbeat=_now())
         try:
-            nb = nbformat.read(self.working, as_version=4)
-        except Exception:  # noqa: BLE001 - papermill is mid-write: the next beat copies it
-            return
-        outputs = sum(len(c.get("outputs", [])) for c in nb.cells)
-        if outputs >= self.outputs:
-            self.outputs = outputs
-            _write_masked(nb, self.run_dir / "notebook.ipynb")
+            update_manifest(self.run_dir, heartbeat=_now())
+            try:
+                nb = nbformat.read(self.working, as_version=4)
+            except Exception:  # noqa: BLE001 - papermill is mid-write: the next beat copies it
+                return
+            outputs = sum(len(c.get("outputs", [])) for c in nb.cells)
+            if outputs >= self.outputs:
+                self.outputs = outputs
+                _write_masked(nb, self.run_dir / "notebook.ipynb")
+        except OSError as exc:
+            self.write_error = self.write_error or f"the live copy of the run could not be written: {_reason(exc)}"
 
 
 def _ipc_kernel_manager(folder: Path):
@@ -222,6 +261,8 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     competition, notebook = resolve_notebook(target, competition)
     known = notebook_parameters(notebook)
     params = resolve_paths(coerce_parameters({k: v for k, v in (overrides or {}).items()}, known), Path.cwd())
+    add_url_secrets(params)  # URL passwords are masked in everything written from here on
+    add_url_secrets(declared_values(known))
     run_dir = _new_run_dir(run_name(competition, notebook), run_id)
     output = run_dir / "notebook.ipynb"
     commit, dirty = git_state()
@@ -236,19 +277,23 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     watcher = _Watcher(run_dir, working)
     env_before = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}
     os.environ.update({RUN_DIR_ENV: str(run_dir.resolve()), "PYTHONHASHSEED": "0"})  # plots stay inline
-    restore = _interrupt_on_sigterm()
+    signals = interrupted_by_signals()  # SIGTERM and SIGHUP end the run as Ctrl-C does: interrupted, recorded
+    signals.__enter__()
     error: RunError | None = None
     status = "ok"
+    lost: list[str] = []  # what could not be written (a full disk): said in the record and the error
     try:
         watcher.start()
         with secrets_removed(keep=bool(values.get("submit"))):
-            papermill.execute_notebook(str(notebook), str(working), parameters=params, kernel_name="python3",
-                                       cwd=str(notebook.parent), progress_bar=progress, log_output=False,
+            papermill.execute_notebook(str(notebook), _masked_output(working), parameters=params,
+                                       kernel_name="python3", cwd=str(notebook.parent), progress_bar=progress,
+                                       log_output=False,
                                        autosave_cell_every=max(1, int(watcher.every)),
                                        kernel_manager_class=_ipc_kernel_manager(private))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         status = "interrupted"
-        error = RunError(f"interrupted at {_now()}; partial notebook kept in {output}", ename="KeyboardInterrupt")
+        how = f" by {exc}" if str(exc).startswith("signal") else ""
+        error = RunError(f"interrupted{how} at {_now()}; partial notebook kept in {output}", ename="KeyboardInterrupt")
     except PapermillExecutionError as exc:
         status = "interrupted" if exc.ename == "KeyboardInterrupt" else "failed"
         error = RunError(f"cell In [{exc.exec_count}] failed: {exc.ename}: {exc.evalue}\n"
@@ -262,28 +307,63 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
         watcher.done.set()
         if watcher.is_alive():
             watcher.join()  # a beat in progress ends before the final copy is written
-        restore()
         for key, value in env_before.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        _keep_notebook(working, output, status != "ok")
-        kernel_log = private / "kernel.log"
+        lost += _keep_files(working, output, private / "kernel.log", run_dir, status != "ok")
+        lost += [watcher.write_error] if watcher.write_error else []
+        shutil.rmtree(private, ignore_errors=True)
+        signals.__exit__(None, None, None)
+    return _record_end(run_dir, status, error, lost, t0)
+
+
+def _reason(exc: OSError) -> str:
+    """``"<strerror> (<file>)"`` for a failed write, e.g. ``No space left on device (runs/x/notebook.ipynb)``."""
+    return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+
+
+def _keep_files(working: Path, output: Path, kernel_log: Path, run_dir: Path, stopped: bool) -> list[str]:
+    """Copy the executed notebook and the kernel's log into the run folder (masked); return what could not be
+    written, one line each (a full disk)."""
+    lost = []
+    try:
+        _keep_notebook(working, output, stopped)
+    except OSError as exc:
+        lost.append(f"the executed notebook could not be written: {_reason(exc)}")
+    try:
         if kernel_log.is_file() and kernel_log.stat().st_size:
             (run_dir / "kernel.log").write_text(mask(kernel_log.read_text(errors="replace")))
-        shutil.rmtree(private, ignore_errors=True)
+    except OSError as exc:
+        lost.append(f"kernel.log could not be written: {_reason(exc)}")
+    return lost
+
+
+def _record_end(run_dir: Path, status: str, error: RunError | None, lost: list[str], t0: float) -> Path:
+    """Write the run's final status (with its error and what could not be written) and raise its ``RunError``; when
+    even the record cannot be written, the ``RunError`` says so plainly. Returns ``run_dir`` for a run that ended
+    ``ok`` with everything written."""
     fields: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - t0, 2), "heartbeat": _now()}
-    if error:
-        fields["error"] = str(error)
-        error = RunError(mask(str(error)), cell=error.cell, ename=error.ename,
-                         evalue=mask(error.evalue) if error.evalue else error.evalue, run_dir=run_dir)
+    if lost and status == "ok":
+        status = fields["status"] = "failed"  # a run whose outputs were not kept is not a finished run
+    text = mask("\n".join(([str(error)] if error else []) + lost))
+    if text:
+        fields["error"] = text
     if status == "interrupted":
         fields["interrupted"] = _now()
-    update_manifest(run_dir, **fields)
-    if error:
-        error.interrupted = status == "interrupted"
-        raise error
+    try:
+        update_manifest(run_dir, **fields)
+    except OSError as exc:
+        said = f"the run record {run_dir / 'manifest.json'} could not be written ({_reason(exc)}): it still says " \
+               f"'running'; the run {status}" + (f": {text}" if text else "")
+        raise RunError(mask(said), cell=error.cell if error else None, ename=error.ename if error else "OSError",
+                       evalue=mask(error.evalue or "") if error else _reason(exc), run_dir=run_dir,
+                       interrupted=status == "interrupted") from None
+    if error or lost:
+        raise RunError(text, cell=error.cell if error else None, ename=error.ename if error else "OSError",
+                       evalue=mask(error.evalue) if error and error.evalue else (lost[0] if lost else None),
+                       run_dir=run_dir, interrupted=status == "interrupted")
     return run_dir
 
 
@@ -322,15 +402,3 @@ def _keep_notebook(working: Path, output: Path, stopped: bool) -> None:
     if stopped:
         _mark_unrun(nb)
     _write_masked(nb, output)
-
-
-def _interrupt_on_sigterm():
-    """Turn SIGTERM into KeyboardInterrupt while a run lives (main thread only); return the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    before = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, before)

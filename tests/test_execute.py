@@ -284,3 +284,92 @@ def test_a_run_id_collision_draws_another_id(kit_dirs, monkeypatch):
     assert ex._new_run_dir("nb", None).name == "nb-20260101-000000-bbbb"  # the second draw collided
     with pytest.raises(ParameterError, match="run 'nb-20260101-000000-aaaa' exists already"):
         ex._new_run_dir("nb", "nb-20260101-000000-aaaa")
+
+
+# ------------------------------------------------------------------ issue 24: secrets, signals, full disks
+PUNCTUATED = 'postgresql://kit2:pa/ss"9 x@127.0.0.1:5432/db'
+
+
+def test_a_storage_password_with_punctuation_never_reaches_the_run_folder(kit_dirs, tmp_path):
+    path = uploading_notebook(tmp_path / "store.ipynb", "print('storage is', storage)\nprint(repr(storage))")
+    run_dir = execute(str(path), {"storage": PUNCTUATED})
+    for form in ('pa/ss"9 x', 'pa/ss\\"9 x', "pa/ss\\\\\\\"9 x", "pa%2Fss%229%20x"):
+        assert_no_secret(run_dir, form)
+    assert "'pa/ss" not in (run_dir / "notebook.ipynb").read_text()
+    manifest = run.read_manifest(run_dir)
+    assert manifest["params"]["storage"] == "postgresql://kit2:***@127.0.0.1:5432/db"
+
+
+def test_the_live_copy_of_a_running_notebook_is_masked(kit_dirs, tmp_path, monkeypatch):
+    """The kernel runs without the credentials, but a notebook may still print one (read from a file here): the copy
+    the watcher writes while the run lives is masked as the final one is."""
+    import threading
+
+    monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-kaggle-key")
+    monkeypatch.setenv("KIT_HEARTBEAT_S", "0.3")
+    (tmp_path / "key.txt").write_text("s3cr3t-kaggle-key")
+    key = str(tmp_path / "key.txt")
+    path = uploading_notebook(tmp_path / "live.ipynb", f"import time\nprint(open({key!r}).read(), flush=True)\n"
+                                                       "time.sleep(1.5)\nprint('printed', flush=True)\ntime.sleep(3)")
+    done = threading.Thread(target=execute, args=(str(path), {}), daemon=True)
+    done.start()
+    seen = []
+    while done.is_alive():
+        for copy in kit_dirs[0].glob("live-*/notebook.ipynb"):
+            text = copy.read_text(errors="ignore")
+            if "printed\\n" in text:  # the cell's output (a JSON string), not its source
+                seen.append(text)
+        time.sleep(0.1)
+    done.join()
+    assert seen, "no live copy with the cell's output was seen"
+    assert all("s3cr3t" not in t and '"***\\n"' in t for t in seen)
+
+
+@pytest.mark.notebook
+def test_sighup_records_an_interrupted_run_and_keeps_its_kernel_log(kit_dirs, tmp_path):
+    import signal
+
+    proc, run_dir = _sleeping_run(tmp_path, kit_dirs)
+    proc.send_signal(signal.SIGHUP)  # the terminal closed
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and "kit run: INTERRUPTED" in err
+    manifest = run.read_manifest(run_dir)
+    assert manifest["status"] == "interrupted" and "by signal SIGHUP" in manifest["error"]
+    assert (run_dir / "notebook.ipynb").is_file()
+
+
+def _kit_run_with_a_size_limit(path, kit_dirs, limit: int):
+    """``kit run PATH`` in a child whose files may not grow past ``limit`` bytes (RLIMIT_FSIZE, inherited by the
+    kernel), as on a disk that fills up; SIGXFSZ ignored so writes fail with EFBIG instead of killing it."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "KIT_RUNS_DIR": str(kit_dirs[0])}
+    return subprocess.run([sys.executable, "-m", "kitlib.cli", "run", str(path), "-q"], env=env, capture_output=True,
+                          text=True, timeout=180, preexec_fn=limited)
+
+
+@pytest.mark.notebook
+def test_a_run_that_fills_the_disk_ends_failed_with_the_reason(kit_dirs, tmp_path):
+    path = uploading_notebook(tmp_path / "full.ipynb", "print('x' * 100, flush=True)\nprint('y' * 300_000)")
+    done = _kit_run_with_a_size_limit(path, kit_dirs, 200_000)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "kit run: FAILED" in done.stderr, done.stderr
+    (run_dir,) = kit_dirs[0].glob("full-*")
+    manifest = run.read_manifest(run_dir)
+    assert manifest["status"] == "failed"
+    assert "File too large" in manifest["error"]
+
+
+@pytest.mark.notebook
+def test_a_run_whose_record_cannot_be_written_says_so_plainly(kit_dirs, tmp_path):
+    path = uploading_notebook(tmp_path / "tiny.ipynb", "print('hello')")
+    done = _kit_run_with_a_size_limit(path, kit_dirs, 300)  # not even the manifest fits
+    assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") <= 3 and "File too large" in done.stderr, done.stderr
