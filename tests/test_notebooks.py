@@ -21,6 +21,7 @@ def check_run(run_dir, competition):
     metric = COMPETITIONS[competition].metric
     assert metric in manifest["metrics"] and manifest["score"] == manifest["metrics"][metric]
     assert manifest["data"], "input files and their hashes are recorded"
+    assert manifest["recipes"] and all(r["epochs"] >= 1 for r in manifest["recipes"].values()), "the recipes trained"
     sub = manifest["submission"]
     submit.validate_submission(sub["path"], competition, manifest["data_dir"])
     return manifest
@@ -39,6 +40,7 @@ def test_sentiment_on_another_dataset_is_deterministic(kit_dirs, tmp_path):
     second = check_run(execute("sentiment-classification", params), "sentiment-classification")
     assert first["data_dir"] == str(data_dir)
     assert (first["params"]["epochs"], first["params"]["n_trials"]) == (3, 2)  # the smoke values that ran
+    assert first["recipes"]["MLP"]["epochs"] == 3 and first["recipes"]["MLP"]["seed"] == 3  # the recipe that ran
     assert first["metrics"] == second["metrics"]
     assert first["submission"]["sha256"] == second["submission"]["sha256"]
     assert first["submission"]["path"] != second["submission"]["path"]
