@@ -1,6 +1,6 @@
-"""``fit(..., recipe=Recipe(processes=N))``: DistributedDataParallel in forked processes on the CPU (gloo), compared with one
-process on the same global batch; only rank 0 writes; a failing worker is named; the same from a notebook
-run by ``kit run`` (a papermill kernel), with the model class defined in a notebook cell."""
+"""``fit(..., recipe=Recipe(processes=N))``: DistributedDataParallel in forked processes on the CPU (gloo),
+compared with one process on the same global batch; only rank 0 writes; a failing worker is named; the same from
+a notebook run by ``kit run`` (a papermill kernel), with the model class defined in a notebook cell."""
 import json
 from dataclasses import replace
 
