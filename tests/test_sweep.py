@@ -104,3 +104,66 @@ def test_a_three_point_sweep_on_a_dask_scheduler_and_worker(tmp_path, kit_dirs, 
         executed = nbformat.read(Path(runs / m["run_id"] / "notebook.ipynb"), as_version=4)
         assert executed.cells[-1].outputs[0]["text"] == "ran on kit-test-worker\n"
     assert f"sweep {manifests[0]['sweep']['id']}: 3 ok, 0 failed" in out
+
+
+def _children(pid: int) -> list[int]:
+    """The pids of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_signalled_sweep_ends_its_local_runs_and_records_them_interrupted(tmp_path, kit_dirs, signame):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runs, _ = kit_dirs
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x: int = 0  # a knob", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\nprint('started', flush=True)\ntime.sleep(1.5)\n"
+                                          "print('ready', flush=True)\ntime.sleep(120)")]
+    path = tmp_path / "sleepy.ipynb"
+    nbformat.write(nb, path)
+    env = {**os.environ, "KIT_HEARTBEAT_S": "0.3"}
+    proc = subprocess.Popen([sys.executable, "-m", "kitlib.cli", "sweep", str(path), "-p", "x", "1,2", "--jobs", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            ready = [p for p in runs.glob("sleepy-*/notebook.ipynb") if "ready\\n" in p.read_text(errors="ignore")]
+            if len(ready) == 2:
+                break
+            time.sleep(0.3)
+        assert len(ready) == 2, "the two runs never started"
+        kit_runs = _children(proc.pid)
+        assert len(kit_runs) == 2
+        proc.send_signal(getattr(signal, signame))
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and f"kit sweep: interrupted ({signame})" in err and "Traceback" not in err, err
+    assert not [pid for pid in kit_runs if _alive(pid)]  # no kit run left behind as an orphan
+    statuses = [json.loads(p.read_text())["status"] for p in runs.glob("sleepy-*/manifest.json")]
+    assert statuses == ["interrupted", "interrupted"]

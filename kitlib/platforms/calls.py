@@ -130,8 +130,8 @@ class ClientCalls:
                 raise self._with_output(failure)
             try:
                 time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
-            except KeyboardInterrupt:
-                raise self._with_output(self._failure(name, "interrupted", None, final, attempt)) from None
+            except KeyboardInterrupt as exc:
+                raise self._with_output(self._failure(name, "interrupted", _how(exc), final, attempt)) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _failure(self, name: str, kind: str, value: Any, final: bool, tries: int) -> UploadError:
@@ -144,7 +144,7 @@ class ClientCalls:
         else:
             what = {
                 "timeout": f"{name} got no answer within {self.limit:g} s" + (f" ({tries} tries)" if tries > 1 else ""),
-                "interrupted": f"interrupted (Ctrl-C) during {name}",
+                "interrupted": f"interrupted ({value or 'Ctrl-C'}) during {name}",
             }.get(kind) or f"{name}: the client failed on an answer it did not expect ({value})"
             failure = (UploadUnknown(f"{self.where}: {what}, so whether the submission was created is unknown")
                        if final else UploadError(f"{self.where} failed: {what}; no submission was created"))
@@ -184,11 +184,16 @@ def _in_child(call: Callable[..., Any], args: tuple, limit: float) -> tuple[str,
         except EOFError:
             _end(child)
             return "crashed", f"its process ended with exit code {child.exitcode} and no answer", ""
-    except KeyboardInterrupt:
-        return "interrupted", None, ""
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into it (kitlib.runtime)
+        return "interrupted", _how(exc), ""
     finally:
         _end(child)
         receive.close()
+
+
+def _how(exc: KeyboardInterrupt) -> str:
+    """``"SIGTERM"`` for a KeyboardInterrupt that a signal handler raised (``"signal SIGTERM"``), else ``"Ctrl-C"``."""
+    return str(exc).removeprefix("signal ") if str(exc).startswith("signal ") else "Ctrl-C"
 
 
 def _end(child: multiprocessing.process.BaseProcess) -> None:
@@ -205,6 +210,9 @@ def _end(child: multiprocessing.process.BaseProcess) -> None:
 def _child_main(send: Any, call: Callable[..., Any], args: tuple, limit: float) -> None:
     """In the child: run the call with its output captured; send ``(kind, value, output)`` back. An alarm ends
     the child a little after ``limit`` even when no parent is left to end it."""
+    for name in ("SIGTERM", "SIGHUP"):  # the parent's handlers (kitlib.runtime) must not outlive the fork:
+        if hasattr(signal, name):  # ending the child (SIGTERM at the limit) just ends it
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     if hasattr(signal, "alarm"):
         signal.alarm(int(limit + _END_GRACE_S) + 1)
     _as_plain_process()
@@ -213,8 +221,8 @@ def _child_main(send: Any, call: Callable[..., Any], args: tuple, limit: float) 
             outcome: tuple[str, Any] = ("ok", call(*args))
         except PlatformError as exc:
             outcome = ("error", exc)
-        except KeyboardInterrupt:
-            outcome = ("interrupted", None)
+        except KeyboardInterrupt as exc:
+            outcome = ("interrupted", _how(exc))
         except BaseException as exc:  # noqa: BLE001 - whatever the client raised becomes a clear message
             outcome = ("crashed", describe(exc))
     try:

@@ -203,3 +203,32 @@ def test_ctrl_c_at_the_terminal_during_create_submission(kaggle_server: StubPlat
     assert kit.returncode == 1, err
     assert "interrupted (Ctrl-C) during CreateSubmission" in one_line(err)
     assert "interrupted (Ctrl-C)" in settled("unknown")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_during_create_submission_settles_the_row(kaggle_server: StubPlatform, submission: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch, signum) -> None:
+    """A scheduler's SIGTERM, or the terminal closing (SIGHUP), to kit submit alone: one line, the row settled
+    ``unknown`` (never left ``uploading`` for ever), no process left behind."""
+    kaggle_server.routes[("POST", CREATE)] = kaggle_server.stall()
+    monkeypatch.setenv("KIT_UPLOAD_TIMEOUT_S", "60")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    kit = subprocess.Popen([sys.executable, "-c", _KIT, kaggle_server.base_url, "submit", str(submission), "-c", SLUG,
+                            "--upload"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not kaggle_server.requests_to("POST", CREATE) and time.monotonic() < deadline and kit.poll() is None:
+            time.sleep(0.05)
+        assert kaggle_server.requests_to("POST", CREATE), kit.stderr.read() if kit.poll() is not None else "no call"
+        kit.send_signal(signum)  # to kit submit only, not its upload child
+        out, err = kit.communicate(timeout=20)
+    finally:
+        if kit.poll() is None:
+            os.killpg(kit.pid, signal.SIGKILL)
+    name = signal.Signals(signum).name
+    assert kit.returncode == 1, err
+    assert f"interrupted ({name}) during CreateSubmission" in one_line(err)
+    assert f"interrupted ({name})" in settled("unknown")
+    with pytest.raises(ProcessLookupError):  # the process group is gone: the upload child was ended too
+        os.killpg(kit.pid, 0)
