@@ -9,13 +9,50 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from .competitions import get_competition
 from .errors import ParameterError
 from .runtime import runs_dir, stale_after_s
+
+
+_SHAPES: dict[str, type] = {"params": dict, "cv": dict, "submission": dict, "sweep": dict, "metrics": dict,
+                             "inputs": list}
+_TEXTS = ("run_id", "competition", "status", "started", "heartbeat", "data_dir", "kind", "method", "error")
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else ``None`` (missing)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def clean_row(data: dict, folder: str) -> dict:
+    """A manifest made safe to sort and show, whatever was written into it: a score, seconds or CV figure that is
+    not a finite number is missing; a field of the wrong kind (``params`` not a table, ``started`` not text) is
+    emptied or written as text; ``run_id`` defaults to the ``folder`` name."""
+    row = dict(data)
+    for key, kind in _SHAPES.items():
+        if key in row and not isinstance(row[key], kind):
+            row[key] = kind()
+    for key in _TEXTS:
+        if row.get(key) is not None and not isinstance(row[key], str):
+            row[key] = json.dumps(row[key], default=str)
+    row["run_id"] = row.get("run_id") or folder
+    row["score"], row["seconds"] = number(row.get("score")), number(row.get("seconds"))
+    if row.get("cv"):
+        cv = dict(row["cv"])
+        cv["mean"], cv["std"] = number(cv.get("mean")), number(cv.get("std"))
+        cv["folds"] = cv.get("folds") if isinstance(cv.get("folds"), list) else []
+        row["cv"] = cv
+    if row.get("submission") and not isinstance(row["submission"].get("path"), str):
+        row["submission"] = {}
+    return row
 
 
 def is_ranked(row: dict) -> bool:
@@ -42,9 +79,10 @@ def list_runs(competition: str | None = None, *, include_all: bool = False) -> l
     """Manifests of the runs (of ``competition`` if given), best score first within each competition.
 
     Smoke, failed, running and interrupted runs are left out unless ``include_all``; runs without a score
-    come last, newest first. Blend runs are listed among the others. A run whose heartbeat stopped shows as
-    ``interrupted`` (:func:`effective_status`); a manifest that cannot be read is listed as ``unreadable``
-    (with its folder), never hidden.
+    come last, newest first (a score that is not a number counts as none). Blend runs are listed among the
+    others. A run whose heartbeat stopped shows as ``interrupted`` (:func:`effective_status`); a manifest that
+    cannot be read is listed as ``unreadable`` (with its folder) under any filter, never hidden; a readable one
+    with fields of the wrong kind is shown with those fields missing (:func:`clean_row`).
     """
     rows = []
     folder = runs_dir()
@@ -53,10 +91,11 @@ def list_runs(competition: str | None = None, *, include_all: bool = False) -> l
             data = json.loads(path.read_text())
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-        except (ValueError, OSError) as exc:
-            if not competition:
-                rows.append({"run_id": path.parent.name, "status": "unreadable", "error": f"{path}: {exc}"})
+        except (ValueError, OSError) as exc:  # listed under any filter: its competition cannot be known
+            rows.append({"run_id": path.parent.name, "status": "unreadable", "error": f"{path}: {exc}",
+                         "score": None})
             continue
+        data = clean_row(data, path.parent.name)
         data["status"] = effective_status(data)
         if competition and (data.get("competition") or "") != competition:
             continue
@@ -70,7 +109,7 @@ def list_runs(competition: str | None = None, *, include_all: bool = False) -> l
             sign = 1
         score = row.get("score")
         return (row.get("competition") or "", score is None, sign * score if score is not None else 0,
-                _neg_time(row.get("started", "")))
+                _neg_time(row.get("started") or ""))
 
     return sorted(rows, key=key)
 

@@ -30,7 +30,8 @@ from pathlib import Path
 import pandas as pd
 
 from .competitions import BUILT_IN_NAMES
-from .competitions.specfile import NAME, PLATFORMS, TEMPLATES, spec_document, spec_path, write_spec
+from .competitions.specfile import (MAX_NAME, PLATFORMS, TEMPLATES, is_competition_name, spec_document,
+                                    spec_path, write_spec)
 from .data import require_files
 from .errors import DataError, ParameterError
 from .metrics import METRICS
@@ -237,9 +238,10 @@ def new_competition(name: str, data_dir: str | Path, *, metric: str | None = Non
     Returns ``(spec path, notebook path, inference)``. Raises ``ParameterError`` for a name that is not a
     competition name or is a built-in one, an unknown platform or template, or (without ``force``) a spec or
     notebook that exists already; and whatever :func:`infer` raises. Nothing is written when it raises."""
-    if not NAME.match(name):
-        raise ParameterError(f"competition name {name!r}: use lowercase letters, digits, '-' and '_' "
-                             f"(starting with a letter or digit)")
+    if not is_competition_name(name):
+        shown = name if len(name) <= 80 else f"{name[:40]}...{name[-20:]}"
+        raise ParameterError(f"competition name {shown!r}: use lowercase letters, digits, '-' and '_' (starting with "
+                             f"a letter or digit, at most {MAX_NAME} characters; no path separator or line break)")
     if name in BUILT_IN_NAMES:
         raise ParameterError(f"{name!r} is a built-in competition; choose another name")
     for what, value, allowed in (("platform", platform, PLATFORMS), ("template", template, TEMPLATES)):

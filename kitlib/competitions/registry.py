@@ -20,18 +20,32 @@ class Registry(MutableMapping):
         self._table = {c.name: c for c in built_in}
 
     def __getitem__(self, name: str) -> Competition:
-        if name in self._table:
+        if isinstance(name, str) and name in self._table:
             return self._table[name]
         from .specfile import load_spec, spec_path
 
-        if isinstance(name, str) and name and spec_path(name).is_file():
+        if self._spec_exists(name):
             return load_spec(spec_path(name))
         raise KeyError(name)
 
     def __contains__(self, name: object) -> bool:
+        return (isinstance(name, str) and name in self._table) or self._spec_exists(name)
+
+    @staticmethod
+    def _spec_exists(name: object) -> bool:
+        """Whether ``competitions/<name>.toml`` is a file of the project folder, for a ``name`` that is a plain file
+        name (no path separator or NUL, not too long for the file system: a name such as ``../x`` or 300 characters
+        is no competition, never a path). :func:`.specfile.load_spec` then checks it is a competition name."""
         from .specfile import spec_path
 
-        return name in self._table or (isinstance(name, str) and bool(name) and spec_path(name).is_file())
+        if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+            return False
+        if len(f"{name}.toml".encode("utf-8", "surrogatepass")) > 255:
+            return False
+        try:
+            return spec_path(name).is_file()
+        except (OSError, ValueError):
+            return False
 
     def __setitem__(self, name: str, competition: Competition) -> None:
         self._table[name] = competition

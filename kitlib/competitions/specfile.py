@@ -33,7 +33,8 @@ from .spec import Competition, Predictions, SubmissionSpec
 
 PLATFORMS = ("kaggle", "aicrowd", "local")
 TEMPLATES = ("tabular",)
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # used with fullmatch: '$' would also match before a final newline
+MAX_NAME = 64  # characters of a competition name (its spec's and notebook's file names, its run ids)
 HEADER = """\
 # A competition for kitlib, written by `kit new`; every kit command reads it, so edit it freely: a bad key or
 # value is an error naming it. [labels]: the classes of each target as train.csv writes them (for a binary
@@ -53,6 +54,12 @@ SCHEMA: dict[str, Any] = {
 }
 REQUIRED = ("platform", "slug", "metric", "task", "columns", "submission")
 _CACHE: dict[Path, tuple[tuple[int, int], Competition]] = {}
+
+
+def is_competition_name(name: str) -> bool:
+    """True for a competition name: lowercase letters, digits, '-' and '_', starting with a letter or digit, at most
+    :data:`MAX_NAME` characters (nothing else: no path separator, no trailing newline)."""
+    return isinstance(name, str) and len(name) <= MAX_NAME and NAME.fullmatch(name) is not None
 
 
 def spec_dir() -> Path:
@@ -159,8 +166,9 @@ def load_spec(path: str | Path) -> Competition:
     if path in _CACHE and _CACHE[path][0] == stamp:
         return _CACHE[path][1]
     name = path.stem
-    if not NAME.match(name):
-        raise ParameterError(f"{path}: {name!r} is not a competition name (lowercase letters, digits, '-', '_')")
+    if not is_competition_name(name):
+        raise ParameterError(f"{path}: {name!r} is not a competition name (lowercase letters, digits, '-', '_'; at "
+                             f"most {MAX_NAME} characters)")
     if name in BUILT_IN_NAMES:
         raise ParameterError(f"{path}: {name!r} is a built-in competition; rename the file")
     try:
