@@ -45,7 +45,8 @@ class BlendInput:
 
 
 def load_input(target: str) -> BlendInput:
-    """A run by id or folder, with its prediction tables; ``DataError`` when it has none or did not finish."""
+    """A run by id or folder, with its prediction tables checked (:func:`check_tables`); ``DataError`` when it has
+    none, did not finish or its tables cannot be blended."""
     path = Path(target)
     folder = path if path.is_dir() else runs_dir() / target
     manifest = read_manifest(folder)
@@ -54,7 +55,45 @@ def load_input(target: str) -> BlendInput:
     if manifest.get("status") != "ok":
         raise DataError(f"run {folder.name} has status {manifest.get('status')!r}; only finished runs blend")
     oof, test = predictions.read(folder)
-    return BlendInput(folder.name, folder, manifest, oof, test)
+    found = BlendInput(folder.name, folder, manifest, oof, test)
+    check_tables(found)
+    return found
+
+
+def check_tables(found: BlendInput) -> None:
+    """Raise ``DataError`` naming the run, the file, the row (from 1) and the column when its out-of-fold table has
+    no ``fold`` column or a table has no prediction columns or a prediction that is not a finite number (NaN, inf:
+    a blend would carry it into every weight's score and the submission)."""
+    for name, table in ((predictions.OOF_FILE, found.oof), (predictions.TEST_FILE, found.test)):
+        if table is None:
+            continue
+        where = f"run {found.run_id}: {found.dir / name}"
+        if name == predictions.OOF_FILE and "fold" not in table.columns:
+            raise DataError(f"{where} has no 'fold' column (its columns: {list(table.columns)[:12]}); a blend chooses "
+                            f"its weights on the folds")
+        cols = predictions.prediction_columns(table)
+        if not cols:
+            raise DataError(f"{where} has no prediction columns (names starting with {list(predictions.PREFIXES)})")
+        for col in cols:
+            values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                shown = table[col].iat[row]
+                shown = str(shown) if isinstance(shown, (float, np.floating)) else repr(shown)
+                raise DataError(f"{where} row {row + 1}: column {col!r} is {shown}; expected a finite number "
+                                f"({int(bad.sum())} such row(s))")
+
+
+def _distinct(inputs: list[BlendInput]) -> None:
+    """Raise ``ParameterError`` when one run is given twice (by id or by folder): a blend of a run with itself."""
+    seen: dict[Path, str] = {}
+    for found in inputs:
+        folder = found.dir.resolve()
+        if folder in seen:
+            raise ParameterError(f"run {found.run_id} is given twice ({seen[folder]!r} and {str(found.dir)!r}); a "
+                                 f"blend needs two or more different runs")
+        seen[folder] = str(found.dir)
 
 
 def check_compatible(inputs: list[BlendInput]) -> Competition:
@@ -144,6 +183,7 @@ def blend(targets: list[str], method: str = "weights", message: str = "") -> Pat
     check_choice("blend method", method, METHODS)
     t0, started = time.perf_counter(), _now()
     inputs = [load_input(t) for t in targets]
+    _distinct(inputs)
     comp = check_compatible(inputs)
     spec = comp.predictions
     oofs = [i.oof for i in inputs]
@@ -164,31 +204,81 @@ def blend(targets: list[str], method: str = "weights", message: str = "") -> Pat
     final = best_weights(oofs, comp, candidates) if len(candidates) > 1 else candidates[0]
     score = float(spec.score(blended_oof))
     test = combine([i.test for i in inputs], final) if inputs[0].test is not None else None
-
-    run_id = f"{comp.name}-blend-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-    out = runs_dir() / run_id
-    out.mkdir(parents=True)
     first = inputs[0].manifest
-    commit, dirty = git_state()
+    submission = _submission(comp, first, test, inputs[0].run_id) if test is not None else None
     cv = {"metric": comp.metric, "mean": float(np.mean(fold_scores)), "std": float(np.std(fold_scores)),
           "folds": fold_scores, "n_rows": int(len(blended_oof)), "score": score, "nested": method == "weights"}
-    update_manifest(out, run_id=run_id, competition=comp.name, kind="blend", status="running", started=started,
+    out = _new_blend_dir(comp.name)
+    try:
+        _record(out, comp, inputs, method, message, started, final, fold_weights)
+        run = Run(out, comp.name, {"method": method})
+        run.log_cv(cv, blended_oof, test)
+        run.log_metrics({comp.metric: score, f"{comp.metric}_cv_mean": cv["mean"]})
+        if submission is not None:
+            from .submit import write_submission
+
+            write_submission(submission[0], comp, run=run, data_dir=submission[1])
+        update_manifest(out, status="ok", seconds=round(time.perf_counter() - t0, 2))
+    except BaseException as exc:  # a failed blend leaves a failed run (with the reason), never a 'running' one
+        _fail(out, exc, t0)
+        if isinstance(exc, OSError):
+            raise DataError(f"blend {out.name} failed: {exc.strerror or exc}"
+                            + (f": {exc.filename}" if exc.filename else "")) from None
+        raise
+    return out
+
+
+def _submission(comp: Competition, first: dict, test: pd.DataFrame, first_id: str) -> tuple:
+    """``(the submission of the blended test predictions, the data folder it is checked against)``, made before the
+    blend's folder exists; ``DataError`` when the data folder the first run recorded is gone (moved or deleted)."""
+    data_dir = Path(first["data_dir"]) if first.get("data_dir") else comp.resolve_data_dir(None)
+    if not data_dir.is_dir():
+        raise DataError(f"run {first_id} recorded its data folder {str(data_dir)!r}, which does not exist (moved or "
+                        f"deleted?): the blend's submission is written against its sample; put the folder back or run "
+                        f"again on the new one")
+    try:
+        return comp.predictions.to_submission(test, data_dir), data_dir
+    except (OSError, KeyError) as exc:
+        raise DataError(f"cannot write the blend's submission from {data_dir}: {type(exc).__name__}: {exc}") from None
+
+
+def _new_blend_dir(name: str) -> Path:
+    """A fresh ``runs/<competition>-blend-<time>-<hex>/``."""
+    run_id = f"{name}-blend-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    out = runs_dir() / run_id
+    out.mkdir(parents=True)
+    return out
+
+
+def _record(out: Path, comp: Competition, inputs: list[BlendInput], method: str, message: str, started: str,
+            final: np.ndarray, fold_weights: dict) -> None:
+    """The blend's manifest before its tables: inputs, weights, data, what it inherits (``smoke``, ``demo``)."""
+    from .provenance import is_smoke, on_demo_data
+
+    first = inputs[0].manifest
+    commit, dirty = git_state()
+    smoke = any(is_smoke(i.manifest) for i in inputs)
+    update_manifest(out, run_id=out.name, competition=comp.name, kind="blend", status="running", started=started,
                     message=message, method=method, inputs=[i.run_id for i in inputs],
                     weights={i.run_id: round(float(w), 6) for i, w in zip(inputs, final)},
                     fold_weights=fold_weights, data_dir=first.get("data_dir"), data=first.get("data"),
                     params={"method": method, "inputs": [i.run_id for i in inputs],
-                            "fold_seed": first.get("params", {}).get("fold_seed")},
+                            "fold_seed": first.get("params", {}).get("fold_seed"), "smoke": smoke},
+                    smoke=smoke, demo=any(on_demo_data(i.manifest, comp) for i in inputs),
                     git_commit=commit, git_dirty=dirty,
                     input_scores={i.run_id: {"score": i.manifest.get("score"),
                                              "cv_mean": (i.manifest.get("cv") or {}).get("mean"),
                                              "cv_std": (i.manifest.get("cv") or {}).get("std")} for i in inputs})
-    run = Run(out, comp.name, {"method": method})
-    run.log_cv(cv, blended_oof, test)
-    run.log_metrics({comp.metric: score, f"{comp.metric}_cv_mean": cv["mean"]})
-    if test is not None:
-        from .submit import write_submission
 
-        data_dir = Path(first["data_dir"]) if first.get("data_dir") else comp.demo_dir
-        write_submission(spec.to_submission(test, data_dir), comp, run=run, data_dir=data_dir)
-    update_manifest(out, status="ok", seconds=round(time.perf_counter() - t0, 2))
-    return out
+
+def _fail(out: Path, exc: BaseException, t0: float) -> None:
+    """Mark the blend run ``out`` failed with ``exc`` (interrupted for Ctrl-C); a record that cannot be written
+    either leaves the folder as it is (the error raised says why)."""
+    from .masking import mask
+
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    try:
+        update_manifest(out, status=status, error=mask(f"{type(exc).__name__}: {exc}"),
+                        seconds=round(time.perf_counter() - t0, 2))
+    except OSError:
+        pass

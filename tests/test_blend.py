@@ -8,7 +8,7 @@ import pytest
 from kitlib import blend, predictions, run, runs_table, submit
 from kitlib.cli import main
 from kitlib.competitions import sentiment_classification as sentiment
-from kitlib.errors import ParameterError
+from kitlib.errors import DataError, ParameterError
 
 LABELS = sentiment.LABELS
 N, N_TEST = 60, 12
@@ -131,3 +131,81 @@ def test_manifest_cv_is_the_folds_summary(kit_dirs):
     r.log_cv({"metric": "val_weighted_f1", "mean": 1.0, "std": 0.0, "folds": [1.0, 1.0], "n_rows": 2}, oof, None)
     manifest = json.loads((r.dir / "manifest.json").read_text())
     assert manifest["cv"]["n_rows"] == 2 and manifest["predictions"] == {"oof.parquet": str(r.dir / "oof.parquet")}
+
+
+# ------------------------------------------------------------------ issue 24: inputs a blend cannot take
+def two_runs(runs_dir, data_dir):
+    test_probs = np.tile([0.2, 0.5, 0.3], (N_TEST, 1))
+    return [fake_run(runs_dir, f"sentiment-classification-{x}", data_dir, complementary(x == "a"), test_probs, FOLDS)
+            for x in "ab"]
+
+
+def blend_folders(runs_dir):
+    return [p for p in runs_dir.iterdir() if "-blend-" in p.name]
+
+
+def test_a_moved_data_folder_is_one_line_and_leaves_no_running_blend(kit_dirs, data_dir, capsys):
+    runs_dir = kit_dirs[0]
+    a, b = two_runs(runs_dir, data_dir)
+    data_dir.rename(data_dir.with_name("moved"))
+    assert main(["blend", a.name, b.name]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"run {a.name} recorded its data folder '{data_dir}', which does not exist" in err
+    assert [run.read_manifest(p)["status"] for p in blend_folders(runs_dir)] in ([], ["failed"])
+
+
+def test_a_blend_that_fails_after_its_folder_exists_is_recorded_failed(kit_dirs, data_dir, monkeypatch):
+    runs_dir = kit_dirs[0]
+    a, b = two_runs(runs_dir, data_dir)
+    monkeypatch.setattr(submit, "write_submission", lambda *args, **kw: (_ for _ in ()).throw(
+        OSError(28, "No space left on device", "submissions/x.csv")))
+    with pytest.raises(DataError, match="No space left on device: submissions/x.csv"):
+        blend.blend([a.name, b.name])
+    (folder,) = blend_folders(runs_dir)
+    manifest = run.read_manifest(folder)
+    assert manifest["status"] == "failed" and "No space left on device" in manifest["error"]
+    assert folder.name not in [r["run_id"] for r in runs_table.list_runs("sentiment-classification")]
+
+
+def test_a_run_blended_with_itself_is_refused(kit_dirs, data_dir, capsys):
+    runs_dir = kit_dirs[0]
+    a, _ = two_runs(runs_dir, data_dir)
+    assert main(["blend", a.name, a.name]) == 2
+    assert f"run {a.name} is given twice" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="is given twice"):
+        blend.blend([a.name, str(a)])  # by id and by folder: the same run
+    assert blend_folders(runs_dir) == []
+
+
+def test_an_oof_table_without_folds_is_refused_naming_run_file_and_column(kit_dirs, data_dir):
+    runs_dir = kit_dirs[0]
+    a, b = two_runs(runs_dir, data_dir)
+    oof = pd.read_parquet(b / "oof.parquet").drop(columns="fold")
+    oof.to_parquet(b / "oof.parquet", index=False)
+    with pytest.raises(DataError, match=rf"run {b.name}: .*oof.parquet has no 'fold' column"):
+        blend.blend([a.name, b.name])
+    assert blend_folders(runs_dir) == []
+
+
+@pytest.mark.parametrize("table, value", [("oof.parquet", np.nan), ("test_predictions.parquet", np.inf)])
+def test_a_prediction_that_is_not_a_number_is_refused_naming_the_row(kit_dirs, data_dir, table, value):
+    runs_dir = kit_dirs[0]
+    a, b = two_runs(runs_dir, data_dir)
+    frame = pd.read_parquet(b / table)
+    frame.loc[6, "p_neutral"] = value
+    frame.to_parquet(b / table, index=False)
+    with pytest.raises(DataError, match=rf"run {b.name}: .*{table} row 7: column 'p_neutral' is (nan|inf); "
+                                        r"expected a finite number"):
+        blend.blend([a.name, b.name])
+    assert blend_folders(runs_dir) == []
+
+
+def test_a_blend_of_smoke_runs_is_a_smoke_run(kit_dirs, data_dir):
+    runs_dir = kit_dirs[0]
+    a, b = two_runs(runs_dir, data_dir)
+    run.update_manifest(a, params={"smoke": True})
+    out = blend.blend([a.name, b.name], method="mean")
+    manifest = run.read_manifest(out)
+    assert manifest["smoke"] is True and manifest["params"]["smoke"] is True
+    assert out.name not in [r["run_id"] for r in runs_table.list_runs("sentiment-classification")]  # like any smoke run
