@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kitlib.data import read_list_csv
 from kitlib.competitions.sentiment_classification import LABELS, _write, make_embeddings
+from kitlib.data import read_list_csv
 
 
 def timed(fn, repeat: int = 3) -> float:

@@ -320,7 +320,7 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
 
 
 def _as_texts(X: Any) -> list[str]:
-    if hasattr(X, "ndim") and getattr(X, "ndim") == 2:
+    if hasattr(X, "ndim") and X.ndim == 2:
         if X.shape[1] != 1:
             raise ParameterError(f"TextEmbedder takes one text column; got an array of shape {X.shape}")
         X = X.iloc[:, 0] if hasattr(X, "iloc") else np.asarray(X)[:, 0]

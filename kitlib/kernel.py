@@ -57,8 +57,16 @@ from typing import Any
 
 from .competitions import COMPETITIONS, get_competition
 from .errors import ParameterError, UploadError
-from .runtime import (DEFAULT_MODEL_ENV, KAGGLE_INPUT, KAGGLE_INPUT_ENV, KAGGLE_RUN_ENV, KAGGLE_WORKING, PROJECT_DIR_ENV,
-                      RUNS_DIR_ENV, runs_dir)
+from .runtime import (
+    DEFAULT_MODEL_ENV,
+    KAGGLE_INPUT,
+    KAGGLE_INPUT_ENV,
+    KAGGLE_RUN_ENV,
+    KAGGLE_WORKING,
+    PROJECT_DIR_ENV,
+    RUNS_DIR_ENV,
+    runs_dir,
+)
 from .wheel import build_wheel, kitlib_version  # noqa: F401  (kitlib.kernel.build_wheel as before)
 
 DATASET_SLUG = "kitlib"

@@ -34,8 +34,8 @@ import secrets
 import subprocess
 import sys
 import time
-from importlib import metadata
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +217,7 @@ class Run:
             started = read_manifest(self.dir).get("started")
             fields: dict[str, Any] = {"status": "failed" if self._failures else "ok"}
             try:
-                fields["seconds"] = round((_dt.datetime.now(_dt.timezone.utc)
+                fields["seconds"] = round((_dt.datetime.now(_dt.UTC)
                                            - _dt.datetime.fromisoformat(started)).total_seconds(), 2)
             except (TypeError, ValueError):
                 pass
@@ -395,5 +395,5 @@ def _jsonable(params: dict) -> dict:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 

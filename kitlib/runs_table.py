@@ -19,7 +19,6 @@ from .competitions import get_competition
 from .errors import ParameterError
 from .runtime import runs_dir, stale_after_s
 
-
 _SHAPES: dict[str, type] = {"params": dict, "cv": dict, "submission": dict, "sweep": dict, "metrics": dict,
                              "inputs": list}
 _TEXTS = ("run_id", "competition", "status", "started", "heartbeat", "data_dir", "kind", "method", "error")

@@ -30,8 +30,15 @@ from pathlib import Path
 import pandas as pd
 
 from .competitions import BUILT_IN_NAMES
-from .competitions.specfile import (MAX_NAME, PLATFORMS, TEMPLATES, is_competition_name, spec_document,
-                                    spec_path, write_spec)
+from .competitions.specfile import (
+    MAX_NAME,
+    PLATFORMS,
+    TEMPLATES,
+    is_competition_name,
+    spec_document,
+    spec_path,
+    write_spec,
+)
 from .data import require_files
 from .errors import DataError, ParameterError
 from .metrics import METRICS

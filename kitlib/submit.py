@@ -24,12 +24,20 @@ import pandas as pd
 from .competitions import Competition, get_competition
 from .data import file_sha256, read_csv
 from .errors import DataError, KitError, SubmissionError, UploadError
-from .ledger import (LEDGER_COLUMNS, LEDGER_LOCK_TIMEOUT_S, SUBMISSION_KEY, UPLOAD_STATUSES,  # noqa: F401 (re-exported)
-                     LedgerWriteError, append_ledger, ledger_lock, ledger_path, read_ledger)
+from .ledger import (  # noqa: F401 (re-exported)
+    LEDGER_COLUMNS,
+    LEDGER_LOCK_TIMEOUT_S,
+    SUBMISSION_KEY,
+    UPLOAD_STATUSES,
+    LedgerWriteError,
+    append_ledger,
+    ledger_lock,
+    ledger_path,
+    read_ledger,
+)
 from .masking import mask
 from .platforms.calls import UploadUnknown
-from .provenance import (marks, refusal, resolve_target, run_concerns, run_is_ok,  # noqa: F401 (re-exported)
-                         run_of_file)
+from .provenance import marks, refusal, resolve_target, run_concerns, run_is_ok, run_of_file  # noqa: F401 (re-exported)
 from .runtime import interrupted_by_signals, kaggle_output_path, submissions_dir, upload_timeout_s
 
 SHOW_ROWS = 5  # offending rows named in an error
@@ -148,7 +156,7 @@ def write_submission(obj: pd.DataFrame | str | bytes, competition: str, *, run=N
 
 # ------------------------------------------------------------------------------------- submit
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
 
 
 def submit(target: str, competition: str | Competition | None = None, *, message: str = "", upload: bool = False,

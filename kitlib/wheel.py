@@ -49,8 +49,8 @@ def build_wheel(out_dir: Path) -> Path:
         "Summary: Competition notebook kit (bundled by kit kernel)\n"
     ).encode()))
     entries.append((f"{dist_info}/WHEEL", (
-        "Wheel-Version: 1.0\nGenerator: kitlib.kernel\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    ).encode()))
+        b"Wheel-Version: 1.0\nGenerator: kitlib.kernel\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )))
     record = io.StringIO()
     for name, data in entries:
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()

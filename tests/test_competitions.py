@@ -38,7 +38,7 @@ def test_the_registry_is_an_explicit_table_of_modules_named_after_their_competit
 def test_the_notebook_exists_and_declares_the_required_parameters(comp):
     assert comp.notebook_path.is_file(), comp.notebook_path
     declared = notebook_parameters(comp.notebook_path)
-    assert REQUIRED <= set(declared), sorted(REQUIRED - set(declared))
+    assert set(declared) >= REQUIRED, sorted(REQUIRED - set(declared))
     for name, info in declared.items():
         assert info.get("help"), f"{comp.notebook_path.name}: parameter {name!r} has no help comment"
 

@@ -2,7 +2,6 @@ import ast
 import os
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from kitlib import data

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_notebook
+from tiny_checkpoints import tiny_checkpoints  # noqa: F401  (the session fixture)
 from torch import nn
 
 from kitlib import run, train
 from kitlib.errors import ParameterError
 from kitlib.fitting import Recipe
 from kitlib.train.distributed import RankShare, share_of_batch
-from tiny_checkpoints import tiny_checkpoints  # noqa: F401  (the session fixture)
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(410, 12)).astype("float32")

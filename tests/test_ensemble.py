@@ -6,8 +6,21 @@ import pytest
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.metrics import roc_auc_score
 
-from kitlib.ensemble import (METHODS, Ensemble, Scorer, Settings, candidate_weights, choose, hill_climb,
-                             metric_scorer, nested_cv, rank_scale, roc_auc_many, score_inputs, stack)
+from kitlib.ensemble import (
+    METHODS,
+    Ensemble,
+    Scorer,
+    Settings,
+    candidate_weights,
+    choose,
+    hill_climb,
+    metric_scorer,
+    nested_cv,
+    rank_scale,
+    roc_auc_many,
+    score_inputs,
+    stack,
+)
 from kitlib.errors import DataError, ParameterError
 
 AUC = metric_scorer("roc_auc")

@@ -9,8 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from kitlib import cli, run, runs_table
-from kitlib.execute import execute
 from kitlib.errors import ParameterError, RunError
+from kitlib.execute import execute
 
 
 def tiny_notebook(path, body):

@@ -6,8 +6,8 @@ import pytest
 from kitlib.errors import DataError, ParameterError
 from kitlib.folds import (
     FoldResult,
-    cross_validate,
     assign_folds,
+    cross_validate,
     downsample_negatives,
     empty_oof,
     fold_indices,

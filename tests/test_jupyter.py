@@ -26,10 +26,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 import servers
-from kitlib.competitions import ROOT, get_competition
 from servers import free_port
+
+from kitlib.competitions import ROOT, get_competition
 
 pytestmark = pytest.mark.notebook
 

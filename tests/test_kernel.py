@@ -21,7 +21,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     BLOBS,
     DATASETS,
@@ -33,6 +32,7 @@ from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     kaggle_server,
     no_network,
 )
+
 from kitlib import competitions, kernel
 from kitlib.errors import ParameterError, UploadError
 from kitlib.platforms import kaggle as kaggle_platform

@@ -79,6 +79,7 @@ def test_a_file_size_limit_part_way_through_the_row_records_nothing(kit_dirs):
 def test_an_upload_whose_settling_row_cannot_be_written_says_what_the_platform_answered(kit_dirs, tmp_path,
                                                                                        monkeypatch, capsys):
     from kaggle_stub import project_competition
+
     from kitlib import platforms
     from kitlib.platforms import UploadResult
 

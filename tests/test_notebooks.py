@@ -3,9 +3,9 @@ import pytest
 
 from kitlib import predictions, run, runs_table, submit
 from kitlib.cli import main
-from kitlib.execute import execute
 from kitlib.competitions import BUILT_IN, COMPETITIONS
 from kitlib.competitions import sentiment_classification as sentiment
+from kitlib.execute import execute
 
 pytestmark = pytest.mark.notebook
 

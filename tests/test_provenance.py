@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     KAGGLE_SERVICE,
     StubPlatform,
@@ -21,6 +20,7 @@ from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     project_competition,
     tls_files,
 )
+
 from kitlib import cli, run, submit
 from kitlib.competitions import get_competition
 from kitlib.data import file_sha256
@@ -211,6 +211,7 @@ Path(args["out"]).write_text(json.dumps(answers))
 def test_a_smoke_notebook_run_uploads_to_aicrowd_only_when_forced(kit_dirs, tmp_path, tls_files):
     """What the sentiment notebook does with -p smoke true -p submit true [-p force_submit true], inside kit run."""
     from kaggle_stub import AICROWD_KEY, aicrowd_stub, run_aicrowd
+
     from kitlib.competitions import sentiment_classification as sentiment
 
     data = sentiment.write_demo(tmp_path / "data", seed=5, n_train=20, n_val=10, n_test=12)

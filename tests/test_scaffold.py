@@ -9,12 +9,12 @@ import sys
 import nbformat
 import pandas as pd
 import pytest
+from tabular_sets import write_kaggle_set
 
 from kitlib import cli, runs_table, scaffold, submit
 from kitlib.competitions import get_competition
 from kitlib.errors import DataError, ParameterError
 from kitlib.execute import notebook_parameters
-from tabular_sets import write_kaggle_set
 
 TEMPLATE = scaffold.TEMPLATE_DIR / "tabular.ipynb"
 

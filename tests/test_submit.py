@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 
 from kitlib import cli, submit
-from kitlib.errors import SubmissionError, UploadError
 from kitlib.competitions import sentiment_classification as sentiment
+from kitlib.errors import SubmissionError, UploadError
 
 
 @pytest.fixture(scope="module")

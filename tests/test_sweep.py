@@ -8,7 +8,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from servers import dask_cluster  # noqa: F401  (fixtures are used by name)
 
 from kitlib import sweep

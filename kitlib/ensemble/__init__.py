@@ -15,8 +15,19 @@ Methods (:data:`METHODS`): ``mean``, ``rank``, ``weights`` (simplex grid), ``hil
 selection with replacement, optionally bagged), ``stack`` (a level-2 model); each is also a function returning an
 :class:`Ensemble`.
 """
-from .methods import (STACKERS, Ensemble, HillStep, Settings, as_stack, candidate_weights, hill_climb, mean_blend,
-                      rank_blend, rank_scale, simplex_weights)
+from .methods import (
+                      STACKERS,
+                      Ensemble,
+                      HillStep,
+                      Settings,
+                      as_stack,
+                      candidate_weights,
+                      hill_climb,
+                      mean_blend,
+                      rank_blend,
+                      rank_scale,
+                      simplex_weights,
+)
 from .nested import CHOOSING, METHODS, FoldScores, Method, NestedCV, choose, nested_cv, score_inputs
 from .scoring import MODES, ORDERS, Batch, Scorer, average_ranks, metric_scorer, roc_auc_many
 from .stacking import KINDS, TASKS, Stacker, stack

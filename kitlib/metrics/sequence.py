@@ -15,7 +15,6 @@ Inputs are sequences of sentences, each a sequence of label strings (``"B-Applic
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 __all__ = ["entity_prf", "entity_f1", "entity_report", "token_prf", "sequence_scores"]
 

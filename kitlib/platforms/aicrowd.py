@@ -22,8 +22,16 @@ from urllib.parse import urlsplit
 
 from ..errors import DownloadError, MissingDependencyError, PlatformError, UploadError
 from .calls import ClientCalls, UploadUnknown, request_failure, transient
-from .client import (UploadResult, _captured_client_output, _ClientOutput, _existing_file, _non_empty, _require,
-                     _said, _unpack_archives)
+from .client import (
+    UploadResult,
+    _captured_client_output,
+    _ClientOutput,
+    _existing_file,
+    _non_empty,
+    _require,
+    _said,
+    _unpack_archives,
+)
 
 _AICROWD_INSTALL = "pip install aicrowd-cli==0.1.18"
 

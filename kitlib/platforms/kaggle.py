@@ -28,8 +28,15 @@ from urllib.parse import urlsplit
 
 from ..errors import DownloadError, MissingDependencyError, PlatformError, UploadError
 from .calls import ClientCalls, UploadUnknown, describe, request_failure, transient
-from .client import (UploadResult, _captured_client_output, _ClientOutput, _existing_file, _non_empty, _said,
-                     _unpack_archives)
+from .client import (
+    UploadResult,
+    _captured_client_output,
+    _ClientOutput,
+    _existing_file,
+    _non_empty,
+    _said,
+    _unpack_archives,
+)
 
 _KAGGLE_INSTALL = "pip install kaggle==2.2.4 six"
 

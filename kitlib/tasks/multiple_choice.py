@@ -31,8 +31,14 @@ import pandas as pd
 
 from ..errors import ParameterError
 from ..fitting import Recipe
-from .multiple_choice_inputs import (CHOICES, MultipleChoiceCollator, MultipleChoiceDataset, answer_indices,
-                                     encode_questions, option_matrix)
+from .multiple_choice_inputs import (
+    CHOICES,
+    MultipleChoiceCollator,
+    MultipleChoiceDataset,
+    answer_indices,
+    encode_questions,
+    option_matrix,
+)
 
 __all__ = [
     "CHOICES", "option_matrix", "answer_indices", "top_choices", "load_multiple_choice_model",

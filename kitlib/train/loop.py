@@ -16,11 +16,24 @@ from torch import nn
 
 from ..errors import ParameterError
 from ..fitting import FitResult, Recipe, check_monitor, monitor_mode
-from ..runtime import amp_dtype_name, autocast, is_main_process, progress_bar, resolve_device, seed_everything, \
-    to_device
+from ..runtime import (
+    amp_dtype_name,
+    autocast,
+    is_main_process,
+    progress_bar,
+    resolve_device,
+    seed_everything,
+    to_device,
+)
 from .callbacks import BestWeights, Callback, EarlyStopping, FitState
-from .checkpoint import load_best_weights, load_train_state, rng_state, save_best_weights, save_train_state, \
-    set_rng_state
+from .checkpoint import (
+    load_best_weights,
+    load_train_state,
+    rng_state,
+    save_best_weights,
+    save_train_state,
+    set_rng_state,
+)
 from .ema import ModelEMA
 from .inference import evaluate, forward
 from .optim import make_optimizer, make_scheduler

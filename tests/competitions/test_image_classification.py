@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kitlib.errors import DataError, ParameterError
 from kitlib.competitions import image_classification as images
 from kitlib.competitions.image_classification import (
     IDX_FILES,
@@ -18,6 +17,7 @@ from kitlib.competitions.image_classification import (
     read_idx,
     write_idx,
 )
+from kitlib.errors import DataError, ParameterError
 
 pytestmark = pytest.mark.keras
 

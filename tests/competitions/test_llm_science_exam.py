@@ -19,11 +19,12 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kitlib import submit  # noqa: E402
-from kitlib.errors import DataError, ParameterError, SubmissionError, UploadError  # noqa: E402
 from kaggle_stub import no_network  # noqa: E402,F401  (fixture)
-from kitlib.metrics import map_at_k  # noqa: E402
+
+from kitlib import submit  # noqa: E402
 from kitlib.competitions import llm_science_exam as se  # noqa: E402
+from kitlib.errors import DataError, ParameterError, SubmissionError, UploadError  # noqa: E402
+from kitlib.metrics import map_at_k  # noqa: E402
 from kitlib.tasks import multiple_choice as mc  # noqa: E402
 from kitlib.tasks.retrieval import PassageRetriever, chunk_corpus  # noqa: E402
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kitlib.errors import DataError
 from kitlib.competitions import sentiment_classification as sentiment
+from kitlib.errors import DataError
 
 
 def digest(folder):

@@ -14,7 +14,7 @@ from kitlib import predictions
 from kitlib.competitions import COMPETITIONS
 from kitlib.competitions import somd_ner as somd
 from kitlib.competitions.somd_ner import demo
-from kitlib.errors import DataError, ParameterError, SubmissionError
+from kitlib.errors import DataError, ParameterError
 from kitlib.metrics import entity_f1
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_label_set_has_o_and_both_prefixes_of_fourteen_types():
 
 
 def test_mentions_follow_seqeval():
-    words = "We used Graph Pad Prism 9 and R".split()
+    words = ["We", "used", "Graph", "Pad", "Prism", "9", "and", "R"]
     labels = ["O", "O", "B-Application", "I-Application", "I-Application", "B-Version", "O", "I-ProgrammingEnvironment"]
     assert somd.mentions(words, labels) == [("Application", 2, 4, "Graph Pad Prism"), ("Version", 5, 5, "9"),
                                             ("ProgrammingEnvironment", 7, 7, "R")]
@@ -181,7 +181,7 @@ def test_the_competition_keeps_word_tables_with_a_probability_per_label():
     spec = COMPETITIONS["somd-ner"].predictions
     assert (spec.key, spec.target) == (("sentence", "token"), "label")
     assert spec.score is somd.score_predictions and spec.to_submission is somd.predictions_to_submission
-    assert somd.PROBABILITIES == tuple(predictions.columns("p_", somd.LABELS)) and somd.PROBABILITIES[0] == "p_O"
+    assert tuple(predictions.columns("p_", somd.LABELS)) == somd.PROBABILITIES and somd.PROBABILITIES[0] == "p_O"
 
 
 def test_word_frame_has_one_row_per_word():

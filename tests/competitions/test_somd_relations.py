@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_checkpoints import tiny_checkpoints  # noqa: F401
 
 from kitlib.competitions import somd_ner as somd
 from kitlib.competitions.somd_ner import relation_model as rm
 from kitlib.competitions.somd_ner import scoring
 from kitlib.errors import DataError, ParameterError, SubmissionError
 from kitlib.tasks import token_classification as tc
-from tiny_checkpoints import tiny_checkpoints  # noqa: F401
 
 # "We used SPSS 25 ( IBM ) ." / "Run in R with lme4 ." / "Nothing here ."
 WORDS = [["We", "used", "SPSS", "25", "(", "IBM", ")", "."], ["Run", "in", "R", "with", "lme4", "."],

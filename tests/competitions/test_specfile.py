@@ -4,11 +4,11 @@ import tomllib
 
 import pandas as pd
 import pytest
+from tabular_sets import write_kaggle_set
 
 from kitlib import cli, scaffold, submit
 from kitlib.competitions import COMPETITIONS, get_competition, specfile
 from kitlib.errors import ParameterError, SubmissionError
-from tabular_sets import write_kaggle_set
 
 
 @pytest.fixture

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import ndcg_score
 
-from kitlib.metrics import (catalogue_coverage, hit_rate_at_k, map_at_k, mean_average_precision_at_k,
-                            mean_reciprocal_rank, ndcg_at_k)
+from kitlib.metrics import (
+    catalogue_coverage,
+    hit_rate_at_k,
+    map_at_k,
+    mean_average_precision_at_k,
+    mean_reciprocal_rank,
+    ndcg_at_k,
+)
 
 # three users, one relevant item each, found at rank 2, at rank 1 and at rank 3
 RELEVANT = ["a", "b", "c"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from kitlib.metrics import METRICS, find_metric, log_loss, mae, macro_f1, map_at_3, rmse, rmsle, roc_auc
+from kitlib.metrics import METRICS, find_metric, log_loss, macro_f1, mae, map_at_3, rmse, rmsle, roc_auc
 
 
 def test_regression_metrics_by_hand():

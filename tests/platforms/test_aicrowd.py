@@ -16,20 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     AICROWD_KEY,
-    project_competition,
     SUBMISSION,
     Reply,
     Seen,
     StubPlatform,
     aicrowd_stub,
     no_network,
+    project_competition,
     run_aicrowd,
     submission_file,
     tls_files,
 )
+
 from kitlib.errors import UploadError
 from kitlib.platforms import upload
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from kaggle_stub import no_network, submission_file  # noqa: F401  (fixtures are used by name)
+
 from kitlib.errors import ParameterError, UploadError
 from kitlib.platforms import PLATFORMS, upload
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     AICROWD_KEY,
     COMPETITIONS,
@@ -25,6 +24,7 @@ from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     run_aicrowd,
     tls_files,
 )
+
 from kitlib.errors import DownloadError, ParameterError
 from kitlib.platforms import DOWNLOAD_RECORD, download
 

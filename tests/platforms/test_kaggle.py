@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     KAGGLE_SERVICE,
     ROOT,
@@ -29,6 +28,7 @@ from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     no_network,
     submission_file,
 )
+
 from kitlib.errors import UploadError
 from kitlib.platforms import UploadResult, upload
 from kitlib.platforms.kaggle import upload_kaggle

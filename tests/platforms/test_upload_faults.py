@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     KAGGLE_SERVICE,
     ROOT,
@@ -28,6 +27,7 @@ from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     kaggle_server,
     project_competition,
 )
+
 from kitlib import cli, submit
 from kitlib.platforms import calls
 

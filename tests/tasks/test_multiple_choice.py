@@ -12,10 +12,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from tiny_checkpoints import tiny_checkpoints  # noqa: E402,F401  (the session fixture)
+
 from kitlib.errors import DataError, ParameterError  # noqa: E402
 from kitlib.metrics import map_at_k  # noqa: E402
 from kitlib.tasks import multiple_choice as mc  # noqa: E402
-from tiny_checkpoints import tiny_checkpoints  # noqa: E402,F401  (the session fixture)
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "llm-science-exam"  # five options A-E
 CHANCE = 11 / 30  # MAP@3 of a random ranking of five options

@@ -9,8 +9,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kitlib.errors import DataError, ParameterError  # noqa: E402
-from kitlib.tasks.retrieval import (  # noqa: E402
-    PassageRetriever, chunk_corpus, pack_sentences, retrieve_context, sparse_top_k)
+from kitlib.tasks.retrieval import PassageRetriever, chunk_corpus, pack_sentences, retrieve_context, sparse_top_k  # noqa: E402
 
 PASSAGES = ["Olympus Mons on Mars is the largest volcano in the solar system.",
             "Insulin is secreted by beta cells of the pancreas.",

@@ -2,12 +2,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from tabular_sets import write_kaggle_set
 
 from kitlib import folds as kfolds
 from kitlib import metrics, predictions
 from kitlib.errors import DataError, ParameterError
 from kitlib.tasks import tabular
-from tabular_sets import write_kaggle_set
 
 FEATURES = dict(numeric=("x1", "x2", "x3", "x4", "x5"), categorical=("colour",))
 

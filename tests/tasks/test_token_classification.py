@@ -47,8 +47,7 @@ def _one_hot_from_windows(encoding):
 SENTENCES = [
     ["We", "analysed", "everything", "with", "GraphPadPrism", "9.0.1", "."],
     ["Short"],
-    "Reads were aligned with Bowtie2 2.3.5 and counted with featureCounts after trimming with Trimmomatic "
-    "version 0.39 , then normalised with DESeq2 in R 4.1.2 , as described in the supplementary methods .".split(),
+    ["Reads", "were", "aligned", "with", "Bowtie2", "2.3.5", "and", "counted", "with", "featureCounts", "after", "trimming", "with", "Trimmomatic", "version", "0.39", ",", "then", "normalised", "with", "DESeq2", "in", "R", "4.1.2", ",", "as", "described", "in", "the", "supplementary", "methods", "."],
 ]
 LAB = [
     ["O", "O", "O", "O", "B-Application", "B-Version", "O"],

@@ -40,10 +40,23 @@ by ``kit submit``) stays light.
 """
 from __future__ import annotations
 
-from .answers import (SCORES, check_submission, map3_metric, prediction_frame, predictions_to_submission,
-                      score_predictions, top_letters)
-from .checkpoints import (CHECKPOINT_RECORD, PREDICTION_PARAMS, models_record, read_checkpoint_record,
-                          resolve_checkpoints, write_checkpoint_record)
+from .answers import (
+                      SCORES,
+                      check_submission,
+                      map3_metric,
+                      prediction_frame,
+                      predictions_to_submission,
+                      score_predictions,
+                      top_letters,
+)
+from .checkpoints import (
+                      CHECKPOINT_RECORD,
+                      PREDICTION_PARAMS,
+                      models_record,
+                      read_checkpoint_record,
+                      resolve_checkpoints,
+                      write_checkpoint_record,
+)
 from .competition import COMPETITION
 from .contexts import QuestionContexts, add_context, extra_context, question_queries, retrieve_contexts
 from .contrastive import CONTRASTIVE_RECIPE, contrastive_checkpoint_fold, contrastive_fold

@@ -27,25 +27,46 @@ platform has no upload client: ``kit submit`` validates and records the zip for 
 from __future__ import annotations
 
 from . import relation_model, relations, scoring  # noqa: F401  (somd.relation_model, somd.relations, somd.scoring)
-from .choices import (EntityChoice, RelationChoice, choose_entities, choose_relations, link_test_relations,
-                      run_metrics)
+from .choices import EntityChoice, RelationChoice, choose_entities, choose_relations, link_test_relations, run_metrics
 from .competition import COMPETITION
 from .dataset import SomdData, read_somd, sentence_table
 from .demo import DEMO_SIZE, Corpus, generate_corpus, generate_somd, write_corpus, write_demo
-from .figures import (TrainingOverview, describe_training, highlight_html, plot_entity_choices,
-                      plot_relation_choice)
-from .files import (PHASES, TEST_TEXTS, TRAIN_ENTITIES, TRAIN_RELATIONS, TRAIN_TEXTS, find_phase, read_labels,
-                    read_texts)
+from .figures import TrainingOverview, describe_training, highlight_html, plot_entity_choices, plot_relation_choice
+from .files import PHASES, TEST_TEXTS, TRAIN_ENTITIES, TRAIN_RELATIONS, TRAIN_TEXTS, find_phase, read_labels, read_texts
 from .fold_models import RelationTraining, Tagger, transformer_fold
 from .gazetteer import Gazetteer
 from .labels import ENTITY_TYPES, LABELS, mentions
-from .prediction_tables import (PROBABILITIES, cv_summary, decode_frame, fold_scores, predictions_to_submission,
-                                score_predictions, sentence_labels, sentence_probs, word_frame)
+from .prediction_tables import (
+                      PROBABILITIES,
+                      cv_summary,
+                      decode_frame,
+                      fold_scores,
+                      predictions_to_submission,
+                      score_predictions,
+                      sentence_labels,
+                      sentence_probs,
+                      word_frame,
+)
 from .relation_model import RELATION_RECIPE
-from .relations import (RELATION_TYPES, RuleLinker, candidate_pairs, format_relations, read_relations,
-                        relation_type_pairs)
-from .submission import (ENTITIES_FILE, RELATIONS_FILE, SUBMISSION, check_submission, entities_text,
-                         pack_predictions, relations_text, submission_zip, write_predictions)
+from .relations import (
+                      RELATION_TYPES,
+                      RuleLinker,
+                      candidate_pairs,
+                      format_relations,
+                      read_relations,
+                      relation_type_pairs,
+)
+from .submission import (
+                      ENTITIES_FILE,
+                      RELATIONS_FILE,
+                      SUBMISSION,
+                      check_submission,
+                      entities_text,
+                      pack_predictions,
+                      relations_text,
+                      submission_zip,
+                      write_predictions,
+)
 
 __all__ = [
     "ENTITY_TYPES", "LABELS", "SomdData", "read_texts", "read_labels", "read_somd", "sentence_table",

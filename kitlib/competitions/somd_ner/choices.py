@@ -12,8 +12,13 @@ import pandas as pd
 
 from ...tasks import token_classification as tc
 from .labels import LABELS, mentions
-from .relation_model import (choose_relation_threshold, decode_relations, oof_relation_scores, rule_oof_relations,
-                             test_relation_scores)
+from .relation_model import (
+    choose_relation_threshold,
+    decode_relations,
+    oof_relation_scores,
+    rule_oof_relations,
+    test_relation_scores,
+)
 from .relations import Relation, RuleLinker
 from .scoring import choose_combination, choose_threshold, combine, entity_score
 

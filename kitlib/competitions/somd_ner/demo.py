@@ -13,8 +13,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ParameterError
-from .demo_lexicon import (ABBREVIATED, ALIASES, APP_PARTS, APPS, AUTHORS, COREFS, DEVS, ENVS, EXTENSIONS, FILLERS,
-                           LICENSES, NAME_ENDINGS, OSES, PLACES, PLUGIN_PARTS, PLUGINS, PREFIXES, STATS, TOPICS)
+from .demo_lexicon import (
+    ABBREVIATED,
+    ALIASES,
+    APP_PARTS,
+    APPS,
+    AUTHORS,
+    COREFS,
+    DEVS,
+    ENVS,
+    EXTENSIONS,
+    FILLERS,
+    LICENSES,
+    NAME_ENDINGS,
+    OSES,
+    PLACES,
+    PLUGIN_PARTS,
+    PLUGINS,
+    PREFIXES,
+    STATS,
+    TOPICS,
+)
 from .files import PHASES
 from .relations import format_relations
 

@@ -29,8 +29,20 @@ from __future__ import annotations
 
 from .competition import COMPETITION
 from .dataset import add_synthetic, load_clocks
-from .heads import (HEADS, build_clock_model, decode_720, decode_periodic, decode_polar, decode_predictions,
-                    decode_two_head, dial_minutes, dial_points, encode_targets, minutes_to_time, time_to_minutes)
+from .heads import (
+                    HEADS,
+                    build_clock_model,
+                    decode_720,
+                    decode_periodic,
+                    decode_polar,
+                    decode_predictions,
+                    decode_two_head,
+                    dial_minutes,
+                    dial_points,
+                    encode_targets,
+                    minutes_to_time,
+                    time_to_minutes,
+)
 from .inputs import model_inputs, preprocess, unwrap_polar
 from .prediction_tables import DIAL_COLUMNS, predictions_to_submission, score_predictions, test_ids
 from .render import ClockStyle, clean_style, hand_angles, make_clocks, render_clock, write_demo

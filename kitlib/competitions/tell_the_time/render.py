@@ -62,7 +62,7 @@ class ClockStyle:
     noise_seed: int = 0
 
     @classmethod
-    def sample(cls, rng: np.random.Generator, max_rotation: float = 180.0) -> "ClockStyle":
+    def sample(cls, rng: np.random.Generator, max_rotation: float = 180.0) -> ClockStyle:
         """A random style; ``max_rotation`` bounds the dial's rotation (degrees either way)."""
         u = rng.uniform
         face = u(150, 255)

@@ -18,8 +18,13 @@ import pandas as pd
 from scipy import sparse
 
 from ...errors import DataError, ParameterError
-from ...metrics.ranking import (catalogue_coverage, hit_rate_at_k, mean_average_precision_at_k,
-                                mean_reciprocal_rank, ndcg_at_k)
+from ...metrics.ranking import (
+    catalogue_coverage,
+    hit_rate_at_k,
+    mean_average_precision_at_k,
+    mean_reciprocal_rank,
+    ndcg_at_k,
+)
 from .baselines import PopularityRecommender
 from .interactions import SHOW, Interactions, Split
 

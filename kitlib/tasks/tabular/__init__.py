@@ -7,8 +7,7 @@ the models. What ``kit new`` competitions and their template notebook use; nothi
   :func:`kitlib.folds.cross_validate`, :func:`suggest_hgb` for Optuna, :func:`permutation_importance`.
 """
 from .data import TabularData, load, plot_targets, read_csv, summary
-from .models import (DEFAULTS, MODELS, fit_models, make_model, model_fold, permutation_importance, predict,
-                     suggest_hgb)
+from .models import DEFAULTS, MODELS, fit_models, make_model, model_fold, permutation_importance, predict, suggest_hgb
 from .problem import FILES, HOLDS, TASKS, Problem, metric_of
 
 __all__ = ["Problem", "TabularData", "load", "read_csv", "summary", "plot_targets", "make_model", "fit_models",

@@ -28,11 +28,25 @@ below are re-exported here. torch and transformers are imported inside the funct
 """
 from __future__ import annotations
 
-from .decoding import (choose_o_threshold, decode, merge_windows, predict_word_probs, predict_word_probs_and_vectors,
-                       predict_word_vectors, repair_bio)
+from .decoding import (
+                       choose_o_threshold,
+                       decode,
+                       merge_windows,
+                       predict_word_probs,
+                       predict_word_probs_and_vectors,
+                       predict_word_vectors,
+                       repair_bio,
+)
 from .encoding import Encoding, LengthGroupedBatches, Window, WindowCollator, encode, inference_batches, make_loader
-from .model import (TOKEN_CLASSIFIER_RECIPE, TokenClassifierFit, ValidationScoring, default_model_path,
-                    fit_token_classifier, freeze_layers, load_token_classifier)
+from .model import (
+                       TOKEN_CLASSIFIER_RECIPE,
+                       TokenClassifierFit,
+                       ValidationScoring,
+                       default_model_path,
+                       fit_token_classifier,
+                       freeze_layers,
+                       load_token_classifier,
+)
 
 __all__ = [
     "Window",
