@@ -299,7 +299,7 @@ def push_bundle(out_dir: Path) -> str:
     Raises :class:`UploadError` when ``out_dir`` is not a bundle, credentials are missing, the client
     rejects a metadata file, or Kaggle refuses or fails either push (with its answer).
     """
-    from .platforms.kaggle import push_kaggle_dataset, push_kaggle_kernel
+    from .platforms.kaggle_push import push_kaggle_dataset, push_kaggle_kernel
 
     out_dir = Path(out_dir)
     dataset_dir = out_dir / DATASET_DIR
@@ -372,7 +372,7 @@ if os.environ.get("{KAGGLE_RUN_ENV}"):
 def _owner(username: str | None) -> str:
     """``username``, else the configured Kaggle user; checked to be a plain Kaggle user name."""
     if username is None:
-        from .platforms.kaggle import kaggle_username
+        from .platforms.kaggle_push import kaggle_username
 
         username = kaggle_username()
         if username is None:

@@ -35,7 +35,7 @@ from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
 
 from kitlib import competitions, kernel
 from kitlib.errors import ParameterError, UploadError
-from kitlib.platforms import kaggle as kaggle_platform
+from kitlib.platforms import kaggle_push as kaggle_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPETITION = "llm-science-exam"
