@@ -14,9 +14,10 @@ Every competition uses the same steps::
 
 ``assign_folds`` picks the scikit-learn splitter from what it is given: ``KFold`` (neither groups nor
 stratify), ``StratifiedKFold`` (stratify), ``GroupKFold`` (groups; rows of one group always share a
-fold) or ``StratifiedGroupKFold`` (both); all shuffled from ``seed``. Out-of-fold predictions may be
-ragged (one array per row of different lengths, as in token classification); :func:`save_oof` and
-:func:`load_oof` keep them in one ``.npz`` file.
+fold) or ``StratifiedGroupKFold`` (both); all shuffled from ``seed``. One validation split is a
+:class:`Holdout` (:func:`holdout`): its rows in draw order, its fold column and its ``cv`` record.
+Out-of-fold predictions may be ragged (one array per row of different lengths, as in token classification);
+:func:`save_oof` and :func:`load_oof` keep them in one ``.npz`` file.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ __all__ = [
     "save_oof",
     "load_oof",
     "fold_summary",
+    "Holdout",
+    "holdout",
     "FoldResult",
     "CVResult",
     "cross_validate",
@@ -199,6 +202,57 @@ def fold_summary(folds: np.ndarray, groups: Any = None, y: Any = None):
         shares = pd.crosstab(df["fold"], df["y"], normalize="index")
         out = out.join(shares.add_prefix("share_"))
     return out
+
+
+@dataclass(frozen=True, eq=False)
+class Holdout:
+    """One validation split: ``train`` and ``val`` row indices, in the order they were drawn.
+
+    The order matters to a model that reads its rows in order (a training loop shuffling from a seed),
+    so it is kept; :attr:`folds` gives the same split as a fold column.
+    """
+
+    train: np.ndarray
+    val: np.ndarray
+
+    @property
+    def folds(self) -> np.ndarray:
+        """A fold id per row: 0 for the held-out rows (the one fold validated), 1 for the rows that only train
+        (``cross_validate(fit_fold, holdout.folds, only=[0])``)."""
+        folds = np.ones(len(self.train) + len(self.val), dtype=np.int64)
+        folds[self.val] = 0
+        return folds
+
+    def summary(self, metric: str, score: float) -> dict:
+        """``{metric, mean, std, folds, n_rows}``: the manifest's ``cv`` record of one split scored ``score``
+        (one fold, so ``std`` 0)."""
+        return {"metric": metric, "mean": score, "std": 0.0, "folds": [score], "n_rows": int(len(self.val))}
+
+
+def holdout(data: Any, fraction: float, seed: int = 0, stratify: Any = None) -> Holdout:
+    """Hold out a ``fraction`` of the rows for validation.
+
+    In: ``data`` is a row count or anything with ``len``; ``stratify`` a per-row array (or, with a
+    DataFrame, a column name) whose label shares the split keeps. Stratified, the rows come from
+    scikit-learn's ``train_test_split`` (``ceil(fraction * n)`` held out); otherwise from one permutation of
+    ``numpy.random.default_rng(seed)``, whose first ``max(1, round(fraction * n))`` rows are held out.
+    Out: :class:`Holdout` (the same rows and order for the same inputs and seed). Raises
+    ``ParameterError`` when ``fraction`` is not in (0, 1) or leaves no training row.
+    """
+    n = int(data) if isinstance(data, (int, np.integer)) else len(data)
+    if not 0.0 < fraction < 1.0:
+        raise ParameterError(f"the held-out fraction must be in (0, 1); got {fraction}")
+    y = _column(data, stratify, "stratify", n)
+    if y is not None:
+        from sklearn.model_selection import train_test_split
+
+        train, val = train_test_split(np.arange(n), test_size=fraction, random_state=seed, stratify=y)
+        return Holdout(train=train, val=val)
+    n_val = max(1, int(round(fraction * n)))
+    if n_val >= n:
+        raise ParameterError(f"holding out {n_val} of {n} rows leaves none to train on; lower the fraction")
+    order = np.random.default_rng(seed).permutation(n)
+    return Holdout(train=order[n_val:], val=order[:n_val])
 
 
 # ------------------------------------------------------------------------------- cross-validation

@@ -12,6 +12,7 @@ from kitlib.folds import (
     empty_oof,
     fold_indices,
     fold_summary,
+    holdout,
     load_oof,
     save_oof,
 )
@@ -153,3 +154,41 @@ def test_cross_validate_refuses_a_wrong_number_of_validation_predictions():
     folds = assign_folds(10, n_splits=2, seed=0)
     with pytest.raises(ParameterError, match=r"fold 0: 3 validation predictions for 5 validation rows"):
         cross_validate(lambda k, tr, va: (np.zeros(3), None), folds)
+
+
+def test_a_stratified_holdout_is_scikit_learns_split_in_its_draw_order():
+    from sklearn.model_selection import train_test_split
+
+    y = np.repeat([0, 1, 2], [60, 30, 10])
+    split = holdout(len(y), 0.2, seed=5, stratify=y)
+    train, val = train_test_split(np.arange(len(y)), test_size=0.2, random_state=5, stratify=y)
+    assert np.array_equal(split.train, train) and np.array_equal(split.val, val)  # not sorted: training reads it
+    assert np.bincount(y[split.val]).tolist() == [12, 6, 2]
+    frame = pd.DataFrame({"label": y})
+    assert np.array_equal(holdout(frame, 0.2, seed=5, stratify="label").val, val)
+
+
+def test_a_plain_holdout_takes_the_head_of_one_seeded_permutation():
+    split = holdout(np.zeros((41, 3)), 0.15, seed=2)
+    order = np.random.default_rng(2).permutation(41)
+    assert len(split.val) == 6 and np.array_equal(split.val, order[:6]) and np.array_equal(split.train, order[6:])
+    assert len(holdout(5, 0.01).val) == 1  # at least one row is held out
+    assert not np.array_equal(split.val, holdout(41, 0.15, seed=3).val)
+
+
+def test_a_holdout_is_one_fold_of_a_fold_column_and_one_fold_of_the_cv_record():
+    split = holdout(20, 0.25, seed=0)
+    assert split.folds.tolist().count(0) == 5 and set(split.folds[split.train]) == {1}
+    train_idx, val_idx = fold_indices(split.folds, 0)
+    assert np.array_equal(val_idx, np.sort(split.val)) and np.array_equal(train_idx, np.sort(split.train))
+    cv = cross_validate(lambda k, tr, va: FoldResult(val=va * 1.0), split.folds, only=[0],
+                        score=lambda idx, pred: float(len(idx)))
+    assert cv.fold_ids == [0] and cv.score == 5.0
+    assert split.summary("val_accuracy", 0.75) == {"metric": "val_accuracy", "mean": 0.75, "std": 0.0,
+                                                   "folds": [0.75], "n_rows": 5}
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 0.95])
+def test_a_holdout_refuses_a_fraction_that_leaves_a_side_empty(fraction):
+    with pytest.raises(ParameterError, match=r"held-out fraction must be in \(0, 1\)|leaves none to train on"):
+        holdout(10, fraction)
