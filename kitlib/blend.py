@@ -16,6 +16,7 @@ submission, so ``kit submit <blend-run>`` and ``kit runs`` treat it like any oth
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import secrets
 import time
@@ -277,8 +278,6 @@ def _fail(out: Path, exc: BaseException, t0: float) -> None:
     from .masking import mask
 
     status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-    try:
+    with contextlib.suppress(OSError):
         update_manifest(out, status=status, error=mask(f"{type(exc).__name__}: {exc}"),
                         seconds=round(time.perf_counter() - t0, 2))
-    except OSError:
-        pass

@@ -74,7 +74,8 @@ def write_all(handle: io.RawIOBase, data: bytes) -> None:
 
 
 def append_ledger(row: Mapping[str, str | float | None]) -> None:
-    """Append one row (column -> value) to the ledger, under its lock; the header is written when the file is new or empty.
+    """Append one row (column -> value) to the ledger, under its lock; the header is written when the file is new
+    or empty.
 
     The row is written in the file's own columns, so a ledger written before a column was added stays readable
     (the new columns are left out of its rows); every value is masked. Raises :class:`LedgerWriteError` (one

@@ -108,9 +108,9 @@ def resolve_target(target: str, competition: str | Competition | None,
                               f"not {competition!r}")
     if path.is_file() and file_sha256(path) != recorded.get("sha256"):
         if not force:
-            raise SubmissionError(f"{path} was written by run {run_id} (sha256 {str(recorded.get('sha256'))[:12]}) but "
-                                  f"has changed since (sha256 {file_sha256(path)[:12]}): it was edited; pass --force to "
-                                  f"submit it as edited, recorded without the run's score")
+            raise SubmissionError(f"{path} was written by run {run_id} (sha256 {str(recorded.get('sha256'))[:12]}) "
+                                  f"but has changed since (sha256 {file_sha256(path)[:12]}): it was edited; pass "
+                                  f"--force to submit it as edited, recorded without the run's score")
         manifest = {**manifest, "edited": True}
     return path, manifest["competition"], run_id, manifest
 

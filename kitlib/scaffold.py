@@ -24,6 +24,7 @@ other names by argument) and works out:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,9 +44,20 @@ from .data import require_files
 from .errors import DataError, ParameterError
 from .metrics import METRICS
 from .runtime import project_dir
+from .target_inference import (
+    MAX_INTEGER_CLASSES,  # noqa: F401  (kitlib.scaffold.MAX_INTEGER_CLASSES as before)
+    check_enough_rows,
+    default_metric,
+    find_targets,
+    sample_holds,
+    shown_labels,
+    sorted_labels,
+    target_task,
+    target_text,
+    values_not_labels,
+)
 from .tasks.tabular import FILES, Problem, load, metric_of, read_csv
 
-MAX_INTEGER_CLASSES = 10
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 PLACEHOLDER = "__competition__"
 COMPATIBLE = {  # what a metric may score, by (task, per-class sample columns)
@@ -63,95 +75,56 @@ class Inference:
     notes: list[str] = field(default_factory=list)
 
 
-def _class_columns(target: str, labels: list[str], columns: list[str]) -> dict[str, str] | None:
-    """``{label: sample column}`` when ``columns`` are exactly the labels (or ``<target>_<label>``)."""
-    for name in (lambda label: label, lambda label: f"{target}_{label}"):
-        mapping = {label: name(label) for label in labels}
-        if sorted(mapping.values()) == sorted(columns):
-            return mapping
-    return None
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # a platform's competition slug (fullmatch: no newline)
+MAX_SLUG = 100
+RESERVED_COLUMNS = ("fold",)  # the run folder's tables (oof.parquet) hold these beside the id and the targets
 
 
-def _sorted_labels(text: pd.Series) -> list[str]:
-    labels = sorted(text.unique().tolist())
-    numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
-    return [labels[i] for i in numbers.argsort()] if numbers.notna().all() else labels
+def template_folds(template: str = "tabular") -> int:
+    """The default ``n_folds`` of the template notebook's parameters cell (5 when it declares none)."""
+    nb = json.loads((TEMPLATE_DIR / f"{template}.ipynb").read_text())
+    source = "".join("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    found = re.search(r"^n_folds\s*:\s*int\s*=\s*(\d+)", source, flags=re.M)
+    return int(found.group(1)) if found else 5
 
 
-def _target_text(raw: pd.DataFrame, target: str, source: str) -> pd.Series:
-    text = raw[target].str.strip()
-    empty = (text == "").to_numpy()
-    if empty.any():
-        row = int(empty.argmax())
-        raise DataError(f"{source} row {row + 1}: column {target!r} is empty; a target needs a value in every row")
-    if text.nunique() < 2:
-        raise DataError(f"{source}: column {target!r} holds one value ({text.iloc[0]!r}); a target needs two or more")
-    return text
+def _plain_file(name: str, what: str) -> str:
+    """``name`` when it is a plain file name inside the data folder; ``ParameterError`` otherwise."""
+    if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\0\n\r"):
+        raise ParameterError(f"--{what} {name!r}: expected the name of a file in the data folder (no path separator, "
+                             f"no line break)")
+    return name
 
 
-def _task(target: str, text: pd.Series, chosen, per_class: bool, source: str) -> tuple[str, str]:
-    """``(task, why)`` for one target (``chosen``: the metric given, or ``None``)."""
-    takes = chosen.takes if chosen else None
-    numbers = pd.to_numeric(text, errors="coerce")
-    count = text.nunique()
-    if takes == "values" and not per_class:
-        if numbers.isna().any():
-            row = int(numbers.isna().to_numpy().argmax())
-            raise DataError(f"{source} row {row + 1}: column {target!r}: {text.iloc[row]!r} is not a number; a metric "
-                            f"that scores values needs a numeric target")
-        return "regression", "the metric scores values"
-    kind = "binary" if count == 2 else "multiclass"
-    integral = numbers.notna().all() and (numbers == numbers.round()).all()
-    if takes is not None and not per_class and numbers.notna().all() and not integral and count > 2:
-        values = sorted(m.name for m in METRICS.values() if m.takes == "values")
-        raise ParameterError(f"metric {chosen.name!r} scores classes, but {source} column {target!r} holds {count} distinct "
-                             f"numbers (a regression); choose one of {values}")
-    if per_class or takes is not None:
-        return kind, "the metric scores classes" if takes else "the sample holds a probability per class"
-    if numbers.isna().any():
-        return kind, f"{count} text labels"
-    if count == 2:
-        return kind, "two values"
-    if integral and count <= MAX_INTEGER_CLASSES:
-        return kind, f"{count} integer values (pass --metric rmse for a regression)"
-    return "regression", f"{count} distinct numbers"
+def _read_files(data_dir: Path, names: dict[str, str]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """``(train and test frames, the sample as text, train as text)``; ``DataError`` for a missing file, a file
+    without rows, a sample without a prediction column."""
+    for what, name in names.items():
+        _plain_file(name, what)
+    files = require_files(data_dir, list(names.values()))
+    frame = {k: read_csv(files[v]) for k, v in names.items() if k != "sample"}
+    sample_text = read_csv(files[names["sample"]], dtype=str, keep_default_na=False)
+    raw = read_csv(files[names["train"]], dtype=str, keep_default_na=False)
+    for what, table in (("train", raw), ("test", frame["test"]), ("sample", sample_text)):
+        if table.empty:
+            raise DataError(f"{names[what]} has no rows (only its header {list(table.columns)[:12]}); kit new "
+                            f"needs the competition's rows")
+    if len(sample_text.columns) < 2:
+        raise DataError(f"{names['sample']}: needs an id column and at least one prediction column; it has "
+                        f"{list(sample_text.columns)}")
+    return frame, sample_text, raw
 
 
-def _default_metric(task: str, per_class: bool, sample_values: pd.Series, labels: list[str]) -> tuple[str, str]:
-    if task == "regression":
-        return "rmse", "the default for a regression"
-    if per_class:
-        return "log_loss", "the default for a probability per class"
-    if task == "multiclass" and sample_values.str.contains(" ").any():
-        return "map_at_3", "the sample holds space-separated labels"
-    if task == "binary" and not sample_values.isin(labels).all():
-        return "roc_auc", "the default for a binary target whose sample holds probabilities"
-    return "accuracy", f"the default for a {task} target whose sample holds labels"
+def _check_column_names(columns: list[str], names: dict[str, str]) -> None:
+    """Refuse an id or target column named like a column of the run folder's tables (``fold``, ``p_*``, ``score_*``,
+    ``pred_*``): the out-of-fold table would overwrite one with the other."""
+    from .predictions import PREFIXES
 
-
-def _find_targets(train: pd.DataFrame, test: pd.DataFrame, raw: pd.DataFrame, id_col: str, rest: list[str],
-                  given: list[str] | None, names: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """``(targets, class columns)`` from the sample's columns after the id (and ``--target``)."""
-    if given:
-        missing = [t for t in given if t not in train.columns]
-        if missing:
-            raise DataError(f"{names['train']}: no target column(s) {missing}; it has {list(train.columns)}")
-        if sorted(given) == sorted(rest):
-            return list(given), {}
-        candidates = list(given)
-    else:
-        if all(c in train.columns for c in rest):
-            return rest, {}
-        if any(c in train.columns for c in rest):
-            raise DataError(f"{names['sample']}: columns {[c for c in rest if c in train.columns]} are in "
-                            f"{names['train']} but {[c for c in rest if c not in train.columns]} are not; pass --target")
-        candidates = [c for c in train.columns if c not in test.columns and c != id_col]
-    for target in candidates if len(candidates) >= 1 and (not given or len(given) == 1) else ():
-        mapping = _class_columns(target, _sorted_labels(raw[target].str.strip()), rest)
-        if mapping:
-            return [target], mapping
-    raise DataError(f"{names['sample']}: columns {rest} are neither columns of {names['train']} nor the classes of "
-                    f"one of its columns {candidates}; pass --target COL")
+    for column in columns:
+        if str(column) in RESERVED_COLUMNS or str(column).startswith(PREFIXES):
+            raise DataError(f"{names['sample']}/{names['train']}: column {column!r} is named like a column of the run "
+                            f"folder's prediction tables ({list(RESERVED_COLUMNS)} and names starting with "
+                            f"{list(PREFIXES)}); rename it in the files (or pass --id/--target another)")
 
 
 def infer(data_dir: str | Path, *, train: str = FILES["train"], test: str = FILES["test"],
@@ -164,37 +137,40 @@ def infer(data_dir: str | Path, *, train: str = FILES["train"], test: str = FILE
     ambiguous metric or one that does not fit the target (listing the ones that do), or targets of mixed tasks.
     """
     names = {"train": train, "test": test, "sample": sample}
-    files = require_files(Path(data_dir), list(names.values()))
-    frame = {k: read_csv(files[v]) for k, v in names.items() if k != "sample"}
-    sample_text = read_csv(files[sample], dtype=str, keep_default_na=False)
-    raw = read_csv(files[train], dtype=str, keep_default_na=False)
-    if len(sample_text.columns) < 2:
-        raise DataError(f"{sample}: needs an id column and at least one prediction column; it has "
-                        f"{list(sample_text.columns)}")
+    frame, sample_text, raw = _read_files(Path(data_dir), names)
     id_col = id or sample_text.columns[0]
     for key, table in (("test", frame["test"]), ("sample", sample_text)):
         if id_col not in table.columns:
-            raise DataError(f"{names[key]}: no id column {id_col!r} (its columns: {list(table.columns)}); pass --id COL")
+            raise DataError(f"{names[key]}: no id column {id_col!r} (its columns: {list(table.columns)}); "
+                            f"pass --id COL")
     rest = [c for c in sample_text.columns if c != id_col]
     chosen = metric_of(metric) if metric else None
-    target_cols, class_columns = _find_targets(frame["train"], frame["test"], raw, id_col, rest, targets, names)
+    target_cols, class_columns = find_targets(frame["train"], frame["test"], raw, id_col, rest, targets, names)
+    _check_column_names([id_col, *target_cols], names)
     per_class = bool(class_columns)
-    tasks, labels, notes = {}, {}, [f"id:         {id_col} (the sample's first column, found in {test})"
-                                    if not id else f"id:         {id_col}"]
+    n_folds = template_folds()
+    tasks, labels, texts = {}, {}, {}
+    notes = [f"id:         {id_col}" + ("" if id else f" (the sample's first column, found in {test})")]
     for target in target_cols:
-        text = _target_text(raw, target, train)
-        tasks[target], why = _task(target, text, chosen, per_class, train)
+        texts[target] = target_text(raw, target, train)
+        tasks[target], why = target_task(target, texts[target], chosen, per_class, train)
         if tasks[target] != "regression":
-            labels[target] = _sorted_labels(text)
-        shown = f", labels {labels[target][:12]}{' ...' if len(labels[target]) > 12 else ''}" if target in labels else ""
-        notes.append(f"target:     {target}: {tasks[target]}{shown} ({why})")
+            labels[target] = sorted_labels(texts[target])
+        notes.append(f"target:     {target}: {tasks[target]}{shown_labels(labels.get(target))} ({why})")
     if len(set(tasks.values())) > 1:
         raise ParameterError(f"targets of different tasks {tasks}; kit new makes one task per competition "
                              f"(pass --target for the ones to predict)")
     task = next(iter(tasks.values()))
+    holds = sample_holds(sample_text[rest[0]], labels.get(target_cols[0], [])) if not per_class else "probabilities"
+    if chosen is None and task == "multiclass" and not per_class and holds in ("probabilities", "values"):
+        task, labels = values_not_labels(sample_text, rest[0], texts, names), {}
+        tasks = dict.fromkeys(target_cols, task)
+        notes.append(f"target:     {', '.join(target_cols)}: regression ({sample} holds numbers that are no labels)")
+    for target in target_cols:
+        check_enough_rows(texts[target], target, task != "regression", n_folds, train)
     compatible = sorted(m.name for m in METRICS.values() if m.takes in COMPATIBLE[(task, per_class)])
     if chosen is None:
-        name, why = _default_metric(task, per_class, sample_text[rest[0]], labels.get(target_cols[0], []))
+        name, why = default_metric(task, per_class, holds)
         chosen = metric_of(name)
         why = f"{why}; --metric chooses another of {compatible}"
     elif chosen.name not in compatible:
@@ -203,7 +179,7 @@ def infer(data_dir: str | Path, *, train: str = FILES["train"], test: str = FILE
                              f"expected one of {compatible}")
     else:
         why = "given"
-    if chosen.name == "rmsle" and (pd.to_numeric(raw[target_cols[0]]) <= -1).any():
+    if chosen.name == "rmsle" and (pd.to_numeric(raw[target_cols[0]], errors="coerce") <= -1).any():
         raise ParameterError(f"metric 'rmsle' needs targets above -1; {train} column {target_cols[0]!r} has lower ones")
     notes.append(f"metric:     {chosen.name} ({chosen.mode}; {why})")
     shared = [c for c in frame["train"].columns if c in frame["test"].columns and c not in (id_col, *target_cols)]
@@ -251,6 +227,9 @@ def new_competition(name: str, data_dir: str | Path, *, metric: str | None = Non
                              f"a letter or digit, at most {MAX_NAME} characters; no path separator or line break)")
     if name in BUILT_IN_NAMES:
         raise ParameterError(f"{name!r} is a built-in competition; choose another name")
+    if slug is not None and not (len(slug) <= MAX_SLUG and SLUG.fullmatch(slug)):
+        raise ParameterError(f"slug {slug[:120]!r}: expected the competition's slug on the platform: letters, digits, "
+                             f"'-', '_' and '.', starting with a letter or digit, at most {MAX_SLUG} characters")
     for what, value, allowed in (("platform", platform, PLATFORMS), ("template", template, TEMPLATES)):
         if value not in allowed:
             raise ParameterError(f"Unknown {what} {value!r}; expected one of {list(allowed)}")

@@ -78,7 +78,8 @@ def validate_submission(path: str | Path, competition: str | Competition, data_d
             if column in spec.ranked:
                 tokens = frame[column].str.split()
                 k = spec.ranked[column]
-                bad = tokens.map(lambda t: len(t) > k or not set(t) <= set(allowed)).to_numpy(dtype=bool)
+                bad = tokens.map(lambda t, k=k, allowed=allowed: len(t) > k or not set(t) <= set(allowed)).to_numpy(
+                    dtype=bool)
                 what = f"is not up to {k} space-separated values of"
             else:
                 bad = (~frame[column].isin(allowed)).to_numpy()
@@ -232,9 +233,9 @@ def _upload(row: dict, path: Path, comp: Competition, message: str, limit: float
         with interrupted_by_signals():
             result = upload_file(path, comp, message, timeout_s=limit)
     except UploadUnknown as exc:
-        raise _settled(row, "unknown", exc)
+        raise _settled(row, "unknown", exc) from None
     except KitError as exc:  # a refusal, or nothing could be sent (no credentials, no client installed)
-        raise _settled(row, "failed", exc)
+        raise _settled(row, "failed", exc) from None
     except KeyboardInterrupt as exc:  # between two client calls (during one, the platform module says which)
         how = f"by {exc}" if str(exc).startswith("signal") else "(Ctrl-C)"
         raise _settled(row, "unknown", UploadUnknown(f"upload of {path} interrupted {how}: {unknown}")) from None
@@ -246,7 +247,8 @@ def _upload(row: dict, path: Path, comp: Competition, message: str, limit: float
     try:
         append_ledger(settled)
     except LedgerWriteError as exc:  # the platform has it: say what it answered, so it can be recorded by hand
-        print(f"{comp.platform} answered: {settled['platform_message']} (submission id {settled['platform_id'] or '?'})")
+        answered = f"{settled['platform_message']} (submission id {settled['platform_id'] or '?'})"
+        print(f"{comp.platform} answered: {answered}")
         raise LedgerWriteError(f"{comp.platform} has the submission (id {settled['platform_id'] or '?'}: "
                                f"{settled['platform_message']}), but the ledger row that settles it could not be "
                                f"written: {exc}") from None

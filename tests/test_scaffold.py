@@ -228,3 +228,103 @@ def test_new_then_run_in_smoke_mode_end_to_end(tmp_path, kit_project, kit_dirs, 
         from kitlib.execute import execute
 
         execute("grades", {})
+
+
+# ------------------------------------------------------------------ issue 24: what kit new must refuse, and compare
+@pytest.mark.parametrize("rename, column", [({"id": "fold"}, "fold"), ({"target": "p_1"}, "p_1"),
+                                            ({"target": "pred_price"}, "pred_price")])
+def test_a_column_named_like_the_run_folder_tables_is_refused(tmp_path, rename, column):
+    folder = made(tmp_path, "binary")
+    for name in ("train.csv", "test.csv", "sample_submission.csv"):
+        edit(folder, name, lambda f: f.rename(columns=rename))
+    with pytest.raises(DataError, match=rf"column '{column}' is named like a column of the run folder's prediction "
+                                        r"tables"):
+        scaffold.infer(folder)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("fine\n", "competition name 'fine\\\\n'"),
+    ("x" * 65, "at most 64 characters"),
+    ("a/b", "competition name 'a/b'"),
+])
+def test_a_competition_name_with_a_newline_separator_or_hundreds_of_characters_is_refused(tmp_path, kit_project, name,
+                                                                                        message):
+    with pytest.raises(ParameterError, match=message):
+        scaffold.new_competition(name, made(tmp_path, "binary"))
+    assert not (kit_project / "competitions").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"train": "../train.csv"}, r"--train '\.\./train\.csv': expected the name of a file in the data folder"),
+    ({"sample": "sub/sample.csv"}, r"--sample 'sub/sample\.csv'"),
+    ({"slug": "a/b"}, r"slug 'a/b'"),
+    ({"slug": "s" * 101}, r"at most 100 characters"),
+    ({"slug": "ok-slug\n"}, r"slug 'ok-slug\\n'"),
+])
+def test_file_names_and_slugs_are_plain(tmp_path, kit_project, kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        scaffold.new_competition("fine", made(tmp_path, "binary"), **kwargs)
+    assert not (kit_project / "competitions").exists()
+
+
+@pytest.mark.parametrize("name", ["train.csv", "test.csv", "sample_submission.csv"])
+def test_a_file_with_only_its_header_is_refused(tmp_path, name):
+    folder = made(tmp_path, "binary")
+    edit(folder, name, lambda f: f.iloc[:0])
+    with pytest.raises(DataError, match=rf"{name} has no rows \(only its header"):
+        scaffold.infer(folder)
+
+
+def test_too_few_rows_per_class_for_the_notebooks_folds_is_refused_naming_the_class(tmp_path):
+    folder = made(tmp_path, "multiclass")
+    edit(folder, "train.csv", lambda f: f.assign(grade=f.grade.where(f.index > 2, "rare")))
+    with pytest.raises(DataError, match=r"train.csv: class 'rare' of column 'grade' has 3 row\(s\); the notebook's "
+                                        r"5-fold stratified cross-validation needs at least 5 per class"):
+        scaffold.infer(folder)
+    edit(folder, "train.csv", lambda f: f.iloc[:2].assign(grade=["low", "mid"]))
+    with pytest.raises(DataError, match=r"train.csv: 2 rows; 5-fold cross-validation"):
+        scaffold.infer(folder)
+
+
+@pytest.mark.parametrize("name, value", [("train.csv", "inf"), ("test.csv", "-inf")])
+def test_a_non_finite_number_is_refused_naming_file_row_and_column(tmp_path, name, value):
+    folder = made(tmp_path, "regression")
+    edit(folder, name, lambda f: f.assign(x3=f.x3.where(f.index != 4, value)))
+    with pytest.raises(DataError, match=rf"{name} row 5: column 'x3': '{value}' is not a finite number"):
+        scaffold.infer(folder)
+
+
+def test_targets_are_compared_as_numbers_and_the_metric_follows_the_sample(tmp_path):
+    folder = made(tmp_path, "binary")
+    edit(folder, "train.csv", lambda f: f.assign(target=f.target.where(f.index % 10 != 3, f.target + ".0")))
+    found = scaffold.infer(folder)
+    assert found.problem.task == "binary" and found.problem.labels == {"target": ("0", "1")}
+    assert found.problem.metric == "roc_auc"  # the sample holds probabilities
+    from kitlib.tasks.tabular import load
+
+    data = load(found.problem, folder)
+    raw = pd.read_csv(folder / "train.csv", dtype=str).target
+    assert (data.y[:, 0] == raw.astype(float).to_numpy()).all()  # "1.0" is the class "1"
+    labels = made(tmp_path, "binary-labels")
+    edit(labels, "sample_submission.csv", lambda f: f.assign(target="1.0"))
+    assert scaffold.infer(labels).problem.metric == "accuracy"  # 1.0 is a label: the sample holds labels
+    ints = made(tmp_path, "integer-multiclass")
+    edit(ints, "sample_submission.csv", lambda f: f.assign(quality="4.5"))
+    assert scaffold.infer(ints).problem.task == "regression"  # numbers that are no labels: values
+
+
+def test_a_spec_giving_one_column_two_roles_is_refused_when_it_loads(tmp_path, kit_project):
+    spec, _, _ = scaffold.new_competition("roles", made(tmp_path, "binary"))
+    text = spec.read_text()
+    spec.write_text(text.replace('categorical = ["colour"]', 'categorical = ["colour", "x1"]'))
+    with pytest.raises(ParameterError, match=r"roles.toml: column 'x1' is listed in both columns.categorical and "
+                                             r"columns.numeric"):
+        get_competition("roles")
+
+
+@pytest.mark.parametrize("file_name", ["../outside.csv", "manifest.json", ".hidden.csv", "sub/dir.csv"])
+def test_a_spec_file_name_must_be_a_plain_name(tmp_path, kit_project, file_name):
+    spec, _, _ = scaffold.new_competition("named", made(tmp_path, "binary"))
+    spec.write_text(spec.read_text().replace('file_name = "submission.csv"', f'file_name = "{file_name}"'))
+    with pytest.raises(ParameterError, match=r"named.toml: key 'submission.file_name': submission file name"):
+        get_competition("named")

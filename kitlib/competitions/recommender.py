@@ -124,10 +124,11 @@ def check_recommendations(path: Path, data_dir: Path) -> None:
         if mask.any():
             raise SubmissionError(f"{name}: {what} in {name_lines(mask, first_line=1).replace('line', 'row')}")
 
-    rank = pd.to_numeric(frame["rank"], errors="coerce")
-    fail((rank.isna() | (rank != rank.round()) | (rank < 1)).to_numpy(), "rank is not a positive integer")
-    rank = rank.astype(np.int64)
-    k = int(rank.max())
+    rank = pd.to_numeric(frame["rank"], errors="coerce").astype(np.float64)
+    fail((~np.isfinite(rank) | (rank != rank.round()) | (rank < 1)).to_numpy(), "rank is not a positive integer")
+    fail((rank > len(frame)).to_numpy(), f"rank is above {len(frame)} (the file's row count, so not 1..k)")
+    frame = frame.assign(rank=rank.astype(np.int64))  # compared as numbers: "2.0" is rank 2
+    k = int(frame["rank"].max())
     known_users = set(data["userId"])
     fail(~frame["userId"].isin(known_users).to_numpy(), "userId not in the interactions data")
     fail(~frame["attractionId"].isin(set(data["attractionId"])).to_numpy(), "attractionId not in the data")

@@ -13,6 +13,25 @@ from typing import Any
 
 from ..runtime import ROOT, project_dir
 
+RUN_FOLDER_FILES = ("manifest.json", "notebook.ipynb", "oof.parquet", "test_predictions.parquet", "kernel.log",
+                    "checkpoints", "models", "optuna.db", "wandb")  # what a run folder holds besides the submission
+MAX_FILE_NAME = 128
+
+
+def check_file_name(name: object) -> str:
+    """``name`` when it is a plain file name a submission may have: no path separator or NUL, not hidden, at most
+    :data:`MAX_FILE_NAME` characters, none of the run folder's own files (:data:`RUN_FOLDER_FILES`), since the
+    submission is copied into the run folder and to ``/kaggle/working``. Raises ``ParameterError``."""
+    from ..errors import ParameterError
+
+    ok = (isinstance(name, str) and 0 < len(name) <= MAX_FILE_NAME and not name.startswith(".")
+          and not any(c in name for c in "/\\\0\n\r") and name not in RUN_FOLDER_FILES)
+    if not ok:
+        raise ParameterError(f"submission file name {name!r}: expected a plain file name such as 'submission.csv' "
+                             f"(no path separator, not hidden, at most {MAX_FILE_NAME} characters, none of the run "
+                             f"folder's files {list(RUN_FOLDER_FILES)})")
+    return name
+
 
 @dataclass(frozen=True)
 class SubmissionSpec:
@@ -25,7 +44,8 @@ class SubmissionSpec:
     gives the key values a submission must hold, in order, when the competition ships no sample file (the test
     ids it computes from the test files); ``check(path, data_dir)`` is an optional rule a table cannot express (it
     raises ``SubmissionError``); ``pack(path) -> Path`` turns a validated file into the platform's upload format
-    (SOMD's zip). A spec with ``columns=()`` is not a CSV and is validated by ``check`` alone.
+    (SOMD's zip). A spec with ``columns=()`` is not a CSV and is validated by ``check`` alone. ``file_name`` must be
+    a plain file name (:func:`check_file_name`; ``ParameterError`` otherwise).
     """
 
     file_name: str
@@ -38,6 +58,9 @@ class SubmissionSpec:
     expected_key: Callable[[Path], list[str]] | None = None
     check: Callable[[Path, Path | None], None] | None = None
     pack: Callable[[Path], Path] | None = None
+
+    def __post_init__(self) -> None:
+        check_file_name(self.file_name)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import DataError, ParameterError
 from ..runtime import project_dir
 from .built_in import BUILT_IN_NAMES
-from .spec import Competition, Predictions, SubmissionSpec
+from .spec import Competition, Predictions, SubmissionSpec, check_file_name
 
 PLATFORMS = ("kaggle", "aicrowd", "local")
 TEMPLATES = ("tabular",)
@@ -128,6 +128,7 @@ def problem_from(doc: dict, source: Path):
         metric = metric_of(doc["metric"])
     except ParameterError as exc:
         raise ParameterError(f"{source}: key 'metric': {exc}") from None
+    _distinct_roles(columns, source)
     if doc.get("direction", metric.mode) != metric.mode:
         raise ParameterError(f"{source}: key 'direction': {doc['direction']!r}, but {metric.name} is better when "
                              f"{'higher' if metric.mode == 'max' else 'lower'} ({metric.mode!r})")
@@ -140,6 +141,21 @@ def problem_from(doc: dict, source: Path):
                        files={**FILES, **doc.get("files", {})})
     except ParameterError as exc:
         raise ParameterError(f"{source}: {exc}") from None
+
+
+def _distinct_roles(columns: dict, source: Path) -> None:
+    """Raise ``ParameterError`` naming the file and the column that the ``[columns]`` table gives two roles (both
+    categorical and numeric, a feature that is also the id or a target, or listed twice in one list)."""
+    roles: dict[str, str] = {}
+    named = [("id", [columns["id"]]), ("targets", columns["targets"]), ("categorical", columns.get("categorical", [])),
+             ("numeric", columns.get("numeric", []))]
+    for role, names in named:
+        for name in names:
+            if name in roles:
+                twice = f"twice in columns.{role}" if roles[name] == role else \
+                    f"in both columns.{roles[name]} and columns.{role}"
+                raise ParameterError(f"{source}: column {name!r} is listed {twice}; give each column one role")
+            roles[name] = role
 
 
 def _sample(data_dir: Path, problem) -> pd.DataFrame:
@@ -189,6 +205,10 @@ def load_spec(path: str | Path) -> Competition:
     if not columns or bad:
         raise ParameterError(f"{path}: key 'submission': columns {list(columns)} must name every column of key, "
                              f"allowed, ranges and ranked; {bad} are not among them")
+    try:
+        check_file_name(sub.get("file_name", "submission.csv"))
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: key 'submission.file_name': {exc}") from None
     root = path.parent.parent
     data_dir = str(root / doc["data_dir"]) if doc.get("data_dir") else ""
     notebook = str(root / doc.get("notebook", f"notebooks/{name}.ipynb"))

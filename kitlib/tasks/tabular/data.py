@@ -45,15 +45,22 @@ def _require_columns(frame: pd.DataFrame, columns, source: str) -> None:
 
 
 def _numbers(frame: pd.DataFrame, columns, source: str) -> pd.DataFrame:
+    """``frame`` with ``columns`` as float64; ``DataError`` naming file, row and column for a value that is not a
+    number or is infinite (a missing value is fine: ``NaN``)."""
     out = frame.copy()
     for column in columns:
-        values = pd.to_numeric(frame[column], errors="coerce")
+        values = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
         bad = (values.isna() & frame[column].notna()).to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
             raise DataError(f"{source} row {row + 1}: column {column!r}: {frame[column].iloc[row]!r} is not a number "
                             f"(the column is numeric)")
-        out[column] = values.astype(np.float64)
+        infinite = np.isinf(values.to_numpy())
+        if infinite.any():
+            row = int(np.argmax(infinite))
+            raise DataError(f"{source} row {row + 1}: column {column!r}: {str(frame[column].iloc[row])!r} is not a "
+                            f"finite number; replace it (or leave the cell empty for a missing value)")
+        out[column] = values
     return out
 
 

@@ -30,6 +30,14 @@ FILES = {"train": "train.csv", "test": "test.csv", "sample": "sample_submission.
 TOP_K = 3  # classes in a ranked submission
 
 
+def _numeric_codes(labels: tuple[str, ...]) -> dict[float, int]:
+    """``{number: code}`` when every label is a distinct finite number (``"0"``, ``"1"``), else ``{}``."""
+    numbers = pd.to_numeric(pd.Series(list(labels), dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    if not len(labels) or not np.isfinite(numbers).all() or len(set(numbers.tolist())) != len(labels):
+        return {}
+    return {float(x): i for i, x in enumerate(numbers)}
+
+
 def metric_of(name: str):
     """The :class:`kitlib.metrics.Metric` called ``name``; ``ParameterError`` listing the choices otherwise."""
     try:
@@ -129,6 +137,10 @@ class Problem:
             text = frame[target].astype("string").str.strip()
             if self.classification:
                 codes = text.map({label: i for i, label in enumerate(labels)})
+                by_number = _numeric_codes(labels)
+                if by_number and codes.isna().any():  # numbers compare as numbers: "1.0" is the label "1"
+                    numbers = pd.to_numeric(text.astype(object), errors="coerce").astype(np.float64)
+                    codes = codes.astype("Float64").fillna(numbers.map(by_number).astype("Float64"))
                 bad = codes.isna().to_numpy()
                 what = f"is not one of {list(labels)}"
             else:
