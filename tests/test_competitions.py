@@ -1,5 +1,6 @@
 """Every competition the kit carries is complete: a notebook with the required parameters, real callables
-for its hooks, a demo generator that returns its folder, a test module, and a notebook short enough to read."""
+for its hooks, a demo generator that returns its folder, a test module, and a notebook short and narrow enough
+to read (the templates `kit new` writes notebooks from too)."""
 import inspect
 import json
 import re
@@ -7,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+import kitlib
 from kitlib.competitions import BUILT_IN, COMPETITIONS, Competition, get_competition
 from kitlib.errors import ParameterError
 from kitlib.execute import notebook_parameters
 
 TESTS = Path(__file__).resolve().parent
 REQUIRED = {"data_dir", "seed", "smoke", "device", "submit", "track"}
-MAX_CODE_LINES = 110
+MAX_CODE_LINES = 110  # non-blank lines of code outside the parameters cell
+MAX_LINE_CHARS = 110  # characters in any line of code, the parameters cell included
+TEMPLATES = sorted((Path(kitlib.__file__).resolve().parent / "templates").glob("*.ipynb"))  # kit new's
 
 
 def module_name(comp: Competition) -> str:
@@ -62,14 +66,31 @@ def test_a_test_module_exists(comp):
     assert (TESTS / "competitions" / f"test_{module_name(comp)}.py").is_file()
 
 
-def test_the_notebook_stays_short_and_is_committed_clean(comp):
-    nb = json.loads(comp.notebook_path.read_text())
+def assert_short_narrow_and_clean(path: Path) -> None:
+    """At most MAX_CODE_LINES code lines, none wider than MAX_LINE_CHARS, no outputs, a python3 kernel."""
+    nb = json.loads(path.read_text())
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     lines = sum(1 for c in code if "parameters" not in c.get("metadata", {}).get("tags", [])
                 for line in "".join(c["source"]).splitlines() if line.strip())
-    assert lines <= MAX_CODE_LINES, f"{comp.notebook_path.name}: {lines} code lines"
+    assert lines <= MAX_CODE_LINES, f"{path.name}: {lines} code lines"
+    wide = [f"cell {i}: {len(line)} characters: {line[:60]}..." for i, c in enumerate(nb["cells"])
+            if c["cell_type"] == "code" for line in "".join(c["source"]).splitlines() if len(line) > MAX_LINE_CHARS]
+    assert not wide, f"{path.name}: code lines over {MAX_LINE_CHARS} characters: {wide}"
+
+
+def test_the_notebook_stays_short_narrow_and_is_committed_clean(comp):
+    assert_short_narrow_and_clean(comp.notebook_path)
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
+def test_the_templates_stay_short_narrow_and_are_committed_clean(template):
+    assert_short_narrow_and_clean(template)
+
+
+def test_the_templates_are_found():
+    assert "tabular.ipynb" in [p.name for p in TEMPLATES]
 
 
 def test_parameter_comments_hold_no_equals_sign(comp):
