@@ -3,8 +3,10 @@
 The main piece is :func:`read_list_csv`: CSV files whose cells hold whole vectors written as text
 (``"[0.32, 0.98, ...]"``, as AIcrowd ships face embeddings). It parses them into float32 arrays in one
 vectorised pass (no per-row ``ast.literal_eval``), refuses ragged or non-numeric rows with a message that
-names the file, row and column, and caches the parsed table beside the source, keyed by the file's
-sha256, so a second load reads a ``.npy`` instead of re-parsing text.
+names the file, row and column, and caches the parsed table beside the source (``.kitcache/``), keyed by the
+file's sha256, so a second load reads ``.npy`` and parquet files instead of re-parsing text. Cache entries are
+:mod:`kitlib.cache` entries: never pickles (a file planted beside a user's data must not run code), verified on
+read, rebuilt with a warning.
 
 Imports neither torch nor TensorFlow.
 """
@@ -21,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cache import read_entry, remove_entry, write_entry, write_json
 from .errors import DataError, ParameterError
 from .runtime import KAGGLE_INPUT, cache_dir, on_kaggle, user_cache_dir
 
-CACHE_VERSION = "1"  # bump when the parser's output changes, so stale caches are ignored
+CACHE_VERSION = "2"  # bump when the parser's output changes, so stale caches are ignored
 
 
 # ---------------------------------------------------------------------------------- where data is
@@ -180,22 +183,21 @@ def read_list_csv(
 
     ``list_columns`` maps each list column to its expected length (``None``: the first row's).
     ``required`` names further columns that must be present. With ``cache`` the parsed result is stored
-    in ``.kitcache/`` beside the file under the file's sha256 and read from there next time.
+    in ``.kitcache/`` beside the file under the file's sha256 (a :mod:`kitlib.cache` entry: parquet and ``.npy``,
+    no pickle) and read from there next time.
     Raises ``DataError`` for a missing file or column, or a malformed row (file, row and column named).
     """
     source = Path(path)
     if not source.is_file():
         raise DataError(f"{source}: file not found")
-    stem = table_file = None
+    entry = None
     if cache:
         settings = repr(sorted(list_columns.items())) + CACHE_VERSION
         key = file_sha256(source)[:20] + "-" + hashlib.sha256(settings.encode()).hexdigest()[:8]
-        stem = _cache_dir(source) / f"{source.name}.{key}"
-        table_file = stem.with_name(stem.name + ".table.pkl")
-        if table_file.is_file():
-            cached = _read_cache_entry(stem, table_file, list_columns)
-            if cached is not None:
-                return cached
+        entry = _cache_dir(source) / f"{source.name}.{key}.entry"
+        cached = _read_cached_table(entry, list_columns)
+        if cached is not None:
+            return cached
     frame = read_csv(source, dtype={c: str for c in list_columns}, keep_default_na=False,
                      na_values={c: [""] for c in list_columns})
     missing = [c for c in [*list_columns, *required] if c not in frame.columns]
@@ -203,15 +205,44 @@ def read_list_csv(
         raise DataError(f"{source}: missing column(s) {missing}; the file has {list(frame.columns)}")
     arrays = {c: parse_list_column(frame[c], dim=d, source=source.name, column=c) for c, d in list_columns.items()}
     rest = frame.drop(columns=list(list_columns))
-    if stem is not None:
-        try:
-            stem.parent.mkdir(parents=True, exist_ok=True)
-            for c, arr in arrays.items():
-                _atomic(stem.with_name(f"{stem.name}.{c}.npy"), lambda tmp, a=arr: np.save(tmp, a))
-            _atomic(table_file, rest.to_pickle)  # written last: its presence means the entry is complete
-        except OSError:
-            pass  # a cache that cannot be written only costs time
+    if entry is not None:
+        write_entry(entry, lambda folder: _write_cached_table(folder, rest, arrays))  # not written: only time lost
     return rest, arrays
+
+
+def _write_cached_table(folder: Path, rest: pd.DataFrame, arrays: dict[str, np.ndarray]) -> None:
+    """The payload of a parsed table's cache entry: ``table.parquet``, one ``<i>.npy`` per list column (saved
+    without pickle) and ``columns.json`` (the list columns' names and the row count)."""
+    rest.to_parquet(folder / "table.parquet", index=False)
+    for i, array in enumerate(arrays.values()):
+        np.save(folder / f"{i}.npy", np.ascontiguousarray(array), allow_pickle=False)
+    write_json(folder / "columns.json", {"columns": list(arrays), "rows": len(rest)})
+
+
+def _read_cached_table(entry: Path, list_columns: dict) -> tuple[pd.DataFrame, dict] | None:
+    """A parsed table from its cache entry (:func:`kitlib.cache.read_entry` verifies every file first), else
+    ``None``; an entry whose contents disagree is rebuilt with a warning. Nothing is unpickled."""
+    import json
+    import warnings
+
+    folder = read_entry(entry)
+    if folder is None:
+        return None
+    try:
+        meta = json.loads((folder / "columns.json").read_text())
+        table = pd.read_parquet(folder / "table.parquet")
+        if not len(table.columns):
+            table = pd.DataFrame(index=pd.RangeIndex(meta["rows"]))
+        arrays = {c: np.load(folder / f"{i}.npy", allow_pickle=False) for i, c in enumerate(meta["columns"])}
+        if list(arrays) != list(list_columns) or any(len(a) != len(table) for a in arrays.values()):
+            raise ValueError(f"columns {list(arrays)} of {[len(a) for a in arrays.values()]} rows where the table "
+                             f"has {len(table)}")
+        return table, arrays
+    except Exception as exc:  # noqa: BLE001 - any entry that does not read back whole is rebuilt, never trusted
+        warnings.warn(f"cache entry {entry} is unreadable ({type(exc).__name__}: {str(exc)[:120]}); rebuilding it "
+                      "from the source file", RuntimeWarning, stacklevel=3)
+        remove_entry(entry)
+        return None
 
 
 def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
@@ -229,27 +260,6 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     with open(tmp, "wb") as handle:
         write(handle)
     tmp.replace(path)
-
-
-def _read_cache_entry(stem: Path, table_file: Path, list_columns: dict) -> tuple[pd.DataFrame, dict] | None:
-    """A cache entry when every file of it reads back whole and consistent, else ``None`` after a warning
-    naming the bad file (the caller rebuilds the entry from the source)."""
-    import warnings
-
-    current = table_file
-    try:
-        table = pd.read_pickle(table_file)
-        arrays = {}
-        for c in list_columns:
-            current = stem.with_name(f"{stem.name}.{c}.npy")
-            arrays[c] = np.load(current)
-            if len(arrays[c]) != len(table):
-                raise ValueError(f"{len(arrays[c])} rows where the table has {len(table)}")
-        return table, arrays
-    except Exception as exc:  # noqa: BLE001 - any unreadable entry is rebuilt, never trusted
-        warnings.warn(f"cache entry {current} is unreadable ({type(exc).__name__}: {str(exc)[:120]}); "
-                      "rebuilding it from the source file", RuntimeWarning, stacklevel=3)
-        return None
 
 
 def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:

@@ -19,15 +19,18 @@ How the work is done:
   tokenizer and weight files, not its path), the settings that change the numbers (pooling, normalize,
   max_length, precision) and each text's content; a later call computes only the texts it has not seen.
 
-Cache layout (one folder per model+settings, one ``.npz`` chunk per call that added texts)::
+Cache layout (one folder per model+settings, one :mod:`kitlib.cache` entry per call that added texts: never a
+pickle, verified on read, a damaged chunk dropped with a warning and its texts embedded again)::
 
-    cache_dir/<settings-hash>/settings.json      what the hash stands for
-    cache_dir/<settings-hash>/<chunk-hash>.npz   keys (16-byte text hashes) and vectors (float32)
+    cache_dir/<settings-hash>/settings.json             what the hash stands for
+    cache_dir/<settings-hash>/<chunk-hash>.entry/       keys.npy (16-byte text hashes), vectors.npy (float32),
+                                                        SHA256SUMS.json (written last)
 
 torch and transformers are imported on first use, so ``import kitlib.embed`` is cheap.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .cache import read_entry, remove_entry, write_entry
 from .errors import ParameterError, check_choice
 from .pretrained import Pretrained, default_model_path, load_pretrained, resolve_model
 from .runtime import amp_dtype_name, autocast, check_amp_dtype, progress_bar, resolve_device
@@ -115,7 +119,9 @@ def _fingerprint(path: Path) -> str:
 
 # ------------------------------------------------------------------------------------------- cache
 class _DiskCache:
-    """Vectors keyed by text hash inside one model+settings folder (see the module docstring)."""
+    """Vectors keyed by text hash inside one model+settings folder (see the module docstring); each chunk is a
+    :mod:`kitlib.cache` entry (``keys.npy``, ``vectors.npy``, no pickle), verified on read: a damaged chunk is
+    dropped with a warning and its texts are embedded again."""
 
     def __init__(self, root: Path, settings: dict):
         blob = json.dumps(settings, sort_keys=True)
@@ -124,26 +130,38 @@ class _DiskCache:
 
     def load(self) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
-        if self.dir.is_dir():
-            for chunk in sorted(self.dir.glob("*.npz")):
-                try:
-                    with np.load(chunk) as z:
-                        found.update(zip(z["keys"].tolist(), z["vectors"]))
-                except (OSError, ValueError, KeyError):  # a torn or foreign file: ignore, it is recomputed
-                    continue
+        for entry in sorted(self.dir.glob("*.entry")) if self.dir.is_dir() else []:
+            folder = read_entry(entry)
+            if folder is None:
+                continue
+            try:
+                keys = np.load(folder / "keys.npy", allow_pickle=False)
+                vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+                if keys.ndim != 1 or vectors.ndim != 2 or len(keys) != len(vectors):
+                    raise ValueError(f"{len(keys)} keys for vectors of shape {vectors.shape}")
+            except (OSError, ValueError) as exc:
+                warnings.warn(f"cache entry {entry} is unreadable ({exc}); its texts are embedded again",
+                              RuntimeWarning, stacklevel=2)
+                remove_entry(entry)
+                continue
+            found.update(zip(keys.tolist(), vectors))
         return found
 
     def save(self, keys: list[bytes], vectors: np.ndarray) -> None:
         if not keys:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        settings_file = self.dir / "settings.json"
-        if not settings_file.exists():
-            settings_file.write_text(self.settings + "\n")
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            self.dir.mkdir(parents=True, exist_ok=True)
+            settings_file = self.dir / "settings.json"
+            if not settings_file.exists():
+                settings_file.write_text(self.settings + "\n")
         name = hashlib.sha256(b"".join(keys)).hexdigest()[:24]
-        tmp = self.dir / f".{name}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, keys=np.array(keys, dtype="S16"), vectors=vectors.astype(np.float32))
-        os.replace(tmp, self.dir / f"{name}.npz")
+
+        def write(folder: Path) -> None:
+            np.save(folder / "keys.npy", np.array(keys, dtype="S16"), allow_pickle=False)
+            np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+
+        write_entry(self.dir / f"{name}.entry", write)
 
 
 def _text_key(text: str) -> bytes:

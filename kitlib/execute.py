@@ -40,83 +40,10 @@ from typing import Any
 from .competitions import get_competition
 from .errors import ParameterError, RunError
 from .masking import add_url_secrets, mask, secrets_removed
+from .notebook_copies import keep_files, masked_output, write_failure, write_masked
 from .parameters import coerce_parameters, declared_values, notebook_parameters, resolve_paths  # noqa: F401
 from .run import _jsonable, _now, git_state, new_run_id, package_versions, update_manifest
 from .runtime import RUN_DIR_ENV, SWEEP_ENV, heartbeat_s, interrupted_by_signals, runs_dir, sweep_record_text
-
-
-def _fold_carriage_returns(nb) -> None:
-    """Merge consecutive stream outputs and keep only the last redraw of each carriage-returned line,
-    so a progress bar stays one line in the executed notebook (as a terminal would show it)."""
-    for cell in nb.cells:
-        merged: list = []
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream":
-                text = "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
-                if merged and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == out["name"]:
-                    merged[-1]["text"] += text
-                    continue
-                out["text"] = text
-            merged.append(out)
-        for out in merged:
-            if out.get("output_type") == "stream":
-                out["text"] = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in out["text"].split("\n"))
-        if "outputs" in cell:
-            cell["outputs"] = merged
-
-
-def _write_masked(nb, path: Path) -> None:
-    """Write the notebook ``nb`` to ``path`` with credentials masked (atomically)."""
-    import nbformat
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # the watcher's and the
-    tmp.write_text(mask(nbformat.writes(nb)))  # final write never share a temporary file
-    tmp.replace(path)
-
-
-MASKED_SCHEME = "kit-masked:"  # papermill writes its working copy of a running notebook through _MaskedWriter
-
-
-class _MaskedWriter:
-    """A papermill I/O handler for ``kit-masked:<path>``: papermill's working copy of the running notebook is written
-    to ``<path>`` with credentials masked, so no copy of a live run ever holds one in clear (not even the one in the
-    private temporary folder a killed run leaves behind)."""
-
-    def read(self, path: str) -> str:
-        return Path(path[len(MASKED_SCHEME):]).read_text(encoding="utf-8")
-
-    def write(self, buf: str, path: str) -> None:
-        target = Path(path[len(MASKED_SCHEME):])
-        tmp = target.with_name(f".{target.name}.papermill.tmp")
-        tmp.write_text(mask(buf), encoding="utf-8")
-        tmp.replace(target)
-
-    def listdir(self, path: str) -> list[str]:
-        return [str(p) for p in Path(path[len(MASKED_SCHEME):]).iterdir()]
-
-    def pretty_path(self, path: str) -> str:
-        return path[len(MASKED_SCHEME):]
-
-
-def _masked_output(path: Path) -> str:
-    """``path`` as papermill's output, written through :class:`_MaskedWriter` (registered once)."""
-    from papermill.iorw import papermill_io
-
-    if not any(scheme == MASKED_SCHEME for scheme, _ in papermill_io._handlers):
-        papermill_io.register(MASKED_SCHEME, _MaskedWriter())
-    return MASKED_SCHEME + str(path)
-
-
-def _mark_unrun(nb) -> None:
-    """papermill marks every cell completed when a run stops; say which did not run, and which failed."""
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("papermill")
-        if cell.get("cell_type") != "code" or not isinstance(meta, dict):
-            continue
-        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
-            meta["status"] = "failed"
-        elif cell.get("execution_count") is None:
-            meta.update(status="pending", start_time=None, end_time=None, duration=None)
 
 
 class _Watcher(threading.Thread):
@@ -148,9 +75,10 @@ class _Watcher(threading.Thread):
             outputs = sum(len(c.get("outputs", [])) for c in nb.cells)
             if outputs >= self.outputs:
                 self.outputs = outputs
-                _write_masked(nb, self.run_dir / "notebook.ipynb")
+                write_masked(nb, self.run_dir / "notebook.ipynb")
         except OSError as exc:
-            self.write_error = self.write_error or f"the live copy of the run could not be written: {_reason(exc)}"
+            lost = f"the live copy of the run could not be written: {write_failure(exc)}"
+            self.write_error = self.write_error or lost
 
 
 def _ipc_kernel_manager(folder: Path):
@@ -285,7 +213,7 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     try:
         watcher.start()
         with secrets_removed(keep=bool(values.get("submit"))):
-            papermill.execute_notebook(str(notebook), _masked_output(working), parameters=params,
+            papermill.execute_notebook(str(notebook), masked_output(working), parameters=params,
                                        kernel_name="python3", cwd=str(notebook.parent), progress_bar=progress,
                                        log_output=False,
                                        autosave_cell_every=max(1, int(watcher.every)),
@@ -312,32 +240,11 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        lost += _keep_files(working, output, private / "kernel.log", run_dir, status != "ok")
+        lost += keep_files(working, output, private / "kernel.log", run_dir, status != "ok")
         lost += [watcher.write_error] if watcher.write_error else []
         shutil.rmtree(private, ignore_errors=True)
         signals.__exit__(None, None, None)
     return _record_end(run_dir, status, error, lost, t0)
-
-
-def _reason(exc: OSError) -> str:
-    """``"<strerror> (<file>)"`` for a failed write, e.g. ``No space left on device (runs/x/notebook.ipynb)``."""
-    return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
-
-
-def _keep_files(working: Path, output: Path, kernel_log: Path, run_dir: Path, stopped: bool) -> list[str]:
-    """Copy the executed notebook and the kernel's log into the run folder (masked); return what could not be
-    written, one line each (a full disk)."""
-    lost = []
-    try:
-        _keep_notebook(working, output, stopped)
-    except OSError as exc:
-        lost.append(f"the executed notebook could not be written: {_reason(exc)}")
-    try:
-        if kernel_log.is_file() and kernel_log.stat().st_size:
-            (run_dir / "kernel.log").write_text(mask(kernel_log.read_text(errors="replace")))
-    except OSError as exc:
-        lost.append(f"kernel.log could not be written: {_reason(exc)}")
-    return lost
 
 
 def _record_end(run_dir: Path, status: str, error: RunError | None, lost: list[str], t0: float) -> Path:
@@ -355,10 +262,10 @@ def _record_end(run_dir: Path, status: str, error: RunError | None, lost: list[s
     try:
         update_manifest(run_dir, **fields)
     except OSError as exc:
-        said = f"the run record {run_dir / 'manifest.json'} could not be written ({_reason(exc)}): it still says " \
-               f"'running'; the run {status}" + (f": {text}" if text else "")
+        said = (f"the run record {run_dir / 'manifest.json'} could not be written ({write_failure(exc)}): it still "
+                f"says 'running'; the run {status}" + (f": {text}" if text else ""))
         raise RunError(mask(said), cell=error.cell if error else None, ename=error.ename if error else "OSError",
-                       evalue=mask(error.evalue or "") if error else _reason(exc), run_dir=run_dir,
+                       evalue=mask(error.evalue or "") if error else write_failure(exc), run_dir=run_dir,
                        interrupted=status == "interrupted") from None
     if error or lost:
         raise RunError(text, cell=error.cell if error else None, ename=error.ename if error else "OSError",
@@ -382,23 +289,3 @@ def _sweep_record() -> dict[str, Any]:
     return {"sweep": record} if isinstance(record, dict) else {}
 
 
-def _keep_notebook(working: Path, output: Path, stopped: bool) -> None:
-    """The executed notebook into the run folder: progress bars folded, cells that did not run marked,
-    credentials masked. A stopped run keeps whichever of papermill's copy and the watcher's last one holds
-    more outputs (papermill may rewrite its copy without the running cell's). Nothing is written when no
-    copy exists."""
-    import nbformat
-
-    copies = []
-    for path in (working, output):
-        try:
-            copies.append(nbformat.read(path, as_version=4))
-        except Exception:  # noqa: BLE001 - missing, or torn by the interruption
-            pass
-    if not copies:
-        return
-    nb = max(copies, key=lambda n: sum(len(c.get("outputs", [])) for c in n.cells)) if stopped else copies[0]
-    _fold_carriage_returns(nb)
-    if stopped:
-        _mark_unrun(nb)
-    _write_masked(nb, output)

@@ -1,5 +1,6 @@
 import ast
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,9 +116,9 @@ def test_a_corrupt_cache_entry_is_rebuilt_from_the_source_with_a_warning(tmp_pat
     path = tmp_path / "x.csv"
     path.write_text('embeddings,label\n"[1, 2]",a\n"[3, 4]",b\n')
     rest, arrays = data.read_list_csv(path, {"embeddings": 2})
-    entry = next((tmp_path / ".kitcache").glob("*.embeddings.npy"))
+    entry = next((tmp_path / ".kitcache").glob("*.entry/0.npy"))  # the embeddings column's array
     entry.write_bytes(entry.read_bytes()[:20])  # torn, as a crash mid-write would leave it
-    with pytest.warns(RuntimeWarning, match=r"cache entry .*embeddings.npy is unreadable.*rebuilding it"):
+    with pytest.warns(RuntimeWarning, match=r"cache entry .*\.entry: 0.npy does not match its sha256.*rebuilding it"):
         again, arrays2 = data.read_list_csv(path, {"embeddings": 2})
     np.testing.assert_array_equal(arrays2["embeddings"], arrays["embeddings"])
     assert data.read_list_csv(path, {"embeddings": 2})[1]["embeddings"].shape == (2, 2)  # rebuilt entry reads
@@ -151,3 +152,48 @@ def test_a_relative_data_dir_is_found_in_the_project_folder_as_in_jupyter(tmp_pa
     assert comp.resolve_data_dir("data/mine") == (project / "data" / "mine").resolve()
     with pytest.raises(DataError, match="is not a folder"):
         comp.resolve_data_dir("data/missing")
+
+
+# ------------------------------------------------------------------ issue 24: caches beside a user's data
+class _Planted:
+    """Unpickling this writes a marker file: what a pickle planted in a data folder's cache could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path(self.marker).write_text, ("code ran",))
+
+
+def test_a_pickle_planted_beside_the_data_is_never_unpickled(tmp_path):
+    import hashlib
+    import pickle
+
+    path = write_csv(tmp_path / "t.csv", ["[1, 2]", "[3, 4]"])
+    marker = tmp_path / "marker"
+    cache = tmp_path / ".kitcache"
+    cache.mkdir()
+    settings = repr(sorted({"embeddings": 2}.items()))
+    for version in ("1", data.CACHE_VERSION):  # where this and earlier versions of the kit kept their tables
+        key = data.file_sha256(path)[:20] + "-" + hashlib.sha256((settings + version).encode()).hexdigest()[:8]
+        (cache / f"t.csv.{key}.table.pkl").write_bytes(pickle.dumps(_Planted(marker)))
+        np.save(cache / f"t.csv.{key}.embeddings.npy", np.zeros((2, 2), dtype=np.float32))
+    frame, arrays = data.read_list_csv(path, {"embeddings": 2})
+    assert not marker.exists()
+    np.testing.assert_array_equal(arrays["embeddings"], [[1, 2], [3, 4]])  # parsed, not the planted zeros
+    assert frame["label"].tolist() == ["a", "a"]
+    (entry,) = cache.glob("*.entry")
+    assert sorted(p.name for p in entry.iterdir()) == ["0.npy", "SHA256SUMS.json", "columns.json", "table.parquet"]
+
+
+def test_a_folder_in_the_entrys_place_that_the_kit_did_not_write_is_left_alone(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["[1, 2]"])
+    data.read_list_csv(path, {"embeddings": 2})
+    (entry,) = (tmp_path / ".kitcache").glob("*.entry")
+    for file in entry.iterdir():
+        file.unlink()
+    (entry / "user-notes.txt").write_text("mine")  # no sums: not the kit's entry
+    with pytest.warns(RuntimeWarning, match="not an entry the kit finished writing"):
+        _, arrays = data.read_list_csv(path, {"embeddings": 2})
+    np.testing.assert_array_equal(arrays["embeddings"], [[1, 2]])
+    assert (entry / "user-notes.txt").read_text() == "mine"

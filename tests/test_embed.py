@@ -126,6 +126,23 @@ def test_disk_cache_reuses_vectors_and_embeds_only_new_texts(tmp_path, monkeypat
     assert np.array_equal(more[:2], first[2:4])
 
 
+def test_a_truncated_cache_chunk_is_embedded_again_with_a_warning(tmp_path, monkeypatch):
+    """A chunk cut short (a crash, a full disk) once failed every later run that read the cache."""
+    first = embed_texts(TEXTS[:4], device="cpu", cache_dir=tmp_path, progress=False)
+    (chunk,) = [p for p in tmp_path.rglob("*") if p.is_file() and p.name not in ("settings.json", "SHA256SUMS.json")
+                and p.stat().st_size > 400]  # the vectors
+    chunk.write_bytes(chunk.read_bytes()[:300])
+    seen = []
+    original = embed._encode
+    monkeypatch.setattr(embed, "_encode", lambda texts, *a: seen.append(list(texts)) or original(texts, *a))
+    with pytest.warns(RuntimeWarning, match=r"cache entry .* (does not match its sha256|unreadable)"):
+        again = embed_texts(TEXTS[:4], device="cpu", cache_dir=tmp_path, progress=False)
+    assert seen == [TEXTS[:4]] and np.allclose(again, first, atol=1e-6)
+    seen.clear()
+    assert np.allclose(embed_texts(TEXTS[:4], device="cpu", cache_dir=tmp_path, progress=False), first, atol=1e-6)
+    assert seen == []  # the rebuilt chunk answers the next run
+
+
 def test_cache_is_keyed_by_settings(tmp_path, monkeypatch):
     embed_texts(TEXTS[:2], device="cpu", cache_dir=tmp_path, progress=False)
     calls = []

@@ -21,7 +21,8 @@ The flow, a corpus in and one context string per query out::
 
   with ``cache_dir`` the built index is stored under a key made of the method, its settings and every
   passage's text, and loaded from there by the next fit of the same corpus (a folder that cannot be
-  written only costs the rebuild); :func:`kitlib.data.writable_cache_dir` picks a writable place beside a
+  written only costs the rebuild; entries are :mod:`kitlib.cache` entries: verified on read, never a
+  pickle); :func:`kitlib.data.writable_cache_dir` picks a writable place beside a
   read-only data folder (Kaggle's ``/kaggle/input``);
 - :func:`retrieve_context` joins each query's best passages and cuts them to a word budget.
 
@@ -32,15 +33,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..cache import read_entry, write_entry, write_json
 from ..errors import DataError, ParameterError, require
 
 __all__ = ["RETRIEVAL_METHODS", "chunk_corpus", "pack_sentences", "PassageRetriever", "build_faiss_index",
@@ -50,7 +50,7 @@ RETRIEVAL_METHODS = ("tfidf", "bm25", "embedding")
 FLAT_UP_TO = 100_000  # passages: exact FAISS search up to here, IVF + SQ8 above ("auto")
 CORPUS_SUFFIXES = (".txt", ".parquet", ".csv")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_INDEX_VERSION = "1"  # bump when a saved index changes layout
+_INDEX_VERSION = "2"  # bump when a saved index changes layout (2: kitlib.cache entries, no pickled vectorizer)
 
 
 def chunk_corpus(source: str | Path, *, chunk_words: int = 80, overlap: int = 1,
@@ -208,12 +208,16 @@ class PassageRetriever:
             return "Flat"
         return f"IVF{int(min(65536, max(1, round(np.sqrt(n)))))},SQ8"
 
+    def _new_vectorizer(self):
+        """The TF-IDF vectorizer of these settings, not fitted."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(ngram_range=tuple(self.ngram_range), stop_words=self.stop_words, sublinear_tf=True,
+                               strip_accents="unicode", dtype=np.float32)
+
     def _build(self) -> None:
         if self.method == "tfidf":
-            from sklearn.feature_extraction.text import TfidfVectorizer
-
-            self.vectorizer_ = TfidfVectorizer(ngram_range=tuple(self.ngram_range), stop_words=self.stop_words,
-                                               sublinear_tf=True, strip_accents="unicode", dtype=np.float32)
+            self.vectorizer_ = self._new_vectorizer()
             index = self.vectorizer_.fit_transform(self.passages_)
             self.vectorizer_.stop_words_ = None  # sklearn: only kept for introspection, can be large
             self.index_ = index.T.tocsr()  # term-major: a query's product touches only its terms' rows
@@ -225,27 +229,29 @@ class PassageRetriever:
             self.index_ = build_faiss_index(self._embed(self.passages_), self._faiss_factory(len(self.passages_)))
 
     def _save(self, folder: Path) -> None:
-        """Write the index to ``folder`` through a temporary folder; a cache that cannot be written is skipped."""
-        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-        try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
+        """Write the index to ``folder`` as a :mod:`kitlib.cache` entry (verified on read, never a pickle: a
+        TF-IDF vectorizer is kept as its vocabulary in JSON and its idf in ``.npy``); a cache that cannot be
+        written is skipped."""
+        def write(tmp: Path) -> None:
             if self.method == "tfidf":
                 from scipy import sparse
 
                 sparse.save_npz(tmp / "index.npz", self.index_, compressed=False)
-                (tmp / "vectorizer.pkl").write_bytes(pickle.dumps(self.vectorizer_))
+                write_json(tmp / "vocabulary.json", {k: int(v) for k, v in self.vectorizer_.vocabulary_.items()})
+                np.save(tmp / "idf.npy", np.asarray(self.vectorizer_.idf_), allow_pickle=False)
             elif self.method == "bm25":
                 self.index_.save(str(tmp), show_progress=False)
             else:
                 require("faiss", "pip install faiss-cpu").write_index(self.index_, str(tmp / "index.faiss"))
-            (tmp / "index.json").write_text(json.dumps({**self._settings(), "n_passages": len(self.passages_)}))
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+            write_json(tmp / "index.json", {**self._settings(), "n_passages": len(self.passages_)})
+
+        write_entry(folder, write)
 
     def _load(self, folder: Path) -> bool:
+        """Load the index from its cache entry (:func:`kitlib.cache.read_entry` verifies every file first); False
+        (rebuild) when there is none or it does not read back."""
+        if read_entry(folder) is None:
+            return False
         try:
             saved = json.loads((folder / "index.json").read_text())
             if saved.get("n_passages") != len(self.passages_):
@@ -254,14 +260,16 @@ class PassageRetriever:
                 from scipy import sparse
 
                 self.index_ = sparse.load_npz(folder / "index.npz").tocsr()
-                self.vectorizer_ = pickle.loads((folder / "vectorizer.pkl").read_bytes())  # our own cache only
+                self.vectorizer_ = self._new_vectorizer()
+                self.vectorizer_.vocabulary_ = json.loads((folder / "vocabulary.json").read_text())
+                self.vectorizer_.idf_ = np.load(folder / "idf.npy", allow_pickle=False)
             elif self.method == "bm25":
                 bm25s = require("bm25s", "pip install bm25s")
                 self.index_ = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
             else:
                 self.index_ = require("faiss", "pip install faiss-cpu").read_index(str(folder / "index.faiss"))
-        except (OSError, ValueError, EOFError, pickle.UnpicklingError, RuntimeError):
-            return False  # a torn or foreign entry: rebuild
+        except (OSError, ValueError, EOFError, RuntimeError, AttributeError, TypeError):
+            return False  # an entry that does not read back: rebuild
         return True
 
     def _embed(self, texts: list[str]) -> np.ndarray:

@@ -237,3 +237,35 @@ def test_bm25_search_gives_the_scores_of_bm25s_itself():
     np.testing.assert_allclose(sims, ref_sims, rtol=1e-5)  # the same best scores...
     for row, query, s in zip(idx, tokens, sims):  # ...of the passages named (ties may name another)
         np.testing.assert_allclose(retriever.index_.get_scores(query)[row] if query else 0 * s, s, rtol=1e-5)
+
+
+class _Planted:
+    """Unpickling this writes a marker file: what a pickle planted in a corpus's cache could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return (Path(self.marker).write_text, ("code ran",))
+
+
+def test_a_vectorizer_pickle_planted_in_the_index_cache_is_never_unpickled(tmp_path):
+    """The TF-IDF index used to keep its vectorizer as vectorizer.pkl beside the corpus and unpickle it on the next
+    fit: whoever could write the cache could run code. Now no cache file is a pickle; a planted one is ignored."""
+    import pickle
+
+    passages = _synthetic_corpus(60)
+    first = PassageRetriever("tfidf", top_k=3, cache_dir=tmp_path / "cache").fit(passages)
+    marker = tmp_path / "marker"
+    (first.index_dir_ / "vectorizer.pkl").write_bytes(pickle.dumps(_Planted(marker)))
+    for key in ("1", "2"):  # the old layout, where an earlier version of the kit would look
+        old = tmp_path / "cache" / f"tfidf-old-{key}"
+        old.mkdir()
+        (old / "vectorizer.pkl").write_bytes(pickle.dumps(_Planted(marker)))
+    again = PassageRetriever("tfidf", top_k=3, cache_dir=tmp_path / "cache").fit(passages)
+    assert again.cached_ and not marker.exists()
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.read_bytes()[:2] == b"\x80\x04"
+                and p.name != "vectorizer.pkl"]  # nothing the kit wrote is a pickle
+    assert (again.search(passages[:5])[0] == first.search(passages[:5])[0]).all()
