@@ -206,7 +206,7 @@ def cmd_kernel(args) -> int:
     with warnings.catch_warnings(record=True) as notes:  # printed once, as notes
         warnings.simplefilter("always")
         bundle = kernel.build_bundle(comp.name, params, out, username=args.username, model=args.model,
-                                     datasets=args.dataset or (), checkpoints=args.checkpoints)
+                                     datasets=args.dataset or (), checkpoints=args.checkpoints, force=args.force)
     print(f"kernel bundle: {bundle}")
     for att in json.loads((bundle / "bundle.json").read_text())["datasets"]:
         print(f"  attaches {att['ref']} ({att['role']}: {att['source']}) at {att['mount']}")
@@ -310,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", metavar="RUN", help="a training run (id or folder): attach its checkpoints and "
                    "predict with them in the kernel, training nothing")
     p.add_argument("--push", action="store_true", help="push through the kaggle client")
+    p.add_argument("--force", action="store_true", help="write the bundle into a non-empty --out folder that holds no "
+                   "bundle.json (files of the bundle's names are replaced; nothing else is deleted)")
     p.set_defaults(func=cmd_kernel)
     return parser
 

@@ -16,7 +16,8 @@
         datasets/<slug>/                      one private Kaggle dataset <user>/<slug> per attached folder: the
             dataset-metadata.json             default text model (all-minilm-l6-v2, always), --model, --checkpoints
             ... the folder's files            (a run's checkpoints/), --dataset; files linked, not copied
-        bundle.json                           what is attached (source folder, dataset, mount path) and notes
+        bundle.json                           what is attached (source folder, dataset, mount path), notes, and
+                                              every path the kit wrote (the only ones a rebuild removes)
 
 How kitlib reaches an offline kernel (the choice): a Kaggle *dataset* holding one wheel file. A dataset is
 what a kernel can attach offline (``dataset_sources``), a wheel is one file that Kaggle should store as it
@@ -49,7 +50,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +57,7 @@ from typing import Any
 
 from .competitions import COMPETITIONS, get_competition
 from .errors import ParameterError, UploadError
+from .kernel_files import BundleFiles
 from .runtime import (
     DEFAULT_MODEL_ENV,
     KAGGLE_INPUT,
@@ -73,7 +74,7 @@ DATASET_SLUG = "kitlib"
 DATASET_TITLE = "kitlib competition kit"
 DATASET_DIR = "kitlib-dataset"
 BOOTSTRAP_TAG = "kit-bootstrap"
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,49}")  # fullmatch: '$' also matched before a final newline
 DATASETS_DIR = "datasets"
 DEFAULT_MODEL_SLUG = "all-minilm-l6-v2"
 # a baked parameter value that needs a package Kaggle's image lacks -> the package
@@ -88,7 +89,7 @@ def kernel_slug(competition: str) -> str:
 
 def build_bundle(competition: str, params: dict, out_dir: Path, username: str | None = None, *,
                  model: str | os.PathLike | None = None, datasets: Sequence[str | os.PathLike] = (),
-                 checkpoints: str | os.PathLike | None = None) -> Path:
+                 checkpoints: str | os.PathLike | None = None, force: bool = False) -> Path:
     """Build the Kaggle kernel bundle of ``competition`` in ``out_dir`` (layout in the module docstring).
 
     ``model`` (a model folder) is attached and baked in as the ``model`` parameter; ``checkpoints`` (a run id,
@@ -101,13 +102,17 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
     the notebook's parameters cell, as ``kit run`` does); they are baked into the notebook. ``device``
     decides the accelerator: ``"cuda"`` (or ``"cuda:N"``) sets ``enable_gpu``, anything else runs on CPU.
     ``username`` owns the kernel and the kitlib dataset; by default the one of the configured Kaggle
-    credentials (``KAGGLE_USERNAME`` or ``kaggle.json``; no network call). Files of an earlier bundle in
-    ``out_dir`` are replaced. Returns ``out_dir``.
+    credentials (``KAGGLE_USERNAME`` or ``kaggle.json``; no network call). The files an earlier bundle in
+    ``out_dir`` recorded (``bundle.json``'s ``written``) are replaced and nothing else there is deleted; a non-empty
+    ``out_dir`` without a ``bundle.json`` is refused unless ``force`` (:class:`kitlib.kernel_files.BundleFiles`).
+    What an attached folder leaves out (links out of it, linked folders) and files over 1 GiB are said in the
+    notes. Returns ``out_dir``.
 
     Raises :class:`ParameterError` for a competition not on Kaggle, a notebook without a ``parameters``
     cell, an unknown parameter or a value that does not fit its type, ``submit=True`` (an offline kernel
-    cannot upload; Kaggle scores its output), no usable user name, a folder to attach that does not exist,
-    or ``model``/``checkpoints`` for a notebook without that parameter.
+    cannot upload; Kaggle scores its output), no usable user name, a folder to attach that does not exist or
+    holds a credential file, ``model``/``checkpoints`` for a notebook without that parameter, an ``out_dir`` that
+    is a file, or a checkpoints folder whose ``run.json`` is not readable.
     """
     import nbformat
     from papermill.iorw import load_notebook_node
@@ -139,13 +144,14 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
     device = str(values.get("device", known.get("device", {}).get("default", "")) or "").strip("'\"")
 
     out_dir = Path(out_dir)
+    files = BundleFiles(out_dir, force)
+    files.prepare()  # removes what an earlier bundle recorded there, nothing else
     dataset_dir = out_dir / DATASET_DIR
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    for old in dataset_dir.glob("kitlib-*.whl"):
-        old.unlink()
     wheel = build_wheel(dataset_dir)
+    files.written.append(f"{DATASET_DIR}/{wheel.name}")
     dataset_ref = f"{owner}/{DATASET_SLUG}"
-    _write_json(dataset_dir / "dataset-metadata.json", {
+    files.write_json(f"{DATASET_DIR}/dataset-metadata.json", {
         "title": DATASET_TITLE,
         "id": dataset_ref,
         "licenses": [{"name": "other"}],
@@ -169,23 +175,20 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
     nb.cells.insert(first_code, bootstrap)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     code_file = f"{comp.name}.ipynb"
-    nbformat.write(nb, out_dir / code_file)
+    nbformat.write(nb, files.path(code_file))
 
-    shutil.rmtree(out_dir / DATASETS_DIR, ignore_errors=True)  # links only: the sources are never touched
-    for att in attachments:
-        folder = out_dir / DATASETS_DIR / att["slug"]
-        _link_tree(Path(att["source"]), folder)
-        _write_json(folder / "dataset-metadata.json", {
+    for att in attachments:  # links only: the sources are never touched
+        files.attach(Path(att["source"]), f"{DATASETS_DIR}/{att['slug']}")
+        files.write_json(f"{DATASETS_DIR}/{att['slug']}/dataset-metadata.json", {
             "title": att["slug"], "id": f"{owner}/{att['slug']}", "licenses": [{"name": "other"}],
             "description": f"{att['role']} for the `kit kernel` notebook {comp.name}: {Path(att['source']).name}"})
         att["ref"] = f"{owner}/{att['slug']}"
-    notes = _bundle_notes(values, known, attachments)
-    _write_json(out_dir / "bundle.json", {"datasets": attachments, "notes": notes})
+    notes = _bundle_notes(values, known, attachments) + files.notes
     for note in notes:
         warnings.warn(note, stacklevel=2)
 
     slug = kernel_slug(comp.name)
-    _write_json(out_dir / "kernel-metadata.json", {
+    files.write_json("kernel-metadata.json", {
         "id": f"{owner}/{slug}",
         "title": f"{comp.name} kit",  # the client warns unless the title slugifies to the id's slug
         "code_file": code_file,
@@ -200,6 +203,7 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
         "kernel_sources": [],
         "model_sources": [],
     })
+    files.record({"datasets": attachments, "notes": notes})
     return out_dir
 
 
@@ -257,7 +261,11 @@ def _bundle_notes(values: dict, known: dict, attachments: list[dict]) -> list[st
     for att in attachments:
         path = Path(att["source"]) / "run.json"
         if att["role"] == "checkpoints" and path.is_file():
-            record = json.loads(path.read_text()).get("params", {})
+            try:
+                record = json.loads(path.read_text()).get("params", {})
+            except (OSError, ValueError, AttributeError) as exc:
+                raise ParameterError(f"{path}: not a readable run record ({type(exc).__name__}: {exc}); the "
+                                     f"checkpoints folder needs the run.json its training run wrote") from None
             effective.update({k: str(v) for k, v in record.items()})  # the notebook takes these from the run
     notes = []
     for (name, value), package in MISSING_ON_KAGGLE.items():
@@ -271,21 +279,6 @@ def _bundle_notes(values: dict, known: dict, attachments: list[dict]) -> list[st
                      "folder, attach the corpus with --dataset DIR and -p corpus /kaggle/input/<its slug>, or the "
                      "kernel predicts without context")
     return notes
-
-
-def _link_tree(source: Path, folder: Path) -> None:
-    """Mirror ``source`` into ``folder`` with a symbolic link per file (a copy where links fail); hidden entries
-    and caches are left out."""
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source)
-        if not path.is_file() or any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
-            continue
-        target = folder / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.symlink(path.resolve(), target)
-        except OSError:
-            shutil.copy2(path, target)
 
 
 def push_bundle(out_dir: Path) -> str:
@@ -378,7 +371,7 @@ def _owner(username: str | None) -> str:
         if username is None:
             raise ParameterError("Kaggle user name unknown: pass --username NAME, set KAGGLE_USERNAME, or save "
                                  "kaggle.json with your username and key (https://www.kaggle.com/settings/api)")
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise ParameterError(f"Kaggle user name {username!r} is not valid; expected letters, digits, '-' or '_'")
     return username
 

@@ -230,8 +230,11 @@ def test_bootstrap_names_the_dataset_when_it_is_not_attached(notebook: Path, tmp
 
 def test_rebuilding_replaces_the_previous_wheel(notebook: Path, tmp_path: Path) -> None:
     out = build(tmp_path)
-    stale = out / "kitlib-dataset" / "kitlib-0.0.0a0-py3-none-any.whl"
+    stale = out / "kitlib-dataset" / "kitlib-0.0.0a0-py3-none-any.whl"  # as an earlier kitlib version built it
     stale.write_bytes(b"old")
+    record = json.loads((out / "bundle.json").read_text())
+    (out / "bundle.json").write_text(json.dumps({**record, "written": [*record["written"], stale.relative_to(out)
+                                                                       .as_posix()]}))
     build(tmp_path)
     assert len(list((out / "kitlib-dataset").glob("*.whl"))) == 1 and not stale.exists()
 
@@ -586,3 +589,93 @@ def test_push_sends_every_attached_dataset_with_folders_zipped(notebook: Path, t
     assert {"fold0.zip", "fold1.zip", "run.json"} <= set(names)  # the client zipped the fold folders
     (save,) = kaggle_push.requests_to("POST", f"{KERNELS}/SaveKernel")
     assert save.json()["datasetDataSources"] == ["ada/kitlib", "ada/all-minilm-l6-v2", f"ada/{ckpt}"]
+
+
+# ------------------------------------------------------------------ issue 24: the --out folder and what is attached
+def test_rebuilding_deletes_only_what_the_earlier_bundle_recorded(notebook: Path, tmp_path: Path, capsys) -> None:
+    """kit kernel --out once ran shutil.rmtree(DIR/datasets): a user's own files there were deleted."""
+    out = build(tmp_path)
+    mine = out / "datasets" / "my-notes.txt"
+    mine.write_text("mine")
+    (out / "datasets" / "all-minilm-l6-v2" / "extra.bin").write_bytes(b"mine too")
+    (out / "README.md").write_text("my bundle notes")
+    build(tmp_path)
+    assert mine.read_text() == "mine" and (out / "README.md").read_text() == "my bundle notes"
+    assert (out / "datasets" / "all-minilm-l6-v2" / "extra.bin").read_bytes() == b"mine too"
+    record = json.loads((out / "bundle.json").read_text())
+    assert "kernel-metadata.json" in record["written"] and "datasets/my-notes.txt" not in record["written"]
+
+
+def test_a_folder_that_holds_no_bundle_is_refused_unless_forced(notebook: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "datasets").mkdir()
+    (out / "datasets" / "keep.csv").write_text("a,b\n")
+    (out / "kernel-metadata.json").write_text("{}")  # the user's own, in the way
+    with pytest.raises(ParameterError, match=r"holds files and no bundle.json of an earlier bundle.*--force"):
+        build(tmp_path)
+    assert (out / "datasets" / "keep.csv").is_file() and (out / "kernel-metadata.json").read_text() == "{}"
+    kernel.build_bundle(COMPETITION, {}, out, username="ada", force=True)
+    assert (out / "datasets" / "keep.csv").read_text() == "a,b\n"  # forced: replaced its own names only
+    assert json.loads((out / "kernel-metadata.json").read_text())["id"] == "ada/llm-science-exam-kit"
+
+
+def test_out_being_a_file_and_a_torn_record_are_one_line(notebook: Path, tmp_path: Path, capsys) -> None:
+    from kitlib import cli
+
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["kernel", COMPETITION, "--out", str(tmp_path / "afile"), "--username", "ada"]) == 2
+    assert "is a file; expected a folder" in capsys.readouterr().err
+    out = build(tmp_path)
+    (out / "bundle.json").write_text("{torn")
+    assert cli.main(["kernel", COMPETITION, "--out", str(out), "--username", "ada"]) == 2
+    err = capsys.readouterr().err
+    assert "bundle.json: not a readable bundle record" in err and err.count("\n") == 1
+
+
+def test_links_out_of_an_attached_folder_linked_folders_and_big_files_are_said(notebook: Path, tmp_path: Path,
+                                                                               capsys) -> None:
+    from kitlib import cli
+
+    secret = tmp_path / "outside" / "private.txt"
+    secret.parent.mkdir()
+    secret.write_text("not to be pushed")
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "ok.csv").write_text("a\n")
+    (data / "leak.txt").symlink_to(secret)
+    (data / "linked").symlink_to(secret.parent, target_is_directory=True)
+    with open(data / "sub" / "big.bin", "wb") as handle:  # sparse: 3 GiB on paper, nothing on disk
+        handle.truncate(3 << 30)
+    assert cli.main(["kernel", COMPETITION, "--out", str(tmp_path / "b"), "--username", "ada", "--dataset",
+                     str(data)]) == 0
+    out = capsys.readouterr().out
+    assert f"leak.txt links outside {data} (to {secret}): not attached" in out
+    assert "linked is a linked folder: not attached" in out and "big.bin is 3.0 GiB" in out
+    attached = tmp_path / "b" / "datasets" / "data-files"
+    assert (attached / "ok.csv").is_file() and not (attached / "leak.txt").exists()
+    notes = json.loads((tmp_path / "b" / "bundle.json").read_text())["notes"]
+    assert any("links outside" in n for n in notes) and any("3.0 GiB" in n for n in notes)
+
+
+def test_a_folder_holding_credentials_is_refused(notebook: Path, tmp_path: Path) -> None:
+    data = tmp_path / "creds"
+    data.mkdir()
+    (data / "kaggle.json").write_text('{"username": "ada", "key": "s3cret"}')
+    with pytest.raises(ParameterError, match=r"kaggle.json is a credential file"):
+        kernel.build_bundle(COMPETITION, {}, tmp_path / "b", username="ada", datasets=[data])
+
+
+def test_a_corrupt_run_record_beside_the_checkpoints_is_one_line(notebook: Path, tmp_path: Path) -> None:
+    ckpt = tmp_path / "run" / "checkpoints"
+    (ckpt / "fold0").mkdir(parents=True)
+    (ckpt / "fold0" / "w.pt").write_bytes(b"w")
+    (ckpt / "run.json").write_text("{not json")
+    with pytest.raises(ParameterError, match=r"run.json: not a readable run record"):
+        kernel.build_bundle(COMPETITION, {}, tmp_path / "b", username="ada", checkpoints=ckpt)
+
+
+@pytest.mark.parametrize("name", ["ada\n", "ada/x", "a" * 51])
+def test_a_username_with_a_newline_or_separator_is_refused(notebook: Path, tmp_path: Path, name: str) -> None:
+    with pytest.raises(ParameterError, match="is not valid"):
+        kernel.build_bundle(COMPETITION, {}, tmp_path / "b", username=name)
