@@ -11,6 +11,7 @@ Every message names what is wrong and what was expected (file, row or line, colu
     │   │   └── UploadUnknown  ... the final call ended unclearly: the platform may have the submission
     │   └── DownloadError      ... a download
     ├── RunError               a notebook run failed (cell, ename, evalue, run_dir)
+    ├── StorageError           an Optuna storage (database, journal file) could not be opened or failed
     └── MissingDependencyError an optional package is missing (the message gives the install command)
 """
 from __future__ import annotations
@@ -67,6 +68,11 @@ class RunError(KitError, RuntimeError):
         self.evalue = evalue
         self.run_dir = run_dir
         self.interrupted = interrupted
+
+
+class StorageError(KitError, RuntimeError):
+    """An Optuna storage could not be opened or failed while in use (a wrong password, a server that is down or
+    stopped mid-run, a missing folder); the message names the storage, its password masked, and what failed."""
 
 
 class MissingDependencyError(KitError, ImportError):

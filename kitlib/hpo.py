@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingDependencyError, ParameterError
-from .masking import mask
+from .errors import MissingDependencyError, ParameterError, StorageError
+from .masking import add_url_secrets, mask
 from .runtime import optuna_heartbeat
 
 PRUNERS = ("median", "hyperband", "none")
@@ -80,6 +80,43 @@ def database_url(url: str) -> str:
                     return dialect + url[len(plain):]
             raise MissingDependencyError("no PostgreSQL driver is installed; run: pip install 'psycopg[binary]'")
     return url
+
+
+def _storage_cause(exc: BaseException) -> BaseException | None:
+    """The storage failure behind ``exc`` (a database or file error, possibly hidden behind Optuna's own errors such
+    as the ``UnboundLocalError`` its trial loop raises when the database goes away mid-trial), else ``None``."""
+    import sqlalchemy
+
+    seen: set[int] = set()
+    item: BaseException | None = exc
+    while item is not None and id(item) not in seen:
+        seen.add(id(item))
+        if isinstance(item, (sqlalchemy.exc.SQLAlchemyError, OSError)):
+            return item
+        item = item.__cause__ or item.__context__
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own first line for a database error, else the exception's."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return mask(text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+@contextlib.contextmanager
+def storage_errors(url: str, what: str) -> Iterator[None]:
+    """Turn a storage failure inside the block into one :class:`~kitlib.errors.StorageError` naming the storage
+    (masked) and ``what`` was being done; any other exception passes through."""
+    try:
+        yield
+    except (KeyboardInterrupt, ParameterError, StorageError):
+        raise
+    except Exception as exc:
+        cause = _storage_cause(exc)
+        if cause is None:
+            raise
+        raise StorageError(f"Optuna storage {mask(url)}: {what} failed: {type(cause).__name__}: "
+                           f"{_first_line(cause)}") from None
 
 
 def open_storage(url: str, *, heartbeat_s: int | None = None, grace_s: int | None = None):
@@ -196,7 +233,8 @@ def create_study(
     shared = is_shared(url)
     sampler = optuna.samplers.TPESampler(seed=secrets.randbits(31) if shared else seed,
                                          n_startup_trials=min(n_startup_trials, 10), constant_liar=shared)
-    with _creation_lock(url):
+    add_url_secrets([url])
+    with _creation_lock(url), storage_errors(url, f"creating or joining study {name!r}"):
         store = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
         study = optuna.create_study(study_name=name, storage=store, direction=direction, sampler=sampler,
                                     pruner=make_pruner(pruner, n_startup_trials=n_startup_trials,
@@ -240,14 +278,19 @@ def finished_trials(study) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def _study_is_shared(study) -> bool:
-    """Whether ``study`` lives in a shared storage (Optuna wraps an RDBStorage in a cache, hence ``_backend``)."""
+def _storage_url(study) -> str:
+    """The URL of the storage ``study`` lives in (Optuna wraps an RDBStorage in a cache, hence ``_backend``);
+    ``journal:`` for a journal file."""
     from optuna.storages import JournalStorage
 
     if isinstance(study._storage, JournalStorage):
-        return True
-    url = str(getattr(getattr(study._storage, "_backend", study._storage), "url", "sqlite:"))
-    return not url.startswith("sqlite")
+        return "journal:"
+    return str(getattr(getattr(study._storage, "_backend", study._storage), "url", "sqlite:"))
+
+
+def _study_is_shared(study) -> bool:
+    """Whether ``study`` lives in a shared storage (a journal file, PostgreSQL, MySQL; not SQLite)."""
+    return not _storage_url(study).startswith("sqlite")
 
 
 def tune(study, objective: Callable, n_trials: int, *, timeout: float | None = None, progress: bool = True,
@@ -275,8 +318,9 @@ def tune(study, objective: Callable, n_trials: int, *, timeout: float | None = N
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our one line per trial replaces Optuna's
     try:
-        study.optimize(recorded, n_trials=remaining, timeout=timeout, show_progress_bar=False,
-                       gc_after_trial=False, callbacks=[_ProgressLine()] if progress else None)
+        with storage_errors(_storage_url(study), f"recording the trials of study {study.study_name!r}"):
+            study.optimize(recorded, n_trials=remaining, timeout=timeout, show_progress_bar=False,
+                           gc_after_trial=False, callbacks=[_ProgressLine()] if progress else None)
     finally:
         optuna.logging.set_verbosity(verbosity)
     return study
@@ -308,19 +352,29 @@ def load_study(name: str | None, storage: str):
     """The study ``name`` in ``storage`` (the only one there when ``name`` is ``None``), without a sampler of ours.
 
     Raises ``ParameterError`` naming the studies the storage holds when ``name`` is not one of them (or is
-    ``None`` and there are several or none).
+    ``None`` and there are several or none), or for a SQLite or journal file that does not exist (reading never
+    creates one); ``StorageError`` (one line, the URL masked) when the storage cannot be opened or read (a wrong
+    password, a server that is down).
     """
     import optuna
 
-    store = open_storage(storage)
-    names = optuna.get_all_study_names(storage=store)
-    if name is None and len(names) == 1:
-        name = names[0]
-    if name not in names:
-        held = f"its studies are {sorted(names)}" if names else "it holds no study"
-        asked = f"no study {name!r} in {mask(storage)}" if name else f"name a study in {mask(storage)}"
-        raise ParameterError(f"{asked}; {held}")
-    return optuna.load_study(study_name=name, storage=store)
+    add_url_secrets([storage])
+    kind = storage_kind(storage)
+    if kind in ("sqlite", "journal"):  # reading: a storage that is not there is an error, never a new empty one
+        path = Path(storage[len("sqlite:///"):] if kind == "sqlite" else storage[len("journal:"):]).expanduser()
+        if not path.is_file():
+            raise ParameterError(f"Optuna storage {mask(storage)}: no such file {str(path)!r}; kit study reads a "
+                                 f"storage that exists")
+    with storage_errors(storage, "reading its studies"):
+        store = open_storage(storage)
+        names = optuna.get_all_study_names(storage=store)
+        if name is None and len(names) == 1:
+            name = names[0]
+        if name not in names:
+            held = f"its studies are {sorted(names)}" if names else "it holds no study"
+            asked = f"no study {name!r} in {mask(storage)}" if name else f"name a study in {mask(storage)}"
+            raise ParameterError(f"{asked}; {held}")
+        return optuna.load_study(study_name=name, storage=store)
 
 
 def study_report(study, limit: int = 20) -> str:

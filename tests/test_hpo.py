@@ -229,3 +229,50 @@ def test_two_concurrent_kit_runs_share_one_study_on_postgresql(tmp_path, kit_dir
     out = capsys.readouterr().out
     assert "trials: 4 (" in out and all(m["run_id"] in out for m in manifests)
     assert "best: trial" in out and postgres_url.split("@")[0].split(":")[-1] not in out  # no password printed
+
+
+# ------------------------------------------------------------------ issue 24: a storage that fails is one line
+def test_kit_study_on_a_storage_it_cannot_open_is_one_line(tmp_path, postgres_server, capsys):
+    from servers import free_port
+
+    host, port, user, password = postgres_server
+    cases = {
+        f"postgresql://{user}:wrong-{password}@{host}:{port}/postgres": "password authentication failed",
+        f"postgresql://{user}:{password}@{host}:{free_port()}/postgres": "Connection refused",
+        f"sqlite:///{tmp_path}/missing/dir/study.db": "no such file",
+        f"journal:{tmp_path}/missing/dir/j.log": "no such file",
+    }
+    for url, said in cases.items():
+        assert main(["study", "--storage", url]) in (1, 2)
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and said in err, err
+        assert err.startswith("kit study: ") and password not in err
+    assert not (tmp_path / "missing").exists()  # reading never creates a storage
+
+
+def test_a_postgresql_server_gone_mid_run_is_one_error_naming_the_storage(postgres_url, postgres_server):
+    """Optuna's trial loop raised UnboundLocalError ('updated_state') when the database went away mid-trial."""
+    import psycopg
+
+    from kitlib.errors import StorageError
+
+    host, port, user, password = postgres_server
+    database = postgres_url.rsplit("/", 1)[1]
+    study = hpo.create_study("gone", storage=postgres_url, identity={"c": 1})
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 1:  # the server stops taking this database's connections, and drops the open ones
+            with psycopg.connect(host=host, port=port, user=user, password=password, dbname="postgres",
+                                 autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                             "pg_backend_pid()", (database,))
+        return x
+
+    with pytest.raises(StorageError) as caught:
+        hpo.tune(study, objective, 3, progress=False)
+    said = str(caught.value)
+    assert said.startswith(f"Optuna storage postgresql+psycopg://{user}:***@{host}:{port}/{database}: recording the "
+                           "trials of study 'gone' failed: ")
+    assert "\n" not in said and password not in said
