@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .competitions import get_competition
+from .competitions import Competition, competition_name, get_competition
 from .errors import ParameterError, RunError
 from .masking import add_url_secrets, mask, secrets_removed
 from .notebook_copies import keep_files, masked_output, write_failure, write_masked
@@ -127,7 +127,7 @@ def notebook_competition(path: Path) -> str | None:
     return named if isinstance(named, str) and named else None
 
 
-def resolve_notebook(target: str, competition: str | None = None) -> tuple[str | None, Path]:
+def resolve_notebook(target: str, competition: str | Competition | None = None) -> tuple[str | None, Path]:
     """``(competition or None, notebook path)`` for a competition name or a notebook path.
 
     A notebook path belongs to ``competition`` when given, else to the competition its metadata names, else to
@@ -136,6 +136,7 @@ def resolve_notebook(target: str, competition: str | None = None) -> tuple[str |
     """
     from .competitions import COMPETITIONS
 
+    competition = competition_name(competition)
     path = Path(target)
     if path.suffix == ".ipynb":
         if not path.is_file():
@@ -170,7 +171,7 @@ def run_name(competition: str | None, notebook: Path) -> str:
 
 
 def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str | None = None,
-            progress: bool = False, competition: str | None = None) -> Path:
+            progress: bool = False, competition: str | Competition | None = None) -> Path:
     """Execute a competition's notebook (or any notebook path) with papermill; return the run folder.
 
     The run belongs to the competition :func:`resolve_notebook` finds (``competition`` names it for a notebook

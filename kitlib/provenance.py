@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .competitions import Competition, get_competition
+from .competitions import Competition, competition_name, get_competition
 from .data import file_sha256
 from .errors import DataError, ParameterError, SubmissionError
 from .runtime import runs_dir
@@ -36,13 +36,6 @@ class Concern:
     kind: str
     reason: str
     tag: str = ""
-
-
-def competition_name(competition: str | Competition | None) -> str | None:
-    """The name of ``competition`` (a name or a :class:`Competition`), ``None`` for none."""
-    if competition is None or competition == "":
-        return None
-    return competition.name if isinstance(competition, Competition) else str(competition)
 
 
 def run_of_file(path: str | Path) -> dict | None:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .competitions import get_competition
+from .competitions import Competition, competition_name, get_competition
 from .errors import ParameterError
 from .runtime import runs_dir, stale_after_s
 
@@ -74,7 +74,7 @@ def effective_status(row: dict, now: float | None = None) -> str:
     return "interrupted" if age > limit else status
 
 
-def list_runs(competition: str | None = None, *, include_all: bool = False) -> list[dict]:
+def list_runs(competition: str | Competition | None = None, *, include_all: bool = False) -> list[dict]:
     """Manifests of the runs (of ``competition`` if given), best score first within each competition.
 
     Smoke, failed, running and interrupted runs are left out unless ``include_all``; runs without a score
@@ -83,6 +83,7 @@ def list_runs(competition: str | None = None, *, include_all: bool = False) -> l
     cannot be read is listed as ``unreadable`` (with its folder) under any filter, never hidden; a readable one
     with fields of the wrong kind is shown with those fields missing (:func:`clean_row`).
     """
+    competition = competition_name(competition)
     rows = []
     folder = runs_dir()
     for path in sorted(folder.glob("*/manifest.json")) if folder.is_dir() else []:

@@ -126,7 +126,7 @@ def _same_keys(frame: pd.DataFrame, expected: dict[str, np.ndarray], name: str, 
                                   f"{extra}; rows must match {whose}, in its order")
 
 
-def write_submission(obj: pd.DataFrame | str | bytes, competition: str, *, run=None,
+def write_submission(obj: pd.DataFrame | str | bytes, competition: str | Competition, *, run=None,
                      data_dir: str | Path | None = None) -> Path:
     """Write a submission (a DataFrame, the file's text for non-CSV formats, or its bytes: SOMD's zip),
     validate it, record it.

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .competitions import Competition, competition_name
 from .errors import ParameterError
 from .runtime import SWEEP_ENV, child_paths_environment
 
@@ -156,7 +157,7 @@ def _stop_children() -> None:
 
 
 def sweep(target: str, pairs: list[list[str]], *, jobs: int = 1, scheduler: str | None = None, message: str = "",
-          competition: str | None = None, on_point=None, announce=None) -> SweepResult:
+          competition: str | Competition | None = None, on_point=None, announce=None) -> SweepResult:
     """Run ``kit run target`` at every point of the grid ``pairs`` (see :func:`grid`) on ``jobs`` local worker
     threads or on the Dask scheduler at ``scheduler``; return the :class:`SweepResult` (points in grid order).
 
@@ -167,6 +168,7 @@ def sweep(target: str, pairs: list[list[str]], *, jobs: int = 1, scheduler: str 
     """
     from .execute import resolve_notebook, run_name
 
+    competition = competition_name(competition)
     if scheduler and jobs != 1:
         raise ParameterError("give --jobs N (a local cluster) or --scheduler ADDRESS (its workers), not both")
     if jobs < 1:

@@ -151,6 +151,13 @@ def test_a_competition_object_is_taken_wherever_a_name_is(kit_dirs, tmp_path):
     assert row["run_id"] == r.id and row["score"] == 0.7 and row["competition"] == "sentiment-classification"
     with pytest.raises(SubmissionError, match="for 'sentiment-classification', not 'recommender'"):
         submit.submit(str(path), get_competition("recommender"))
+    from kitlib import execute, runs_table
+
+    r.finish()
+    assert [m["run_id"] for m in runs_table.list_runs(sentiment.COMPETITION)] == [r.id]
+    notebook = sentiment.COMPETITION.notebook_path
+    assert execute.resolve_notebook(str(notebook), sentiment.COMPETITION) == ("sentiment-classification", notebook)
+    assert execute.resolve_notebook("sentiment-classification", sentiment.COMPETITION)[0] == "sentiment-classification"
 
 
 def test_local_and_code_competitions_record_the_file_and_say_how_to_hand_it_in(kit_dirs, kit_project, tmp_path,

@@ -15,10 +15,10 @@ from ..errors import ParameterError
 from ..runtime import ROOT, project_dir
 from .built_in import BUILT_IN, BUILT_IN_NAMES
 from .registry import Registry
-from .spec import Competition, Predictions, SubmissionSpec
+from .spec import Competition, Predictions, SubmissionSpec, competition_name
 
 __all__ = ["ROOT", "Competition", "Predictions", "SubmissionSpec", "COMPETITIONS", "BUILT_IN", "BUILT_IN_NAMES",
-           "get_competition", "project_dir", "Registry"]
+           "get_competition", "competition_name", "project_dir", "Registry"]
 
 COMPETITIONS: Registry = Registry(BUILT_IN)
 

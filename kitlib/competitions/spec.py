@@ -151,3 +151,11 @@ class Competition:
             kaggle_input = KAGGLE_INPUT / self.slug
             data_dir = kaggle_input if on_kaggle() and kaggle_input.is_dir() else self.data_dir
         return resolve_data_dir(data_dir, demo_dir=self.demo_dir, write_demo=self.demo, kaggle_slug=self.slug)
+
+
+def competition_name(competition: str | Competition | None) -> str | None:
+    """The name of ``competition`` (a name or a :class:`Competition`, which every function taking a competition
+    accepts); ``None`` for none or an empty name."""
+    if competition is None or competition == "":
+        return None
+    return competition.name if isinstance(competition, Competition) else str(competition)
