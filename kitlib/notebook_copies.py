@@ -8,6 +8,7 @@ disk) is said in one line (:func:`keep_files`) instead of hiding the run's end.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -119,10 +120,8 @@ def keep_notebook(working: Path, output: Path, stopped: bool) -> None:
 
     copies = []
     for path in (working, output):
-        try:
+        with contextlib.suppress(Exception):  # missing, or torn by the interruption
             copies.append(nbformat.read(path, as_version=4))
-        except Exception:  # noqa: BLE001 - missing, or torn by the interruption
-            pass
     if not copies:
         return
     nb = max(copies, key=lambda n: sum(len(c.get("outputs", [])) for c in n.cells)) if stopped else copies[0]
