@@ -71,6 +71,7 @@ def test_kit_runs_survives_any_manifest():
     """Generated JSON of any shape in the fields kit runs reads: the table is printed, never a traceback."""
     import json
     import tempfile
+    from datetime import timedelta
     from pathlib import Path
 
     from hypothesis import HealthCheck, given, settings
@@ -83,7 +84,8 @@ def test_kit_runs_survives_any_manifest():
                               "submission", "data_dir", "kind", "inputs", "method", "heartbeat", "sweep"])
     manifests = st.dictionaries(fields, values, max_size=8) | values
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=60, deadline=timedelta(seconds=10), derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(manifests, min_size=1, max_size=3))
     def check(found):
         import os
