@@ -4,11 +4,16 @@ Each generated file starts from a valid one (a competition's good submission; a 
 ``kit new``) and is damaged: cells replaced by hostile values (empty, NaN, inf, 1e309, text, quotes, separators,
 NUL, very long), columns dropped, renamed, doubled or reordered, rows dropped, repeated, shuffled or cut to the
 header, bytes cut short, made binary or re-encoded. Exactly two outcomes are allowed: a clear ``KitError`` (one
-that names what is wrong, never an empty message) or a valid result; any other exception fails the test.
+that names what is wrong, never an empty message) or a valid result; any other exception fails the test. SOMD's
+``predictions.zip`` gets the same treatment at three levels: its lines (hostile labels and relation entries, lines
+dropped, doubled, blank), its members (dropped, renamed, doubled, added, made binary, compressed four ways) and its
+bytes (cut short, overwritten, replaced).
 """
 from __future__ import annotations
 
 import io
+import warnings
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -191,6 +196,111 @@ def test_a_spec_competitions_validator_takes_hostile_tables(tmp_path, kit_projec
         path = tmp_path / "submission.csv"
         path.write_bytes(data.draw(damaged_bytes(data.draw(damaged_frame(good)))))
         outcome(lambda: submit.validate_submission(path, comp, folder))
+
+    check()
+
+
+SOMD_LABELS = ["O", "B-Application", "I-Version", "B-Tool", "b-application", "B-", "I-URL", "O O"]
+SOMD_ENTRIES = ["Version_of\t1\t0", "Version_of\t0\t0", "Made_of\t1\t0", "Version_of 1 0", "Version_of\t-1\t0",
+                "Version_of\t99999999999999999999\t0", "Version_of\t1", "\t\t", ";", "; ;"]
+_somd_cells = st.one_of(_pool, st.sampled_from(SOMD_LABELS), st.sampled_from(SOMD_ENTRIES), st.text(max_size=12))
+
+
+@st.composite
+def damaged_somd_lines(draw, text: str) -> bytes:
+    """A member's ``text`` after up to three edits of its lines (a cell replaced, a line dropped, doubled or blank,
+    blank lines added, the text cut), sometimes re-encoded."""
+    lines = text.split("\n")
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(lines) - 1))
+        edit = draw(st.sampled_from(["cell", "cell", "line", "drop", "double", "blank", "tail", "cut"]))
+        fields = lines[at].split(" ")
+        if edit == "cell":
+            fields[draw(st.integers(0, len(fields) - 1))] = draw(_somd_cells)
+            lines[at] = " ".join(fields)
+        elif edit == "line":
+            lines[at] = "; ".join(draw(st.lists(_somd_cells, min_size=1, max_size=3)))
+        elif edit == "drop" and len(lines) > 1:
+            del lines[at]
+        elif edit == "double":
+            lines.insert(at, lines[at])
+        elif edit == "blank":
+            lines[at] = draw(st.sampled_from(["", " ", "\t", "\r"]))
+        elif edit == "tail":
+            lines += [""] * draw(st.integers(1, 50))
+        elif edit == "cut":
+            lines = lines[:at]
+    data = "\n".join(lines)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8", "latin-1", "utf-16", "binary"]))
+    if encoding == "binary":
+        return draw(st.binary(max_size=200))
+    return data.encode(encoding, errors="replace")
+
+
+@st.composite
+def damaged_somd_zip(draw, members: dict[str, str]) -> bytes:
+    """The bytes of a SOMD ``predictions.zip`` whose ``members`` are damaged (:func:`damaged_somd_lines`), dropped,
+    renamed, doubled or joined by others, compressed one of four ways, and sometimes its bytes damaged."""
+    entries = [(name, draw(damaged_somd_lines(text)) if draw(st.booleans()) else text.encode())
+               for name, text in members.items()]
+    for _ in range(draw(st.integers(0, 2))):
+        edit = draw(st.sampled_from(["drop", "rename", "double", "extra", "folder"]))
+        at = draw(st.integers(0, len(entries) - 1)) if entries else 0
+        if edit == "drop" and entries:
+            del entries[at]
+        elif edit == "rename" and entries:
+            name = draw(st.sampled_from(["predictions.txt", "PREDICTIONS.ENTITIES.TXT", "a/predictions.entities.txt",
+                                         "../predictions.relations.txt", "", " ", "x" * 300]) | st.text(max_size=20))
+            entries[at] = (name or "unnamed", entries[at][1])
+        elif edit == "double" and entries:
+            entries.append(entries[at])
+        elif edit == "extra":
+            entries.append((draw(st.sampled_from(["notes.txt", "__MACOSX/._x", "predictions.zip"])), b"x"))
+        elif edit == "folder":
+            entries.append(("predictions/", b""))
+    method = draw(st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]))
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Duplicate name": the doubled members are the point
+        with zipfile.ZipFile(buffer, "w", method) as zf:
+            for name, data in entries:
+                zf.writestr(name, data)
+    data = bytearray(buffer.getvalue())
+    edit = draw(st.sampled_from(["none", "none", "none", "cut", "overwrite", "binary", "empty"]))
+    if edit == "cut" and data:
+        data = data[:draw(st.integers(0, len(data) - 1))]
+    elif edit == "overwrite" and data:
+        for _ in range(draw(st.integers(1, 8))):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    elif edit == "binary":
+        data = bytearray(draw(st.binary(min_size=1, max_size=300)))
+    elif edit == "empty":
+        data = bytearray()
+    return bytes(data)
+
+
+def test_the_somd_zip_validator_takes_hostile_zips(tmp_path):
+    from kitlib.competitions import somd_ner as somd
+
+    comp = get_competition("somd-ner")
+    data_dir = comp.resolve_data_dir("")
+    sentences = somd.read_texts(data_dir / somd.TEST_TEXTS)[:40]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / somd.TEST_TEXTS).write_text("".join(" ".join(s) + "\n" for s in sentences))
+    data_dir = tmp_path / "data"
+    labels = [["O"] * len(s) for s in sentences]
+    labels[0][:2] = ["B-Application", "B-Version"]
+    relations = [[("Version_of", 1, 0)]] + [[] for _ in sentences[1:]]
+    path = tmp_path / comp.submission.file_name
+    path.write_bytes(somd.submission_zip(labels, relations))
+    submit.validate_submission(path, comp, data_dir)  # the base is valid
+    members = {somd.ENTITIES_FILE: somd.entities_text(labels), somd.RELATIONS_FILE: somd.relations_text(relations)}
+
+    @SETTINGS
+    @given(st.data())
+    def check(data):
+        path.write_bytes(data.draw(damaged_somd_zip(members)))
+        outcome(lambda: submit.validate_submission(path, comp, data_dir))
 
     check()
 

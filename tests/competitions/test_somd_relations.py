@@ -55,7 +55,8 @@ def test_phase_two_names_are_found_and_a_phase_can_be_forced(tmp_path):
 
 
 @pytest.mark.parametrize("line, message", [
-    ("Version_of\t6,8\t2", r"train_relations.txt line 1 entry 1: 'Version_of\\t6,8\\t2': subject '6,8' is not a token index"),
+    ("Version_of\t6,8\t2",
+     r"train_relations.txt line 1 entry 1: 'Version_of\\t6,8\\t2': subject '6,8' is not a token index"),
     ("Version_of\t3", r"line 1 entry 1: 'Version_of\\t3': 2 fields; expected Type<TAB>subject<TAB>object"),
     ("Version_of\t3\t2; Developer_of\t41\t2", r"line 1: 'Developer_of\\t41\\t2': subject 41 is out of range for a "
                                             r"sentence of 8 tokens"),
@@ -89,7 +90,8 @@ def test_relation_line_counts(tmp_path):
         somd.read_somd(_write(tmp_path, GOOD + "PlugIn_of\t4\t2\n"))
     (tmp_path / "train_relations.txt").unlink()
     missing = somd.read_somd(tmp_path)
-    assert missing.train_relations == [[], [], []] and "train_relations.txt: no such file" in missing.relation_problems[0]
+    assert missing.train_relations == [[], [], []]
+    assert "train_relations.txt: no such file" in missing.relation_problems[0]
 
 
 def test_demo_relations_are_deterministic_and_the_phase_two_variant_reads(tmp_path):
@@ -193,7 +195,8 @@ def test_transformer_fold_trains_a_relation_classifier_on_the_fold_encoder(tiny_
     scored, classes = rm.oof_relation_scores([result.info], list(range(10)), gold)
     assert classes[0] == "none" and sum(map(len, scored)) == sum(len(somd.candidate_pairs(
         e, part["classifier"].pairs_)) for e in gold) > 0
-    test, _ = rm.test_relation_scores([result.info], [somd.mentions(w, lab) for w, lab in zip(c.test_words, c.test_labels)])
+    test_entities = [somd.mentions(w, lab) for w, lab in zip(c.test_words, c.test_labels)]
+    test, _ = rm.test_relation_scores([result.info], test_entities)
     assert len(test) == 6 and all(np.isclose(p.sum(), 1.0) for pairs in test for _, _, p in pairs)
     saved = rm.RelationClassifier.load(tmp_path / "fold0" / "relation_classifier.pt")  # kept with the fold model
     vectors = [v.astype(np.float32) for v in part["val_vectors"]]
@@ -219,7 +222,8 @@ def test_gazetteer_combination_weight_is_chosen_out_of_fold():
     weight, threshold, curve = scoring.choose_combination(model, gazetteer, true)
     assert weight > 0 and curve[weight][1] == 1.0 and curve[0.0][1] == 0.0
     assert scoring.choose_combination(scoring.one_hot(true), [["O", "O"]] * 2, true)[0] == 0.0  # model right alone
-    assert np.allclose(scoring.combine(model, gazetteer, 0.5)[0][0], 0.5 * model[0][0] + 0.5 * scoring.one_hot(true)[0][0])
+    assert np.allclose(scoring.combine(model, gazetteer, 0.5)[0][0],
+                       0.5 * model[0][0] + 0.5 * scoring.one_hot(true)[0][0])
 
 
 def test_somd_scores_and_the_cv_summary_by_hand():
@@ -319,6 +323,101 @@ def test_the_packer_never_writes_over_its_input_and_refuses_what_its_name_is_not
         somd.pack_predictions(tmp_path / "missing.entities.txt")
 
 
+def test_a_zip_holding_a_member_name_twice_is_refused_naming_it(tmp_path):
+    d = _write(tmp_path / "data", GOOD)
+    path = tmp_path / "predictions.zip"
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("predictions.entities.txt", ENT)
+        zf.writestr("predictions.relations.txt", "\n\n")
+        zf.writestr("predictions.relations.txt", "Version_of\t3\t2\n\n")  # which one would the scorer read?
+    for call in (lambda: somd.check_submission(path, d), lambda: somd.pack_predictions(path)):
+        with pytest.raises(SubmissionError, match=r"^predictions.zip: holds 'predictions.relations.txt' 2 times; "
+                                                  r"each member name must appear once \(expected predictions.zip"):
+            call()
+
+
+def _blank_lines_zip(path: Path, n_bytes: int) -> Path:
+    """A valid entities member and a relations member of ``n_bytes`` blank lines, deflated (a few hundred KB)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("predictions.entities.txt", ENT)
+        with zf.open("predictions.relations.txt", "w", force_zip64=True) as member:
+            for _ in range(n_bytes >> 20):
+                member.write(b"\n" * (1 << 20))
+    return path
+
+
+def test_a_member_that_unpacks_far_beyond_the_test_texts_is_refused_before_it_is_unpacked(tmp_path, monkeypatch):
+    """300 MB of blank lines in a 300 KB zip once took 5 GB and was recorded valid (blank lines at the end are
+    tolerated): its declared size is refused before a byte of it is unpacked."""
+    d = _write(tmp_path / "data", GOOD)
+    path = _blank_lines_zip(tmp_path / "predictions.zip", 300 << 20)
+    assert path.stat().st_size < 1 << 20
+    opened = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: (
+        opened.append(getattr(name, "filename", name)), real_open(self, name, *a, **k))[1])
+    limit = 64 * len("We used SPSS 25 .\nIt ran\n") + (1 << 20)
+    with pytest.raises(SubmissionError, match=rf"^predictions.zip: predictions.relations.txt unpacks to 314,572,800 "
+                                              rf"bytes, more than {limit:,} \(64 times the 25 bytes of test_texts.txt"):
+        somd.check_submission(path, d)
+    assert "predictions.relations.txt" not in opened
+
+
+def test_a_member_whose_header_understates_its_size_is_read_with_a_bound(tmp_path):
+    d = _write(tmp_path / "data", GOOD)
+    path = tmp_path / "predictions.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("predictions.entities.txt", ENT)
+        zf.writestr("predictions.relations.txt", b"\n" * (4 << 20))
+    data = bytearray(path.read_bytes())
+    central = data.rindex(b"PK\x01\x02")  # the relations member's entry in the central directory
+    data[central + 24:central + 28] = (3).to_bytes(4, "little")  # unpacked size: 3 bytes, it says
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("predictions.relations.txt").file_size == 3
+    with pytest.raises(SubmissionError, match=r"^predictions.zip: a damaged zip archive \(zipfile.BadZipFile: Bad "
+                                              r"CRC-32 for file 'predictions.relations.txt'\)"):
+        somd.check_submission(path, d)  # three bytes read, then the checksum tells the lie
+
+
+def _damaged_zip(path: Path, damage: str) -> Path:
+    """A zip of ENT and two blank lines, damaged where ``damage`` says."""
+    import struct
+
+    method = zipfile.ZIP_STORED if damage == "ends inside a member" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w", method) as zf:
+        zf.writestr("predictions.entities.txt", ENT * 40)
+        zf.writestr("predictions.relations.txt", "\n\n")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("predictions.entities.txt")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    if damage == "compressed bytes":
+        data[start:start + 4] = b"\xff" * 4
+    elif damage == "checksum":
+        data[start + info.compress_size - 6:start + info.compress_size] = b"\0" * 6
+    else:  # the last member says it is longer than what is left of the file
+        central = data.rindex(b"PK\x01\x02")
+        data[central + 20:central + 28] = struct.pack("<II", 1000, 1000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("damage, said", [("compressed bytes", r"zlib.error: Error -3 while decompressing data"),
+                                          ("checksum", r"zipfile.BadZipFile: Bad CRC-32"),
+                                          ("ends inside a member", r"EOFError: it ends inside a member")])
+def test_a_damaged_member_is_one_line(kit_dirs, tmp_path, capsys, damage, said):
+    from kitlib import cli
+
+    d = _write(tmp_path / "data", GOOD)
+    path = _damaged_zip(tmp_path / "predictions.zip", damage)
+    with pytest.raises(SubmissionError, match=rf"^predictions.zip: a damaged zip archive \({said}.*\); expected "):
+        somd.check_submission(path, d)
+    assert cli.main(["submit", str(path), "--competition", "somd-ner", "--data-dir", str(d)]) == 1
+    err = capsys.readouterr().err
+    assert "a damaged zip archive" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_kit_submit_refuses_a_bad_zip_and_records_a_good_one(kit_dirs, tmp_path, capsys):
     from kitlib import cli, submit
 
@@ -349,7 +448,8 @@ def test_notebook_smoke_on_the_phase_two_demo_variant_writes_the_two_file_zip(ki
     somd.check_submission(Path(manifest["submission"]["path"]), data_dir)
     with zipfile.ZipFile(manifest["submission"]["path"]) as zf:
         assert zf.namelist() == ["predictions.entities.txt", "predictions.relations.txt"]
-        assert len(zf.read("predictions.relations.txt").decode().split("\n")) == len(somd.read_somd(data_dir).test_words) + 1
+        relation_lines = zf.read("predictions.relations.txt").decode().split("\n")
+        assert len(relation_lines) == len(somd.read_somd(data_dir).test_words) + 1
 
 
 def test_a_relation_classifier_saved_with_its_recipe_loads_and_so_does_one_saved_before_the_recipe(tmp_path):

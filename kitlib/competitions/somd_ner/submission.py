@@ -5,10 +5,19 @@ Both files have one line per sentence of ``test_texts.txt``: the labels of its t
 writes the zip's bytes (the same predictions give the same bytes), :func:`check_submission` validates a zip
 (or an entities file with its relations file beside it) and :func:`pack_predictions` returns the upload file,
 never writing over anything.
+
+A zip is read defensively: a member name that appears twice is refused, each member's uncompressed size is capped
+(:func:`member_limit`: :data:`MEMBER_SIZE_FACTOR` times the test texts' bytes, plus :data:`MEMBER_SIZE_SLACK`)
+from its declared size before anything is unpacked and again while reading (a header may lie), and a damaged
+archive or member (``BadZipFile``, ``zlib.error``, ``EOFError``, an unsupported or encrypted member) is one
+``SubmissionError`` line.
 """
 from __future__ import annotations
 
+import lzma
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,10 +27,15 @@ from .labels import ENTITY_TYPES, LABEL_SET, mentions
 from .relations import RELATION_TYPES, check_relations, format_relations, parse_relations_line
 
 __all__ = ["SUBMISSION", "ENTITIES_FILE", "RELATIONS_FILE", "entities_text", "relations_text", "write_predictions",
-           "submission_zip", "check_submission", "pack_predictions"]
+           "submission_zip", "member_limit", "check_submission", "pack_predictions"]
 
 #: The submission: a zip holding these two files at its root, lines aligned with ``test_texts.txt``.
 SUBMISSION, ENTITIES_FILE, RELATIONS_FILE = "predictions.zip", "predictions.entities.txt", "predictions.relations.txt"
+#: A member may unpack to this many times the bytes of the test texts (a label of 24 characters for a token of
+#: one, plus the relations), plus :data:`MEMBER_SIZE_SLACK`; without the test texts, :data:`MAX_MEMBER_BYTES`.
+MEMBER_SIZE_FACTOR, MEMBER_SIZE_SLACK, MAX_MEMBER_BYTES = 64, 1 << 20, 1 << 30
+#: What a damaged archive or member raises while it is opened or read.
+ZIP_FAULTS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError, RuntimeError)
 
 
 def entities_text(labels: Sequence[Sequence[str]]) -> str:
@@ -66,26 +80,69 @@ def submission_zip(labels: Sequence[Sequence[str]], relations: Sequence[Sequence
                        RELATIONS_FILE: relations_text(relations).encode("utf-8")})
 
 
-def _submission_members(path: Path) -> tuple[str, str, str]:
-    """``(entities text, relations text, how they were found)`` from a submission zip, or from an entities
-    file with its relations file beside it. Raises ``SubmissionError`` for anything else."""
-    expected = f"expected {SUBMISSION} holding {ENTITIES_FILE} and {RELATIONS_FILE} at its root"
-    if zipfile.is_zipfile(path):
+def member_limit(test_texts: Path | None) -> tuple[int, str]:
+    """``(bytes, why)``: the most bytes a member of a submission zip may unpack to, :data:`MEMBER_SIZE_FACTOR`
+    times the size of ``test_texts`` plus :data:`MEMBER_SIZE_SLACK` (or :data:`MAX_MEMBER_BYTES` without it), and
+    how that was worked out, for messages."""
+    if test_texts is None or not test_texts.is_file():
+        return MAX_MEMBER_BYTES, "the most the kit unpacks"
+    size = test_texts.stat().st_size
+    return (MEMBER_SIZE_FACTOR * size + MEMBER_SIZE_SLACK,
+            f"{MEMBER_SIZE_FACTOR} times the {size:,} bytes of {test_texts.name}, and {MEMBER_SIZE_SLACK:,} more")
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: tuple[int, str], where: str) -> str:
+    """The UTF-8 text of member ``name``, refused from its declared size before it is unpacked and read with a
+    bound (a header may understate it). Raises ``SubmissionError``; a damaged member raises from ``ZIP_FAULTS``."""
+    most, why = limit
+
+    def too_big(size: str) -> SubmissionError:
+        return SubmissionError(f"{where}: {name} unpacks to {size} bytes, more than {most:,} ({why}); it cannot be "
+                               "predictions for this test set")
+
+    info = zf.getinfo(name)
+    if info.file_size > most:
+        raise too_big(f"{info.file_size:,}")
+    with zf.open(info) as member:
+        data = member.read(most + 1)
+    if len(data) > most:
+        raise too_big(f"over {most:,}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{where}: {name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _zip_members(path: Path, limit: tuple[int, str], expected: str) -> tuple[str, str]:
+    """``(entities text, relations text)`` from the submission zip ``path`` (see the module docstring)."""
+    try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
+            doubled = [(n, c) for n, c in Counter(names).items() if c > 1]
+            if doubled:
+                raise SubmissionError(f"{path.name}: holds {doubled[0][0]!r} {doubled[0][1]} times; each member "
+                                      f"name must appear once ({expected})")
             missing = [n for n in (ENTITIES_FILE, RELATIONS_FILE) if n not in names]
             extra = [n for n in names if n not in (ENTITIES_FILE, RELATIONS_FILE) and not n.endswith("/")]
             if missing or extra:
                 raise SubmissionError(f"{path.name}: holds {names[:6]}; {expected}"
                                       + (f" (missing {missing})" if missing else f" (unexpected {extra[:3]})"))
-            texts = []
-            for name in (ENTITIES_FILE, RELATIONS_FILE):
-                try:
-                    texts.append(zf.read(name).decode("utf-8"))
-                except UnicodeDecodeError as exc:
-                    raise SubmissionError(f"{path.name}: {name} is not UTF-8 text ({exc.reason} at byte "
-                                          f"{exc.start})") from None
-        return texts[0], texts[1], path.name
+            return _read_member(zf, ENTITIES_FILE, limit, path.name), _read_member(zf, RELATIONS_FILE, limit, path.name)
+    except ZIP_FAULTS as exc:
+        module = type(exc).__module__
+        kind = type(exc).__name__ if module == "builtins" else f"{module}.{type(exc).__name__}"
+        first = (str(exc).splitlines() or [""])[0][:200] or ("it ends inside a member" * isinstance(exc, EOFError))
+        said = f"{kind}: {first}" if first else kind
+        raise SubmissionError(f"{path.name}: a damaged zip archive ({said}); {expected}") from None
+
+
+def _submission_members(path: Path, limit: tuple[int, str] | None = None) -> tuple[str, str, str]:
+    """``(entities text, relations text, how they were found)`` from a submission zip (each member at most
+    ``limit`` bytes unpacked), or from an entities file with its relations file beside it. Raises
+    ``SubmissionError`` for anything else."""
+    expected = f"expected {SUBMISSION} holding {ENTITIES_FILE} and {RELATIONS_FILE} at its root"
+    if zipfile.is_zipfile(path):
+        return *_zip_members(path, limit or member_limit(None), expected), path.name
     if path.suffix.lower() == ".zip":
         raise SubmissionError(f"{path.name}: not a zip archive; {expected}")
     if not path.name.endswith(".entities.txt"):
@@ -124,7 +181,7 @@ def check_submission(path: Path, data_dir: Path | None, max_errors: int = 5) -> 
                               f"(it needs {TEST_TEXTS}); pass --data-dir")
     path, data_dir = Path(path), Path(data_dir)
     sentences = read_texts(data_dir / TEST_TEXTS)
-    ent_text, rel_text, _ = _submission_members(path)
+    ent_text, rel_text, _ = _submission_members(path, member_limit(data_dir / TEST_TEXTS))
     lines = read_lines(path, SubmissionError, text=ent_text, name=ENTITIES_FILE)
     problems: list[str] = []
     if len(lines) != len(sentences):
