@@ -1,8 +1,8 @@
 """What a competition is to the kit: its platform and slug, its notebook, its metric, its submission rules.
 
-Each built-in competition module or package (``kitlib/competitions/<name>.py`` or ``<name>/``) defines one :class:`Competition` as
-``COMPETITION``, with real callables for its demo generator and its submission rules; the registry in
-``kitlib/competitions/__init__.py`` lists them. Nothing here imports a heavy framework.
+Each built-in competition module or package (``kitlib/competitions/<name>.py`` or ``<name>/``) defines one
+:class:`Competition` as ``COMPETITION``, with real callables for its demo generator and its submission rules;
+the registry in ``kitlib/competitions/__init__.py`` lists them. Nothing here imports a heavy framework.
 """
 from __future__ import annotations
 
@@ -98,6 +98,10 @@ class Competition:
     ``code_competition``: a Kaggle *code* competition, where the submission is a notebook that runs offline on
     Kaggle and writes ``submission.csv``; a CSV cannot be uploaded (``kit submit --upload`` refuses it and
     points at ``kit kernel --push``).
+
+    ``daily_limit``: how many submissions a day the platform takes. Before an upload Kaggle is asked itself
+    (``GetSubmissionLimits``); when it cannot be, and on AIcrowd, the ledger's uploads of the day are counted
+    against this (see :mod:`kitlib.uploads`); ``None``: no limit is known.
     """
 
     name: str
@@ -114,6 +118,7 @@ class Competition:
     source: str = ""  # the spec file of a competition written by `kit new`
     tabular: Any = None  # a spec competition's kitlib.tasks.tabular.Problem
     code_competition: bool = False  # Kaggle scores a notebook's output, not an uploaded file: see `kit kernel`
+    daily_limit: int | None = None  # submissions a day the platform takes (None: not known; Kaggle is asked)
 
     def code_competition_refusal(self, path: str | Path) -> str:
         """What ``kit submit --upload`` says when refusing to upload ``path`` to this code competition."""
@@ -144,9 +149,9 @@ class Competition:
         from ..runtime import KAGGLE_INPUT, on_kaggle
 
         given = Path(str(data_dir)).expanduser() if data_dir not in (None, "", "demo") else None
-        if given is not None and not given.is_absolute() and not given.exists() and not on_kaggle():
-            if (project_dir() / given).exists():
-                data_dir = project_dir() / given
+        if (given is not None and not given.is_absolute() and not given.exists() and not on_kaggle()
+                and (project_dir() / given).exists()):
+            data_dir = project_dir() / given
         if data_dir in (None, "") and self.data_dir:
             kaggle_input = KAGGLE_INPUT / self.slug
             data_dir = kaggle_input if on_kaggle() and kaggle_input.is_dir() else self.data_dir

@@ -4,7 +4,8 @@ A spec holds (every key checked; a bad key or value is a ``ParameterError`` nami
 
     title, platform ("kaggle" | "aicrowd" | "local"), slug, metric (a name in kitlib.metrics.METRICS),
     direction ("max" | "min", the metric's), task ("binary" | "multiclass" | "regression"), template ("tabular"),
-    data_dir (the folder it was made from; relative paths are relative to the project folder), notebook
+    data_dir (the folder it was made from; relative paths are relative to the project folder), notebook,
+    daily_limit (submissions a day the platform takes; optional, see kitlib.uploads)
     [files]          train, test, sample                       the file names in data_dir
     [columns]        id, targets, numeric, categorical         which columns are which
     [labels]         <target> = [classes as train.csv writes them; for a binary target the positive class last]
@@ -44,7 +45,7 @@ HEADER = """\
 _TEXT, _TEXTS = "a string", "a list of strings"
 SCHEMA: dict[str, Any] = {
     "title": _TEXT, "platform": _TEXT, "slug": _TEXT, "metric": _TEXT, "direction": _TEXT, "task": _TEXT,
-    "template": _TEXT, "data_dir": _TEXT, "notebook": _TEXT,
+    "template": _TEXT, "data_dir": _TEXT, "notebook": _TEXT, "daily_limit": "a positive integer",
     "files": {"train": _TEXT, "test": _TEXT, "sample": _TEXT},
     "columns": {"id": _TEXT, "targets": _TEXTS, "numeric": _TEXTS, "categorical": _TEXTS},
     "labels": ("table", _TEXTS), "class_columns": ("table", _TEXT), "dtypes": ("table", _TEXT),
@@ -227,7 +228,7 @@ def load_spec(path: str | Path) -> Competition:
             allowed={c: tuple(v) for c, v in sub.get("allowed", {}).items()}, sample=problem.files["sample"],
             ranges={c: (float(lo), float(hi)) for c, (lo, hi) in sub.get("ranges", {}).items()},
             ranked=dict(sub.get("ranked", {}))),
-        notebook=notebook, data_dir=data_dir, source=str(path), tabular=problem,
+        notebook=notebook, data_dir=data_dir, source=str(path), tabular=problem, daily_limit=doc.get("daily_limit"),
         predictions=Predictions(key=(problem.id,), target=problem.targets[0], score=score, to_submission=to_submission),
     )
     _CACHE[path] = (stamp, comp)
