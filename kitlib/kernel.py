@@ -287,12 +287,13 @@ def push_bundle(out_dir: Path) -> str:
     First the kitlib dataset (``out_dir/kitlib-dataset``): created private, or given a new version, then
     awaited until Kaggle has processed it; then the kernel through the kaggle client's ``kernels_push``,
     which checks ``kernel-metadata.json`` itself. Returns ``"Kaggle saved version N of <id>: <url>"``
-    followed by the dataset it attached. Credentials as for :func:`kitlib.platforms.kaggle.upload_kaggle`.
+    followed by the dataset it attached, as a :class:`~kitlib.platforms.kaggle_push.KernelPush` (text with the
+    kernel's ``ref`` and ``version``). Credentials as for :func:`kitlib.platforms.kaggle.upload_kaggle`.
 
     Raises :class:`UploadError` when ``out_dir`` is not a bundle, credentials are missing, the client
     rejects a metadata file, or Kaggle refuses or fails either push (with its answer).
     """
-    from .platforms.kaggle_push import push_kaggle_dataset, push_kaggle_kernel
+    from .platforms.kaggle_push import KernelPush, push_kaggle_dataset, push_kaggle_kernel
 
     out_dir = Path(out_dir)
     dataset_dir = out_dir / DATASET_DIR
@@ -311,7 +312,8 @@ def push_bundle(out_dir: Path) -> str:
                                             dir_mode="zip" if nested else "skip"))
     answer = push_kaggle_kernel(out_dir)
     more = f"; attached {', '.join(attached)}" if attached else ""
-    return f"{answer} (kitlib from dataset {dataset_ref}, {wheels[0].name}{more})"
+    return KernelPush(f"{answer} (kitlib from dataset {dataset_ref}, {wheels[0].name}{more})", answer.ref,
+                      answer.version)
 
 
 def bootstrap_source(wheel_name: str, owner: str, spec: tuple[str, str] | None = None,

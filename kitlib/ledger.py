@@ -1,13 +1,17 @@
 """The submission ledger: ``submissions/ledger.csv``, an append-only log of events under a file lock.
 
 Every accepted submission is one row (:data:`LEDGER_COLUMNS`); an upload is recorded ``uploading`` before the
-platform's client is called and settled by a further row (``uploaded``, ``failed``, ``unknown``).
+platform's client is called and settled by a further row (``uploaded``, ``failed``, ``unknown``); what the platform
+later says of it (``kit lb``: ``pending``, ``scored`` with its public and private score, ``error`` with its
+description) is a further row again, written only when something changed. A pushed Kaggle kernel version is a row
+of its own (``kernel_pushed``, with ``kernel`` and ``kernel_version``).
 
 A row is appended whole or not at all: the end of the file is noted, the row is written, flushed and synced to
 disk, and when any of that fails (a full disk, a file-size limit) the file is cut back to the noted end and one
 line says that nothing was recorded, so a torn row can never be read back as a submission. Every value is
 masked (:func:`kitlib.masking.mask`) before it is written: a platform's answer or a message cannot carry a key
-into the file.
+into the file. A ledger written before the last columns were added gets the new header (rows kept, their new
+columns empty) under the lock, before the next row is appended.
 """
 from __future__ import annotations
 
@@ -26,11 +30,15 @@ from .runtime import submissions_dir
 
 # time: when the submission was recorded; with file and sha256 (SUBMISSION_KEY) it names the submission, and every
 # later row of it repeats the three. upload_status: one of UPLOAD_STATUSES, reached at status_time; platform_id:
-# the platform's id for the submission. status_time and platform_id came later: older files lack them.
+# the platform's id for the submission. The PLATFORM_COLUMNS hold the platform's verdict (PLATFORM_STATUSES), its
+# scores as the very strings it sent, and when kit lb read them. kernel, kernel_version: a Kaggle code
+# submission's kernel (owner/slug) and version. Each group came later than the one before: older files lack them.
+PLATFORM_COLUMNS = ("platform_status", "public_score", "private_score", "platform_error", "checked_time")
 LEDGER_COLUMNS = ("time", "competition", "file", "sha256", "run_id", "score", "message", "upload_status",
-                  "platform_message", "status_time", "platform_id")
+                  "platform_message", "status_time", "platform_id", *PLATFORM_COLUMNS, "kernel", "kernel_version")
 SUBMISSION_KEY = ("time", "file", "sha256")
-UPLOAD_STATUSES = ("not uploaded", "uploading", "uploaded", "failed", "unknown")
+UPLOAD_STATUSES = ("not uploaded", "uploading", "uploaded", "failed", "unknown", "kernel_pushed")
+PLATFORM_STATUSES = ("pending", "scored", "error")
 LEDGER_LOCK_TIMEOUT_S = 60.0
 
 
@@ -75,14 +83,43 @@ def write_all(handle: io.RawIOBase, data: bytes) -> None:
 
 def append_ledger(row: Mapping[str, str | float | None]) -> None:
     """Append one row (column -> value) to the ledger, under its lock; the header is written when the file is new
-    or empty.
+    or empty, and rewritten first (rows kept) when it lacks columns of :data:`LEDGER_COLUMNS`.
 
-    The row is written in the file's own columns, so a ledger written before a column was added stays readable
-    (the new columns are left out of its rows); every value is masked. Raises :class:`LedgerWriteError` (one
-    line, "nothing was recorded") when the row cannot be written whole: the file is then cut back to its end
-    before the write.
+    Every value is masked. Raises :class:`LedgerWriteError` (one line, "nothing was recorded") when the row cannot
+    be written whole: the file is then cut back to its end before the write.
     """
-    with ledger_lock() as path, open(path, "a+b", buffering=0) as raw:
+    with ledger_lock() as path:
+        _append(path, row)
+
+
+class LockedLedger:
+    """The ledger while this process holds its lock (:func:`locked_ledger`): read it and append to it, with no
+    other writer in between (a count and the row it allows, a state compared and the row that changes it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self, events: bool = False) -> pd.DataFrame:
+        """As :func:`read_ledger`."""
+        return _read(self.path, events)
+
+    def append(self, row: Mapping[str, str | float | None]) -> None:
+        """As :func:`append_ledger` (the lock is held already)."""
+        _append(self.path, row)
+
+
+@contextlib.contextmanager
+def locked_ledger(timeout_s: float = LEDGER_LOCK_TIMEOUT_S) -> Iterator[LockedLedger]:
+    """Hold the ledger's lock while the block reads and appends through the :class:`LockedLedger` it is given.
+    Raises ``KitError`` as :func:`ledger_lock` does."""
+    with ledger_lock(timeout_s) as path:
+        yield LockedLedger(path)
+
+
+def _append(path: Path, row: Mapping[str, str | float | None]) -> None:
+    """Append ``row`` to the ledger at ``path``, whose lock the caller holds (see :func:`append_ledger`)."""
+    _migrate(path)
+    with open(path, "a+b", buffering=0) as raw:
         raw.seek(0)
         first = raw.readline().decode("utf-8", errors="replace")
         columns = next(csv.reader([first])) if first.strip() else list(LEDGER_COLUMNS)
@@ -104,6 +141,45 @@ def append_ledger(row: Mapping[str, str | float | None]) -> None:
             raise LedgerWriteError(_cut_back(raw, path, end, exc)) from None
 
 
+def _migrate(path: Path) -> None:
+    """Rewrite the ledger at ``path`` (lock held) with a header holding every column of :data:`LEDGER_COLUMNS`
+    (columns of its own that the kit does not know are kept after them), every row kept with its new columns
+    empty; nothing when the header has them all, or the file is missing or empty. The new file is written beside
+    it, synced, and put in its place in one rename, so a failure leaves the old file as it was; raises
+    :class:`LedgerWriteError` then."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            first = handle.readline()
+            if not first.strip() or set(LEDGER_COLUMNS) <= set(next(csv.reader([first]))):
+                return
+            handle.seek(0)
+            rows = list(csv.reader(handle))
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LedgerWriteError(f"{path}: could not be read to add the new columns to its header ({exc}); nothing "
+                               f"was recorded") from None
+    header = rows[0]
+    columns = [*LEDGER_COLUMNS, *(c for c in header if c not in LEDGER_COLUMNS)]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n" if first.endswith("\r\n") else "\n")
+    writer.writerow(columns)
+    for values in rows[1:]:
+        if values:
+            record = dict(zip(header, values))
+            writer.writerow([record.get(c, "") for c in columns])
+    fresh = path.with_name(f".{path.name}.new")
+    try:
+        with open(fresh, "wb", buffering=0) as raw:
+            write_all(raw, text.getvalue().encode("utf-8"))
+            os.fsync(raw.fileno())
+        os.replace(fresh, path)
+    except OSError as exc:
+        fresh.unlink(missing_ok=True)
+        raise LedgerWriteError(f"{path}: its header could not be rewritten with the new columns "
+                               f"({exc.strerror or exc}); the file is as it was and nothing was recorded") from None
+
+
 def _cut_back(raw: io.RawIOBase, path: Path, end: int, exc: OSError) -> str:
     """Truncate the ledger back to ``end`` after the failed write ``exc``; the one-line message to raise."""
     reason = exc.strerror or str(exc)
@@ -121,10 +197,15 @@ def read_ledger(events: bool = False) -> pd.DataFrame:
     every row as written). Columns missing from an older file are empty; the frame is empty (with its columns)
     when nothing was submitted.
 
-    A row that settles an upload (``uploaded``, ``failed``, ``unknown``) replaces the ``uploading`` row of the
-    same submission: the one with the same :data:`SUBMISSION_KEY` (``time``, ``file``, ``sha256``).
+    The rows of one submission share its :data:`SUBMISSION_KEY` (``time``, ``file``, ``sha256``); the last one
+    gives its upload state (an ``uploading`` row settled as ``uploaded``, ``failed`` or ``unknown``), and the
+    platform's verdict (:data:`PLATFORM_COLUMNS`) and id are those of the last row that has them.
     """
-    path = ledger_path()
+    return _read(ledger_path(), events)
+
+
+def _read(path: Path, events: bool) -> pd.DataFrame:
+    """:func:`read_ledger` of the file at ``path``."""
     if not path.is_file() or not path.stat().st_size:
         return pd.DataFrame(columns=list(LEDGER_COLUMNS))
     frame = pd.read_csv(path, dtype=str, keep_default_na=False).fillna("")  # old rows lack new columns
@@ -133,13 +214,16 @@ def read_ledger(events: bool = False) -> pd.DataFrame:
     if events:
         return frame
     records: list[dict] = []
-    open_uploads: dict[tuple, int] = {}  # submission key -> its 'uploading' row in records
+    where: dict[tuple, int] = {}  # submission key -> its place in records
     for record in frame.to_dict("records"):
         key = tuple(record[c] for c in SUBMISSION_KEY)
-        if key in open_uploads and record["upload_status"] != "uploading":
-            records[open_uploads.pop(key)] = record
+        if key not in where:
+            where[key] = len(records)
+            records.append(record)
             continue
-        if record["upload_status"] == "uploading":
-            open_uploads[key] = len(records)
-        records.append(record)
+        earlier = records[where[key]]
+        if not record["platform_status"]:  # an upload's row says nothing of the verdict read before it
+            record.update({c: earlier[c] for c in PLATFORM_COLUMNS})
+        record["platform_id"] = record["platform_id"] or earlier["platform_id"]
+        records[where[key]] = record
     return pd.DataFrame(records, columns=frame.columns)

@@ -36,6 +36,7 @@ RUNS_DIR_ENV = "KIT_RUNS_DIR"  # where run folders go; default <project>/runs
 SUBMISSIONS_DIR_ENV = "KIT_SUBMISSIONS_DIR"  # the submission files and the ledger; default <project>/submissions
 CACHE_DIR_ENV = "KIT_CACHE_DIR"  # caches of read-only data folders; default ~/.cache/kitlib
 UPLOAD_TIMEOUT_ENV = "KIT_UPLOAD_TIMEOUT_S"  # seconds one platform client call may take
+LB_TIMEOUT_ENV = "KIT_LB_TIMEOUT_S"  # seconds one status read (kit lb, the day's limit) may take
 HEARTBEAT_ENV = "KIT_HEARTBEAT_S"  # how often `kit run` copies the running notebook and beats
 STALE_AFTER_ENV = "KIT_STALE_AFTER_S"  # a running run whose heartbeat is older is shown as interrupted
 OPTUNA_HEARTBEAT_ENV = "KIT_OPTUNA_HEARTBEAT_S"  # an RDB study's trial heartbeat
@@ -48,6 +49,7 @@ RUN_DIR_ENV = "KIT_RUN_DIR"  # set by `kit run` for the notebook's kernel: the r
 SWEEP_ENV = "KIT_SWEEP"  # set by `kit sweep` for each point's `kit run`: the sweep record (JSON)
 
 UPLOAD_TIMEOUT_S = 120.0  # wall-clock limit of one client call; KIT_UPLOAD_TIMEOUT_S or timeout_s override it
+LB_TIMEOUT_S = 30.0  # wall-clock limit of one status read (tried twice); KIT_LB_TIMEOUT_S overrides it
 MAX_UPLOAD_TIMEOUT_S = 86_400.0  # a day: the longest limit taken (the child's alarm needs a finite whole number)
 HEARTBEAT_S = 5.0  # how often a running run copies its notebook into the run folder and beats (KIT_HEARTBEAT_S)
 STALE_AFTER_S = 120.0  # a running run whose heartbeat is older than this has stopped (killed, machine lost)
@@ -128,16 +130,27 @@ def upload_timeout_s(timeout_s: float | None = None) -> float:
     at most :data:`MAX_UPLOAD_TIMEOUT_S` (a day): ``inf`` or ``1e12`` would overflow the alarm that ends a stalled
     call's process.
     """
+    return _time_limit(timeout_s, UPLOAD_TIMEOUT_ENV, UPLOAD_TIMEOUT_S, "upload")
+
+
+def lb_timeout_s(timeout_s: float | None = None) -> float:
+    """The limit of one status read (``kit lb``, the day's limit before an upload), each tried twice: ``timeout_s``,
+    else ``$KIT_LB_TIMEOUT_S``, else ``LB_TIMEOUT_S`` (30). Raises ``ParameterError`` as :func:`upload_timeout_s`."""
+    return _time_limit(timeout_s, LB_TIMEOUT_ENV, LB_TIMEOUT_S, "status read")
+
+
+def _time_limit(given: float | None, env: str, default: float, what: str) -> float:
+    """``given``, else the variable ``env``, else ``default``, checked: finite, above 0, at most a day."""
     from .errors import ParameterError
 
-    value: Any = timeout_s if timeout_s is not None else _env(UPLOAD_TIMEOUT_ENV) or UPLOAD_TIMEOUT_S
+    value: Any = given if given is not None else _env(env) or default
     try:
         seconds = float(value)
     except (TypeError, ValueError, OverflowError):
         seconds = float("nan")
     if not 0 < seconds <= MAX_UPLOAD_TIMEOUT_S:  # also refuses nan and inf
-        source = "timeout_s / --timeout" if timeout_s is not None else UPLOAD_TIMEOUT_ENV
-        raise ParameterError(f"the upload time limit ({source}) must be a number of seconds above 0 and at most "
+        source = "timeout_s / --timeout" if given is not None else env
+        raise ParameterError(f"the {what} time limit ({source}) must be a number of seconds above 0 and at most "
                              f"{MAX_UPLOAD_TIMEOUT_S:g}, got {value!r}")
     return seconds
 
@@ -340,16 +353,8 @@ def progress_bar(total: int, desc: str, enabled: bool = True):
         except ImportError:  # no ipywidgets: tqdm.notebook needs them; the text bar below still works
             pass
     live = interactive()
-    return tqdm(
-        total=total,
-        desc=desc,
-        disable=disable,
-        mininterval=0.2 if live else 30.0,
-        leave=True,
-        dynamic_ncols=live,
-        ncols=None if live else 100,
-        file=sys.stderr,
-    )
+    return tqdm(total=total, desc=desc, disable=disable, mininterval=0.2 if live else 30.0, leave=True,
+                dynamic_ncols=live, ncols=None if live else 100, file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------------------- Kaggle

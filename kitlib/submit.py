@@ -5,15 +5,15 @@ or its copy in the run folder) is checked against the run's sha256 and credited 
 data folder, id and score; an edited file is refused (with ``force``: recorded as edited, without the score).
 Which runs may be uploaded is :mod:`kitlib.provenance`'s rule (smoke runs, demo data and runs that are not ok are
 refused unless forced). Every accepted submission is appended to the ledger (:mod:`kitlib.ledger`,
-``submissions/ledger.csv``): an upload is recorded ``uploading`` before the client is called, then settled by a
-further row, ``uploaded``, ``failed`` (raises ``UploadError``) or ``unknown`` (raises ``UploadUnknown``: the
-platform may have it), each with the platform's answer or the reason.
+``submissions/ledger.csv``); an upload goes through :func:`kitlib.uploads.record_upload`: the day's limit checked,
+recorded ``uploading`` before the client is called, then settled by a further row, ``uploaded``, ``failed``
+(raises ``UploadError``) or ``unknown`` (raises ``UploadUnknown``: the platform may have it), each with the
+platform's answer or the reason.
 
 Does not import the training code (data flows one way).
 """
 from __future__ import annotations
 
-import datetime as _dt
 import shutil
 import warnings
 from pathlib import Path
@@ -23,7 +23,7 @@ import pandas as pd
 
 from .competitions import Competition, get_competition
 from .data import file_sha256, read_csv
-from .errors import DataError, KitError, SubmissionError, UploadError
+from .errors import DataError, SubmissionError, UploadError
 from .ledger import (  # noqa: F401 (re-exported)
     LEDGER_COLUMNS,
     LEDGER_LOCK_TIMEOUT_S,
@@ -36,9 +36,9 @@ from .ledger import (  # noqa: F401 (re-exported)
     read_ledger,
 )
 from .masking import mask
-from .platforms.calls import UploadUnknown
 from .provenance import marks, refusal, resolve_target, run_concerns, run_is_ok, run_of_file  # noqa: F401 (re-exported)
-from .runtime import interrupted_by_signals, kaggle_output_path, submissions_dir, upload_timeout_s
+from .runtime import kaggle_output_path, submissions_dir, upload_timeout_s
+from .uploads import now_iso, record_upload, settled
 
 SHOW_ROWS = 5  # offending rows named in an error
 
@@ -156,10 +156,6 @@ def write_submission(obj: pd.DataFrame | str | bytes, competition: str | Competi
 
 
 # ------------------------------------------------------------------------------------- submit
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
-
-
 def submit(target: str, competition: str | Competition | None = None, *, message: str = "", upload: bool = False,
            data_dir: str | Path | None = None, force: bool = False, timeout_s: float | None = None) -> dict:
     """Validate a submission (file or run id), append it to the ledger and optionally upload it.
@@ -175,9 +171,11 @@ def submit(target: str, competition: str | Competition | None = None, *, message
     starts ``[smoke]``/``[demo]``/``[forced]``. Recording such a run without uploading is allowed, with a warning,
     marked the same way (``[<status>]`` for a run that is not ok) and without the run's score unless the run is ok.
 
-    With ``upload``, the time limit (``timeout_s``, else ``KIT_UPLOAD_TIMEOUT_S``) is checked first, then the
-    submission is recorded ``uploading`` before the platform's client is called (each of its calls limited to it,
-    see :func:`kitlib.platforms.upload`), then settled by another row. Returns the ledger row (the settled one).
+    With ``upload``, the time limit (``timeout_s``, else ``KIT_UPLOAD_TIMEOUT_S``) is checked first; then the day's
+    limit (:func:`kitlib.uploads.record_upload`: refused with ``UploadError``, nothing recorded or sent, when it is
+    reached), and the submission is recorded ``uploading`` before the platform's client is called (each of its
+    calls limited to it, see :func:`kitlib.platforms.upload`), then settled by another row. Returns the ledger row
+    (the settled one).
     Raises ``SubmissionError`` (nothing recorded, nothing uploaded) for an invalid or edited file: a refusal names
     the sample it compared against and, when the data folder was a guess, says to pass ``--data-dir``;
     ``ParameterError`` for a bad time limit and ``UploadError`` for a refused upload (nothing recorded or sent);
@@ -211,58 +209,18 @@ def submit(target: str, competition: str | Competition | None = None, *, message
                       f"{unscored}", UserWarning, stacklevel=2)
     edited = bool(manifest.get("edited"))
     tags = (["[edited]"] if edited else []) + marks(concerns, upload)
-    now = _now()
-    row = {"time": now, "competition": comp.name, "file": str(path), "sha256": file_sha256(path), "run_id": run_id,
+    now = now_iso()
+    row = {**dict.fromkeys(LEDGER_COLUMNS, ""), "time": now, "competition": comp.name, "file": str(path),
+           "sha256": file_sha256(path), "run_id": run_id,
            "score": manifest.get("score") if run_is_ok(manifest) and not edited else None,
-           "message": mask(" ".join([*tags, message]).strip()), "upload_status": "not uploaded",
-           "platform_message": "", "status_time": now, "platform_id": ""}
+           "message": mask(" ".join([*tags, message]).strip()), "upload_status": "not uploaded", "status_time": now}
     if not upload:
         append_ledger(row)
         return row
     if comp.platform == "local":
-        raise _settled(row, "failed", UploadError(f"{comp.name} has no upload client; hand in {path} on the "
-                                                  f"competition's site"))
-    return _upload(row, path, comp, message, limit)
-
-
-def _upload(row: dict, path: Path, comp: Competition, message: str, limit: float | None) -> dict:
-    """Record ``row`` as ``uploading``, upload ``path``, settle the row; return the settled row (see :func:`submit`)."""
-    append_ledger({**row, "upload_status": "uploading"})
-    unknown = f"whether {comp.platform} has the submission is unknown; check before submitting again"
-    try:
-        with interrupted_by_signals():
-            result = upload_file(path, comp, message, timeout_s=limit)
-    except UploadUnknown as exc:
-        raise _settled(row, "unknown", exc) from None
-    except KitError as exc:  # a refusal, or nothing could be sent (no credentials, no client installed)
-        raise _settled(row, "failed", exc) from None
-    except KeyboardInterrupt as exc:  # between two client calls (during one, the platform module says which)
-        how = f"by {exc}" if str(exc).startswith("signal") else "(Ctrl-C)"
-        raise _settled(row, "unknown", UploadUnknown(f"upload of {path} interrupted {how}: {unknown}")) from None
-    except Exception as exc:  # noqa: BLE001 - the platform modules turn client errors into UploadError: a slip
-        raise _settled(row, "unknown", UploadUnknown(f"upload of {path} ended with {type(exc).__name__}: {exc}: "
-                                                     f"{unknown}")) from exc
-    settled = {**row, "upload_status": "uploaded", "platform_message": mask(result.message[:500]),
-               "status_time": _now(), "platform_id": result.submission_id or ""}
-    try:
-        append_ledger(settled)
-    except LedgerWriteError as exc:  # the platform has it: say what it answered, so it can be recorded by hand
-        answered = f"{settled['platform_message']} (submission id {settled['platform_id'] or '?'})"
-        print(f"{comp.platform} answered: {answered}")
-        raise LedgerWriteError(f"{comp.platform} has the submission (id {settled['platform_id'] or '?'}: "
-                               f"{settled['platform_message']}), but the ledger row that settles it could not be "
-                               f"written: {exc}") from None
-    return settled
-
-
-def _settled(row: dict, status: str, error: KitError) -> KitError:
-    """Append the row that settles ``row`` as ``status`` with ``error``'s message; return ``error`` (to raise),
-    saying so when even that row could not be written."""
-    try:
-        append_ledger({**row, "upload_status": status, "platform_message": str(error)[:500], "status_time": _now()})
-    except LedgerWriteError as exc:
-        error.args = (f"{error} (the ledger row that settles it as {status!r} could not be written: {exc})",)
-    return error
+        raise settled(row, "failed", UploadError(f"{comp.name} has no upload client; hand in {path} on the "
+                                                 f"competition's site"))
+    return record_upload(row, comp, lambda: upload_file(path, comp, message, timeout_s=limit), str(path))
 
 
 def upload_file(path: str | Path, competition: str | Competition, message: str = "", timeout_s: float | None = None):

@@ -6,8 +6,10 @@
   temp dir for resumable uploads all in ``tmp_path``) and aimed at ``KaggleEnv.LOCAL`` through
   ``KaggleApi.args = ["--local"]`` (what ``KAGGLE_API_ENVIRONMENT=LOCALHOST`` sets, but only at import).
 - ``kaggle_server`` fixture: a :class:`StubPlatform` that ``kagglesdk.kaggle_env._env_to_endpoint[LOCAL]``
-  points at, with the competition-submit routes; tests add the routes they need (:meth:`StubPlatform.stall`
-  for one that never answers). Retries of upload calls wait only :data:`FAST_BACKOFF_S` while it runs.
+  points at, with the competition-submit routes and a :class:`SubmissionBoard` (``server.board``) answering
+  ``ListSubmissions``, ``GetSubmission``, ``GetSubmissionLimits`` and ``CreateCodeSubmission`` in kagglesdk's
+  shapes; tests add the routes they need (:meth:`StubPlatform.stall` for one that never answers). Retries of
+  upload calls wait only :data:`FAST_BACKOFF_S` while it runs.
 - :func:`project_competition`: a competition on a platform (``competitions/<slug>.toml`` in the test's project
   folder) and a valid submission file, for tests of ``kit submit --upload``.
 - ``no_network`` fixture: fails any socket connect in this process.
@@ -148,6 +150,52 @@ class StubPlatform:
         return [r for r in self.seen if r.method == method and r.path == path]
 
 
+@dataclass
+class SubmissionBoard:
+    """Kaggle's side of one competition's submissions, answering as kagglesdk 0.1.38 reads them.
+
+    ``items`` are ``ApiSubmission`` objects as JSON (``ref``, ``date``, ``fileName``, ``status`` PENDING | COMPLETE |
+    ERROR, ``publicScore``/``privateScore`` as strings, ``errorDescription``, ...), newest first, as
+    ``ListSubmissions`` sorts them by date; ``limits`` is the ``ApiSubmissionLimits`` answer. ``ListSubmissions``
+    pages them by the request's ``pageSize`` (its ``pageToken`` is the offset; ``nextPageToken`` is ``""`` on the
+    last page); ``GetSubmission`` answers 404 for a ref it does not hold; ``CreateCodeSubmission`` adds a pending
+    submission named ``submission.csv`` with the next ref and answers ``{message, ref}``.
+    """
+
+    items: list[dict] = field(default_factory=list)
+    limits: dict = field(default_factory=lambda: {"numToday": 0, "numAllowedNow": 5})
+    next_ref: int = 9000
+
+    def add(self, ref: int, file_name: str, status: str = "PENDING", *, public: str | None = None,
+            private: str | None = None, error: str | None = None, date: str | None = None) -> dict:
+        """Put a submission at the top (newest); returns its JSON object, which a test may change later."""
+        import datetime as _dt
+
+        when = date or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        item = {"ref": ref, "date": when, "fileName": file_name, "status": status, "description": "",
+                "submittedBy": "ada", "teamName": "ada", "totalBytes": 64}
+        item.update({k: v for k, v in (("publicScore", public), ("privateScore", private),
+                                       ("errorDescription", error)) if v is not None})
+        self.items.insert(0, item)
+        return item
+
+    def list(self, request: Seen) -> Reply:
+        body = request.json()
+        start, size = int(body.get("pageToken") or 0), int(body.get("pageSize") or 20)
+        page = self.items[start:start + size]
+        return 200, {"submissions": page, "nextPageToken": str(start + size) if start + size < len(self.items) else ""}
+
+    def get(self, request: Seen) -> Reply:
+        ref = int(request.json().get("ref") or 0)
+        found = [item for item in self.items if int(item["ref"]) == ref]
+        return (200, found[0]) if found else (404, {"code": 404, "message": f"Submission {ref} not found"})
+
+    def code(self, request: Seen) -> Reply:
+        self.next_ref += 1
+        self.add(self.next_ref, request.json().get("fileName") or "submission.csv")
+        return 200, {"message": "Your code submission was received", "ref": self.next_ref}
+
+
 # CRLF, a bare LF and non-ASCII bytes: the server must receive exactly these.
 SUBMISSION = b"id,target\r\n1,0.25\r\n2,caf\xc3\xa9\n"
 
@@ -203,6 +251,7 @@ def kaggle_server(monkeypatch: pytest.MonkeyPatch, kaggle_client: type) -> Itera
     def start(request: Seen) -> Reply:
         return 200, {"token": "blob-token-7", "createUrl": f"{server.base_url}/upload/blob-token-7"}
 
+    board = SubmissionBoard()
     server = StubPlatform(
         {
             ("POST", f"{KAGGLE_SERVICE}/StartSubmissionUpload"): start,
@@ -211,8 +260,13 @@ def kaggle_server(monkeypatch: pytest.MonkeyPatch, kaggle_client: type) -> Itera
                 200,
                 {"message": "Successfully submitted to Demo Competition", "ref": 4242},
             ),
+            ("POST", f"{KAGGLE_SERVICE}/ListSubmissions"): board.list,
+            ("POST", f"{KAGGLE_SERVICE}/GetSubmission"): board.get,
+            ("POST", f"{KAGGLE_SERVICE}/GetSubmissionLimits"): lambda r: (200, board.limits),
+            ("POST", f"{KAGGLE_SERVICE}/CreateCodeSubmission"): board.code,
         }
     )
+    server.board = board
     monkeypatch.setitem(_env_to_endpoint, KaggleEnv.LOCAL, server.base_url)
     monkeypatch.setattr(calls, "RETRY_BACKOFF_S", FAST_BACKOFF_S)
     yield server

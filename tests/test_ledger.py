@@ -76,6 +76,12 @@ def test_a_file_size_limit_part_way_through_the_row_records_nothing(kit_dirs):
     assert submit.read_ledger().time.tolist() == [ROW["time"]]
 
 
+def no_status_reads(*args, **kwargs):
+    from kitlib.errors import PlatformError
+
+    raise PlatformError("no status reads in this test")
+
+
 def test_an_upload_whose_settling_row_cannot_be_written_says_what_the_platform_answered(kit_dirs, tmp_path,
                                                                                        monkeypatch, capsys):
     from kaggle_stub import project_competition
@@ -85,6 +91,7 @@ def test_an_upload_whose_settling_row_cannot_be_written_says_what_the_platform_a
 
     path = project_competition(tmp_path / "kit-project", "kaggle", "demo-competition")
     monkeypatch.setattr(platforms, "upload", lambda *a, **k: UploadResult("kaggle", True, "Kaggle took it", "4242"))
+    monkeypatch.setattr(platforms, "submission_reader", no_status_reads)  # the day's limit: no network call
     real = ledger.write_all
 
     def settling_row_fails(handle, data: bytes) -> None:

@@ -37,8 +37,10 @@ def test_valid_submission_goes_to_the_ledger(kit_dirs, data_dir, tmp_path, capsy
     (lambda f: f.drop(columns="label"), r"columns \['embeddings'\]; expected \['embeddings', 'label'\]"),
     (lambda f: f[["label", "embeddings"]], "expected \\['embeddings', 'label'\\]"),
     (lambda f: f.iloc[:-1], "11 rows; sample_submission.csv has 12"),
-    (lambda f: f.iloc[[1, 0] + list(range(2, 12))], r"column 'embeddings' differs from sample_submission.csv in row\(s\) 1, 2"),
-    (lambda f: f.assign(label=["happy"] + ["neutral"] * 11), r"'happy' in row\(s\) 1 is not one of \['negative', 'neutral', 'positive'\]"),
+    (lambda f: f.iloc[[1, 0] + list(range(2, 12))],
+     r"column 'embeddings' differs from sample_submission.csv in row\(s\) 1, 2"),
+    (lambda f: f.assign(label=["happy"] + ["neutral"] * 11),
+     r"'happy' in row\(s\) 1 is not one of \['negative', 'neutral', 'positive'\]"),
     (lambda f: f.assign(label=[""] * 3 + ["neutral"] * 9), r"column 'label' is empty in row\(s\) 1, 2, 3"),
 ])
 def test_invalid_submissions_are_refused_and_not_recorded(kit_dirs, data_dir, tmp_path, change, message, capsys):
@@ -102,7 +104,8 @@ def test_submit_by_path_finds_the_run_and_its_data(kit_dirs, data_dir, capsys):
     assert row.run_id == r.id and float(row.score) == 0.7 and row.competition == "sentiment-classification"
     copy = submit.submit(str(r.dir / "submission.csv"))  # the run folder's copy is the run's too
     assert copy["run_id"] == r.id
-    with pytest.raises(SubmissionError, match=f"was written by run {r.id} for 'sentiment-classification', not 'somd-ner'"):
+    with pytest.raises(SubmissionError,
+                       match=f"was written by run {r.id} for 'sentiment-classification', not 'somd-ner'"):
         submit.submit(str(path), "somd-ner")
 
 
@@ -208,6 +211,7 @@ OLD_LEDGER = ('time,competition,file,sha256,run_id,score,message,upload_status,p
 
 
 def test_an_older_ledger_without_the_new_columns_keeps_working(kit_dirs, data_dir, tmp_path, monkeypatch):
+    """Its header is rewritten with the new columns (issue 26) before the next row, its rows kept as they were."""
     from kitlib.platforms import UploadResult
 
     submit.ledger_path().parent.mkdir(parents=True)
@@ -218,13 +222,17 @@ def test_an_older_ledger_without_the_new_columns_keeps_working(kit_dirs, data_di
     submit.submit(str(path), "sentiment-classification", data_dir=data_dir, upload=True)
 
     text = submit.ledger_path().read_bytes().decode()
-    assert text.startswith(OLD_LEDGER) and text.count("\r\n") == 5  # append-only, in the file's own line ends
+    header, first = OLD_LEDGER.split("\r\n")[:2]
+    lines = text.split("\r\n")  # the file's own line ends are kept
+    assert lines[0] == ",".join(submit.LEDGER_COLUMNS) and text.count("\r\n") == 5
+    assert lines[1] == first + "," * (len(submit.LEDGER_COLUMNS) - len(header.split(",")))  # the old row, kept
     assert submit.read_ledger(events=True).upload_status.tolist() == ["uploaded", "not uploaded", "uploading",
                                                                       "uploaded"]
     ledger = submit.read_ledger()
     assert ledger.upload_status.tolist() == ["uploaded", "not uploaded", "uploaded"]
     assert ledger.message.iloc[0] == 'old, "quoted"' and ledger.status_time.iloc[0] == ledger.time.iloc[0]
-    assert list(ledger.columns) == list(submit.LEDGER_COLUMNS) and set(ledger.platform_id) == {""}
+    assert ledger.platform_message.iloc[0] == "AIcrowd accepted submission 1"
+    assert list(ledger.columns) == list(submit.LEDGER_COLUMNS) and ledger.platform_id.tolist() == ["", "", "9"]
 
 
 def test_an_empty_ledger_file_gets_its_header(kit_dirs, data_dir, tmp_path):

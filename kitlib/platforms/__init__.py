@@ -17,7 +17,10 @@ unzips them in ``dest`` and records the download in ``dest/.kit-download.json``;
 - :mod:`kitlib.platforms.client`: what both need (argument checks, captured client output, unzipping).
 - :mod:`kitlib.platforms.calls`: an upload's client calls, bounded in time, retried only when safe to repeat.
 
-- :mod:`kitlib.platforms.dispatch`: ``upload`` and ``download``, the table of platforms they choose from.
+- :mod:`kitlib.platforms.kaggle_submissions`: a Kaggle competition's submissions, its day's limits (status reads,
+  each bounded and tried twice) and code submissions of a kernel version.
+- :mod:`kitlib.platforms.dispatch`: ``upload``, ``download`` and ``submission_reader`` (the status reads, where a
+  client has them: aicrowd-cli 0.1.18 has none), the table of platforms they choose from.
 
 Adding a platform = one module with ``upload_<name>(path, slug, message, timeout_s)`` and ``download_<name>(slug,
 dest, force)`` and a row in ``_CLIENTS`` of :mod:`.dispatch`. Both clients are imported lazily, inside the
@@ -27,6 +30,6 @@ from __future__ import annotations
 
 from .calls import UploadUnknown
 from .client import UploadResult
-from .dispatch import DOWNLOAD_RECORD, PLATFORMS, download, upload
+from .dispatch import DOWNLOAD_RECORD, PLATFORMS, download, submission_reader, upload
 
-__all__ = ["DOWNLOAD_RECORD", "PLATFORMS", "UploadResult", "UploadUnknown", "download", "upload"]
+__all__ = ["DOWNLOAD_RECORD", "PLATFORMS", "UploadResult", "UploadUnknown", "download", "submission_reader", "upload"]

@@ -52,13 +52,14 @@ def request_failure(failed: str, answer: str, exc: Exception, *, final: bool = F
                     error: type[PlatformError] = UploadError) -> PlatformError:
     """The error for a ``requests`` exception ``exc`` of a call: ``"<failed>: <answer>"``.
 
-    An HTTP answer is a refusal (:func:`transient` for 429/5xx, unless ``final``). Without an answer, a request
-    that was never sent (no connection) is transient unless ``final``; one that may have reached the server is
-    transient, or for the ``final`` call :class:`UploadUnknown`.
+    An HTTP answer is a refusal (its status in ``http_status``; :func:`transient` for 429/5xx, unless ``final``).
+    Without an answer, a request that was never sent (no connection) is transient unless ``final``; one that may
+    have reached the server is transient, or for the ``final`` call :class:`UploadUnknown`.
     """
     response = getattr(exc, "response", None)
     if response is not None:
         refused = error(f"{failed}: {answer}")
+        refused.http_status = response.status_code
         return transient(refused) if response.status_code in RETRY_STATUSES and not final else refused
     if final and not _never_sent(exc):
         where = failed.removesuffix(" failed")
@@ -98,13 +99,17 @@ class ClientCalls:
 
     ``check`` is where a user sees their submissions (said when the outcome is unknown); it may be set later,
     once known. ``timeout_s`` as :func:`upload_timeout_s` takes it. ``output`` collects what the clients printed.
+    ``tries`` (default :data:`UPLOAD_TRIES`) is how often a call safe to repeat is tried; a failure of one is
+    ``error`` (default :class:`UploadError`) saying ``after`` at its end (default: that no submission was created).
     """
 
-    def __init__(self, where: str, check: str, timeout_s: float | None = None) -> None:
+    def __init__(self, where: str, check: str, timeout_s: float | None = None, *, tries: int | None = None,
+                 error: type[PlatformError] = UploadError, after: str = "; no submission was created") -> None:
         self.where = where
         self.check = check
         self.limit = upload_timeout_s(timeout_s)
         self.output: list[str] = []
+        self.tries, self.error, self.after = tries, error, after
 
     def said(self) -> str:
         """``"\\nClient output:\\n..."`` with what the clients printed or logged so far, else ``""``."""
@@ -117,7 +122,7 @@ class ClientCalls:
         ``name`` says what the call is (``"CreateSubmission"``); ``final`` marks the call that creates the
         submission: tried once, and an unclear end is :class:`UploadUnknown`.
         """
-        tries = 1 if final else max(1, UPLOAD_TRIES)
+        tries = 1 if final else max(1, self.tries or UPLOAD_TRIES)
         for attempt in range(1, tries + 1):
             kind, value, said = _in_child(call, args, self.limit)
             done = kind == "ok" or attempt == tries
@@ -147,7 +152,7 @@ class ClientCalls:
                 "interrupted": f"interrupted ({value or 'Ctrl-C'}) during {name}",
             }.get(kind) or f"{name}: the client failed on an answer it did not expect ({value})"
             failure = (UploadUnknown(f"{self.where}: {what}, so whether the submission was created is unknown")
-                       if final else UploadError(f"{self.where} failed: {what}; no submission was created"))
+                       if final else self.error(f"{self.where} failed: {what}{self.after}"))
             if kind == "timeout":
                 transient(failure)
         if isinstance(failure, UploadUnknown):

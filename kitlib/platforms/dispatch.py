@@ -11,8 +11,9 @@ from ..errors import DownloadError, ParameterError
 from .aicrowd import download_aicrowd, upload_aicrowd
 from .client import UploadResult, _non_empty
 from .kaggle import download_kaggle, upload_kaggle
+from .kaggle_submissions import KaggleSubmissions
 
-__all__ = ["DOWNLOAD_RECORD", "PLATFORMS", "download", "upload"]
+__all__ = ["DOWNLOAD_RECORD", "PLATFORMS", "download", "submission_reader", "upload"]
 
 DOWNLOAD_RECORD = ".kit-download.json"
 
@@ -24,11 +25,14 @@ class _Client:
     upload: Callable[[Path, str, str, float | None], UploadResult]
     download: Callable[[str, Path, bool], None]
     slug_names: str  # "competition" or "challenge", for error messages
+    status: Callable[[str, float | None], KaggleSubmissions] | None = None  # status reads, where a client has them
+    no_status: str = ""  # why a client without status reads has none
 
 
 _CLIENTS = {
-    "aicrowd": _Client(upload_aicrowd, download_aicrowd, "challenge"),
-    "kaggle": _Client(upload_kaggle, download_kaggle, "competition"),
+    "aicrowd": _Client(upload_aicrowd, download_aicrowd, "challenge", no_status=(
+        "aicrowd-cli 0.1.18 has no call for a submission's status or score")),
+    "kaggle": _Client(upload_kaggle, download_kaggle, "competition", KaggleSubmissions),
 }
 PLATFORMS = tuple(_CLIENTS)
 
@@ -51,6 +55,19 @@ def upload(platform: str, path: Path, slug: str, message: str = "", timeout_s: f
     upload fails and :class:`~kitlib.platforms.calls.UploadUnknown` when its outcome is unknown.
     """
     return _client(platform).upload(path, slug, message, timeout_s)
+
+
+def submission_reader(platform: str, slug: str, timeout_s: float | None = None) -> KaggleSubmissions:
+    """The status reads of competition ``slug`` on ``platform`` (:class:`~kitlib.platforms.kaggle_submissions.
+    KaggleSubmissions`: its submissions, one submission, the day's limits), each within ``timeout_s`` (else
+    ``KIT_LB_TIMEOUT_S``). Raises :class:`ParameterError` for an unknown platform and
+    :class:`~kitlib.errors.PlatformError` saying why for a client without such calls (aicrowd-cli)."""
+    from ..errors import PlatformError
+
+    client = _client(platform)
+    if client.status is None:
+        raise PlatformError(f"{platform}: {client.no_status}")
+    return client.status(_non_empty(slug, client.slug_names), timeout_s)
 
 
 def download(platform: str, slug: str, dest: Path, force: bool = False) -> Path:

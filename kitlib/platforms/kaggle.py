@@ -103,11 +103,13 @@ def _kaggle_create_submission(competition: str, token: str, message: str, where:
     return response.message, str(response.ref) if response.ref else None
 
 
-def _kaggle_call(where: str, method: str, request, final: bool = False) -> tuple[object, str]:
-    """``(answer, its body)`` of ``competition_api_client.<method>(request)``, with fresh credentials."""
+def _kaggle_call(where: str, method: str, request, final: bool = False,
+                 error: type[PlatformError] = UploadError) -> tuple[object, str]:
+    """``(answer, its body)`` of ``competition_api_client.<method>(request)``, with fresh credentials; a failure is
+    ``error`` (an upload's by default), see :func:`~kitlib.platforms.calls.request_failure`."""
     import requests
 
-    api = _kaggle_authenticated(_kaggle_api_class(), f"{where} failed", None, UploadError)
+    api = _kaggle_authenticated(_kaggle_api_class(), f"{where} failed", None, error)
     bodies: list[str] = []
     check = api.get_response_processor()  # the client's own check of each answer, after its body is kept
 
@@ -122,7 +124,7 @@ def _kaggle_call(where: str, method: str, request, final: bool = False) -> tuple
     except requests.RequestException as exc:
         name = "".join(word.title() for word in method.split("_"))  # the API's name: CreateSubmission
         answer = _http_answer(exc) if exc.response is not None else f"{name}: {_http_answer(exc)}"
-        raise request_failure(f"{where} failed", answer, exc, final=final) from None
+        raise request_failure(f"{where} failed", answer, exc, final=final, error=error) from None
 
 
 def _kaggle_authenticated(api_class: type, failed: str, said: _ClientOutput | None, error: type[PlatformError]):

@@ -45,9 +45,9 @@ def push_kaggle_dataset(folder: Path, version_notes: str, dir_mode: str = "skip"
     """Upload the folder ``folder`` as a private Kaggle dataset (a new one, or a new version); wait until ready.
 
     ``folder/dataset-metadata.json`` holds ``id`` (``owner/slug``), ``title`` and ``licenses``; every file
-    beside it is uploaded; sub-folders are skipped (``dir_mode="skip"``) or each sent zipped (``"zip"``). When Kaggle knows the dataset (its status
-    call answers) the client's ``dataset_create_version`` adds a version with ``version_notes``,
-    otherwise ``dataset_create_new`` creates it private. Then the status is polled every
+    beside it is uploaded; sub-folders are skipped (``dir_mode="skip"``) or each sent zipped (``"zip"``). When
+    Kaggle knows the dataset (its status call answers) the client's ``dataset_create_version`` adds a version with
+    ``version_notes``, otherwise ``dataset_create_new`` creates it private. Then the status is polled every
     ``DATASET_POLL_S`` seconds until Kaggle reports it ``ready`` (a kernel can only attach a processed
     version). Returns the dataset's ``owner/slug``.
 
@@ -111,13 +111,27 @@ def _kaggle_dataset_status(api, ref: str) -> str | None:
         raise
 
 
-def push_kaggle_kernel(folder: Path) -> str:
+class KernelPush(str):
+    """What Kaggle answered to a kernel push, as text, with the kernel's ``ref`` (``owner/slug``, the id its
+    ``kernel-metadata.json`` gives) and the ``version`` Kaggle saved (``None`` when it named none)."""
+
+    ref: str
+    version: int | None
+
+    def __new__(cls, text: str, ref: str, version: int | None) -> KernelPush:
+        pushed = super().__new__(cls, text)
+        pushed.ref, pushed.version = ref, version
+        return pushed
+
+
+def push_kaggle_kernel(folder: Path) -> KernelPush:
     """Push the kernel folder ``folder`` (``kernel-metadata.json`` + its ``code_file``) with ``kernels_push``.
 
     The client checks the metadata first (title of at least 5 characters, an existing code file, an
     ``owner/slug`` id with a slug of at least 5 characters, language, kernel type, dataset and kernel
     source ids) and sends nothing when a check fails. Returns ``"Kaggle saved version N of <id>: <url>"``,
-followed by anything the client printed (such as its warning that the title does not match the id).
+    followed by anything the client printed (such as its warning that the title does not match the id), as a
+    :class:`KernelPush` (the kernel's id and the version saved).
 
     Raises :class:`UploadError` when the client rejects the metadata, Kaggle answers with an HTTP error or
     an ``error`` field, or Kaggle saved the kernel but could not attach one of its sources (listed in the
@@ -154,5 +168,10 @@ followed by anything the client printed (such as its warning that the title does
         raise UploadError(f"Kaggle saved {where} but could not attach these sources, so it cannot run as "
                           f"intended: {listed}. Check the ids and that you may use them (competition rules "
                           f"accepted, dataset processed).{_said(said)}")
-    return f"Kaggle saved {where}{_said(said)}"
+    try:
+        ref = str(json.loads((folder / api_class.KERNEL_METADATA_FILE).read_text())["id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        ref = str(response.ref or folder.name)
+    version = response.version_number if isinstance(response.version_number, int) else None
+    return KernelPush(f"Kaggle saved {where}{_said(said)}", ref, version)
 
