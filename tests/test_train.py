@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from kitlib import train
-from kitlib.errors import ParameterError
+from kitlib.errors import DataError, ParameterError
 from kitlib.fitting import Recipe
 from kitlib.runtime import seed_everything
 
@@ -87,7 +87,8 @@ def test_warmup_then_cosine_schedule():
 
 
 def test_unknown_names_list_the_allowed_ones():
-    with pytest.raises(ParameterError, match=r"Unknown optimizer 'lion'; expected one of \['adamw', 'adam', 'sgd', 'rmsprop'\]"):
+    with pytest.raises(ParameterError,
+                       match=r"Unknown optimizer 'lion'; expected one of \['adamw', 'adam', 'sgd', 'rmsprop'\]"):
         train.make_optimizer(nn.Linear(1, 1), "lion")
     with pytest.raises(ParameterError, match="Unknown schedule 'step'"):
         train.make_scheduler(torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1), "step")
@@ -205,6 +206,7 @@ def test_an_interrupted_then_resumed_fit_equals_an_uninterrupted_one(tmp_path, i
     with pytest.raises(Interrupted):
         _resumable_fit(tmp_path / "cut", CountingLoss(at=interrupt_at), **recipe)
     assert (tmp_path / "cut" / train.TRAIN_STATE).is_file()
+    torch.load(tmp_path / "cut" / train.TRAIN_STATE, weights_only=True)  # tensors and plain values only
     resumed_model, resumed = _resumable_fit(tmp_path / "cut", CountingLoss(), resume=True, **recipe)
     for a, b in zip(whole_model.state_dict().values(), resumed_model.state_dict().values()):
         assert torch.equal(a, b)
@@ -218,11 +220,48 @@ def test_checkpoint_folder_keeps_the_best_weights_and_a_finished_fit_resumes_to_
     best = torch.load(tmp_path / "model.pt", weights_only=True)
     for key, value in model.state_dict().items():  # the returned model is the best, and so is the file
         assert torch.equal(best[key], value)
-    record = torch.load(tmp_path / train.TRAIN_STATE, weights_only=False)
+    record = torch.load(tmp_path / train.TRAIN_STATE, weights_only=True)
     assert record["finished"] and "model" not in record and "optimizer" not in record  # the disk holds the best only
     again_model, again = _resumable_fit(tmp_path, CountingLoss(at=1), resume=True)  # nothing left to train
     assert _without_seconds(again.history) == _without_seconds(result.history)
     assert torch.equal(again_model[0].weight, model[0].weight)
+
+
+def test_a_state_written_before_plain_rng_states_still_resumes_exactly(tmp_path):
+    """Earlier kits saved NumPy's random state as an array: NumPy arrays of plain data stay loadable."""
+    from kitlib.train.checkpoint import load_safely
+
+    whole_model, whole = _resumable_fit(tmp_path / "whole", CountingLoss(), checkpoint_every=5)
+    with pytest.raises(Interrupted):
+        _resumable_fit(tmp_path / "cut", CountingLoss(at=20), checkpoint_every=5)
+    state = load_safely(tmp_path / "cut" / train.TRAIN_STATE)
+    assert state["batch"] > 0  # saved mid-epoch: the random states now and at the epoch's start
+    for key in ("rng", "epoch_rng"):
+        name, keys, *rest = state[key]["numpy"]
+        state[key]["numpy"] = (name, keys.numpy().astype(np.uint32), *rest)  # as np.random.get_state() gives it
+    torch.save(state, tmp_path / "cut" / train.TRAIN_STATE)
+    resumed_model, resumed = _resumable_fit(tmp_path / "cut", CountingLoss(), resume=True, checkpoint_every=5)
+    for a, b in zip(whole_model.state_dict().values(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert _without_seconds(resumed.history) == _without_seconds(whole.history)
+
+
+@pytest.mark.parametrize("planted", [train.TRAIN_STATE, "model.pt"])
+def test_a_planted_checkpoint_that_would_run_code_is_refused_in_one_line_naming_it(tmp_path, planted):
+    """A checkpoint folder may come from elsewhere (-p checkpoints, -p resume): nothing in it may run code."""
+    from tiny_checkpoints import plant_code
+
+    _resumable_fit(tmp_path / "run", CountingLoss())  # a finished fit: its record and its best weights
+    path = plant_code(tmp_path / "run" / planted, tmp_path / "ran")
+    with pytest.raises(DataError) as caught:
+        _resumable_fit(tmp_path / "run", CountingLoss(), resume=True)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: refused to load (it calls posix.system): checkpoints are read with "
+                              "torch.load(weights_only=True)") and "\n" not in message
+    assert not (tmp_path / "ran").exists()  # the command never ran
+    with pytest.raises(DataError, match="not a readable torch checkpoint"):
+        (tmp_path / "run" / "model.pt").write_bytes(b"not a checkpoint")
+        train.load_best_weights(tmp_path / "run", nn.Linear(1, 1))
 
 
 def test_resuming_refuses_a_state_of_other_settings(tmp_path):
@@ -364,6 +403,7 @@ def test_fit_on_cpu_takes_every_amp_dtype_and_refuses_others():
     for amp_dtype in ("auto", "bf16", "fp16", "off", True, False):
         train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), loss_fn=nn.CrossEntropyLoss(),
                   recipe=Recipe(epochs=1, amp_dtype=amp_dtype, progress=False))  # the CPU runs fp32 whatever is asked
-    with pytest.raises(ParameterError, match=r"Unknown amp_dtype 'fp8'; expected one of \['auto', 'bf16', 'fp16', 'off'\]"):
+    with pytest.raises(ParameterError,
+                       match=r"Unknown amp_dtype 'fp8'; expected one of \['auto', 'bf16', 'fp16', 'off'\]"):
         train.fit(nn.Linear(4, 2), train.tensor_loader(X, y), loss_fn=nn.CrossEntropyLoss(),
                   recipe=Recipe(amp_dtype="fp8", progress=False))

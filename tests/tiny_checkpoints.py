@@ -13,6 +13,8 @@ family's kind trained on a few sentences (no downloads):
 The folders are built once per test session (:func:`tiny_checkpoints`) and hold the base encoder; the
 kit loads them as ``"base"``, ``"token-classification"`` or ``"multiple-choice"`` with fresh heads. Import
 the fixture into a test module: ``from tiny_checkpoints import FAMILIES, tiny_checkpoints  # noqa: F401``.
+
+:func:`plant_code` writes the other kind of checkpoint: a file whose unpickling would run a command.
 """
 from __future__ import annotations
 
@@ -142,9 +144,33 @@ def build_checkpoint(family: str, out_dir: Path) -> Path:
         tokenizer.save_pretrained(out_dir)
     if family == "roberta":  # as roberta-base names it (the generic fast class wrote the files)
         config_path = out_dir / "tokenizer_config.json"
-        config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "tokenizer_class": "RobertaTokenizer"}))
+        config = {**json.loads(config_path.read_text()), "tokenizer_class": "RobertaTokenizer"}
+        config_path.write_text(json.dumps(config))
     shutil.rmtree(work, ignore_errors=True)
     return out_dir
+
+
+class _RunsACommand:
+    """Unpickled, it runs ``touch <marker>``: what a planted checkpoint could do with a real command."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        import shlex
+
+        return os.system, (f"touch {shlex.quote(str(self.marker))}",)
+
+
+def plant_code(path: Path, marker: Path) -> Path:
+    """Write ``path`` with ``torch.save``: a checkpoint-like dict (a history, a weight) whose history holds an object
+    that runs ``touch marker`` when unpickled (a loader that runs it leaves ``marker``); returns ``path``."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"history": [_RunsACommand(marker)], "weight": torch.zeros(2)}, path)
+    return path
 
 
 @pytest.fixture(scope="session")

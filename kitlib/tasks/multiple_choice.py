@@ -265,15 +265,17 @@ def checkpoint_fold(questions: QuestionTables, checkpoints: str | os.PathLike, *
 
 
 def _finished_history(folder) -> list:
-    """The history a finished fit left in ``folder/train_state.pt`` (empty when there is none)."""
+    """The history a finished fit left in ``folder/train_state.pt`` (empty when there is none), read with
+    ``torch.load(weights_only=True)``: the folder may come from elsewhere (``-p checkpoints``). Raises ``DataError``
+    naming the file when it holds more than tensors and plain values."""
     from pathlib import Path
 
-    path = Path(folder) / "train_state.pt"
+    from ..train.checkpoint import TRAIN_STATE, load_safely
+
+    path = Path(folder) / TRAIN_STATE
     if not path.is_file():
         return []
-    import torch
-
-    return list(torch.load(path, map_location="cpu", weights_only=False).get("history") or [])
+    return list(load_safely(path).get("history") or [])
 
 
 def permutation_tta(score_fn, df: pd.DataFrame, context: Sequence[str] | None = None, *, n_orders: int = 1,

@@ -5,10 +5,11 @@ checkpointing, clipping, evaluation every N steps).
 
 ``fit(model, loader, recipe=Recipe(...))``: the knobs come in one :class:`~kitlib.fitting.Recipe` (re-exported
 here), built once by the caller and read by the loop alone. The pieces a launcher (``torchrun``/``accelerate``)
-wraps stay separate from the loop: ``make_optimizer``, ``make_scheduler`` and ``tensor_loader`` build things; ``fit`` only runs them, and
-only the main process (rank 0) draws progress bars and writes checkpoints. Names, schedule maths, the
-better-is-higher rule and :class:`~kitlib.fitting.FitResult` are shared with the Keras loop through
-:mod:`kitlib.fitting`.
+wraps stay separate from the loop: ``make_optimizer``, ``make_scheduler`` and ``tensor_loader`` build things;
+``fit`` only runs them, and only the main process (rank 0) draws progress bars and writes checkpoints. Names,
+schedule maths, the better-is-higher rule and :class:`~kitlib.fitting.FitResult` are shared with the Keras loop
+through :mod:`kitlib.fitting`. Checkpoints are read with ``torch.load(weights_only=True)``
+(:func:`~kitlib.train.checkpoint.load_safely`): a checkpoint folder may come from elsewhere.
 
 Batch contract (what ``fit``/``predict``/``evaluate`` accept from a DataLoader):
 

@@ -22,6 +22,14 @@ them, which the kit's own models, datasets, collators and metrics allow (a model
 a notebook cell does not: define it in a module, or train before touching the GPU). Limits: ``N`` may not
 exceed the GPUs; the data loading of every batch is repeated in each worker (cheap next to a transformer's
 forward and backward); callbacks run in the workers, so their state does not come back to the caller.
+
+Two files pass objects between the caller and its workers, both in a private temporary folder this process makes
+(``tempfile.TemporaryDirectory``, readable by its user only) and deletes when the workers are done: the spawned
+workers' arguments (the model, loaders, loss and metric functions: objects, not tensors) and rank 0's result (the
+weights and the :class:`~kitlib.fitting.FitResult` fields). They are read with ``torch.load(weights_only=False)``,
+the one place the kit unpickles objects: ``weights_only=True`` cannot rebuild a model or a function, and nothing
+from outside the kit's own processes is ever read there. Checkpoints, which may come from elsewhere, are read
+safely (:func:`kitlib.train.checkpoint.load_safely`).
 """
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kaggle_stub import no_network  # noqa: E402,F401  (fixture)
+from tiny_checkpoints import plant_code  # noqa: E402
 
 from kitlib import submit  # noqa: E402
 from kitlib.competitions import llm_science_exam as se  # noqa: E402
@@ -192,7 +193,8 @@ def test_a_code_competition_csv_is_never_uploaded_and_kit_kernel_is_named(kit_di
     good = write_sub(tmp_path / "good.csv", ["B C D"] * len(ids), ids)
     assert cli.main(["submit", str(good), "-c", "llm-science-exam", "--data-dir", str(DEMO), "--upload"]) == 1
     err = capsys.readouterr().err
-    assert "Kaggle code competition" in err and "`kit kernel llm-science-exam --push`" in err and "Nothing was sent" in err
+    assert "Kaggle code competition" in err and "`kit kernel llm-science-exam --push`" in err
+    assert "Nothing was sent" in err
     assert called == [] and no_network == [] and submit.read_ledger().empty  # nothing sent, nothing recorded
     with pytest.raises(UploadError, match="kit kernel llm-science-exam --push"):
         submit.upload_file(good, "llm-science-exam")
@@ -217,7 +219,8 @@ def test_extra_questions_from_files_and_folders_drop_repeats_of_official_prompts
     assert info == {"files": [str(tmp_path / "more" / "a.csv"), str(tmp_path / "more" / "b.parquet")], "read": 6,
                     "dropped_official": 3, "dropped_repeats": 1, "kept": 2}
     assert list(extra.columns) == ["id", "prompt", *se.LETTERS, "answer", "context", "source"]
-    assert extra["id"].tolist() == ["extra-0", "extra-1"] and extra["context"].tolist() == ["Two and two make four.", ""]
+    assert extra["id"].tolist() == ["extra-0", "extra-1"]
+    assert extra["context"].tolist() == ["Two and two make four.", ""]
     same, _ = se.read_extra_questions([tmp_path / "more" / "b.parquet"], official)  # a list of files works too
     assert same["prompt"].tolist() == extra["prompt"].tolist()
 
@@ -343,7 +346,7 @@ def test_option_scorer_learns_with_the_contrastive_loss():
 
 def test_contrastive_fold_averages_seeds_and_never_trains_on_the_validation_questions():
     rng = np.random.default_rng(0)
-    Q, O, y = rng.normal(size=(40, 8)), rng.normal(size=(40, 5, 8)), rng.integers(0, 5, size=40)
+    Q, O, y = rng.normal(size=(40, 8)), rng.normal(size=(40, 5, 8)), rng.integers(0, 5, size=40)  # noqa: E741
     Q_test, O_test = rng.normal(size=(6, 8)), rng.normal(size=(6, 5, 8))
     tr, va = np.arange(30), np.arange(30, 40)
 
@@ -365,7 +368,7 @@ def test_contrastive_fold_averages_seeds_and_never_trains_on_the_validation_ques
 
 def test_contrastive_networks_are_saved_per_fold_and_predict_again(tmp_path):
     rng = np.random.default_rng(1)
-    Q, O, y = rng.normal(size=(30, 8)), rng.normal(size=(30, 5, 8)), rng.integers(0, 5, size=30)
+    Q, O, y = rng.normal(size=(30, 8)), rng.normal(size=(30, 5, 8)), rng.integers(0, 5, size=30)  # noqa: E741
     Q_test, O_test = rng.normal(size=(4, 8)), rng.normal(size=(4, 5, 8))
     extra = (rng.normal(size=(12, 8)), rng.normal(size=(12, 5, 8)), rng.integers(0, 5, size=12))
     tr, va = np.arange(20), np.arange(20, 30)
@@ -380,6 +383,10 @@ def test_contrastive_networks_are_saved_per_fold_and_predict_again(tmp_path):
     assert not np.allclose(without.val, trained.val)  # the external questions were trained on
     with pytest.raises(ParameterError, match=r"fold0.contrastive: no saved contrastive network"):
         se.contrastive_checkpoint_fold(tmp_path, Q, O, Q_test, O_test, device="cpu")(0, tr, va)
+    planted = plant_code(tmp_path / "fold2" / "contrastive" / "seed6.pt", tmp_path / "ran")  # a stranger's run
+    with pytest.raises(DataError, match=rf"^{planted}: refused to load \(it calls posix.system\)"):
+        se.contrastive_checkpoint_fold(tmp_path, Q, O, Q_test, O_test, device="cpu")(2, tr, va)
+    assert not (tmp_path / "ran").exists()
 
 
 # ---------------------------------------------------------------------------- c: cross-encoder

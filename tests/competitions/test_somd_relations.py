@@ -465,7 +465,8 @@ def test_a_relation_classifier_saved_with_its_recipe_loads_and_so_does_one_saved
     clf.save(tmp_path / "new.pt")
     again = rm.RelationClassifier.load(tmp_path / "new.pt")
     assert again.recipe == clf.recipe and again.hidden == 16
-    old = torch.load(tmp_path / "new.pt", weights_only=False)  # the settings as the kit wrote them before
+    old = torch.load(tmp_path / "new.pt", weights_only=True)  # tensors and plain values only; the settings as the
+    # kit wrote them before the recipe:
     old["settings"] = {"epochs": 2, "lr": 1e-2, "hidden": 16, "dropout": 0.2, "batch_size": 64,
                        "weight_decay": 0.01, "seed": 4, "device": "cpu"}
     torch.save(old, tmp_path / "old.pt")
@@ -473,3 +474,13 @@ def test_a_relation_classifier_saved_with_its_recipe_loads_and_so_does_one_saved
     assert legacy.recipe == clf.recipe and legacy.hidden == 16
     for a, b in zip(legacy.predict_proba(vectors, ents), clf.predict_proba(vectors, ents)):
         assert all(np.allclose(p, q) for (_, _, p), (_, _, q) in zip(a, b))
+
+
+def test_a_planted_relation_classifier_that_would_run_code_is_refused_naming_it(tmp_path):
+    """A fold's checkpoints may come from elsewhere (-p checkpoints): the classifier is read with weights_only."""
+    from tiny_checkpoints import plant_code
+
+    path = plant_code(tmp_path / "fold0" / "relation_classifier.pt", tmp_path / "ran")
+    with pytest.raises(DataError, match=rf"^{path}: refused to load \(it calls posix.system\)"):
+        rm.RelationClassifier.load(path)
+    assert not (tmp_path / "ran").exists()

@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tiny_checkpoints import tiny_checkpoints  # noqa: E402,F401  (the session fixture)
+from tiny_checkpoints import plant_code, tiny_checkpoints  # noqa: E402,F401  (the session fixture)
 
 from kitlib.errors import DataError, ParameterError  # noqa: E402
 from kitlib.metrics import map_at_k  # noqa: E402
@@ -197,14 +197,16 @@ def test_long_inputs_never_fail_and_are_cut_context_first_then_prompt_then_optio
 
     squash = lambda text: "".join(text.lower().split())  # noqa: E731 - tokenizers differ in spacing and case
     # a short prompt and option stay whole; the context fills what is left (cut from its end)
-    assert squash(decoded(1, 1)).startswith(squash(short_prompt)) and squash(decoded(1, 1)).endswith(squash(short_option))
+    assert squash(decoded(1, 1)).startswith(squash(short_prompt))
+    assert squash(decoded(1, 1)).endswith(squash(short_option))
     assert "periodic" in decoded(1, 1).lower()
     # a long prompt: the context goes entirely, the prompt is cut, the short option stays whole
     assert "periodic" not in decoded(2, 1).lower() and squash(decoded(2, 1)).endswith(squash(short_option))
     assert squash(decoded(2, 1)).startswith(squash("Which of the following"))
     # an option longer than the room: prompt and context go, the option is cut to fill the room
     assert n_tokens(LONG_OPTION) > 48
-    assert squash(decoded(0, 0)).startswith(squash("Plate tectonics explains")) and "photosynthesis" not in decoded(0, 0)
+    assert squash(decoded(0, 0)).startswith(squash("Plate tectonics explains"))
+    assert "photosynthesis" not in decoded(0, 0)
     assert len(ds[0]["input_ids"][0]) == 48 and special >= 2
 
 
@@ -253,9 +255,15 @@ def test_saved_fold_models_predict_again_without_training(tiny_checkpoints, demo
     again = mc.checkpoint_fold(questions, tmp_path / "checkpoints", device="cpu")(1, tr, va)
     np.testing.assert_allclose(again.val, trained.val, rtol=0, atol=1e-6)
     np.testing.assert_allclose(again.test, trained.test, rtol=0, atol=1e-6)
-    assert again.info["history"] == trained.info["history"] and again.info["base_model"] == str(tiny_checkpoints["roberta"])
+    assert again.info["history"] == trained.info["history"]
+    assert again.info["base_model"] == str(tiny_checkpoints["roberta"])
     with pytest.raises(ParameterError, match=r"fold0: no saved cross-encoder"):
         mc.checkpoint_fold(mc.QuestionTables(df, test), tmp_path / "checkpoints")(0, tr, va)
+    # the checkpoints may be a stranger's (-p checkpoints): a training record that would run code is refused
+    planted = plant_code(tmp_path / "checkpoints" / "fold1" / "seed0" / "train_state.pt", tmp_path / "ran")
+    with pytest.raises(DataError, match=rf"^{planted}: refused to load \(it calls posix.system\)"):
+        mc.checkpoint_fold(questions, tmp_path / "checkpoints", device="cpu")(1, tr, va)
+    assert not (tmp_path / "ran").exists()
 
 
 def test_option_order_tta_puts_scores_back_in_place_and_averages_the_orders():

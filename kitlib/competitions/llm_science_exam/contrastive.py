@@ -12,7 +12,8 @@ import numpy as np
 from ...errors import ParameterError
 from ...fitting import Recipe
 
-__all__ = ["OptionScorer", "CONTRASTIVE_RECIPE", "contrastive_fold", "contrastive_checkpoint_fold"]
+# OptionScorer is made by the module's __getattr__ on first access (no torch at import)
+__all__ = ["OptionScorer", "CONTRASTIVE_RECIPE", "contrastive_fold", "contrastive_checkpoint_fold"]  # noqa: F822
 
 # what contrastive_fold trains with unless given a recipe: ten epochs of AdamW at 1e-3, cosine decay, no bar
 CONTRASTIVE_RECIPE = Recipe(epochs=10, lr=1e-3, batch_size=16, weight_decay=0.01, seed=0, progress=False)
@@ -63,7 +64,7 @@ def _build_option_scorer():
     return OptionScorer
 
 
-def contrastive_fold(Q: np.ndarray, O: np.ndarray, y: np.ndarray, Q_test: np.ndarray, O_test: np.ndarray, *,
+def contrastive_fold(Q: np.ndarray, O: np.ndarray, y: np.ndarray, Q_test: np.ndarray, O_test: np.ndarray, *,  # noqa: E741
                      recipe: Recipe = CONTRASTIVE_RECIPE, n_seeds: int = 1,
                      extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                      checkpoints: str | Path | None = None):
@@ -124,15 +125,16 @@ def _contrastive_scores(net, Qv, Ov, Q_test, O_test, device):
     return val, test
 
 
-def contrastive_checkpoint_fold(checkpoints: str | Path, Q: np.ndarray, O: np.ndarray, Q_test: np.ndarray,
+def contrastive_checkpoint_fold(checkpoints: str | Path, Q: np.ndarray, O: np.ndarray, Q_test: np.ndarray,  # noqa: E741
                                 O_test: np.ndarray, *, device: str = "auto"):
     """A fold function that trains nothing: fold k's saved ``OptionScorer`` networks (written by
     :func:`contrastive_fold` with ``checkpoints``) score its validation questions and the test questions,
-    seeds averaged. Raises ``ParameterError`` when the fold has no saved network."""
-    import torch
-
+    seeds averaged, each read with ``torch.load(weights_only=True)`` (the run may be a stranger's). Raises
+    ``ParameterError`` when the fold has no saved network, ``DataError`` naming a file that holds more than
+    tensors."""
     from ...folds import FoldResult
     from ...pretrained import read_settings
+    from ...train.checkpoint import load_safely
 
     scorer = __getattr__("OptionScorer")
 
@@ -145,7 +147,7 @@ def contrastive_checkpoint_fold(checkpoints: str | Path, Q: np.ndarray, O: np.nd
         val, test = 0.0, 0.0
         for t in seeds:
             net = scorer(int(read_settings(folder)["dim"]))
-            net.load_state_dict(torch.load(folder / f"seed{t}.pt", map_location="cpu", weights_only=True))
+            net.load_state_dict(load_safely(folder / f"seed{t}.pt"))
             v, te = _contrastive_scores(net, Q[va], O[va], Q_test, O_test, device)
             val, test = val + v / len(seeds), test + te / len(seeds)
         return FoldResult(val=val, test=test, info={"models": [str(folder / f"seed{t}.pt") for t in seeds]})

@@ -138,10 +138,12 @@ class RelationClassifier:
 
     @classmethod
     def load(cls, path) -> RelationClassifier:
-        """A classifier written by :meth:`save` (or by the kit before the recipe, which saved its knobs apart)."""
-        import torch
+        """A classifier written by :meth:`save` (or by the kit before the recipe, which saved its knobs apart), read
+        with ``torch.load(weights_only=True)`` (a fold's checkpoints may come from elsewhere): raises ``DataError``
+        naming the file when it holds more than tensors and plain values."""
+        from ...train.checkpoint import load_safely
 
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+        saved = load_safely(path)
         settings = dict(saved["settings"])
         recipe = (Recipe(**settings.pop("recipe")) if "recipe" in settings else
                   replace(RELATION_RECIPE, **{k: settings.pop(k) for k in ("epochs", "lr", "batch_size", "weight_decay",
