@@ -10,9 +10,12 @@
                                                         one kit run per grid point, on a Dask cluster
     kit study [NAME] --storage URL                      an Optuna study's trials and its best
     kit blend RUN RUN [...] [--method weights|mean] [-m MSG]   blend runs' predictions into a new run
-    kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload] [--data-dir DIR] [--force]
+    kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload [--wait S]] [--data-dir DIR] [--force]
+    kit submit --kernel [OWNER/]SLUG [--version N] [-c C] [-m MSG] [--wait S]   a kernel version to a code competition
+    kit lb [COMPETITION] [--wait S]                     the platform's verdicts read back; CV against the leaderboard
     kit data download COMPETITION [--dest DIR]          fetch the files through the platform's client
-    kit kernel COMPETITION [-p NAME VALUE ...] [--model DIR] [--dataset DIR ...] [--checkpoints RUN] [--out DIR] [--push]
+    kit kernel COMPETITION [-p NAME VALUE ...] [--model DIR] [--dataset DIR ...] [--checkpoints RUN] [--out DIR]
+               [--push [--submit [-m MSG] [--wait S]]]
     kit competitions                                    the built-in competitions and the project's own
 
 Exit status: 0 on success, 1 when a run, validation or upload failed, 2 for bad usage.
@@ -25,6 +28,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .cli_submissions import add_parsers
 from .errors import KitError, ParameterError, RunError
 
 
@@ -134,23 +138,6 @@ def cmd_blend(args) -> int:
     return 0
 
 
-def cmd_submit(args) -> int:
-    from .submit import submit
-
-    with warnings.catch_warnings(record=True) as said:  # the run's concerns: one line each
-        warnings.simplefilter("always")
-        row = submit(args.target, args.competition, message=args.message, upload=args.upload, data_dir=args.data_dir,
-                     force=args.force, timeout_s=args.timeout)
-    for warning in said:
-        print(f"kit submit: warning: {warning.message}", file=sys.stderr)
-    run = f", run {row['run_id']}" if row.get("run_id") else ""
-    edited = " (edited after its run: recorded without the run's score)" if row["message"].startswith("[edited]") else ""
-    print(f"valid: {row['file']} (sha256 {row['sha256'][:12]}{run}) recorded in the ledger{edited}")
-    if args.upload:
-        print(f"uploaded: {row['platform_message']}")
-    return 0
-
-
 def cmd_competitions(args) -> int:
     from .competitions import COMPETITIONS
 
@@ -178,7 +165,8 @@ def cmd_new(args) -> int:
     for line in found.notes:
         print(line)
     print(f"spec:       {spec}\nnotebook:   {notebook}")
-    print(f"run it:     kit run {args.name} -p smoke true   (then without smoke; kit params {args.name} lists the knobs)")
+    print(f"run it:     kit run {args.name} -p smoke true   (then without smoke; kit params {args.name} lists the "
+          f"knobs)")
     return 0
 
 
@@ -212,8 +200,14 @@ def cmd_kernel(args) -> int:
         print(f"  attaches {att['ref']} ({att['role']}: {att['source']}) at {att['mount']}")
     for note in notes:
         print(f"note: {note.message}")
+    if args.submit and not args.push:
+        raise ParameterError("--submit goes with --push: the version Kaggle saves is the one submitted")
     if args.push:
-        print(kernel.push_bundle(bundle))
+        pushed = kernel.push_bundle(bundle)
+        print(pushed)
+        from .cli_submissions import after_push
+
+        return after_push(args, comp.name, bundle, pushed)
     return 0
 
 
@@ -277,17 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--message", default="", help="a note kept in the blend's manifest")
     p.set_defaults(func=cmd_blend)
 
-    p = sub.add_parser("submit", help="validate a submission, record it in the ledger, optionally upload it")
-    p.add_argument("target", help="submission file or run id")
-    p.add_argument("--competition", "-c", help="competition (needed for a file; a run knows its own)")
-    p.add_argument("-m", "--message", default="", help="submission description")
-    p.add_argument("--upload", action="store_true", help="upload through the platform's official client")
-    p.add_argument("--data-dir", help="competition data folder holding the sample submission")
-    p.add_argument("--force", action="store_true", help="submit a file edited after the run that wrote it; upload a "
-                   "smoke run, a run on the demo data or one that is not ok (marked [smoke], [demo], [forced])")
-    p.add_argument("--timeout", type=float, help="seconds one client call may take (default $KIT_UPLOAD_TIMEOUT_S "
-                                                 "or 120)")
-    p.set_defaults(func=cmd_submit)
+    add_parsers(sub)  # submit, lb (kitlib.cli_submissions)
 
     p = sub.add_parser("competitions", help="list the built-in competitions and the project's own")
     p.set_defaults(func=cmd_competitions)
@@ -309,7 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", action="append", metavar="DIR", help="a folder to attach as a dataset (repeatable)")
     p.add_argument("--checkpoints", metavar="RUN", help="a training run (id or folder): attach its checkpoints and "
                    "predict with them in the kernel, training nothing")
-    p.add_argument("--push", action="store_true", help="push through the kaggle client")
+    p.add_argument("--push", action="store_true", help="push through the kaggle client (recorded in the ledger)")
+    p.add_argument("--submit", action="store_true", help="with --push: submit the pushed version to the code "
+                   "competition (CreateCodeSubmission)")
+    p.add_argument("-m", "--message", default="", help="with --submit: the submission's description")
+    p.add_argument("--wait", type=float, metavar="SECONDS", help="with --submit: read its verdict until scored")
     p.add_argument("--force", action="store_true", help="write the bundle into a non-empty --out folder that holds no "
                    "bundle.json (files of the bundle's names are replaced; nothing else is deleted)")
     p.set_defaults(func=cmd_kernel)

@@ -1,4 +1,5 @@
-"""The plots the notebooks draw: learning curves, image grids, a confusion matrix, per-fold scores.
+"""The plots the notebooks draw: learning curves, image grids, a confusion matrix, per-fold scores, CV against
+the public leaderboard.
 
 Each function draws into new axes (or the ``ax`` given), returns the matplotlib ``Figure`` and leaves
 showing it to the notebook (``plt.show()``, or Jupyter's inline display). matplotlib is imported inside
@@ -123,6 +124,44 @@ def fold_scores(scores: Mapping[str, Sequence[float]], *, chance: float | None =
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", label="chance")
         ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def cv_vs_public(table: Any, *, title: str = "", metric: str = "score", ax: Any = None):
+    """Each scored upload as a point: its run's CV mean (x, with the fold standard deviation as an error bar)
+    against the public leaderboard score (y), the identity line dashed and, with two CV values or more, the
+    least-squares line. ``table`` is :func:`kitlib.leaderboard.current_table`'s (columns ``cv_mean``,
+    ``cv_std``, ``public``, ``state``); in a notebook:
+    ``plots.cv_vs_public(leaderboard.current_table(COMPETITION))``. Returns the figure (an empty one, saying so,
+    when no scored upload has a CV)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.8, 4.4))
+    public = pd.to_numeric(table["public"].where(table["state"] == "scored"), errors="coerce")
+    cv = pd.to_numeric(table["cv_mean"], errors="coerce")
+    keep = public.notna() & cv.notna()
+    x, y = cv[keep].to_numpy(float), public[keep].to_numpy(float)
+    if not len(x):
+        ax.text(0.5, 0.5, "no scored upload with a CV yet", ha="center", va="center", transform=ax.transAxes)
+    else:
+        err = pd.to_numeric(table["cv_std"], errors="coerce")[keep].fillna(0).to_numpy(float)
+        ax.errorbar(x, y, xerr=err, fmt="o", color="C0", ecolor="C0", alpha=0.8, capsize=3, label="uploads")
+        low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        pad = (high - low) * 0.1 or 0.01
+        ax.plot([low - pad, high + pad], [low - pad, high + pad], "k--", lw=1, label="public = CV")
+        if len(x) >= 2 and np.ptp(x) > 0:
+            slope, intercept = np.polyfit(x, y, 1)
+            ends = np.array([low - pad, high + pad])
+            sign = "+" if intercept >= 0 else "-"
+            ax.plot(ends, slope * ends + intercept, color="C1", lw=1,
+                    label=f"fit: {slope:.2f} x CV {sign} {abs(intercept):.3f}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(f"CV mean ({metric})")
+    ax.set_ylabel("public leaderboard score")
     ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure

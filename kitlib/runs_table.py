@@ -17,6 +17,8 @@ from typing import Any
 
 from .competitions import Competition, competition_name, get_competition
 from .errors import ParameterError
+from .leaderboard import latest_public
+from .leaderboard import number as number_of_text
 from .runtime import runs_dir, stale_after_s
 
 _SHAPES: dict[str, type] = {"params": dict, "cv": dict, "submission": dict, "sweep": dict, "metrics": dict,
@@ -158,8 +160,9 @@ def _shown_path(path: str) -> str:
 
 def format_runs(rows: list[dict]) -> str:
     """A plain-text table of runs: id, status, the score (the competition metric on the pooled validation
-    predictions, which ranks the table), CV mean +- std over the folds, the data, the parameters that differ
-    between the listed runs, seconds and submission."""
+    predictions, which ranks the table), CV mean +- std over the folds, ``lb`` (the public score of the run's latest
+    scored upload, as the platform gave it: ``kit lb`` reads it) and ``lb - cv``, the data, the parameters that
+    differ between the listed runs, seconds and submission."""
     if not rows:
         return "no runs yet (kit run COMPETITION; kit runs --all lists smoke and failed runs too)"
     differ: list[str] = [""] * len(rows)
@@ -167,7 +170,9 @@ def format_runs(rows: list[dict]) -> str:
         where = [i for i, row in enumerate(rows) if row.get("competition") == name]
         for i, text in zip(where, differing_params([rows[i] for i in where])):
             differ[i] = text
-    table = [("run", "status", "metric", "score", "cv mean +- std", "data", "differs", "seconds", "submission")]
+    public = latest_public()
+    table = [("run", "status", "metric", "score", "cv mean +- std", "lb", "lb - cv", "data", "differs", "seconds",
+              "submission")]
     for i, row in enumerate(rows):
         try:
             metric = get_competition(row.get("competition") or "").metric
@@ -177,8 +182,12 @@ def format_runs(rows: list[dict]) -> str:
         sub = (row.get("submission") or {}).get("path", "")
         spread = (f"{cv['mean']:.4f} +- {cv['std']:.4f} ({len(cv.get('folds') or [])})"
                   if isinstance(cv.get("mean"), (int, float)) and isinstance(cv.get("std"), (int, float)) else "-")
+        lb = public.get(str(row.get("run_id")), "")
+        public_score = number_of_text(lb)
+        gap = public_score - cv["mean"] if public_score is not None and isinstance(cv.get("mean"), float) else None
         table.append((row.get("run_id", "?"), row.get("status", "?"), metric,
-                      f"{score:.4f}" if isinstance(score, (int, float)) else "-", spread, data_label(row), differ[i],
+                      f"{score:.4f}" if isinstance(score, (int, float)) else "-", spread, lb or "-",
+                      f"{gap:+.4f}" if gap is not None else "-", data_label(row), differ[i],
                       f"{row['seconds']:.0f}" if isinstance(row.get("seconds"), (int, float)) else "-",
                       _shown_path(sub) if sub else "-"))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
