@@ -188,6 +188,8 @@ def cmd_kernel(args) -> int:
     from .competitions import ROOT, get_competition
     from .execute import coerce_parameters, notebook_parameters
 
+    if (args.submit or args.wait) and not args.push:
+        raise ParameterError("--submit (and --wait) go with --push: the version Kaggle saves is the one submitted")
     comp = get_competition(args.competition)
     params = coerce_parameters(_params(args.param), notebook_parameters(comp.notebook_path))
     out = Path(args.out) if args.out else ROOT / "build" / "kernels" / comp.name
@@ -200,8 +202,6 @@ def cmd_kernel(args) -> int:
         print(f"  attaches {att['ref']} ({att['role']}: {att['source']}) at {att['mount']}")
     for note in notes:
         print(f"note: {note.message}")
-    if args.submit and not args.push:
-        raise ParameterError("--submit goes with --push: the version Kaggle saves is the one submitted")
     if args.push:
         pushed = kernel.push_bundle(bundle)
         print(pushed)

@@ -297,14 +297,18 @@ ranges = {{ target = [0, 1] }}
 """
 
 
-def project_competition(project: Path, platform: str, slug: str, file_name: str = "submission.csv") -> Path:
-    """Declare competition ``slug`` on ``platform`` in the project folder ``project`` (its spec file and its data
-    folder with ``sample_submission.csv``); return a valid submission file ``file_name`` beside the data."""
+def project_competition(project: Path, platform: str, slug: str, file_name: str = "submission.csv",
+                        daily_limit: int | None = None) -> Path:
+    """Declare competition ``slug`` on ``platform`` in the project folder ``project`` (its spec file, with
+    ``daily_limit`` when given, and its data folder with ``sample_submission.csv``); return a valid submission file
+    ``file_name`` beside the data."""
     data = project / f"{slug}-data"
     data.mkdir(parents=True)
     (data / "sample_submission.csv").write_text("id,target\n1,0.5\n2,0.5\n")
     (project / "competitions").mkdir(exist_ok=True)
-    (project / "competitions" / f"{slug}.toml").write_text(_SPEC.format(platform=platform, slug=slug, data=data))
+    limit = f"daily_limit = {daily_limit}\n" if daily_limit is not None else ""
+    (project / "competitions" / f"{slug}.toml").write_text(limit + _SPEC.format(platform=platform, slug=slug,
+                                                                                data=data))
     path = project / file_name
     path.write_text("id,target\n1,0.25\n2,0.75\n")
     return path

@@ -24,6 +24,7 @@ import pytest
 from kaggle_stub import (  # noqa: F401  (fixtures are used by name)
     BLOBS,
     DATASETS,
+    KAGGLE_SERVICE,
     KERNELS,
     Seen,
     StubPlatform,
@@ -478,6 +479,39 @@ def test_kit_kernel_command(notebook: Path, tmp_path: Path, kaggle_push: StubPla
 
     assert main(["kernel", COMPETITION, "-p", "n_trails", "3", "--out", str(out), "--username", "ada"]) == 2
     assert "Unknown parameter 'n_trails'" in capsys.readouterr().err
+
+
+def test_kit_kernel_push_records_the_version_and_submit_sends_it(notebook: Path, tmp_path: Path,
+                                                                 kaggle_push: StubPlatform, monkeypatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: the pushed version goes into the ledger; --submit makes it a submission (CreateCodeSubmission),
+    and --wait reads its verdict."""
+    from kitlib import platform_status, submit
+    from kitlib.cli import main
+
+    monkeypatch.setattr(platform_status, "POLL_S", 0.05)
+    answered = kaggle_push.board.code
+
+    def create(request: Seen) -> tuple:
+        status, body = answered(request)
+        kaggle_push.board.items[0].update(status="COMPLETE", publicScore="0.6420")
+        return status, body
+
+    kaggle_push.routes[("POST", f"{KAGGLE_SERVICE}/CreateCodeSubmission")] = create
+    out = tmp_path / "bundle"
+    status = main(["kernel", COMPETITION, "--out", str(out), "--username", "ada", "--push", "--submit", "-m", "v1",
+                   "--wait", "5"])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "recorded in the ledger: kernel ada/llm-science-exam-kit version 1 pushed" in printed.out
+    assert "submitted kernel ada/llm-science-exam-kit version 1: Your code submission was received" in printed.out
+    assert "scored: public 0.6420" in printed.out
+    (sent,) = kaggle_push.requests_to("POST", f"{KAGGLE_SERVICE}/CreateCodeSubmission")
+    assert sent.json()["kernelVersion"] == 1 and sent.json()["competitionName"] == SLUG
+    pushed, submitted = submit.read_ledger().to_dict("records")
+    assert pushed["upload_status"] == "kernel_pushed" and pushed["file"] == str(out / f"{COMPETITION}.ipynb")
+    assert (submitted["upload_status"], submitted["platform_id"], submitted["public_score"]) == ("uploaded", "9001",
+                                                                                                "0.6420")
 
 
 # ----------------------------------------------------------------------------- attached folders

@@ -116,3 +116,59 @@ def test_ledger_rows_are_masked(kit_dirs, monkeypatch):
     assert "s3cr3t" not in text and "pw-in-url" not in text
     row = submit.read_ledger().iloc[0]
     assert row.message == "key ***, db postgresql://u:***@h/db" and row.platform_message == "echoed ***"
+
+
+# ------------------------------------------------------------------ issue 26: the platform's columns
+OLD = ("time,competition,file,sha256,run_id,score,message,upload_status,platform_message,status_time,platform_id,"
+       "note\n"
+       '2026-01-01T00:00:00+00:00,c,/a.csv,' + "a" * 64 + ',r1,0.91,"two\nlines, ""quoted""",uploaded,ok,'
+       '2026-01-01T00:00:01+00:00,4242,mine\n'
+       '2026-01-02T00:00:00+00:00,c,/b.csv,' + "b" * 64 + ',,,,not uploaded,,2026-01-02T00:00:00+00:00,,\n')
+
+
+def test_an_old_header_is_rewritten_under_the_lock_with_every_row_kept(kit_dirs):
+    import csv
+    import io
+
+    path = ledger.ledger_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(OLD)
+    before = ledger.read_ledger(events=True)
+    ledger.append_ledger({**ROW, "time": "2026-01-03T00:00:00+00:00", "platform_status": "pending"})
+    rows = list(csv.reader(io.StringIO(path.read_text(), newline="")))
+    assert rows[0] == [*ledger.LEDGER_COLUMNS, "note"]  # a column the kit does not know is kept, after them
+    old = list(csv.reader(io.StringIO(OLD, newline="")))
+    for was, now in zip(old[1:], rows[1:3]):
+        assert dict(zip(old[0], was)) == {k: v for k, v in zip(rows[0], now) if k in old[0]}
+        assert all(v == "" for k, v in zip(rows[0], now) if k not in old[0])
+    after = ledger.read_ledger(events=True)
+    assert after.iloc[:2][list(before.columns)].equals(before)
+    assert after.iloc[2].platform_status == "pending" and after.message.iloc[0] == 'two\nlines, "quoted"'
+    assert not list(path.parent.glob(".ledger.csv*"))  # the new file took the old one's place
+
+
+def test_a_header_rewrite_that_fails_leaves_the_old_file(kit_dirs, monkeypatch):
+    path = ledger.ledger_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(OLD)
+    monkeypatch.setattr(ledger, "write_all", fail_after(40))
+    with pytest.raises(LedgerWriteError, match=r"its header could not be rewritten with the new columns \(No space "
+                                               r"left on device\); the file is as it was and nothing was recorded"):
+        ledger.append_ledger(ROW)
+    assert path.read_text() == OLD and not list(path.parent.glob(".ledger.csv*"))
+
+
+def test_read_ledger_gives_each_submission_its_latest_upload_and_verdict(kit_dirs):
+    key = {"time": "2026-01-05T00:00:00+00:00", "file": "/s.csv", "sha256": "5" * 64, "competition": "c"}
+    for fields in ({"upload_status": "uploading"}, {"upload_status": "uploaded", "platform_id": "7"},
+                   {"upload_status": "uploaded", "platform_id": "7", "platform_status": "pending"},
+                   {"upload_status": "uploaded", "platform_id": "7", "platform_status": "scored",
+                    "public_score": "0.50"},
+                   {"upload_status": "uploaded", "platform_message": "a later upload row, no verdict in it"}):
+        ledger.append_ledger({**key, **fields})
+    ledger.append_ledger({**ROW, "time": "2026-01-06T00:00:00+00:00"})
+    (first, second) = ledger.read_ledger().to_dict("records")
+    assert (first["platform_status"], first["public_score"], first["platform_id"]) == ("scored", "0.50", "7")
+    assert first["platform_message"] == "a later upload row, no verdict in it"
+    assert second["time"] == "2026-01-06T00:00:00+00:00"
+    assert len(ledger.read_ledger(events=True)) == 6
