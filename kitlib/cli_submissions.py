@@ -129,9 +129,9 @@ def cmd_lb(args: argparse.Namespace) -> int:
             status = 1
             continue
         report = check(comp, wait_s=args.wait, pages=args.pages)
-        where = f", {report.looked_for} read on {comp.platform}" if report.looked_for else ""
+        read = f"{report.looked_for} uploads read, " if report.looked_for else ""
         waiting = f", {len(report.pending)} pending" if report.pending else ""
-        print(f"== {comp.name} ({comp.platform}){where}: {len(report.changed)} changed{waiting}")
+        print(f"== {comp.name} ({comp.platform}): {read}{len(report.changed)} changed{waiting}")
         for note in report.notes:
             print(note)
         if report.fault:

@@ -143,3 +143,22 @@ def test_kit_runs_gains_lb_and_lb_minus_cv(ledger, capsys):
     assert " 0.8 " in r3 and "0.0000  " in r3  # the latest scored upload of r3, minus its CV mean 0.80
     r1 = next(line for line in lines if line.startswith("r1"))
     assert " 0.700000 " in r1 and "-0.0100" in r1
+
+
+def test_the_readme_example_is_made_through_the_stand_in(tmp_path):
+    """tests/lb_example.py (the README's "After the upload" table) runs and says what the README shows."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("lb_example.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "KAGGLE_"))}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "example")], capture_output=True, text=True,
+                          timeout=240, env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("== demo-competition (kaggle): 7 uploads read, 7 changed, 1 pending\n")
+    assert "Pearson 0.997, Spearman 1.000" in out and "public = 1.0434 x cv - 0.0402" in out
+    assert "lgbm-seed-2 public 0.87310 beats 0.87190" in out and "error: Submission contains NaN" in out
+    assert (tmp_path / "example" / "submissions" / "lb-demo-competition.png").is_file()
