@@ -147,7 +147,7 @@ def _read(reader, rows: list[dict], pages: int) -> tuple[dict, int]:
         past = horizon is None or (bool(dates) and min(dates) < horizon)
         if not token or (wanted <= set(seen) and past):
             break
-    for ref in sorted(wanted - set(seen))[:MAX_GETS]:
+    for ref in sorted(r for r in wanted - set(seen) if r.isdigit())[:MAX_GETS]:  # Kaggle's refs are numbers
         found = reader.get(ref)
         if found is not None:
             seen[found.ref] = found
