@@ -14,7 +14,7 @@ from kitlib.errors import ParameterError
 from kitlib.execute import notebook_parameters
 
 TESTS = Path(__file__).resolve().parent
-REQUIRED = {"data_dir", "seed", "smoke", "device", "submit", "track"}
+REQUIRED = {"data_dir", "seed", "smoke", "device", "submit", "force_submit", "track"}
 MAX_CODE_LINES = 110  # non-blank lines of code outside the parameters cell
 MAX_LINE_CHARS = 110  # characters in any line of code, the parameters cell included
 TEMPLATES = sorted((Path(kitlib.__file__).resolve().parent / "templates").glob("*.ipynb"))  # kit new's
