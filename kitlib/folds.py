@@ -223,6 +223,18 @@ class Holdout:
         folds[self.val] = 0
         return folds
 
+    @classmethod
+    def from_folds(cls, folds: Any) -> Holdout:
+        """The hold-out of a fold column (``Competition.folds`` of a hold-out competition): the rows of fold 0
+        validate, every other row (fold -1) only trains; both in row order. Raises ``ParameterError`` when no row
+        is in fold 0 or none is outside it."""
+        fold = np.asarray(folds)
+        val, train = np.flatnonzero(fold == 0), np.flatnonzero(fold != 0)
+        if not len(val) or not len(train):
+            raise ParameterError(f"a hold-out needs rows in fold 0 and rows outside it; got {len(val)} and "
+                                 f"{len(train)}")
+        return cls(train=train, val=val)
+
     def summary(self, metric: str, score: float) -> dict:
         """``{metric, mean, std, folds, n_rows}``: the manifest's ``cv`` record of one split scored ``score``
         (one fold, so ``std`` 0)."""

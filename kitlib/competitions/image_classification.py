@@ -16,6 +16,7 @@ Imports Keras only inside the model builders :func:`build_mlp` and :func:`build_
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ import pandas as pd
 from .. import predictions
 from ..data import read_idx, write_idx  # noqa: F401 (the IDX reader lives with the other file readers)
 from ..errors import DataError, ParameterError
+from .rows import FoldSettings, Rows, RowTables, holdout_table
 from .spec import Competition, Predictions, SubmissionSpec
 
 __all__ = [
@@ -125,10 +127,8 @@ def idx_files_in(data_dir: str | os.PathLike | None) -> list[str]:
         return []
     found = []
     for stem in IDX_FILES:
-        try:
+        with contextlib.suppress(DataError):
             found.append(_find(Path(data_dir), stem).name)
-        except DataError:
-            pass
     return found
 
 
@@ -236,6 +236,29 @@ def predictions_to_submission(test: pd.DataFrame, data_dir: Path | None = None) 
     return pd.DataFrame({"id": ordered["id"].to_numpy().astype(np.int64), "label": predicted_classes(ordered)})
 
 
+SMOKE_IMAGES = 600  # the training images a smoke run keeps: the first
+
+
+def fold_rows(data_dir: Path, settings: FoldSettings) -> pd.DataFrame:
+    """``id, fold`` of every training image (the first :data:`SMOKE_IMAGES` in smoke mode) of the data set
+    ``settings.params["dataset"]`` (the digits' train/test split drawn from ``fold_seed``): a stratified hold-out of
+    ``settings.params["val_fraction"]`` from ``fold_seed`` is fold 0, the images that only train -1."""
+    from ..folds import holdout
+
+    y = load_image_dataset(settings.params["dataset"], data_dir, seed=settings.fold_seed).y_train
+    y = y[:SMOKE_IMAGES] if settings.smoke else y
+    hold = holdout(len(y), float(settings.params["val_fraction"]), seed=settings.fold_seed, stratify=y)
+    return holdout_table(pd.DataFrame({"id": np.arange(len(y), dtype=np.int64)}), hold.val)
+
+
+def row_tables(data_dir: Path, settings: FoldSettings) -> RowTables:
+    """Every training image (``id, label``), the test images' ids and the class probabilities ``p_0..p_<k-1>``."""
+    data = load_image_dataset(settings.params["dataset"], data_dir, seed=settings.fold_seed)
+    columns = tuple(probability_columns(len(data.class_names)))
+    truth = pd.DataFrame({"id": np.arange(len(data.y_train), dtype=np.int64), "label": data.y_train})
+    return RowTables(truth, pd.DataFrame({"id": np.arange(len(data.y_test), dtype=np.int64)}), columns, (columns,))
+
+
 # ------------------------------------------------------------------------------------------ models
 def build_mlp(
     input_shape: tuple[int, ...],
@@ -324,4 +347,6 @@ COMPETITION = Competition(
                               allowed={"label": tuple(str(i) for i in range(10))}, expected_key=test_ids),
     predictions=Predictions(key=("id",), target="label", score=score_predictions,
                             to_submission=predictions_to_submission),
+    rows=Rows(folds=fold_rows, tables=row_tables, params=("dataset", "val_fraction"), n_folds="",
+              smoke_n_folds=None),
 )

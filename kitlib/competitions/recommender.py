@@ -206,7 +206,7 @@ def _demo_frame(seed: int, n_users: int, n_interactions: int, degenerate: bool, 
             names.append(f"{_PLACES[places[j]]} {kinds[j % len(kinds)]}")
             category.append(c)
     names, category = np.array(names, dtype=object), np.array(category)
-    n_items, n_cat = len(names), len(_CATEGORIES)
+    n_cat = len(_CATEGORIES)
     # item popularity: a long tail inside each theme, themes of unequal appeal
     within = 1.0 / (np.arange(per_category) + 1.0) ** tail
     appeal = rng.dirichlet(np.full(n_cat, theme_skew))
@@ -288,4 +288,6 @@ COMPETITION = Competition(
     ),
     demo=write_demo,
     predictions=None,  # ranked lists are not blended: kit blend refuses recommender runs
+    no_folds="it validates on one leave-last-out split (each user's latest interaction, held out by time), not on "
+             "folds of rows, and its ranked lists are not blended or imported",
 )

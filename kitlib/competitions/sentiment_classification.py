@@ -22,13 +22,15 @@ from .. import predictions
 from ..data import read_list_csv, require_files, write_atomic
 from ..errors import DataError
 from ..fitting import Recipe
-from ..folds import FoldResult
+from ..folds import FoldResult, assign_folds
+from .rows import FoldSettings, Rows, RowTables
 from .spec import Competition, Predictions, SubmissionSpec
 
 LABELS = ("negative", "neutral", "positive")
 DIM = 512
 FILES = ("train.csv", "val.csv", "sample_submission.csv")
 PROBABILITIES = tuple(predictions.columns("p_", LABELS))
+SMOKE_ROWS = 400  # the labelled rows a smoke run keeps: the first of train.csv
 
 
 @dataclass
@@ -83,6 +85,34 @@ def labelled_rows(data: SentimentData) -> tuple[np.ndarray, np.ndarray, pd.DataF
 def test_keys(data: SentimentData) -> pd.DataFrame:
     """The keys of the test rows (``sample_submission.csv`` row numbers)."""
     return pd.DataFrame({"file": "sample_submission.csv", "row": np.arange(1, len(data.X_test) + 1)})
+
+
+def _labelled_keys(data_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """``(keys, label codes)`` of every labelled row, ``train.csv`` then ``val.csv``, read without the embeddings."""
+    files = require_files(Path(data_dir), FILES)
+    codes = [_labels(pd.read_csv(files[name], usecols=["label"], dtype=str, keep_default_na=False), name)
+             for name in ("train.csv", "val.csv")]
+    keys = pd.DataFrame({"file": ["train.csv"] * len(codes[0]) + ["val.csv"] * len(codes[1]),
+                         "row": np.r_[np.arange(1, len(codes[0]) + 1), np.arange(1, len(codes[1]) + 1)]})
+    return keys, np.concatenate(codes)
+
+
+def fold_rows(data_dir: Path, settings: FoldSettings) -> pd.DataFrame:
+    """``file, row, fold`` of every labelled row (``train.csv`` then ``val.csv``; the first :data:`SMOKE_ROWS` in
+    smoke mode): ``settings.n_folds`` folds stratified by the label, shuffled from ``settings.fold_seed``."""
+    keys, y = _labelled_keys(data_dir)
+    if settings.smoke:
+        keys, y = keys.iloc[:SMOKE_ROWS], y[:SMOKE_ROWS]
+    return keys.assign(fold=assign_folds(len(y), n_splits=settings.n_folds, stratify=y, seed=settings.fold_seed))
+
+
+def row_tables(data_dir: Path, settings: FoldSettings) -> RowTables:
+    """Every labelled row (``file, row, label``), the test rows (``sample_submission.csv`` row numbers) and the
+    class probabilities :data:`PROBABILITIES`."""
+    keys, y = _labelled_keys(data_dir)
+    sample = pd.read_csv(Path(data_dir) / "sample_submission.csv", usecols=["label"], dtype=str, keep_default_na=False)
+    test = pd.DataFrame({"file": "sample_submission.csv", "row": np.arange(1, len(sample) + 1)})
+    return RowTables(keys.assign(label=np.asarray(LABELS)[y]), test, PROBABILITIES, (PROBABILITIES,))
 
 
 def score_predictions(frame: pd.DataFrame) -> float:
@@ -293,4 +323,5 @@ COMPETITION = Competition(
     demo=write_demo,
     predictions=Predictions(key=("file", "row"), target="label", score=score_predictions,
                             to_submission=predictions_to_submission),
+    rows=Rows(folds=fold_rows, tables=row_tables),
 )

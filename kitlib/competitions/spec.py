@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime import ROOT, project_dir
+from .rows import Rows
 
 RUN_FOLDER_FILES = ("manifest.json", "notebook.ipynb", "oof.parquet", "test_predictions.parquet", "kernel.log",
                     "checkpoints", "models", "optuna.db", "wandb")  # what a run folder holds besides the submission
@@ -99,6 +100,9 @@ class Competition:
     Kaggle and writes ``submission.csv``; a CSV cannot be uploaded (``kit submit --upload`` refuses it and
     points at ``kit kernel --push``).
 
+    ``rows``: how its rows fall into folds and how its prediction tables key them (:mod:`.rows`; a ``kit new``
+    competition's come from ``tabular``); ``no_folds``: why a competition without them has no folds to share.
+
     ``daily_limit``: how many submissions a day the platform takes. Before an upload Kaggle is asked itself
     (``GetSubmissionLimits``); when it cannot be, and on AIcrowd, the ledger's uploads of the day are counted
     against this (see :mod:`kitlib.uploads`); ``None``: no limit is known.
@@ -119,6 +123,19 @@ class Competition:
     tabular: Any = None  # a spec competition's kitlib.tasks.tabular.Problem
     code_competition: bool = False  # Kaggle scores a notebook's output, not an uploaded file: see `kit kernel`
     daily_limit: int | None = None  # submissions a day the platform takes (None: not known; Kaggle is asked)
+    rows: Rows | None = None  # folds, labelled and test rows (kit folds, kit import); None: from tabular, or none
+    no_folds: str = ""  # why there is no fold assignment to share (the recommender's leave-last-out split)
+
+    def folds(self, data_dir: str | Path | None = None, n_folds: int | None = None, fold_seed: int | None = None,
+              smoke: bool = False, params: dict[str, Any] | None = None) -> Any:
+        """The fold assignment of this competition (a pandas DataFrame): the key columns of every unit its notebook
+        cross-validates and its ``fold``, in the competition's order (the smoke subset when ``smoke``; a hold-out
+        is fold 0, rows that only train -1). What is not given comes from the notebook's parameters cell;
+        ``params``: the further notebook parameters its rows read (:attr:`.rows.Rows.params`). Raises
+        ``ParameterError`` for a competition without folds (the reason) or a setting it cannot take."""
+        from .rows import fold_table
+
+        return fold_table(self, data_dir, n_folds, fold_seed, smoke, params)
 
     def code_competition_refusal(self, path: str | Path) -> str:
         """What ``kit submit --upload`` says when refusing to upload ``path`` to this code competition."""
