@@ -42,7 +42,8 @@ from .errors import ParameterError, RunError
 from .masking import add_url_secrets, mask, secrets_removed
 from .notebook_copies import keep_files, masked_output, write_failure, write_masked
 from .parameters import coerce_parameters, declared_values, notebook_parameters, resolve_paths  # noqa: F401
-from .run import _jsonable, _now, git_state, new_run_id, package_versions, update_manifest
+from .project_state import git_fields
+from .run import _jsonable, _now, new_run_id, package_versions, update_manifest
 from .runtime import RUN_DIR_ENV, SWEEP_ENV, heartbeat_s, interrupted_by_signals, runs_dir, sweep_record_text
 
 
@@ -194,12 +195,11 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     add_url_secrets(declared_values(known))
     run_dir = _new_run_dir(run_name(competition, notebook), run_id)
     output = run_dir / "notebook.ipynb"
-    commit, dirty = git_state()
     started, t0 = _now(), time.perf_counter()
     values = _jsonable({**declared_values(known), **params})
     update_manifest(run_dir, run_id=run_dir.name, competition=competition, notebook=str(notebook), params=values,
                     overrides=_jsonable(params), seed=values.get("seed"), metrics={}, score=None, status="running",
-                    started=started, heartbeat=started, git_commit=commit, git_dirty=dirty,
+                    started=started, heartbeat=started, **git_fields(),
                     packages=package_versions(), **_sweep_record())
     private = Path(tempfile.mkdtemp(prefix="kit-"))  # papermill's working copy and the kernel's sockets
     working = private / "notebook.ipynb"

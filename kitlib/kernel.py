@@ -25,13 +25,15 @@ is (it unpacks uploaded ``.zip`` archives; the bootstrap also copes if it unpack
 ``pip install --no-index`` takes should a user prefer that. The bootstrap cell does nothing unless
 ``KAGGLE_KERNEL_RUN_TYPE`` is set; on Kaggle it finds the wheel under ``/kaggle/input`` (``kitlib/`` first,
 then up to three folder levels down, else a folder holding ``kitlib/``), extracts it into
-``<tempdir>/kitlib-bundle``, puts that first on ``sys.path`` (no pip run, well under a second) and sets ``KIT_RUNS_DIR=/kaggle/working/runs`` so the run
-record is part of the kernel's output. The kernel uses the packages of Kaggle's image (a baked setting that needs
-one it lacks, such as ``bm25s`` or ``faiss-cpu``, is named in the bundle's notes when it is built); models and
-data travel as datasets: the offline all-MiniLM-L6-v2 (a pip package here, missing there) always, found by the
-bootstrap and named in ``KIT_DEFAULT_MODEL``; ``model`` (``--model DIR``) and ``checkpoints`` (``--checkpoints
-RUN``: a run's ``checkpoints/`` folder, so the kernel predicts without training) are baked in as
-``/kaggle/input/<slug>``, which :func:`kitlib.runtime.input_path` finds wherever Kaggle mounts the dataset.
+``<tempdir>/kitlib-bundle``, puts that first on ``sys.path`` (no pip run, well under a second) and sets
+``KIT_RUNS_DIR=/kaggle/working/runs`` so the run record is part of the kernel's output; a competition written by
+``kit new`` gets its spec (and its features module) written into a project folder there. The kernel uses the
+packages of Kaggle's image (a baked setting that needs one it lacks, such as ``bm25s`` or ``faiss-cpu``, is named
+in the bundle's notes when it is built); models and data travel as datasets: the offline all-MiniLM-L6-v2 (a pip
+package here, missing there) always, found by the bootstrap and named in ``KIT_DEFAULT_MODEL``; ``model`` (``--model
+DIR``) and ``checkpoints`` (``--checkpoints RUN``: a run's ``checkpoints/`` folder, so the kernel predicts without
+training) are baked in as ``/kaggle/input/<slug>``, which :func:`kitlib.runtime.input_path` finds wherever Kaggle
+mounts the dataset.
 
 On Kaggle, ``Competition.resolve_data_dir("")`` finds the competition's files in ``/kaggle/input/<slug>``, and
 :func:`kitlib.runtime.kaggle_output_path` names ``/kaggle/working/<file>``, where Kaggle takes a code competition's
@@ -169,7 +171,9 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
             cell.outputs = []
             cell.execution_count = None
     spec = (comp.name, Path(comp.source).read_text()) if comp.source else None
-    bootstrap = nbformat.v4.new_code_cell(bootstrap_source(wheel.name, owner, spec, DEFAULT_MODEL_SLUG))
+    features = Path(comp.source).with_name(f"{comp.name}_features.py") if comp.source else Path()
+    module = features.read_text() if features.is_file() else None  # the competitor's features step, if any
+    bootstrap = nbformat.v4.new_code_cell(bootstrap_source(wheel.name, owner, spec, DEFAULT_MODEL_SLUG, module))
     bootstrap.metadata["tags"] = [BOOTSTRAP_TAG]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells.insert(first_code, bootstrap)
@@ -249,8 +253,9 @@ def _checkpoints_folder(value) -> Path:
         for folder in (candidate / "checkpoints", candidate):
             if folder.is_dir() and any(folder.glob("fold*")):
                 return folder
-    raise ParameterError(f"kit kernel --checkpoints {str(value)!r}: no checkpoints folder (fold<k>/ models) in that run "
-                         "folder, under the runs folder, or there; expected a run id or folder of a run that trained")
+    raise ParameterError(f"kit kernel --checkpoints {str(value)!r}: no checkpoints folder (fold<k>/ models) in that "
+                         "run folder, under the runs folder, or there; expected a run id or folder of a run that "
+                         "trained")
 
 
 def _bundle_notes(values: dict, known: dict, attachments: list[dict]) -> list[str]:
@@ -317,13 +322,14 @@ def push_bundle(out_dir: Path) -> str:
 
 
 def bootstrap_source(wheel_name: str, owner: str, spec: tuple[str, str] | None = None,
-                     default_model: str | None = None) -> str:
+                     default_model: str | None = None, features: str | None = None) -> str:
     """The first code cell of a bundled notebook: on Kaggle, import kitlib from the attached wheel.
 
     ``wheel_name`` is the wheel's file name, ``owner`` the owner of the dataset ``<owner>/kitlib`` (named in
     the error raised when the wheel is not found). ``spec`` is ``(name, TOML text)`` of a competition written by
     ``kit new``: on Kaggle the cell writes it to ``<tempdir>/kit-project/competitions/<name>.toml`` and points
-    ``KIT_PROJECT_DIR`` there, so the notebook finds its competition. ``default_model`` is the slug of the
+    ``KIT_PROJECT_DIR`` there, so the notebook finds its competition; ``features``, the text of its features module
+    ``competitions/<name>_features.py``, is written beside it. ``default_model`` is the slug of the
     attached default text model: on Kaggle ``KIT_DEFAULT_MODEL`` names the folder where it is found. The cell
     also sets ``KIT_KAGGLE_INPUT`` to the inputs folder it searched. Off Kaggle the cell does nothing.
     """
@@ -332,10 +338,12 @@ def bootstrap_source(wheel_name: str, owner: str, spec: tuple[str, str] | None =
                for p in sorted(_inputs.glob(pattern + "{default_model}/config.json"))]
     if _models:
         os.environ.setdefault("{DEFAULT_MODEL_ENV}", str(_models[0]))'''
+    module = "" if spec is None or features is None else f'''
+    (_project / "competitions" / {spec[0] + "_features.py"!r}).write_text({features!r})'''
     project = "" if spec is None else f'''
     _project = pathlib.Path(tempfile.gettempdir()) / "kit-project"
     (_project / "competitions").mkdir(parents=True, exist_ok=True)
-    (_project / "competitions" / {spec[0] + ".toml"!r}).write_text({spec[1]!r})
+    (_project / "competitions" / {spec[0] + ".toml"!r}).write_text({spec[1]!r}){module}
     os.environ["{PROJECT_DIR_ENV}"] = str(_project)'''
     return f'''# Added by `kit kernel`: on Kaggle (offline), import kitlib from the attached dataset
 # {owner}/{DATASET_SLUG}.

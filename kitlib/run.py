@@ -12,7 +12,9 @@ A run folder, one per execution (``runs/`` is git-ignored)::
 ``manifest.json`` holds ``run_id``, ``competition``, ``notebook``, ``params`` (as resolved), ``metrics``
 (recorded from inside the notebook with :meth:`Run.log_metrics`), ``score`` (the competition's primary
 metric), ``recipes`` (per model, :meth:`Run.log_recipe`), ``submission`` (``path``, ``sha256``), ``data``
-(input files with sha256), ``git_commit`` and ``git_dirty``, ``packages`` (versions), ``python``, ``seed``,
+(input files with sha256), ``git_commit`` and ``git_dirty`` of the project folder (and ``kit_git_commit``,
+``kit_git_dirty`` of the kit's checkout when it is another: :mod:`kitlib.project_state`), ``spec`` and
+``features`` (:meth:`Run.log_provenance`), ``packages`` (versions), ``python``, ``seed``,
 ``started``, ``seconds``, ``status`` (``running``/``ok``/``failed``/``interactive``) and, on failure, ``error``.
 
 Inside a notebook, ``run = kitlib.run.start(COMPETITION, globals())`` (after the smoke overrides and the
@@ -26,12 +28,12 @@ masked in the executed notebook.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -43,7 +45,9 @@ from .competitions import Competition, get_competition
 from .errors import DataError
 from .fitting import Recipe
 from .masking import add_url_secrets, mask
-from .runtime import ROOT, given_run_dir, runs_dir
+from .project_state import checkout_state as git_state  # noqa: F401  (kitlib.run.git_state as before)
+from .project_state import features_record, git_fields, spec_record
+from .runtime import given_run_dir, runs_dir
 
 PACKAGES = ("kitlib", "numpy", "pandas", "scikit-learn", "torch", "transformers", "sentence-transformers",
             "optuna", "keras", "papermill", "seqeval", "wandb", "kaggle", "aicrowd-cli")
@@ -98,25 +102,12 @@ def _write_manifest(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def git_state(cwd: Path = ROOT) -> tuple[str | None, bool | None]:
-    """``(commit, dirty)`` of the project checkout, ``(None, None)`` outside git."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None, None
-    return commit.stdout.strip(), bool(status.stdout.strip())
-
-
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages a run's result depends on."""
     out = {"python": platform.python_version()}
     for name in PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 
@@ -151,6 +142,12 @@ class Run:
     def log_recipe(self, name: str, recipe: Recipe) -> None:
         """Record ``recipe.record()`` as ``manifest["recipes"][name]`` (a later call for ``name`` replaces it)."""
         update_manifest(self.dir, recipes={name: recipe.record()})
+
+    def log_provenance(self, spec_path: str | Path | None, feature_code: Any, problem: Any) -> None:
+        """Record ``spec`` (``{path, sha256}`` of the spec file; ``None`` for a built-in competition) and
+        ``features`` (the resolved ``problem``'s lists, its unused columns with the reason, and ``feature_code``'s
+        ``{source, sha256}``): see :mod:`kitlib.project_state`."""
+        update_manifest(self.dir, spec=spec_record(spec_path), features=features_record(feature_code, problem))
 
     def log_data(self, data_dir: str | Path) -> None:
         """Record the sha256 of every file in ``data_dir`` (hidden folders such as caches skipped)."""
@@ -216,11 +213,9 @@ class Run:
             self._closed = True
             started = read_manifest(self.dir).get("started")
             fields: dict[str, Any] = {"status": "failed" if self._failures else "ok"}
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 fields["seconds"] = round((_dt.datetime.now(_dt.UTC)
                                            - _dt.datetime.fromisoformat(started)).total_seconds(), 2)
-            except (TypeError, ValueError):
-                pass
             update_manifest(self.dir, **fields)
 
     def _record_cell(self, result: Any) -> None:
@@ -281,9 +276,7 @@ def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
     fields: dict[str, Any] = {"competition": comp.name, "run_id": run_dir.name, "params": _jsonable(params),
                               "seed": params.get("seed")}
     if not given:
-        commit, dirty = git_state()
-        fields.update(status="interactive", started=_now(), git_commit=commit, git_dirty=dirty,
-                      packages=package_versions(),
+        fields.update(status="interactive", started=_now(), **git_fields(), packages=package_versions(),
                       notebook=str(_session_notebook(namespace, comp) if namespace is not None else comp.notebook_path))
     update_manifest(run_dir, **fields)
     run = Run(run_dir, comp.name, dict(params))
@@ -302,7 +295,8 @@ def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
 # again in the same kernel records into the same folder.
 _SESSIONS: dict[tuple[str, str, int], Run] = {}
 _STARTED_HERE: list[Run] = []  # every interactive Run this process started (records_here)
-_RESULT_FIELDS = ("metrics", "score", "cv", "submission", "predictions", "error", "seconds", "data", "data_dir")
+_RESULT_FIELDS = ("metrics", "score", "cv", "submission", "predictions", "error", "seconds", "data", "data_dir",
+                  "spec", "features")
 
 
 def records_here(run_dir: str | Path) -> bool:
@@ -360,10 +354,9 @@ _LIVE: Run | None = None
 
 def _on_post_run_cell(result: Any) -> None:
     if _LIVE is not None:
-        try:
+        # the folder or its manifest may have gone away meanwhile: nothing to record into then
+        with contextlib.suppress(OSError, ValueError):
             _LIVE._record_cell(result)
-        except (OSError, ValueError):  # the folder or its manifest went away meanwhile: nothing to record into
-            pass
 
 
 def _drop_fields(run_dir: str | Path, *names: str) -> None:

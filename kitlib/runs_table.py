@@ -3,7 +3,8 @@
 Smoke, failed, running and interrupted runs stay out unless asked for; a ``running`` run whose heartbeat
 stopped shows as ``interrupted``; a manifest that cannot be read is listed, never hidden; blend runs sit
 among the others. Each row shows the score (the competition metric on the pooled out-of-fold predictions),
-the CV mean +- std over the folds, the data folder and the parameters that differ between the listed runs.
+the CV mean +- std over the folds, the data folder and what differs between the listed runs: parameters, and the
+spec file and the feature set (:mod:`kitlib.project_state`) where the runs recorded them.
 """
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from .competitions import Competition, competition_name, get_competition
 from .errors import ParameterError
 from .leaderboard import latest_public
 from .leaderboard import number as number_of_text
+from .project_state import feature_digest
 from .runtime import runs_dir, stale_after_s
 
 _SHAPES: dict[str, type] = {"params": dict, "cv": dict, "submission": dict, "sweep": dict, "metrics": dict,
-                             "inputs": list}
+                             "inputs": list, "spec": dict, "features": dict}
 _TEXTS = ("run_id", "competition", "status", "started", "heartbeat", "data_dir", "kind", "method", "error")
 
 
@@ -133,21 +135,36 @@ def data_label(row: dict) -> str:
     return _shown_path(str(folder))
 
 
+def compared(row: dict) -> dict:
+    """What "differs" compares for one run: its parameters, and ``spec`` (the spec file's sha256, 8 digits) and
+    ``features`` (:func:`kitlib.project_state.feature_digest`) when the run recorded them."""
+    params = dict(row.get("params") or {})
+    spec = row.get("spec") if isinstance(row.get("spec"), dict) else {}
+    features = feature_digest(row.get("features"))
+    if spec.get("sha256") and "spec" not in params:
+        params["spec"] = str(spec["sha256"])[:8]
+    if features and "features" not in params:
+        params["features"] = features
+    return params
+
+
 def differing_params(rows: list[dict], limit: int = 4) -> list[str]:
     """One text per row naming the parameters whose values differ between the notebook runs of ``rows``
-    (``data_dir`` aside, at most ``limit``); a blend run says what it blends."""
+    (``data_dir`` aside, at most ``limit``), the spec file and feature set first (:func:`compared`); a blend run
+    says what it blends."""
     runs = [row for row in rows if row.get("kind") != "blend"]
-    names: list[str] = []
-    for row in runs:
-        names += [n for n in (row.get("params") or {}) if n not in names and n != "data_dir"]
-    differ = [n for n in names
-              if len({json.dumps((row.get("params") or {}).get(n), default=str) for row in runs}) > 1][:limit]
+    values = [compared(row) for row in runs]
+    names: list[str] = [n for n in ("spec", "features") if any(n in v for v in values)]
+    for params in values:
+        names += [n for n in params if n not in names and n != "data_dir"]
+    differ = [n for n in names if len({json.dumps(v.get(n), default=str) for v in values}) > 1][:limit]
     out = []
+    shown = iter(values)
     for row in rows:
         if row.get("kind") == "blend":
             out.append(f"blend ({row.get('method')}) of {len(row.get('inputs') or [])} runs")
         else:
-            params = row.get("params") or {}
+            params = next(shown)
             out.append(" ".join(f"{n}={json.dumps(params.get(n), default=str)}" for n in differ) or "-")
     return out
 

@@ -7,7 +7,10 @@ A spec holds (every key checked; a bad key or value is a ``ParameterError`` nami
     data_dir (the folder it was made from; relative paths are relative to the project folder), notebook,
     daily_limit (submissions a day the platform takes; optional, see kitlib.uploads)
     [files]          train, test, sample                       the file names in data_dir
-    [columns]        id, targets, numeric, categorical         which columns are which
+    [columns]        id, targets                               which columns are which (a spec written before
+                     numeric, categorical                      [features] lists every feature here: kept, see below)
+    [features]       drop, categorical, numeric                overrides of the features the kit finds: columns
+                                                               never used, and the kind of the named columns
     [labels]         <target> = [classes as train.csv writes them; for a binary target the positive class last]
     [class_columns]  <class> = <sample column>                 per-class probability submissions
     [dtypes]         <feature> = <pandas dtype seen by kit new> (for reading; not checked)
@@ -16,6 +19,13 @@ A spec holds (every key checked; a bad key or value is a ``ParameterError`` nami
 
 :func:`load_spec` turns it into a :class:`~kitlib.competitions.spec.Competition` (its ``tabular`` is the
 :class:`kitlib.tasks.tabular.Problem` the template notebook reads); :func:`write_spec` writes one (``tomli-w``).
+
+Features: the models take every column of ``train.csv``/``test.csv`` except the id and the targets, after the
+competitor's ``competitions/<name>_features.py`` when it exists (:mod:`kitlib.tasks.tabular.feature_code`): text
+and categories categorical, numbers numeric, the columns they cannot use said with the reason
+(:mod:`kitlib.tasks.tabular.feature_lists`); ``[features]`` overrides that (its ``source`` names this file in
+errors). A spec written before ``[features]`` lists ``[columns] numeric`` and ``categorical``: those lists keep
+giving the features they gave (the raw columns they leave out stay out; columns the features step makes are added).
 """
 from __future__ import annotations
 
@@ -40,6 +50,9 @@ HEADER = """\
 # A competition for kitlib, written by `kit new`; every kit command reads it, so edit it freely: a bad key or
 # value is an error naming it. [labels]: the classes of each target as train.csv writes them (for a binary
 # target the last one is the positive class, whose probability a probability submission holds).
+# [features]: the models use every column of train.csv/test.csv except the id and the targets (after
+# competitions/<name>_features.py, def features(train, test) -> (train, test), when it exists); text is
+# categorical, numbers numeric. drop = [...] leaves columns out; categorical/numeric = [...] set their kind.
 """
 
 _TEXT, _TEXTS = "a string", "a list of strings"
@@ -48,6 +61,7 @@ SCHEMA: dict[str, Any] = {
     "template": _TEXT, "data_dir": _TEXT, "notebook": _TEXT, "daily_limit": "a positive integer",
     "files": {"train": _TEXT, "test": _TEXT, "sample": _TEXT},
     "columns": {"id": _TEXT, "targets": _TEXTS, "numeric": _TEXTS, "categorical": _TEXTS},
+    "features": {"drop": _TEXTS, "categorical": _TEXTS, "numeric": _TEXTS},
     "labels": ("table", _TEXTS), "class_columns": ("table", _TEXT), "dtypes": ("table", _TEXT),
     "submission": {"file_name": _TEXT, "holds": _TEXT, "columns": _TEXTS, "key": _TEXTS,
                    "allowed": ("table", _TEXTS), "ranges": ("table", "a list of two numbers [low, high]"),
@@ -119,9 +133,9 @@ def _choice(source: Path, key: str, value: str, allowed) -> str:
 
 def problem_from(doc: dict, source: Path):
     """The :class:`kitlib.tasks.tabular.Problem` a checked spec document describes (errors name the file)."""
-    from ..tasks.tabular import FILES, Problem, metric_of
+    from ..tasks.tabular import FILES, FeatureRules, Problem, metric_of
 
-    columns, sub = doc["columns"], doc["submission"]
+    columns, sub, table = doc["columns"], doc["submission"], doc.get("features", {})
     for key in ("id", "targets"):
         if key not in columns:
             raise ParameterError(f"{source}: missing key 'columns.{key}'")
@@ -129,7 +143,7 @@ def problem_from(doc: dict, source: Path):
         metric = metric_of(doc["metric"])
     except ParameterError as exc:
         raise ParameterError(f"{source}: key 'metric': {exc}") from None
-    _distinct_roles(columns, source)
+    _distinct_roles(columns, source, table)
     if doc.get("direction", metric.mode) != metric.mode:
         raise ParameterError(f"{source}: key 'direction': {doc['direction']!r}, but {metric.name} is better when "
                              f"{'higher' if metric.mode == 'max' else 'lower'} ({metric.mode!r})")
@@ -139,24 +153,29 @@ def problem_from(doc: dict, source: Path):
                        labels={t: tuple(v) for t, v in doc.get("labels", {}).items()},
                        class_columns=dict(doc.get("class_columns", {})),
                        numeric=tuple(columns.get("numeric", ())), categorical=tuple(columns.get("categorical", ())),
-                       files={**FILES, **doc.get("files", {})})
+                       files={**FILES, **doc.get("files", {})},
+                       feature_rules=FeatureRules(drop=tuple(table.get("drop", ())),
+                                                  categorical=tuple(table.get("categorical", ())),
+                                                  numeric=tuple(table.get("numeric", ())), source=str(source)))
     except ParameterError as exc:
         raise ParameterError(f"{source}: {exc}") from None
 
 
-def _distinct_roles(columns: dict, source: Path) -> None:
+def _distinct_roles(columns: dict, source: Path, features: dict | None = None) -> None:
     """Raise ``ParameterError`` naming the file and the column that the ``[columns]`` table gives two roles (both
-    categorical and numeric, a feature that is also the id or a target, or listed twice in one list)."""
-    roles: dict[str, str] = {}
-    named = [("id", [columns["id"]]), ("targets", columns["targets"]), ("categorical", columns.get("categorical", [])),
-             ("numeric", columns.get("numeric", []))]
-    for role, names in named:
-        for name in names:
-            if name in roles:
-                twice = f"twice in columns.{role}" if roles[name] == role else \
-                    f"in both columns.{roles[name]} and columns.{role}"
-                raise ParameterError(f"{source}: column {name!r} is listed {twice}; give each column one role")
-            roles[name] = role
+    categorical and numeric, a feature that is also the id or a target, or listed twice in one list), or that the
+    ``[features]`` table names twice or as the id or a target."""
+    keys = [("columns.id", [columns["id"]]), ("columns.targets", columns["targets"])]
+    tables = [[(f"columns.{key}", columns.get(key, [])) for key in ("categorical", "numeric")],
+              [(f"features.{key}", (features or {}).get(key, [])) for key in ("drop", "categorical", "numeric")]]
+    for table in tables:  # [features] overrides [columns]: each table gives each column one role
+        roles: dict[str, str] = {}
+        for role, names in [*keys, *table]:
+            for name in names:
+                if name in roles:
+                    twice = f"twice in {role}" if roles[name] == role else f"in both {roles[name]} and {role}"
+                    raise ParameterError(f"{source}: column {name!r} is listed {twice}; give each column one role")
+                roles[name] = role
 
 
 def _sample(data_dir: Path, problem) -> pd.DataFrame:

@@ -1,28 +1,37 @@
 """A tabular competition's files as frames: features, encoded targets, keys and the sample submission.
 
-:func:`load` reads ``train.csv``, ``test.csv`` and ``sample_submission.csv`` (names from the problem) and checks
-them against the :class:`~kitlib.tasks.tabular.problem.Problem`: every feature in both files, numeric features
-numbers, the targets in ``train.csv`` with known labels, test ids unique, every sample id among the test ids.
-Categorical features stay text (``NaN`` where missing); ids are text, as the sample submission writes them.
+:func:`load` reads ``train.csv``, ``test.csv`` and ``sample_submission.csv`` (names from the problem), checks the
+targets in ``train.csv`` (known labels, finite values), the test ids (unique) and every sample id (a test id); hands
+every other column of ``train.csv``/``test.csv`` to the competitor's features step (``features(train, test) ->
+(train, test)``, :mod:`.feature_code`), then resolves which returned columns the models use and how
+(:mod:`.feature_lists`), says which they leave out and why, and checks the numeric features are numbers.
+Categorical features are text (``NaN`` where missing); ids are text, as the sample submission writes them.
+Columns the spec declares categorical are read as text (``"01234"`` keeps its zero).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ...data import read_csv, require_files
-from ...errors import DataError
+from ...errors import DataError, ParameterError
+from .feature_lists import feature_report, resolve
 from .problem import Problem
+
+Features = Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
 
 
 @dataclass
 class TabularData:
     """``X``/``X_test``: feature frames (``problem.features`` order); ``y``: ``(n, targets)`` codes or values;
     ``keys``/``test_keys``: the id column of each row (train rows without an id get their row number);
-    ``targets``: the target columns as ``train.csv`` writes them; ``sample``: the sample submission (text)."""
+    ``targets``: the target columns as ``train.csv`` writes them; ``sample``: the sample submission (text);
+    ``problem``: the problem with its feature lists resolved from the frames (what the models take);
+    ``feature_report``: every column the models leave out, with the reason (``problem.unused``)."""
 
     X: pd.DataFrame
     y: np.ndarray
@@ -32,6 +41,8 @@ class TabularData:
     targets: pd.DataFrame
     sample: pd.DataFrame
     files: dict[str, Path]
+    problem: Problem | None = None
+    feature_report: dict[str, str] = field(default_factory=dict)
 
     def head(self, n: int) -> TabularData:
         """The first ``n`` training rows (the test rows stay whole, so the submission is complete)."""
@@ -71,24 +82,70 @@ def _unique_ids(ids: pd.Series, source: str, column: str) -> None:
         raise DataError(f"{source} row {row + 1}: column {column!r}: id {ids.iloc[row]!r} appears twice")
 
 
-def load(problem: Problem, data_dir: str | Path) -> TabularData:
+def _text(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """``frame`` with ``columns`` as text (missing values stay missing); text columns are left as they are."""
+    for column in columns:
+        if not isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = frame[column].astype("str")
+    return frame
+
+
+def _features_step(features: Features | None, train: pd.DataFrame, test: pd.DataFrame, roles: set[str],
+                   names: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What ``features(train, test)`` returns, checked: two frames keeping every row, columns with distinct text
+    names none of which is the id or a target. Raises ``ParameterError`` naming the features code."""
+    if features is None:
+        return train, test
+    label = getattr(features, "label", None) or f"the features function {getattr(features, '__qualname__', '?')}"
+    out = features(train, test)
+    if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(f, pd.DataFrame) for f in out)):
+        raise ParameterError(f"{label} returned {type(out).__name__}; expected a tuple (train, test) of two "
+                             f"DataFrames")
+    for frame, given, name in zip(out, (train, test), (names["train"], names["test"])):
+        if len(frame) != len(given):
+            raise ParameterError(f"{label} returned {len(frame)} rows for the {len(given)} of {name}; it must keep "
+                                 f"every row, in order")
+        odd = [c for c in frame.columns if not isinstance(c, str) or c in roles]
+        twice = sorted(set(frame.columns[frame.columns.duplicated()].map(str)))
+        if odd or twice:
+            raise ParameterError(f"{label} returned a frame for {name} with column(s) {odd or twice}: expected "
+                                 f"distinct text names other than the id and the targets {sorted(roles)}")
+    return out[0].reset_index(drop=True), out[1].reset_index(drop=True)
+
+
+def _model_frame(frame: pd.DataFrame, problem: Problem, raw: set[str], source: str) -> pd.DataFrame:
+    """The models' columns of ``frame`` (categorical first) with numeric ones as float64 and categorical ones as
+    text; a value that is not a number names ``source`` (or the features step, for a column it made)."""
+    out = _numbers(frame[list(problem.features)], [c for c in problem.numeric if c in raw], source)
+    out = _numbers(out, [c for c in problem.numeric if c not in raw], f"{source} (after the features step)")
+    return _text(out, problem.categorical)
+
+
+def load(problem: Problem, data_dir: str | Path, features: Features | None = None, *,
+         report: bool = True) -> TabularData:
     """Read and check the competition's three files in ``data_dir``; return :class:`TabularData`.
 
-    Raises ``DataError`` naming the file (and the row and column) for a missing file or column, a value of a
-    numeric feature that is not a number, a missing or unknown target, a repeated test id or a sample id that
-    is not a test id.
+    ``features(train, test) -> (train, test)`` gets every column of ``train.csv`` / ``test.csv`` except the id and
+    the targets, as pandas reads them (file order; columns the spec declares categorical as text) and returns the
+    frames the models' features come from (``None``: as read). Which columns the models use, and how, is resolved
+    from the returned frames and the spec (:mod:`.feature_lists`); ``TabularData.problem`` is the problem with those
+    lists, and the columns left out are printed with the reason unless ``report`` is false.
+
+    Raises ``DataError`` naming the file (and the row and column) for a missing file, id or target column, a value
+    of a numeric feature that is not a number, a missing or unknown target, a repeated test id or a sample id that
+    is not a test id; naming the spec file for a column it names that nobody produces; ``ParameterError`` naming
+    the features code when it returns something else than two frames keeping every row.
     """
     names = problem.files
     files = require_files(Path(data_dir), [names["train"], names["test"], names["sample"]])
-    text = {c: str for c in (problem.id, *problem.targets, *problem.categorical)}
+    declared = (*problem.categorical, *problem.feature_rules.categorical)
+    text = {c: str for c in (problem.id, *problem.targets, *declared)}
     train = read_csv(files[names["train"]], dtype=text)
     test = read_csv(files[names["test"]], dtype=text)
     sample = read_csv(files[names["sample"]], dtype=str, keep_default_na=False)
-    _require_columns(train, [*problem.features, *problem.targets], names["train"])
-    _require_columns(test, [problem.id, *problem.features], names["test"])
+    _require_columns(train, problem.targets, names["train"])
+    _require_columns(test, [problem.id], names["test"])
     _require_columns(sample, [problem.id], names["sample"])
-    X = _numbers(train[list(problem.features)], problem.numeric, names["train"])
-    X_test = _numbers(test[list(problem.features)], problem.numeric, names["test"])
     test_ids = test[problem.id].fillna("").astype(str)
     _unique_ids(test_ids, names["test"], problem.id)
     unknown = ~sample[problem.id].isin(set(test_ids)).to_numpy()
@@ -99,9 +156,20 @@ def load(problem: Problem, data_dir: str | Path) -> TabularData:
     y = problem.encode(train[list(problem.targets)], names["train"])
     ids = train[problem.id].astype(str) if problem.id in train.columns else pd.Series(
         np.arange(1, len(train) + 1).astype(str))
+    roles = {problem.id, *problem.targets}
+    raw_train = train[[c for c in train.columns if c not in roles]]
+    raw_test = test[[c for c in test.columns if c not in roles]]
+    raw = list(dict.fromkeys([*raw_train.columns, *raw_test.columns]))
+    made_train, made_test = _features_step(features, raw_train, raw_test, roles, names)
+    resolved = resolve(problem, raw, made_train, made_test, names)
+    if report:
+        print(feature_report(resolved))
+    X = _model_frame(made_train, resolved, set(raw), names["train"])
+    X_test = _model_frame(made_test, resolved, set(raw), names["test"])
     return TabularData(X=X, y=y, X_test=X_test, keys=pd.DataFrame({problem.id: ids.to_numpy()}),
                        test_keys=pd.DataFrame({problem.id: test_ids.to_numpy()}),
-                       targets=train[list(problem.targets)].reset_index(drop=True), sample=sample, files=files)
+                       targets=train[list(problem.targets)].reset_index(drop=True), sample=sample, files=files,
+                       problem=resolved, feature_report=dict(resolved.unused))
 
 
 def summary(data: TabularData, problem: Problem) -> pd.DataFrame:

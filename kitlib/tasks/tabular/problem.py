@@ -11,6 +11,12 @@ Prediction columns (the run folder's tables, what a blend combines): ``p_<label>
 ``labels`` (the most probable class), ``probabilities`` (the positive class's for a binary target, one column
 per class named in ``class_columns`` for a multiclass one), ``values`` or ``ranked`` (the three most probable
 classes, space-separated, for MAP@3).
+
+Features: a :class:`Problem` read from a spec written before ``[features]`` (or made in code) lists its
+``categorical`` and ``numeric`` columns; one written by ``kit new`` since leaves them empty and carries
+:class:`FeatureRules` (the spec's ``[features]`` table) instead. :func:`kitlib.tasks.tabular.load` resolves either
+into the lists the models use (see :mod:`.feature_lists`) and returns that resolved problem, whose ``unused`` names
+every column the models leave out, with the reason.
 """
 from __future__ import annotations
 
@@ -47,6 +53,22 @@ def metric_of(name: str):
 
 
 @dataclass(frozen=True)
+class FeatureRules:
+    """The spec's ``[features]`` table: ``drop`` (columns the models never use), ``categorical`` and ``numeric``
+    (the kind of the columns they name, whatever the data looks like); ``source``: the spec file (named in
+    errors). Every name must be a column of the files or of what the features step returns."""
+
+    drop: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    source: str = ""
+
+    def named(self) -> tuple[str, ...]:
+        """Every column the rules name, in ``drop``, ``categorical``, ``numeric`` order."""
+        return (*self.drop, *self.categorical, *self.numeric)
+
+
+@dataclass(frozen=True)
 class Problem:
     """One tabular competition's problem (see the module docstring); checked when made.
 
@@ -65,6 +87,8 @@ class Problem:
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     files: Mapping[str, str] = field(default_factory=lambda: dict(FILES))
+    feature_rules: FeatureRules = field(default_factory=FeatureRules)
+    unused: Mapping[str, str] = field(default_factory=dict)  # column -> why the models leave it out (after load)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -79,13 +103,35 @@ class Problem:
                                  f"holds {self.holds} needs another metric")
         for target in self.targets if self.classification else ():
             if len(self.labels.get(target, ())) < 2:
-                raise ParameterError(f"target {target!r} needs at least two labels; got {list(self.labels.get(target, ()))}")
+                raise ParameterError(f"target {target!r} needs at least two labels; got "
+                                     f"{list(self.labels.get(target, ()))}")
         if self.holds == "probabilities" and self.task == "multiclass" and not self.class_columns:
             raise ParameterError(f"a multiclass probability submission needs one column per class (class_columns); "
                                  f"{self.metric!r} on one label column would need labels, not probabilities")
-        if self.class_columns and (len(self.targets) != 1 or set(self.class_columns) != set(self.labels[self.targets[0]])):
+        if self.class_columns and (len(self.targets) != 1
+                                   or set(self.class_columns) != set(self.labels[self.targets[0]])):
             raise ParameterError(f"class_columns {dict(self.class_columns)} must map every label of the one target "
                                  f"to a submission column")
+        self._check_feature_roles()
+
+    def _check_feature_roles(self) -> None:
+        """Raise ``ParameterError`` (naming the spec file of the rules) for a feature column that is also the id or
+        a target, or that the feature lists and rules give two kinds (or list twice)."""
+        rules = self.feature_rules
+        where = f"{rules.source}: " if rules.source else ""
+        roles = {self.id: "the id", **dict.fromkeys(self.targets, "a target")}
+        for lists in ((("categorical", self.categorical), ("numeric", self.numeric)),
+                      (("[features] drop", rules.drop), ("[features] categorical", rules.categorical),
+                       ("[features] numeric", rules.numeric))):
+            seen: dict[str, str] = {}
+            for role, names in lists:
+                for name in names:
+                    if name in roles:
+                        raise ParameterError(f"{where}column {name!r} is {roles[name]}; it cannot be in {role}")
+                    if name in seen:
+                        twice = f"twice in {role}" if seen[name] == role else f"in both {seen[name]} and {role}"
+                        raise ParameterError(f"{where}column {name!r} is listed {twice}; give each column one role")
+                    seen[name] = role
 
     @property
     def classification(self) -> bool:
