@@ -9,7 +9,12 @@
     kit sweep COMPETITION|NOTEBOOK -p NAME V1,V2 ... [--jobs N | --scheduler tcp://HOST:PORT] [-m MSG]
                                                         one kit run per grid point, on a Dask cluster
     kit study [NAME] --storage URL                      an Optuna study's trials and its best
-    kit blend RUN RUN [...] [--method weights|mean] [-m MSG]   blend runs' predictions into a new run
+    kit folds COMPETITION [--data-dir DIR] [--n-folds K] [--fold-seed S] [--smoke] --out folds.csv
+                                                        the competition's folds, to share with a team
+    kit import COMPETITION --oof F --test F [--data-dir DIR] [--folds-from RUN] [-m MSG]
+                                                        predictions made elsewhere as a run
+    kit blend INPUT INPUT [...] [--method hill|weights|mean|rank|stack] [-m MSG]
+                                                        runs, RUN:MODEL, RUN:* or globs blended into a new run
     kit submit FILE|RUN-ID [--competition C] [-m MSG] [--upload [--wait S]] [--data-dir DIR] [--force]
     kit submit --kernel [OWNER/]SLUG [--version N] [-c C] [-m MSG] [--wait S]   a kernel version to a code competition
     kit lb [COMPETITION] [--wait S]                     the platform's verdicts read back; CV against the leaderboard
@@ -28,6 +33,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .cli_ensemble import add_parsers as add_ensemble_parsers
 from .cli_submissions import add_parsers
 from .errors import KitError, ParameterError, RunError
 
@@ -115,26 +121,6 @@ def cmd_study(args) -> int:
     from .hpo import load_study, study_report
 
     print(study_report(load_study(args.name, args.storage), limit=args.limit))
-    return 0
-
-
-def cmd_blend(args) -> int:
-    from .blend import blend
-    from .run import read_manifest
-
-    out = blend(args.runs, method=args.method, message=args.message)
-    manifest = read_manifest(out)
-    cv = manifest["cv"]
-    print(f"blend run:   {out}")
-    for run_id, weight in manifest["weights"].items():
-        inputs = manifest["input_scores"][run_id]
-        mean, std = inputs.get("cv_mean"), inputs.get("cv_std")
-        spread = f"cv {mean:.4f} +- {std:.4f}" if isinstance(mean, float) and isinstance(std, float) else "cv -"
-        print(f"  {run_id}: weight {weight:.3f}, score {inputs.get('score')}, {spread}")
-    nested = " (nested: weights chosen on the other folds)" if cv.get("nested") else ""
-    print(f"  blend: {cv['metric']} {cv['score']:.4f}, cv {cv['mean']:.4f} +- {cv['std']:.4f}{nested}")
-    sub = manifest.get("submission")
-    print(f"submission:  {sub['path']}  (sha256 {sub['sha256'][:12]})" if sub else "submission:  none written")
     return 0
 
 
@@ -265,12 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20, help="most trials listed (default 20)")
     p.set_defaults(func=cmd_study)
 
-    p = sub.add_parser("blend", help="blend the out-of-fold and test predictions of runs into a new run")
-    p.add_argument("runs", nargs="+", help="run ids or folders (two or more, one competition)")
-    p.add_argument("--method", default="weights", help="weights (searched on the folds, nested CV) or mean")
-    p.add_argument("-m", "--message", default="", help="a note kept in the blend's manifest")
-    p.set_defaults(func=cmd_blend)
-
+    add_ensemble_parsers(sub)  # folds, import, blend (kitlib.cli_ensemble)
     add_parsers(sub)  # submit, lb (kitlib.cli_submissions)
 
     p = sub.add_parser("competitions", help="list the built-in competitions and the project's own")

@@ -8,6 +8,7 @@ import pytest
 from kitlib import blend, predictions, run, runs_table, submit
 from kitlib.cli import main
 from kitlib.competitions import sentiment_classification as sentiment
+from kitlib.ensemble import nested
 from kitlib.errors import DataError, ParameterError
 
 LABELS = sentiment.LABELS
@@ -82,13 +83,13 @@ def test_weights_are_chosen_on_the_other_folds(kit_dirs, data_dir, monkeypatch):
     a = fake_run(runs_dir, "sentiment-classification-a", data_dir, complementary(True), test_probs, FOLDS)
     b = fake_run(runs_dir, "sentiment-classification-b", data_dir, complementary(False), test_probs, FOLDS)
     seen = []
-    real = blend.best_weights
+    real = nested.METHODS["weights"]
 
-    def spy(frames, comp, candidates):
-        seen.append(sorted(set(frames[0]["fold"])))
-        return real(frames, comp, candidates)
+    def spy(preds, rows, scorer, settings):  # the blend hands the ensemble row numbers (its metric scores frames)
+        seen.append(sorted(set(FOLDS[rows].tolist())))
+        return real(preds, rows, scorer, settings)
 
-    monkeypatch.setattr(blend, "best_weights", spy)
+    monkeypatch.setitem(nested.METHODS, "weights", spy)
     blend.blend([a.name, b.name])
     assert seen == [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2], [0, 1, 2, 3]]  # four folds, then all rows for test
     seen.clear()
