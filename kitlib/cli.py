@@ -1,6 +1,7 @@
 """The ``kit`` command.
 
-    kit new NAME --data-dir DIR [--metric M] [--target COL ...] [--id COL] [--platform P] [--slug S] [--force]
+    kit new NAME --data-dir DIR [--template tabular|text|image] [--text COL ...] [--images DIR] [--group COL]
+            [--metric M] [--target COL ...] [--id COL] [--platform P] [--slug S] [--force]
                                                         a new competition from its files: spec + notebook
     kit run COMPETITION|NOTEBOOK [-p NAME VALUE ...] [-c COMPETITION]
                                                         execute the notebook with papermill, keep a run record
@@ -142,15 +143,16 @@ def cmd_competitions(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from .scaffold import new_competition
+    from .scaffold import NewOptions, new_competition
 
-    spec, notebook, found = new_competition(
-        args.name, args.data_dir, metric=args.metric, targets=args.target, id=args.id, platform=args.platform,
-        slug=args.slug, template=args.template, train=args.train, test=args.test, sample=args.sample,
-        force=args.force)
+    options = NewOptions(args.data_dir, template=args.template, metric=args.metric,
+                         targets=tuple(args.target) if args.target else None, id=args.id, text=tuple(args.text or ()),
+                         images=args.images, group=args.group, platform=args.platform, slug=args.slug,
+                         train=args.train, test=args.test, sample=args.sample, force=args.force)
+    spec, notebook, found = new_competition(args.name, options)
     for line in found.notes:
-        print(line)
-    print(f"spec:       {spec}\nnotebook:   {notebook}")
+        print(line, file=sys.stderr if line.startswith("warning:") else sys.stdout)
+    print(f"template:   {found.template}\nspec:       {spec}\nnotebook:   {notebook}")
     print(f"run it:     kit run {args.name} -p smoke true   (then without smoke; kit params {args.name} lists the "
           f"knobs)")
     return 0
@@ -209,7 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="id column (default: the sample's first column)")
     p.add_argument("--platform", default="kaggle", help="kaggle, aicrowd or local (no upload)")
     p.add_argument("--slug", help="the competition's slug on the platform (default: NAME)")
-    p.add_argument("--template", default="tabular", help="notebook template (tabular)")
+    p.add_argument("--template", choices=("tabular", "text", "image"),
+                   help="notebook template (default: inferred: image with an images folder, text with a text column)")
+    p.add_argument("--text", nargs="+", metavar="COL", help="text column(s) (text template; default: the string "
+                   "columns that look like text)")
+    p.add_argument("--images", metavar="DIR", help="the images folder inside --data-dir (image template; default: "
+                   "looked for)")
+    p.add_argument("--group", metavar="COL", help="a column whose rows always share a fold (e.g. an author)")
     p.add_argument("--train", default="train.csv", help="training file name")
     p.add_argument("--test", default="test.csv", help="test file name")
     p.add_argument("--sample", default="sample_submission.csv", help="sample submission file name")

@@ -14,8 +14,14 @@ other names by argument) and works out:
   per task: ``roc_auc`` when a binary target's sample holds probabilities, ``log_loss`` for per-class
   probability columns, ``map_at_3`` when the sample holds space-separated labels, ``accuracy`` for other
   labels, ``rmse`` for values;
-- the features (columns of both files except the id and the targets), categorical when pandas reads them
-  as text or booleans, and their dtypes.
+- the features (columns of both files except the id, the targets and ``--group``), categorical when pandas
+  reads them as text or booleans, and their dtypes;
+- the template (:mod:`kitlib.template_inference`): ``image`` when the image layout finder recognises the folder,
+  ``text`` when a shared string column looks like text (or ``--text`` names some), else ``tabular`` (with a
+  warning for a string column that looks like text); what the template reads goes into the spec's ``[inputs]``
+  (``text_columns``, ``group_column``, the image layout's fields).
+
+``kit new``'s options are one :class:`NewOptions`.
 
 :func:`new_competition` writes ``competitions/<name>.toml`` (:mod:`kitlib.competitions.specfile`) and
 ``notebooks/<name>.ipynb`` (from ``kitlib/templates/<template>.ipynb``) into the project folder
@@ -25,8 +31,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -57,6 +64,7 @@ from .target_inference import (
     values_not_labels,
 )
 from .tasks.tabular import FILES, Problem, load, metric_of, read_csv
+from .template_inference import choose_template, find_images, folder_listing, warn_text_like
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 PLACEHOLDER = "__competition__"
@@ -66,13 +74,45 @@ COMPATIBLE = {  # what a metric may score, by (task, per-class sample columns)
 }
 
 
+@dataclass(frozen=True)
+class NewOptions:
+    """``kit new``'s options: where the files are and what to infer or take as given.
+
+    ``data_dir`` the folder with the competition's files; ``template`` ``tabular``, ``text`` or ``image`` (``None``:
+    inferred); ``metric``, ``targets`` (columns), ``id`` (column): as given, else inferred; ``text`` the text
+    columns (text template); ``images`` the images folder inside ``data_dir`` (image template; ``None``: looked
+    for); ``group`` a column whose rows always share a fold; ``platform``, ``slug`` where it is submitted;
+    ``train``, ``test``, ``sample`` the file names; ``force`` overwrite an existing spec and notebook."""
+
+    data_dir: str | Path
+    template: str | None = None
+    metric: str | None = None
+    targets: tuple[str, ...] | None = None
+    id: str | None = None
+    text: tuple[str, ...] = ()
+    images: str | None = None
+    group: str | None = None
+    platform: str = "kaggle"
+    slug: str | None = None
+    train: str = FILES["train"]
+    test: str = FILES["test"]
+    sample: str = FILES["sample"]
+    force: bool = False
+
+
 @dataclass
 class Inference:
-    """What :func:`infer` found: the :class:`Problem`, the features' dtypes and one line per finding."""
+    """What :func:`infer` found: the :class:`Problem`, the features' dtypes, one line per finding, the template
+    and its spec ``[inputs]`` (:func:`infer_competition`), the files it read (``frames``: train and test) and an
+    image competition's layout fields (the spec's ``[images]``)."""
 
     problem: Problem
     dtypes: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    template: str = "tabular"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    images: dict[str, str] = field(default_factory=dict)
 
 
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # a platform's competition slug (fullmatch: no newline)
@@ -81,8 +121,11 @@ RESERVED_COLUMNS = ("fold",)  # the run folder's tables (oof.parquet) hold these
 
 
 def template_folds(template: str = "tabular") -> int:
-    """The default ``n_folds`` of the template notebook's parameters cell (5 when it declares none)."""
-    nb = json.loads((TEMPLATE_DIR / f"{template}.ipynb").read_text())
+    """The default ``n_folds`` of the template notebook's parameters cell (5 when it declares none or is missing)."""
+    path = TEMPLATE_DIR / f"{template}.ipynb"
+    if not path.is_file():
+        return 5
+    nb = json.loads(path.read_text())
     source = "".join("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
     found = re.search(r"^n_folds\s*:\s*int\s*=\s*(\d+)", source, flags=re.M)
     return int(found.group(1)) if found else 5
@@ -96,15 +139,19 @@ def _plain_file(name: str, what: str) -> str:
     return name
 
 
-def _read_files(data_dir: Path, names: dict[str, str]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+def _read_files(data_dir: Path, names: dict[str, str], given: dict[str, pd.DataFrame] | None = None,
+                ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """``(train and test frames, the sample as text, train as text)``; ``DataError`` for a missing file, a file
-    without rows, a sample without a prediction column."""
+    without rows, a sample without a prediction column. ``given`` holds tables made otherwise (an image layout's
+    labels from class folders, as text) in place of the files of those names."""
+    given = given or {}
     for what, name in names.items():
         _plain_file(name, what)
-    files = require_files(data_dir, list(names.values()))
-    frame = {k: read_csv(files[v]) for k, v in names.items() if k != "sample"}
-    sample_text = read_csv(files[names["sample"]], dtype=str, keep_default_na=False)
-    raw = read_csv(files[names["train"]], dtype=str, keep_default_na=False)
+    files = require_files(data_dir, [v for k, v in names.items() if k not in given])
+    frame = {k: given[k] if k in given else read_csv(files[v]) for k, v in names.items() if k != "sample"}
+    sample_text = given["sample"] if "sample" in given else read_csv(files[names["sample"]], dtype=str,
+                                                                     keep_default_na=False)
+    raw = given["train"] if "train" in given else read_csv(files[names["train"]], dtype=str, keep_default_na=False)
     for what, table in (("train", raw), ("test", frame["test"]), ("sample", sample_text)):
         if table.empty:
             raise DataError(f"{names[what]} has no rows (only its header {list(table.columns)[:12]}); kit new "
@@ -129,15 +176,21 @@ def _check_column_names(columns: list[str], names: dict[str, str]) -> None:
 
 def infer(data_dir: str | Path, *, train: str = FILES["train"], test: str = FILES["test"],
           sample: str = FILES["sample"], id: str | None = None, targets: list[str] | None = None,
-          metric: str | None = None) -> Inference:
+          metric: str | None = None, exclude: tuple[str, ...] = (), tables: dict[str, pd.DataFrame] | None = None,
+          template: str = "tabular", check: bool = True) -> Inference:
     """Infer the problem of the competition whose files are in ``data_dir`` (see the module docstring).
+
+    ``exclude``: columns that are no features (the group column, an image column); ``tables``: frames in place
+    of the files of those names (``train``, ``test``, ``sample``; see :func:`_read_files`); ``template``: whose
+    ``n_folds`` the classes must fill; ``check``: load the files as the tabular notebook will (``kit new`` checks
+    the other templates' files with their own loaders).
 
     Raises ``DataError`` naming the file (row and column where one is at fault) for a missing file or column, an
     empty or single-valued target, a sample whose columns fit no target; ``ParameterError`` for an unknown or
     ambiguous metric or one that does not fit the target (listing the ones that do), or targets of mixed tasks.
     """
     names = {"train": train, "test": test, "sample": sample}
-    frame, sample_text, raw = _read_files(Path(data_dir), names)
+    frame, sample_text, raw = _read_files(Path(data_dir), names, tables)
     id_col = id or sample_text.columns[0]
     for key, table in (("test", frame["test"]), ("sample", sample_text)):
         if id_col not in table.columns:
@@ -148,7 +201,7 @@ def infer(data_dir: str | Path, *, train: str = FILES["train"], test: str = FILE
     target_cols, class_columns = find_targets(frame["train"], frame["test"], raw, id_col, rest, targets, names)
     _check_column_names([id_col, *target_cols], names)
     per_class = bool(class_columns)
-    n_folds = template_folds()
+    n_folds = template_folds(template)
     tasks, labels, texts = {}, {}, {}
     notes = [f"id:         {id_col}" + ("" if id else f" (the sample's first column, found in {test})")]
     for target in target_cols:
@@ -182,13 +235,15 @@ def infer(data_dir: str | Path, *, train: str = FILES["train"], test: str = FILE
     if chosen.name == "rmsle" and (pd.to_numeric(raw[target_cols[0]], errors="coerce") <= -1).any():
         raise ParameterError(f"metric 'rmsle' needs targets above -1; {train} column {target_cols[0]!r} has lower ones")
     notes.append(f"metric:     {chosen.name} ({chosen.mode}; {why})")
-    shared = [c for c in frame["train"].columns if c in frame["test"].columns and c not in (id_col, *target_cols)]
+    shared = [c for c in frame["train"].columns if c in frame["test"].columns and c not in (id_col, *target_cols,
+                                                                                          *exclude)]
     empty = [c for c in shared if frame["train"][c].isna().all()]
     features = [c for c in shared if c not in empty]
     dtypes = {c: str(frame["train"][c].dtype) for c in features}
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame["train"][c])
                    or pd.api.types.is_bool_dtype(frame["train"][c])]
-    dropped = [c for c in frame["train"].columns if c not in frame["test"].columns and c not in (id_col, *target_cols)]
+    dropped = [c for c in frame["train"].columns if c not in frame["test"].columns and c not in (id_col, *target_cols,
+                                                                                                  *exclude)]
     notes.append(f"features:   {len(features) - len(categorical)} numeric, {len(categorical)} categorical "
                  f"{categorical[:8]}{' ...' if len(categorical) > 8 else ''}"
                  + (f"; not in {test}, left out: {dropped}" if dropped else "")
@@ -198,8 +253,9 @@ def infer(data_dir: str | Path, *, train: str = FILES["train"], test: str = FILE
                       labels={t: tuple(v) for t, v in labels.items()}, class_columns=class_columns,
                       numeric=tuple(c for c in features if c not in categorical), categorical=tuple(categorical),
                       files=names)
-    load(problem, data_dir)  # every check the notebook will make, now
-    return Inference(problem=problem, dtypes=dtypes, notes=notes)
+    if check and not tables:
+        load(problem, data_dir)  # every check the notebook will make, now
+    return Inference(problem=problem, dtypes=dtypes, notes=notes, frames=frame)
 
 
 def render_notebook(name: str, template: str = "tabular") -> dict:
@@ -212,40 +268,106 @@ def render_notebook(name: str, template: str = "tabular") -> dict:
     return nb
 
 
-def new_competition(name: str, data_dir: str | Path, *, metric: str | None = None, targets: list[str] | None = None,
-                    id: str | None = None, platform: str = "kaggle", slug: str | None = None,
-                    template: str = "tabular", train: str = FILES["train"], test: str = FILES["test"],
-                    sample: str = FILES["sample"], force: bool = False) -> tuple[Path, Path, Inference]:
-    """Infer the competition in ``data_dir`` and write its spec and notebook into the project folder.
-
-    Returns ``(spec path, notebook path, inference)``. Raises ``ParameterError`` for a name that is not a
-    competition name or is a built-in one, an unknown platform or template, or (without ``force``) a spec or
-    notebook that exists already; and whatever :func:`infer` raises. Nothing is written when it raises."""
+def _check_options(name: str, options: NewOptions) -> None:
     if not is_competition_name(name):
         shown = name if len(name) <= 80 else f"{name[:40]}...{name[-20:]}"
         raise ParameterError(f"competition name {shown!r}: use lowercase letters, digits, '-' and '_' (starting with "
                              f"a letter or digit, at most {MAX_NAME} characters; no path separator or line break)")
     if name in BUILT_IN_NAMES:
         raise ParameterError(f"{name!r} is a built-in competition; choose another name")
+    slug = options.slug
     if slug is not None and not (len(slug) <= MAX_SLUG and SLUG.fullmatch(slug)):
         raise ParameterError(f"slug {slug[:120]!r}: expected the competition's slug on the platform: letters, digits, "
                              f"'-', '_' and '.', starting with a letter or digit, at most {MAX_SLUG} characters")
-    for what, value, allowed in (("platform", platform, PLATFORMS), ("template", template, TEMPLATES)):
-        if value not in allowed:
+    for what, value, allowed in (("platform", options.platform, PLATFORMS), ("template", options.template, TEMPLATES)):
+        if value is not None and value not in allowed:
             raise ParameterError(f"Unknown {what} {value!r}; expected one of {list(allowed)}")
+    for what in ("train", "test", "sample"):
+        _plain_file(getattr(options, what), what)
+
+
+def _image_competition(options: NewOptions, layout: Any) -> Inference:
+    """The inference of an image competition whose layout ``find_image_layout`` found: targets, task, labels and
+    metric from the layout's tables (``layout.train_table``/``test_table``: the rows as text, the class folders'
+    too), its spec fields in ``images`` (the spec's ``[images]``)."""
+    data_dir = Path(options.data_dir)
+    tables = {"train": layout.train_table(data_dir), "test": layout.test_table(data_dir)}
+    found = infer(data_dir, train=options.train, test=options.test, sample=options.sample, id=options.id,
+                  targets=list(options.targets) if options.targets else None, metric=options.metric,
+                  exclude=(layout.image_column, layout.test_image_column, *([options.group] if options.group else [])),
+                  tables=tables, template="image", check=False)
+    problem = replace(found.problem, numeric=(), categorical=(), files={**found.problem.files,
+                                                                        "train": layout.train_file})
+    notes = [n for n in found.notes if not n.startswith("features:")] + [layout.describe()]
+    return replace(found, problem=problem, dtypes={}, notes=notes, template="image",
+                   inputs={"group_column": options.group} if options.group else {}, images=layout.spec_fields())
+
+
+def infer_competition(name: str, options: NewOptions) -> Inference:
+    """The template, problem and spec inputs of the competition in ``options.data_dir`` (module docstring).
+
+    Raises ``DataError`` naming the file or folder and what it found when neither tabular features, text nor
+    images are there, a text template has no text column, the group column is missing, or the images are in an
+    unknown layout; whatever :func:`infer` raises."""
+    data_dir = Path(options.data_dir)
+    layout = find_images(data_dir, options) if options.template in (None, "image") else None
+    if options.template == "image" and layout is None:
+        raise DataError(f"{data_dir}: no images found for the image template; the folder holds "
+                        f"{folder_listing(data_dir)}")
+    if layout is not None:
+        return _image_competition(options, layout)
+    if not (data_dir / options.train).is_file():
+        raise DataError(f"{data_dir}: no {options.train} and no images: not a tabular, text or image competition in "
+                        f"Kaggle's layout; the folder holds {folder_listing(data_dir)}")
+    template = options.template or "tabular"
+    found = infer(data_dir, train=options.train, test=options.test, sample=options.sample, id=options.id,
+                  targets=list(options.targets) if options.targets else None, metric=options.metric,
+                  exclude=(options.group,) if options.group else (), template=template, check=False)
+    train, test = found.frames["train"], found.frames["test"]
+    if options.group and options.group not in train.columns:
+        raise DataError(f"{options.train}: no group column {options.group!r} (--group); it has {list(train.columns)}")
+    problem = found.problem
+    template, text, notes = choose_template(options.template, train, test, list(problem.features),
+                                            tuple(options.text), options.train)
+    inputs: dict[str, Any] = {"group_column": options.group} if options.group else {}
+    if template == "text":
+        from .tasks.text import load as load_text
+
+        problem = replace(problem, numeric=(), categorical=())
+        inputs = {"text_columns": text, **inputs}
+        load_text(problem, data_dir, text, options.group)  # every check the notebook will make, now
+        kept = [n for n in found.notes if not n.startswith("features:")]
+        return replace(found, problem=problem, dtypes={c: found.dtypes.get(c, "object") for c in text},
+                       notes=kept + notes, template="text", inputs=inputs)
+    load(problem, data_dir)
+    warnings = warn_text_like(train, list(problem.categorical), name)
+    return replace(found, notes=found.notes + notes + warnings, template=template, inputs=inputs)
+
+
+def new_competition(name: str, options: NewOptions | str | Path) -> tuple[Path, Path, Inference]:
+    """Infer the competition in ``options.data_dir`` (a :class:`NewOptions`, or the data folder alone for every
+    other option's default) and write its spec and notebook into the project folder.
+
+    Returns ``(spec path, notebook path, inference)``. Raises ``ParameterError`` for a name that is not a
+    competition name or is a built-in one, an unknown platform or template, or (without ``force``) a spec or
+    notebook that exists already; and whatever :func:`infer_competition` raises. Nothing is written when it
+    raises."""
+    options = options if isinstance(options, NewOptions) else NewOptions(options)
+    _check_options(name, options)
     spec, notebook = spec_path(name), project_dir() / "notebooks" / f"{name}.ipynb"
     existing = [str(p) for p in (spec, notebook) if p.exists()]
-    if existing and not force:
+    if existing and not options.force:
         raise ParameterError(f"{' and '.join(existing)} already exist(s); pass --force to overwrite, or choose "
                              f"another name")
-    data_dir = Path(data_dir).expanduser().absolute()
+    data_dir = Path(options.data_dir).expanduser().absolute()
     if not data_dir.is_dir():
         raise DataError(f"data dir {str(data_dir)!r} is not a folder")
-    found = infer(data_dir, train=train, test=test, sample=sample, id=id, targets=targets, metric=metric)
-    problem = found.problem
-    title = f"{name}: tabular {problem.task} ({', '.join(problem.targets)}), {problem.metric}"
-    doc = spec_document(problem, platform=platform, slug=slug or name, data_dir=data_dir, dtypes=found.dtypes,
-                        title=title, notebook=f"notebooks/{name}.ipynb", template=template)
+    found = infer_competition(name, replace(options, data_dir=data_dir))
+    problem, template = found.problem, found.template
+    title = f"{name}: {template} {problem.task} ({', '.join(problem.targets)}), {problem.metric}"
+    doc = spec_document(problem, platform=options.platform, slug=options.slug or name, data_dir=data_dir,
+                        dtypes=found.dtypes, title=title, notebook=f"notebooks/{name}.ipynb", template=template,
+                        inputs=found.inputs, images=found.images)
     write_spec(spec, doc)
     notebook.parent.mkdir(parents=True, exist_ok=True)
     tmp = notebook.with_name(f".{notebook.name}.tmp")

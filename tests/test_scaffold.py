@@ -138,7 +138,7 @@ def test_new_writes_spec_and_notebook_and_refuses_to_overwrite(tmp_path, kit_pro
     notebook.unlink()
     with pytest.raises(ParameterError, match="playground.toml already exist"):
         scaffold.new_competition("playground", folder)
-    scaffold.new_competition("playground", folder, force=True, metric="accuracy")
+    scaffold.new_competition("playground", scaffold.NewOptions(folder, force=True, metric="accuracy"))
     assert get_competition("playground").metric == "val_accuracy" and notebook.is_file()
     assert cli.main(["new", "Bad Name", "--data-dir", str(folder)]) == 2
     assert "competition name 'Bad Name'" in capsys.readouterr().err
@@ -147,11 +147,12 @@ def test_new_writes_spec_and_notebook_and_refuses_to_overwrite(tmp_path, kit_pro
 @pytest.mark.parametrize("kwargs, message", [
     (dict(name="sentiment-classification"), "'sentiment-classification' is a built-in competition"),
     (dict(platform="codalab"), r"Unknown platform 'codalab'; expected one of \['kaggle', 'aicrowd', 'local'\]"),
-    (dict(template="images"), r"Unknown template 'images'; expected one of \['tabular'\]"),
+    (dict(template="images"), r"Unknown template 'images'; expected one of \['tabular', 'text', 'image'\]"),
 ])
 def test_new_refuses_names_platforms_and_templates(tmp_path, kit_project, kwargs, message):
     with pytest.raises(ParameterError, match=message):
-        scaffold.new_competition(kwargs.pop("name", "fine"), made(tmp_path, "binary"), **kwargs)
+        name = kwargs.pop("name", "fine")
+        scaffold.new_competition(name, scaffold.NewOptions(made(tmp_path, "binary"), **kwargs))
     assert not (kit_project / "competitions").exists()
 
 
@@ -173,7 +174,8 @@ def test_the_template_is_short_clean_and_its_parameters_documented():
 def test_the_kernel_bundle_carries_the_spec_and_the_template(tmp_path, kit_project):
     from kitlib import kernel
 
-    scaffold.new_competition("playground", made(tmp_path, "binary"), slug="playground-series-s9e9")
+    options = scaffold.NewOptions(made(tmp_path, "binary"), slug="playground-series-s9e9")
+    scaffold.new_competition("playground", options)
     out = kernel.build_bundle("playground", {"n_trials": "2"}, tmp_path / "bundle", username="ada")
     meta = json.loads((out / "kernel-metadata.json").read_text())
     assert meta["competition_sources"] == ["playground-series-s9e9"]
@@ -263,7 +265,7 @@ def test_a_competition_name_with_a_newline_separator_or_hundreds_of_characters_i
 ])
 def test_file_names_and_slugs_are_plain(tmp_path, kit_project, kwargs, message):
     with pytest.raises(ParameterError, match=message):
-        scaffold.new_competition("fine", made(tmp_path, "binary"), **kwargs)
+        scaffold.new_competition("fine", scaffold.NewOptions(made(tmp_path, "binary"), **kwargs))
     assert not (kit_project / "competitions").exists()
 
 

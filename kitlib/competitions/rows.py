@@ -180,6 +180,39 @@ def tabular_rows(problem: Any) -> Rows:
     return Rows(folds=folds, tables=tables)
 
 
+def template_rows(problem: Any, inputs: Mapping[str, Any]) -> Rows | None:
+    """The :class:`Rows` of a ``kit new`` text competition (``inputs["text_columns"]``): K folds stratified by the
+    first target for classification and grouped by ``inputs["group_column"]`` when given
+    (:func:`kitlib.tasks.text.text_folds`), the first 400 rows in smoke mode, as its template assigns them; ``None``
+    for other templates (their rows come from the tabular problem, or are the image template's own)."""
+    if not inputs.get("text_columns"):
+        return None
+    columns, group = list(inputs["text_columns"]), inputs.get("group_column")
+
+    def load(data_dir: Path, settings: FoldSettings):
+        from ..tasks.text import SMOKE_ROWS
+        from ..tasks.text import load as load_text
+
+        data = load_text(problem, data_dir, columns, group)
+        return data.head(SMOKE_ROWS) if settings.smoke else data
+
+    def folds(data_dir: Path, settings: FoldSettings) -> pd.DataFrame:
+        from ..tasks.text import text_folds
+
+        data = load(data_dir, settings)
+        return data.keys.reset_index(drop=True).assign(fold=text_folds(data, problem, settings.n_folds,
+                                                                       settings.fold_seed))
+
+    def tables(data_dir: Path, settings: FoldSettings) -> RowTables:
+        data = load(data_dir, FoldSettings(settings.n_folds, settings.fold_seed))
+        truth = pd.concat([data.keys.reset_index(drop=True), data.targets.reset_index(drop=True)], axis=1)
+        groups = (tuple(tuple(problem.columns[cols]) for _, cols, _ in problem.blocks()) if problem.classification
+                  else ())
+        return RowTables(truth, data.test_keys.reset_index(drop=True), tuple(problem.columns), groups)
+
+    return Rows(folds=folds, tables=tables)
+
+
 def holdout_table(keys: pd.DataFrame, val: np.ndarray) -> pd.DataFrame:
     """``keys`` with ``fold``: 0 for the rows ``val`` (the hold-out), -1 for the rows that only train."""
     fold = np.full(len(keys), -1, dtype=np.int64)

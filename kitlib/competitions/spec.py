@@ -6,7 +6,7 @@ the registry in ``kitlib/competitions/__init__.py`` lists them. Nothing here imp
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +94,9 @@ class Competition:
     A competition written by ``kit new`` (``competitions/<name>.toml`` in the project folder, see
     :mod:`kitlib.competitions.specfile`) has no demo: ``data_dir`` is the folder it was made from, which an
     empty ``data_dir`` parameter resolves to; ``source`` is its spec file; ``tabular`` is what its template
-    notebook reads (a :class:`kitlib.tasks.tabular.Problem`); ``notebook`` is then an absolute path.
+    notebook reads (a :class:`kitlib.tasks.tabular.Problem`: targets, task, labels, metric, for every template);
+    ``template`` its template and ``inputs`` what that template reads beside (the spec's ``[inputs]``: text
+    columns, group column, the image layout); ``notebook`` is then an absolute path.
 
     ``code_competition``: a Kaggle *code* competition, where the submission is a notebook that runs offline on
     Kaggle and writes ``submission.csv``; a CSV cannot be uploaded (``kit submit --upload`` refuses it and
@@ -121,6 +123,8 @@ class Competition:
     data_dir: str = ""  # a spec competition's recorded data folder ("" for the built-in ones: the demo)
     source: str = ""  # the spec file of a competition written by `kit new`
     tabular: Any = None  # a spec competition's kitlib.tasks.tabular.Problem
+    template: str = ""  # a spec competition's notebook template: "tabular", "text" or "image"
+    inputs: Mapping[str, Any] = field(default_factory=dict)  # what its template reads: text_columns, image_dir, ...
     code_competition: bool = False  # Kaggle scores a notebook's output, not an uploaded file: see `kit kernel`
     daily_limit: int | None = None  # submissions a day the platform takes (None: not known; Kaggle is asked)
     rows: Rows | None = None  # folds, labelled and test rows (kit folds, kit import); None: from tabular, or none

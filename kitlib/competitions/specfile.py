@@ -3,7 +3,8 @@
 A spec holds (every key checked; a bad key or value is a ``ParameterError`` naming the file and the key)::
 
     title, platform ("kaggle" | "aicrowd" | "local"), slug, metric (a name in kitlib.metrics.METRICS),
-    direction ("max" | "min", the metric's), task ("binary" | "multiclass" | "regression"), template ("tabular"),
+    direction ("max" | "min", the metric's), task ("binary" | "multiclass" | "regression"),
+    template ("tabular" | "text" | "image"),
     data_dir (the folder it was made from; relative paths are relative to the project folder), notebook,
     daily_limit (submissions a day the platform takes; optional, see kitlib.uploads)
     [files]          train, test, sample                       the file names in data_dir
@@ -14,6 +15,10 @@ A spec holds (every key checked; a bad key or value is a ``ParameterError`` nami
     [labels]         <target> = [classes as train.csv writes them; for a binary target the positive class last]
     [class_columns]  <class> = <sample column>                 per-class probability submissions
     [dtypes]         <feature> = <pandas dtype seen by kit new> (for reading; not checked)
+    [inputs]         what the template reads beside the targets: text_columns (text), group_column (rows that
+                     always share a fold)
+    [images]         the image layout (image template): image_layout, image_dir, image_column, test_image_dir, ...
+                     (kitlib.tasks.images.ImageLayout.spec_fields)
     [submission]     file_name, holds, columns, key, and the tables allowed (<column> = [values]),
                      ranges (<column> = [low, high]) and ranked (<column> = k)
 
@@ -40,10 +45,11 @@ import pandas as pd
 from ..errors import DataError, ParameterError
 from ..runtime import project_dir
 from .built_in import BUILT_IN_NAMES
+from .rows import template_rows
 from .spec import Competition, Predictions, SubmissionSpec, check_file_name
 
 PLATFORMS = ("kaggle", "aicrowd", "local")
-TEMPLATES = ("tabular",)
+TEMPLATES = ("tabular", "text", "image")
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # used with fullmatch: '$' would also match before a final newline
 MAX_NAME = 64  # characters of a competition name (its spec's and notebook's file names, its run ids)
 HEADER = """\
@@ -55,7 +61,7 @@ HEADER = """\
 # categorical, numbers numeric. drop = [...] leaves columns out; categorical/numeric = [...] set their kind.
 """
 
-_TEXT, _TEXTS = "a string", "a list of strings"
+_TEXT, _TEXTS, _EITHER = "a string", "a list of strings", "a string or a list of strings"
 SCHEMA: dict[str, Any] = {
     "title": _TEXT, "platform": _TEXT, "slug": _TEXT, "metric": _TEXT, "direction": _TEXT, "task": _TEXT,
     "template": _TEXT, "data_dir": _TEXT, "notebook": _TEXT, "daily_limit": "a positive integer",
@@ -63,6 +69,7 @@ SCHEMA: dict[str, Any] = {
     "columns": {"id": _TEXT, "targets": _TEXTS, "numeric": _TEXTS, "categorical": _TEXTS},
     "features": {"drop": _TEXTS, "categorical": _TEXTS, "numeric": _TEXTS},
     "labels": ("table", _TEXTS), "class_columns": ("table", _TEXT), "dtypes": ("table", _TEXT),
+    "inputs": ("table", _EITHER), "images": ("table", _TEXT),
     "submission": {"file_name": _TEXT, "holds": _TEXT, "columns": _TEXTS, "key": _TEXTS,
                    "allowed": ("table", _TEXTS), "ranges": ("table", "a list of two numbers [low, high]"),
                    "ranked": ("table", "a positive integer")},
@@ -98,6 +105,8 @@ def _fits(value: Any, kind: str) -> bool:
         return isinstance(value, str)
     if kind == _TEXTS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == _EITHER:
+        return _fits(value, _TEXT) or _fits(value, _TEXTS)
     if kind == "a positive integer":
         return isinstance(value, int) and not isinstance(value, bool) and value > 0
     return (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -216,8 +225,10 @@ def load_spec(path: str | Path) -> Competition:
         if key not in doc:
             raise ParameterError(f"{path}: missing key {key!r}")
     _choice(path, "platform", doc["platform"], PLATFORMS)
-    _choice(path, "template", doc.get("template", "tabular"), TEMPLATES)
+    template = _choice(path, "template", doc.get("template", "tabular"), TEMPLATES)
     problem = problem_from(doc, path)
+    inputs = {**doc.get("inputs", {}), **doc.get("images", {})}
+    _check_inputs(path, template, inputs, problem)
     sub = doc["submission"]
     columns = tuple(sub.get("columns", ()))
     bad = [c for c in [*sub.get("key", ()), *sub.get("allowed", {}), *sub.get("ranges", {}), *sub.get("ranked", {})]
@@ -248,10 +259,25 @@ def load_spec(path: str | Path) -> Competition:
             ranges={c: (float(lo), float(hi)) for c, (lo, hi) in sub.get("ranges", {}).items()},
             ranked=dict(sub.get("ranked", {}))),
         notebook=notebook, data_dir=data_dir, source=str(path), tabular=problem, daily_limit=doc.get("daily_limit"),
+        template=template, inputs=inputs, rows=None if template == "tabular" else template_rows(problem, inputs),
         predictions=Predictions(key=(problem.id,), target=problem.targets[0], score=score, to_submission=to_submission),
     )
     _CACHE[path] = (stamp, comp)
     return comp
+
+
+def _check_inputs(source: Path, template: str, inputs: dict, problem) -> None:
+    """Raise ``ParameterError`` naming the file and the key for a text spec without ``inputs.text_columns`` (a list),
+    or a group or text column that is also the id or a target."""
+    if template == "text" and not (isinstance(inputs.get("text_columns"), list) and inputs["text_columns"]):
+        raise ParameterError(f"{source}: a text competition needs key 'inputs.text_columns' (a list of the text "
+                             f"columns of {problem.files['train']})")
+    taken = {problem.id, *problem.targets}
+    named = [*inputs.get("text_columns", []), inputs.get("group_column")]
+    clash = [c for c in named if c in taken]
+    if clash:
+        raise ParameterError(f"{source}: key 'inputs': column {clash[0]!r} is the id or a target; a text or group "
+                             f"column must be another column")
 
 
 def submission_rules(problem) -> dict:
@@ -271,7 +297,8 @@ def submission_rules(problem) -> dict:
 
 
 def spec_document(problem, *, platform: str, slug: str, data_dir: str | Path, dtypes: dict[str, str],
-                  title: str = "", notebook: str = "", template: str = "tabular") -> dict:
+                  title: str = "", notebook: str = "", template: str = "tabular",
+                  inputs: dict[str, Any] | None = None, images: dict[str, str] | None = None) -> dict:
     """The document :func:`write_spec` writes for ``problem`` (keys in the order of the module docstring)."""
     doc: dict[str, Any] = {"title": title, "platform": platform, "slug": slug, "metric": problem.metric,
                            "direction": problem.mode, "task": problem.task, "template": template,
@@ -285,6 +312,10 @@ def spec_document(problem, *, platform: str, slug: str, data_dir: str | Path, dt
         doc["class_columns"] = dict(problem.class_columns)
     doc["dtypes"] = dict(dtypes)
     doc["submission"] = submission_rules(problem)
+    if inputs:
+        doc["inputs"] = {k: (list(v) if isinstance(v, (list, tuple)) else str(v)) for k, v in inputs.items()}
+    if images:
+        doc["images"] = {k: str(v) for k, v in images.items()}
     return {k: v for k, v in doc.items() if v != ""}
 
 
