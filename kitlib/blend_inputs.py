@@ -8,7 +8,7 @@ An input is one of::
     'PATTERN'       every finished run whose id matches a glob ('spouse-*'; quoted, so the shell leaves it),
                     also 'PATTERN:MODEL' and 'PATTERN:*'
 
-:func:`resolve_inputs` expands them (each once, in the order given; a glob's runs by id), :func:`load_input` reads
+:func:`resolve_inputs` expands them (each once, in the order given; a glob's runs by id, a run's models by name), :func:`load_input` reads
 one with its tables checked (:func:`check_tables`) and :func:`check_compatible` says whether they can be combined:
 one competition, the same data, the same out-of-fold rows in the same folds, the same test rows and prediction
 columns.
@@ -81,13 +81,9 @@ def _matching_runs(pattern: str) -> list[Path]:
 
 
 def _models(folder: Path, pattern: str) -> list[str]:
-    """The models of the run ``folder`` whose name matches ``pattern`` (a name or a glob), in the order its manifest
-    lists them, then by name."""
+    """The models of the run ``folder`` whose name matches ``pattern`` (a name or a glob), by name."""
     root = folder / MODELS
     kept = sorted(p.name for p in root.iterdir() if (p / predictions.OOF_FILE).is_file()) if root.is_dir() else []
-    listed = read_manifest(folder).get("models")
-    order = [m for m in listed if m in kept] if isinstance(listed, dict) else []
-    kept = order + [m for m in kept if m not in order]
     if not any(c in pattern for c in GLOB):
         if pattern not in kept:
             raise DataError(f"run {folder.name} has no model {pattern!r} ({root / pattern / predictions.OOF_FILE} "
@@ -103,7 +99,8 @@ def _models(folder: Path, pattern: str) -> list[str]:
 def resolve_inputs(targets: list[str]) -> list[tuple[Path, str | None, str]]:
     """``(run folder, model or None, name)`` for each input of ``targets`` (see the module docstring), in order.
 
-    Raises ``ParameterError`` for a glob matching no finished run, ``DataError`` for a model a run did not keep."""
+    Raises ``ParameterError`` for a glob matching no finished run, ``DataError`` for a model a run did not keep (a
+    glob over runs takes the runs that kept it, and refuses when none did)."""
     out = []
     for target in targets:
         if Path(target).is_dir() or ":" not in target:
@@ -112,11 +109,19 @@ def resolve_inputs(targets: list[str]) -> list[tuple[Path, str | None, str]]:
             run, model = target.split(":", 1)
         folders = _matching_runs(run) if any(c in run for c in GLOB) and not Path(run).is_dir() else [
             _run_folder(run)]
+        found = []
         for folder in folders:
             if model is None:
-                out.append((folder, None, folder.name))
+                found.append((folder, None, folder.name))
                 continue
-            out += [(folder, m, f"{folder.name}:{m}") for m in _models(folder, model)]
+            try:
+                found += [(folder, m, f"{folder.name}:{m}") for m in _models(folder, model)]
+            except DataError:
+                if len(folders) == 1:
+                    raise
+        if not found:  # a glob over runs: only the runs holding such models count, and none does
+            raise DataError(f"no run matching {run!r} kept a model matching {model!r}")
+        out += found
     return out
 
 

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from blend_runs import probability, spouse, spouse_run
 
 from kitlib import blend, predictions, run, runs_table, submit
 from kitlib.cli import main
@@ -210,3 +211,85 @@ def test_a_blend_of_smoke_runs_is_a_smoke_run(kit_dirs, data_dir):
     manifest = run.read_manifest(out)
     assert manifest["smoke"] is True and manifest["params"]["smoke"] is True
     assert out.name not in [r["run_id"] for r in runs_table.list_runs("sentiment-classification")]  # like any smoke run
+
+
+# ------------------------------------------------------------------ issue 25: methods over a kit new competition
+M = 600
+M_FOLDS = np.arange(M) % 5
+
+
+def copies_and_good(seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Twenty noisy copies of one signal, then one good input (the last): positive-class probabilities and y."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=M)
+    y = (latent + rng.normal(scale=0.7, size=M) > 0).astype(np.int64)
+    copies = [probability(latent + rng.normal(scale=3.0, size=M)) for _ in range(20)]
+    return [*copies, probability(latent + rng.normal(scale=0.5, size=M))], y
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bagged_hill_over_noisy_copies_and_one_good_input(kit_dirs, tmp_path, monkeypatch, seed):
+    spouse(tmp_path / "data", monkeypatch)
+    inputs, y = copies_and_good(seed)
+    for i, p in enumerate(inputs):
+        spouse_run(kit_dirs[0], f"spouse-{i:02d}", tmp_path / "data", p, y, M_FOLDS)
+    assert main(["blend", "spouse-*", "--bags", "20", "--seed", str(seed)]) == 0  # hill: more than 3 inputs
+    (out,) = blend_folders(kit_dirs[0])
+    manifest = run.read_manifest(out)
+    best = max(manifest["input_scores"].values(), key=lambda s: s["blend_cv"]["mean"])["blend_cv"]
+    assert manifest["method"] == "hill" and manifest["settings"]["bags"] == 20 and len(manifest["inputs"]) == 21
+    assert abs(manifest["cv"]["mean"] - best["mean"]) <= best["std"]  # within the best input's fold spread
+    assert manifest["cv"]["in_sample"] >= best["score"]  # in-sample: at least the best input's on the same rows
+    assert manifest["weights"]["spouse-20"] == max(manifest["weights"].values())
+    assert {s["bag"] for s in manifest["hill_steps"]} == set(range(20))
+    submit.validate_submission(manifest["submission"]["path"], "spouse", tmp_path / "data")
+
+
+def test_stack_on_two_complementary_inputs_beats_both_in_nested_cv(kit_dirs, tmp_path, monkeypatch, capsys):
+    spouse(tmp_path / "data", monkeypatch)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, M)
+    signal, first = 2.0 * (y - 0.5), np.arange(M) < M // 2
+    a = spouse_run(kit_dirs[0], "spouse-a", tmp_path / "data", probability(
+        np.where(first, signal + rng.normal(size=M), rng.normal(size=M))), y, M_FOLDS)
+    b = spouse_run(kit_dirs[0], "spouse-b", tmp_path / "data", probability(
+        np.where(first, rng.normal(size=M), signal + rng.normal(size=M))), y, M_FOLDS)
+    assert main(["blend", a.name, b.name, "--method", "stack"]) == 0
+    printed = capsys.readouterr().out
+    assert "stacker: logistic over 2 features" in printed and "in-sample (optimistic)" in printed
+    manifest = run.read_manifest(blend_folders(kit_dirs[0])[0])
+    alone = [s["blend_cv"]["mean"] for s in manifest["input_scores"].values()]
+    assert manifest["cv"]["mean"] > max(alone) + 0.05 and manifest["cv"]["nested"] is True
+    assert manifest["weights"] is None and manifest["stacker"]["kind"] == "logistic"
+    assert manifest["stacker"]["features"] == ["spouse-a:p_1", "spouse-b:p_1"]
+    assert np.array(manifest["stacker"]["coef"]).shape == (1, 2) and min(manifest["stacker"]["coef"][0]) > 0
+    oof, test = predictions.read(blend_folders(kit_dirs[0])[0])
+    assert np.allclose(oof[["p_0", "p_1"]].sum(axis=1), 1.0) and len(test) == 20
+    submit.validate_submission(manifest["submission"]["path"], "spouse", tmp_path / "data")
+
+
+def test_rank_suits_order_based_metrics_only(kit_dirs, tmp_path, monkeypatch, data_dir):
+    spouse(tmp_path / "spouse-data", monkeypatch, metric="log_loss")
+    inputs, y = copies_and_good(0)
+    names = [spouse_run(kit_dirs[0], f"spouse-{i}", tmp_path / "spouse-data", p, y, M_FOLDS).name for i, p in
+             enumerate(inputs[-2:])]
+    with pytest.raises(ParameterError, match=r"spouse's 'val_log_loss' scores the values themselves: use method "
+                                             r"'mean', 'weights', 'hill' or 'stack'"):
+        blend.blend(names, method="rank")
+    a, b = two_runs(kit_dirs[0], data_dir)  # weighted F1 reads each row's most probable class: ranks within rows
+    manifest = run.read_manifest(blend.blend([a.name, b.name], method="rank"))
+    assert manifest["method"] == "rank" and manifest["cv"]["nested"] is False
+    assert manifest["weights"] == {a.name: 0.5, b.name: 0.5}
+
+
+def test_one_validation_fold_takes_mean_and_rank_only(kit_dirs, data_dir):
+    runs_dir = kit_dirs[0]
+    probs, test_probs = complementary(True), np.full((N_TEST, 3), 1 / 3)
+    one = [fake_run(runs_dir, f"sentiment-classification-{x}", data_dir, probs, test_probs, np.zeros(N, int))
+           for x in "123"]
+    for method in ("hill", "weights", "stack"):
+        with pytest.raises(ParameterError, match=rf"hold a single validation fold, so {method} cannot choose on other "
+                                                 r"folds and be scored on this one; use --method mean or rank"):
+            blend.blend([f.name for f in one], method=method)
+    assert run.read_manifest(blend.blend([f.name for f in one], method="rank"))["cv"]["folds"] == [
+        pytest.approx(sentiment.score_predictions(predictions.read(one[0])[0]))]
