@@ -192,6 +192,23 @@ def test_the_plan_cuts_epochs_then_folds_then_length_then_rows():
     assert list(planning.merge_folds(np.array([0, 1, 2, 3, 4, -1]), 2)) == [0, 1, 0, 1, 0, -1]
 
 
+def test_the_deadline_stops_training_in_time_to_predict_and_says_so():
+    from kitlib.train import FitState
+    from kitlib.tasks.text.transformer import StopAtDeadline
+
+    now = [0.0]
+    budget = Budget(100, clock=lambda: now[0])
+    deadline = text.Deadline(budget, reserve_s=10, predict_s=5, folds=2)
+    first, last = StopAtDeadline(deadline, 2, "transformer fold 0"), StopAtDeadline(deadline, 1, "transformer fold 1")
+    state = FitState(model=None, optimizer=None, epoch=1, step=40)
+    now[0] = 80.0  # 20 s left: fold 0 needs 10 + 2 x 5 + 3, fold 1 needs 10 + 5
+    first.on_epoch_end(state, {})
+    assert state.stop_training and budget.cuts[0]["what"] == "transformer fold 0"
+    state.stop_training = False
+    last.on_epoch_end(state, {})
+    assert not state.stop_training and "step 40" in budget.cuts[0]["reason"] and len(budget.cuts) == 1
+
+
 def test_a_spent_budget_skips_every_model_and_says_so(tmp_path):
     problem, data, folds = _loaded(tmp_path)
     now = [0.0]
@@ -251,3 +268,22 @@ def test_the_fine_tuned_transformer_beats_tfidf_on_the_generated_set(tmp_path, c
     tfidf, tuned = done.cvs["tfidf"].score, done.cvs["transformer"].score
     print(f"out of fold roc_auc: tfidf {tfidf:.4f}, transformer {tuned:.4f}", file=sys.stderr)
     assert tuned > tfidf
+
+
+def test_the_kernel_bundle_carries_the_text_template_and_its_model_folders(tmp_path, kit_project, tiny_bert):
+    import zipfile
+
+    from kitlib import kernel
+
+    scaffold.new_competition("reviews", NewOptions(made(tmp_path, "binary"), slug="review-sentiment"))
+    out = kernel.build_bundle("reviews", {"time_limit": "600"}, tmp_path / "bundle", username="ada", model=tiny_bert)
+    record = json.loads((out / "bundle.json").read_text())
+    roles = {a["role"]: a for a in record["datasets"]}
+    assert {"default text model", "model"} <= set(roles) and roles["model"]["source"] == str(tiny_bert)
+    nb = json.loads((out / "reviews.ipynb").read_text())
+    source = "".join("".join(c["source"]) for c in nb["cells"])
+    assert f'model = "{roles["model"]["mount"]}"' in source and "time_limit = 600" in source
+    assert "text.run_models(problem, data, folds, settings, budget)" in source
+    (wheel,) = (out / "kitlib-dataset").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "kitlib/templates/text.ipynb" in names and "kitlib/tasks/text/transformer.py" in names

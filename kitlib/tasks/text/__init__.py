@@ -27,9 +27,9 @@ from .runner import (
     rescore,
     run_models,
 )
-from .settings import FINE_TUNE_RECIPE, MODELS, FineTuning, TextSettings
+from .settings import FINE_TUNE_RECIPE, MODELS, Deadline, FineTuning, TextSettings
 
 __all__ = ["find_text_columns", "join_texts", "looks_like_text", "near_text", "text_stats", "SMOKE_ROWS", "TextData",
            "load", "text_folds", "text_lengths", "TfidfSettings", "plot_summary", "Final", "TextModels",
            "choose_final", "final_metrics", "model_records", "model_tables", "parse_models", "rescore", "run_models",
-           "FINE_TUNE_RECIPE", "MODELS", "FineTuning", "TextSettings"]
+           "FINE_TUNE_RECIPE", "MODELS", "Deadline", "FineTuning", "TextSettings"]

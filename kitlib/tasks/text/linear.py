@@ -1,9 +1,10 @@
 """The text template's linear models as fold functions for :func:`kitlib.folds.cross_validate`.
 
-- ``tfidf``: word 1-2-grams and character 2-5-grams inside word boundaries (the strong classic), counted once for
-  every text by hashing (stateless, so no fold sees another's vocabulary), weighted per fold by a
-  ``TfidfTransformer`` (sublinear tf, idf from the fold's training rows only), each block scaled to unit length;
-  logistic regression per target (liblinear for two classes, multinomial lbfgs for more), ridge for values.
+- ``tfidf``: word 1-2-grams and character 2-5-grams inside word boundaries (of each text's first 1,500 characters):
+  the strong classic, counted once for every text by hashing (stateless, so no fold sees another's vocabulary),
+  weighted per fold by a ``TfidfTransformer`` (sublinear tf, idf from the fold's training rows only), each block
+  scaled to unit length; logistic regression per target (liblinear for two classes, multinomial lbfgs for more),
+  ridge for values.
 - ``embeddings``: the vectors of :func:`kitlib.embed.embed_texts` (computed once: the encoder learns nothing from
   the labels), standardised on the fold's training rows, then the same linear heads.
 
@@ -26,11 +27,13 @@ __all__ = ["TfidfSettings", "hashed_counts", "tfidf_fold", "embedding_fold", "li
 @dataclass(frozen=True)
 class TfidfSettings:
     """``word_ngrams``/``char_ngrams``: n-gram ranges (``(1, 2)``, ``(2, 5)``; ``(0, 0)`` leaves a block out);
-    ``bits``: 2**bits hashed columns per block; ``C``: inverse L2 strength of the logistic regression (ridge
-    ``alpha`` is ``1 / C``)."""
+    ``char_limit``: the characters of each text the character block reads (its first ones: the block's cost grows
+    with the text, its gain does not); ``bits``: 2**bits hashed columns per block; ``C``: inverse L2 strength of the
+    logistic regression (ridge ``alpha`` is ``1 / C``)."""
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
+    char_limit: int = 1500
     bits: int = 20
     C: float = 4.0
 
@@ -46,7 +49,8 @@ def hashed_counts(texts: Sequence[str], settings: TfidfSettings) -> list:
         hasher = HashingVectorizer(analyzer=analyzer, ngram_range=tuple(ngrams), n_features=2 ** settings.bits,
                                    alternate_sign=False, norm=None, lowercase=True,
                                    token_pattern=r"(?u)\b\w+\b" if analyzer == "word" else None)
-        blocks.append(hasher.transform(list(texts)).tocsr())
+        part = list(texts) if analyzer == "word" else [t[:settings.char_limit] for t in texts]
+        blocks.append(hasher.transform(part).tocsr())
     return blocks
 
 

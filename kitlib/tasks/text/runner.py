@@ -31,8 +31,8 @@ from ...folds import CVResult, cross_validate
 from ..tabular.problem import Problem
 from .data import TextData
 from .linear import embedding_fold, hashed_counts, tfidf_fold
-from .planning import measure_speed, merge_folds, plan_embedding, plan_fine_tuning
-from .settings import MODELS, TextSettings
+from .planning import INFER_PADDING, measure_speed, merge_folds, plan_embedding, plan_fine_tuning
+from .settings import MODELS, Deadline, TextSettings
 
 __all__ = ["MODELS", "TextSettings", "TextModels", "parse_models", "run_models", "rescore", "Final", "choose_final",
            "final_metrics", "model_tables", "model_records"]
@@ -118,8 +118,13 @@ def _transformer(problem: Problem, data: TextData, folds: np.ndarray, settings: 
     tokens = [t if len(t) <= limit else np.asarray(tokenize(tokenizer, [texts[i]], limit)[0])
               for i, t in enumerate(tokens)]
     groups = plan.groups if plan is not None else n_folds
+    deadline = None
+    if plan is not None:
+        per_text = float(np.minimum(lengths, limit).mean()) * INFER_PADDING * speed.infer
+        deadline = Deadline(budget, settings.reserve_s, per_text * (len(data.texts) / groups + len(data.test_texts)),
+                            groups)
     tuned = replace(tuning, recipe=replace(recipe, epochs=plan.epochs if plan else recipe.epochs, seed=settings.seed),
-                    max_rows=plan.max_rows if plan else tuning.max_rows)
+                    max_rows=plan.max_rows if plan else tuning.max_rows, deadline=deadline)
     fit_fold = transformer_fold(problem, tokens, data.y, len(data.texts), tokenizer.pad_token_id or 0, tuned)
     return fit_fold, merge_folds(folds, groups)
 

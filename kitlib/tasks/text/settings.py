@@ -7,10 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...budget import Budget
 from ...fitting import Recipe
 from .linear import TfidfSettings
 
-__all__ = ["MODELS", "FINE_TUNE_RECIPE", "FineTuning", "TextSettings"]
+__all__ = ["MODELS", "FINE_TUNE_RECIPE", "Deadline", "FineTuning", "TextSettings"]
 
 MODELS = ("tfidf", "embeddings", "transformer")  # in the order a run evaluates them: the cheap ones first
 # what the fine-tuning trains with unless given a recipe: two epochs at 5e-5, 10% warmup, linear decay
@@ -22,7 +23,8 @@ class FineTuning:
     """What :func:`transformer_fold` trains: ``model`` (a checkpoint folder; ``None`` for the default),
     ``recipe`` (handed to ``fit``), ``max_rows`` (training rows per fold, a random subset beyond it; ``None`` for
     all), ``checkpoints`` (a folder for the fold models; ``None`` keeps none), ``resume_from`` (an earlier run
-    folder whose fold checkpoints carry on), ``predict_batch`` (texts per inference batch)."""
+    folder whose fold checkpoints carry on), ``predict_batch`` (texts per inference batch), ``deadline`` (a
+    :class:`Deadline` that stops training in time to predict; ``None`` for none)."""
 
     model: str | os.PathLike | None = None
     recipe: Recipe = FINE_TUNE_RECIPE
@@ -30,6 +32,26 @@ class FineTuning:
     checkpoints: str | os.PathLike | None = None
     resume_from: str | os.PathLike | None = None
     predict_batch: int = 64
+    deadline: Deadline | None = None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When fine-tuning must stop so that the run still ends within its budget: training stops (at its next
+    evaluation) once ``budget`` has less left than ``reserve_s`` plus ``predict_s`` (one fold's predictions) for
+    this fold and each fold after it (of ``folds`` fold models, numbered from 0), plus ``overhead_s`` for each fold
+    after it."""
+
+    budget: Budget
+    reserve_s: float
+    predict_s: float
+    folds: int
+    overhead_s: float = 3.0
+
+    def passed(self, folds_left: int) -> bool:
+        """True once training a fold with ``folds_left - 1`` folds after it must stop."""
+        need = self.reserve_s + self.predict_s * folds_left + self.overhead_s * max(0, folds_left - 1)
+        return self.budget.limited and self.budget.remaining() < need
 
 
 @dataclass(frozen=True)

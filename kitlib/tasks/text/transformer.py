@@ -199,6 +199,33 @@ def _outputs(problem: Problem, raw: np.ndarray, center: np.ndarray, scale: np.nd
     return np.hstack(out)
 
 
+class StopAtDeadline:
+    """A :func:`kitlib.train.fit` callback that stops training at an evaluation once ``deadline`` has passed for a
+    fold with ``folds_left`` folds to go (itself included), and records the stop in the deadline's budget."""
+
+    def __init__(self, deadline, folds_left: int, what: str):
+        self.deadline, self.folds_left, self.what = deadline, folds_left, what
+        self.stopped = False
+
+    def on_fit_start(self, state) -> None:
+        """Nothing to set up."""
+
+    def on_epoch_end(self, state, logs: dict) -> None:
+        if not self.stopped and self.deadline.passed(self.folds_left):
+            state.stop_training = self.stopped = True
+            self.deadline.budget.cut(self.what, f"training stopped at step {state.step} (epoch {state.epoch}) to "
+                                                f"leave time for the predictions")
+
+    def on_fit_end(self, state) -> None:
+        """Nothing to tear down."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Nothing to restore: a resumed fit checks the deadline afresh."""
+
+
 def transformer_fold(problem: Problem, tokens: Sequence[np.ndarray], y: np.ndarray, n_train: int, pad_id: int,
                      tuning: FineTuning) -> Callable[[int, np.ndarray, np.ndarray], FoldResult]:
     """A fold function over the first ``n_train`` of ``tokens`` (:func:`tokenize` of the training texts, then the
@@ -236,9 +263,12 @@ def transformer_fold(problem: Problem, tokens: Sequence[np.ndarray], y: np.ndarr
         train_tokens = [tokens[i] for i in rows]
         loader = DataLoader(_Rows(train_tokens, labels), collate_fn=PadCollator(pad_id), generator=generator,
                             batch_sampler=LengthBatches([len(t) for t in train_tokens], recipe.batch_size, generator))
-        result = fit(net, loader, recipe=replace(recipe, seed=seed + k, monitor="train_loss", mode="min"),
-                     loss_fn=BlockLoss(blocks, problem.classification), checkpoint_dir=folder, resume=resume,
-                     desc=f"transformer fold {k}")
+        callbacks, fit_recipe = [], replace(recipe, seed=seed + k, monitor="train_loss", mode="min")
+        if tuning.deadline is not None and recipe.processes == 1:  # ranks of a DDP fit must stop together
+            callbacks.append(StopAtDeadline(tuning.deadline, tuning.deadline.folds - k, f"transformer fold {k}"))
+            fit_recipe = replace(fit_recipe, eval_every=max(10, len(loader) // 8))
+        result = fit(net, loader, recipe=fit_recipe, loss_fn=BlockLoss(blocks, problem.classification),
+                     checkpoint_dir=folder, resume=resume, callbacks=callbacks, desc=f"transformer fold {k}")
         net.eval()
 
         def outputs(part: Sequence[np.ndarray]) -> np.ndarray:
