@@ -342,8 +342,18 @@ def test_no_booster_is_worse_than_the_class_frequencies_on_1000_rows_of_4_classe
     from kitlib.metrics import log_loss
 
     problem, data = kaggle_set(tmp_path, "multiclass", 1000, seed=5)
-    cv, _ = run_cv(model, problem, data, ModelSettings(threads=2), n_folds=5)
+    cv, _ = run_cv(model, problem, data, ModelSettings(threads=1), n_folds=5)
     y = data.y[:, 0].astype(int)
     prior = np.bincount(y, minlength=4) / len(y)
     frequencies = log_loss(y, np.tile(prior, (len(y), 1)), labels=[0, 1, 2, 3])
     assert log_loss(y, cv.oof, labels=[0, 1, 2, 3]) < frequencies - 0.1
+
+
+def test_xgboost_leaves_hold_about_ten_rows_whatever_the_loss(tmp_path):
+    problem, _ = kaggle_set(tmp_path, "regression", 60)
+    values = boosters.targets_of(problem)[0]
+    classes = boosters.targets_of(kaggle_set(tmp_path, "binary", 60)[0])[0]
+    assert boosters.library_params("xgboost", values, ModelSettings())[0]["min_child_weight"] == 10.0
+    assert boosters.library_params("xgboost", classes, ModelSettings())[0]["min_child_weight"] == 2.0
+    mine = ModelSettings(params={"xgboost": {"min_child_weight": 3}})
+    assert boosters.library_params("xgboost", values, mine)[0]["min_child_weight"] == 3

@@ -12,7 +12,9 @@ import pandas as pd
 from .booster_jobs import Fit
 
 MISSING = "(missing)"
-LOSSES = {"l2": "RMSE", "l1": "MAE"}
+# (loss, early-stopping metric): for the MAE metric CatBoost fits the squared error and stops on the absolute
+# error (its MAE loss scored worse on the generated sets; LightGBM's and XGBoost's L1 objectives scored better)
+LOSSES = {"l2": ("RMSE", "RMSE"), "l1": ("RMSE", "MAE")}
 ALIASES = {"eta": "learning_rate", "max_depth": "depth", "reg_lambda": "l2_leaf_reg", "n_estimators": "iterations",
            "num_boost_round": "iterations", "num_trees": "iterations", "od_wait": "early_stopping_rounds",
            "random_state": "random_seed", "max_bin": "border_count", "colsample_bylevel": "rsm"}
@@ -21,12 +23,12 @@ ALIASES = {"eta": "learning_rate", "max_depth": "depth", "reg_lambda": "l2_leaf_
 def fixed_params(target, seed: int, threads: int) -> dict[str, Any]:
     """Loss and metric for ``target``, seed, threads, quiet."""
     if target.n_classes > 2:
-        loss = "MultiClass"
+        loss = metric = "MultiClass"
     elif target.n_classes:
-        loss = "Logloss"
+        loss = metric = "Logloss"
     else:
-        loss = LOSSES[target.loss]
-    out = {"loss_function": loss, "eval_metric": loss, "random_seed": seed, "thread_count": threads,
+        loss, metric = LOSSES[target.loss]
+    out = {"loss_function": loss, "eval_metric": metric, "random_seed": seed, "thread_count": threads,
            "verbose": False, "allow_writing_files": False}
     if target.n_classes:
         out["class_names"] = list(range(target.n_classes))
