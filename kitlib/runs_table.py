@@ -151,8 +151,8 @@ def compared(row: dict) -> dict:
 def differing_params(rows: list[dict], limit: int = 4) -> list[str]:
     """One text per row naming the parameters whose values differ between the notebook runs of ``rows``
     (``data_dir`` aside, at most ``limit``), the spec file and feature set first (:func:`compared`); a blend run
-    says what it blends."""
-    runs = [row for row in rows if row.get("kind") != "blend"]
+    says what it blends, an import which file it read."""
+    runs = [row for row in rows if row.get("kind") not in ("blend", "import")]
     values = [compared(row) for row in runs]
     names: list[str] = [n for n in ("spec", "features") if any(n in v for v in values)]
     for params in values:
@@ -162,7 +162,10 @@ def differing_params(rows: list[dict], limit: int = 4) -> list[str]:
     shown = iter(values)
     for row in rows:
         if row.get("kind") == "blend":
-            out.append(f"blend ({row.get('method')}) of {len(row.get('inputs') or [])} runs")
+            out.append(f"blend ({row.get('method')}) of {len(row.get('inputs') or [])} inputs")
+        elif row.get("kind") == "import":
+            source = (row.get("source") or {}).get("oof") if isinstance(row.get("source"), dict) else None
+            out.append(f"imported from {Path(str((source or {}).get('path') or '?')).name}")
         else:
             params = next(shown)
             out.append(" ".join(f"{n}={json.dumps(params.get(n), default=str)}" for n in differ) or "-")

@@ -61,6 +61,7 @@ def test_an_import_is_a_run_with_both_tables_the_kits_score_and_a_valid_submissi
         sentiment.score_predictions(oof))  # the kit's own computation; the file's 'score' column is never read
     submit.validate_submission(manifest["submission"]["path"], COMP, data_dir)
     assert out.name in [r["run_id"] for r in runs_table.list_runs(COMP)]
+    assert "imported from oof.csv" in runs_table.format_runs(runs_table.list_runs(COMP))
     assert [c.kind for c in run_concerns(manifest)] == []  # not the demo data, not smoke
 
 
