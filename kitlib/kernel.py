@@ -97,8 +97,8 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
     ``model`` (a model folder) is attached and baked in as the ``model`` parameter; ``checkpoints`` (a run id,
     run folder or ``checkpoints`` folder) is attached and baked in as ``checkpoints``, so the kernel predicts
     with those fold models and trains nothing; each of ``datasets`` is attached as it is (its mount path is in
-    ``bundle.json``). The default text model is always attached. Notes (a package missing from Kaggle's
-    image, a corpus to attach) are written to ``bundle.json`` and issued as warnings.
+    ``bundle.json``). The default text model is attached (not for an image competition). Notes (a package missing
+    from Kaggle's image, a corpus to attach) are written to ``bundle.json`` and issued as warnings.
 
     ``params`` maps notebook parameters to values (CLI strings are converted to the types declared in
     the notebook's parameters cell, as ``kit run`` does); they are baked into the notebook. ``device``
@@ -134,7 +134,8 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
     known = notebook_parameters(notebook)
     if not known:
         raise ParameterError(f"{notebook} has no cell tagged 'parameters'; cannot bake parameters into it")
-    attachments = _attachments(model, datasets, checkpoints, known)
+    text_model = getattr(comp, "template", "") != "image"  # an image notebook reads no text model
+    attachments = _attachments(model, datasets, checkpoints, known, text_model)
     params = dict(params)
     for att in attachments:
         if att["param"]:
@@ -173,7 +174,8 @@ def build_bundle(competition: str, params: dict, out_dir: Path, username: str | 
     spec = (comp.name, Path(comp.source).read_text()) if comp.source else None
     features = Path(comp.source).with_name(f"{comp.name}_features.py") if comp.source else Path()
     module = features.read_text() if features.is_file() else None  # the competitor's features step, if any
-    bootstrap = nbformat.v4.new_code_cell(bootstrap_source(wheel.name, owner, spec, DEFAULT_MODEL_SLUG, module))
+    bootstrap = nbformat.v4.new_code_cell(bootstrap_source(wheel.name, owner, spec,
+                                                           DEFAULT_MODEL_SLUG if text_model else None, module))
     bootstrap.metadata["tags"] = [BOOTSTRAP_TAG]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells.insert(first_code, bootstrap)
@@ -218,11 +220,12 @@ def _dataset_slug(name: str) -> str:
     return slug if len(slug) >= 6 else f"{slug}-files"[:50]
 
 
-def _attachments(model, datasets, checkpoints, known: dict) -> list[dict]:
-    """What a bundle attaches: ``{role, source, slug, param, mount}`` per folder, the default model first."""
+def _attachments(model, datasets, checkpoints, known: dict, text_model: bool = True) -> list[dict]:
+    """What a bundle attaches: ``{role, source, slug, param, mount}`` per folder, the default text model first (unless
+    ``text_model`` is false: an image competition's notebook)."""
     from .pretrained import default_model_path
 
-    found = [("default text model", default_model_path(), DEFAULT_MODEL_SLUG, None)]
+    found = [("default text model", default_model_path(), DEFAULT_MODEL_SLUG, None)] if text_model else []
     if model:
         found.append(("model", Path(model), None, "model"))
     if checkpoints:

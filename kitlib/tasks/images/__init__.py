@@ -1,8 +1,36 @@
 """Image competitions (pictures and labels, Kaggle's layouts): where the images are, reading them, the models.
 
-- :mod:`.layout`: :func:`find_image_layout` and :class:`ImageLayout` (the two layouts, the spec's image keys).
+- :mod:`.layout`: :func:`find_image_layout` and :class:`ImageLayout` (the two layouts, the spec's image keys);
+- :mod:`.reading`: :func:`read_image` (decode and resize), grayscale or colour, the cache's content key;
+- :mod:`.loader`: the file loader (worker processes), the decoded cache (:func:`decoded`), :class:`PixelBatches`;
+- :mod:`.augment`: flips, crops and colour jitter on batches, test-time views;
+- :mod:`.data`: :func:`load` the rows into :class:`ImageData`, :func:`image_summary`, :func:`plot_samples`;
+- :mod:`.cnn`: :class:`SmallCNN`, its output :class:`Heads`, its weights folder;
+- :mod:`.models`: the fold functions (pixels + logistic regression, the CNN), :class:`CNNSettings`;
+- :mod:`.plan`: :class:`CNNPlan`, the CNN's epochs and folds within the time budget.
 """
-from .layout import IMAGE_EXTENSIONS, LAYOUTS, SPEC_KEYS, ImageLayout, ImageOptions, find_image_layout, image_files
+from .augment import AUGMENTATIONS, batch_augmenter, parse_augment, tta_views
+from .cnn import CNNConfig, Heads, SmallCNN, load_weights, save_weights
+from .data import ImageData, image_summary, load, plot_samples
+from .layout import (
+    IMAGE_EXTENSIONS,
+    LAYOUTS,
+    SPEC_KEYS,
+    ImageLayout,
+    ImageOptions,
+    find_image_layout,
+    image_files,
+    layout_from_spec_file,
+)
+from .loader import PixelBatches, decoded, file_loader
+from .models import CNNSettings, cnn_fold, heads_of, measure_speed, pixel_features, pixels_fold
+from .plan import CNNPlan, reserve_seconds
+from .reading import choose_channels, read_image
 
-__all__ = ["IMAGE_EXTENSIONS", "LAYOUTS", "SPEC_KEYS", "ImageLayout", "ImageOptions", "find_image_layout",
-           "image_files"]
+__all__ = ["AUGMENTATIONS", "IMAGE_EXTENSIONS", "LAYOUTS", "SPEC_KEYS", "CNNConfig", "CNNPlan",
+           "CNNSettings", "Heads", "ImageData", "ImageLayout", "ImageOptions", "PixelBatches",
+           "SmallCNN", "batch_augmenter", "choose_channels", "cnn_fold", "decoded",
+           "file_loader", "find_image_layout", "heads_of", "image_files", "image_summary",
+           "layout_from_spec_file", "load", "load_weights", "measure_speed", "parse_augment",
+           "pixel_features", "pixels_fold", "plot_samples", "read_image",
+           "reserve_seconds", "save_weights", "tta_views"]

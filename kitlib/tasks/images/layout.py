@@ -89,10 +89,12 @@ class ImageLayout:
         return {key: str(values[name]) for key, name in SPEC_KEYS.items()}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], source: str = "the spec") -> ImageLayout:
-        """The layout a spec records: ``spec`` is the document (or its ``[images]`` table) holding the keys of
-        :meth:`spec_fields`; other keys are ignored. Raises ``ParameterError`` naming ``source`` and the key for one
-        missing or not a string."""
+    def from_spec(cls, spec: Mapping[str, Any], source: str = "the spec", train_file: str | None = None
+                  ) -> ImageLayout:
+        """The layout a spec records: ``spec`` is the document, its ``[images]`` table or a competition's ``inputs``,
+        holding the keys of :meth:`spec_fields`; other keys are ignored. ``train_file``: the training table's name
+        (default: the document's ``files.train``, else ``train.csv``). Raises ``ParameterError`` naming ``source``
+        and the key for one missing or not a string."""
         table = spec.get("images", spec) if isinstance(spec.get("images"), Mapping) else spec
         values: dict[str, Any] = {}
         for key, name in SPEC_KEYS.items():
@@ -103,7 +105,7 @@ class ImageLayout:
             values[name] = value
         files = spec.get("files", {}) if isinstance(spec.get("files"), Mapping) else {}
         try:
-            return cls(**values, train_file=str(files.get("train", "train.csv")))
+            return cls(**values, train_file=train_file or str(files.get("train", "train.csv")))
         except ParameterError as exc:
             raise ParameterError(f"{source}: key 'image_layout': {exc}") from None
 
