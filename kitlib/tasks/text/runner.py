@@ -100,7 +100,7 @@ def _transformer(problem: Problem, data: TextData, folds: np.ndarray, settings: 
     plan, why = None, "no time limit"
     if budget.limited:
         rng = np.random.default_rng(settings.seed)
-        sample = [tokens[i][:limit] for i in rng.choice(len(data.texts), min(3 * recipe.batch_size, len(data.texts)),
+        sample = [tokens[i][:limit] for i in rng.choice(len(data.texts), min(5 * recipe.batch_size, len(data.texts)),
                                                         replace=False)]
         speed = measure_speed(net, sample, tokenizer.pad_token_id or 0, recipe.batch_size, settings.device)
         seconds = budget.remaining() - settings.reserve_s
