@@ -167,14 +167,22 @@ class Run:
         manifest = read_manifest(self.dir)
         return data_sha256(manifest.get("data") or [], manifest.get("data_dir"))
 
-    def log_cv(self, cv: dict, oof: Any = None, test: Any = None) -> None:
-        """Record the validation summary ``cv`` (``{metric, mean, std, folds, n_rows}``: see
-        :meth:`kitlib.folds.CVResult.summary`) and write the prediction tables ``oof`` and ``test``
-        (DataFrames built with :func:`kitlib.predictions.frame`) into the run folder."""
+    def log_cv(self, cv: dict, oof: Any = None, test: Any = None, final: dict | None = None,
+               cut: list | None = None) -> None:
+        """Record the validation summary ``cv`` (see :meth:`kitlib.folds.CVResult.summary`), write the prediction
+        tables ``oof`` and ``test`` (:func:`kitlib.predictions.frame`) into the run folder; ``final`` says how they
+        were made (``{kind: "model" | "ensemble", ...}``), ``cut`` what the time budget skipped or stopped."""
         from . import predictions
 
         written = predictions.write(self.dir, oof, test)
-        update_manifest(self.dir, cv=cv, predictions={name: str(path) for name, path in written.items()})
+        extra = {k: v for k, v in (("final", final), ("cut", cut)) if v is not None}
+        update_manifest(self.dir, cv=cv, predictions={name: str(path) for name, path in written.items()}, **extra)
+
+    def log_model(self, name: str, record: dict, oof: Any = None, test: Any = None) -> None:
+        """Write ``models/<name>/`` and record ``manifest["models"][name]`` (:func:`kitlib.run_models.write_model`)."""
+        from .run_models import write_model
+
+        update_manifest(self.dir, models={name: write_model(self.dir, name, record, oof, test)})
 
     def log_submission(self, path: str | Path) -> None:
         """Record the submission file written by this run (path and sha256)."""
@@ -296,7 +304,7 @@ def start(competition: str | Competition, params: Mapping[str, Any]) -> Run:
 _SESSIONS: dict[tuple[str, str, int], Run] = {}
 _STARTED_HERE: list[Run] = []  # every interactive Run this process started (records_here)
 _RESULT_FIELDS = ("metrics", "score", "cv", "submission", "predictions", "error", "seconds", "data", "data_dir",
-                  "spec", "features")
+                  "spec", "features", "models", "final", "cut")
 
 
 def records_here(run_dir: str | Path) -> bool:

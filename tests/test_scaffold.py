@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -83,8 +84,8 @@ def edit(folder, name, change):
                                                       r"'map_at_3'\]\)"),
     ("per-class", None, {"metric": "rmse"}, ParameterError, r"metric 'rmse' scores values, which does not fit a "
                                                             r"multiclass target with a probability per class"),
-    ("regression", None, {"metric": "roc_auc"}, ParameterError, r"metric 'roc_auc' scores classes, but train.csv column "
-                                                                r"'price' holds \d+ distinct numbers.*\['mae', 'rmse'"),
+    ("regression", None, {"metric": "roc_auc"}, ParameterError,
+     r"metric 'roc_auc' scores classes, but train.csv column 'price' holds \d+ distinct numbers.*\['mae', 'rmse'"),
     ("per-class", None, {"metric": "accuracy"}, ParameterError, r"with a probability per class.*\['log_loss', "
                                                                 r"'roc_auc'\]"),
     ("multiclass", None, {"metric": "log_loss"}, ParameterError, r"expected one of \['accuracy', 'macro_f1', "
@@ -133,7 +134,8 @@ def test_new_writes_spec_and_notebook_and_refuses_to_overwrite(tmp_path, kit_pro
     nb = json.loads(notebook.read_text())
     assert nb["metadata"]["kitlib"]["competition"] == "playground"
     assert 'get_competition("playground")' in "".join(c for cell in nb["cells"] for c in cell["source"])
-    with pytest.raises(ParameterError, match=r"playground.toml and .*playground.ipynb already exist\(s\); pass --force"):
+    with pytest.raises(ParameterError, match=r"playground.toml and .*playground.ipynb already exist\(s\); pass "
+                                             r"--force"):
         scaffold.new_competition("playground", folder)
     notebook.unlink()
     with pytest.raises(ParameterError, match="playground.toml already exist"):
@@ -167,7 +169,9 @@ def test_the_template_is_short_clean_and_its_parameters_documented():
     declared = notebook_parameters(TEMPLATE)
     params = [line for line in "".join(cell["source"]).splitlines() if re.match(r"^\w+\s*:", line)]
     assert len(declared) == len(params) and all("=" not in line.partition("#")[2] for line in params)
-    assert {"data_dir", "seed", "fold_seed", "smoke", "device", "submit", "track", "n_folds", "n_trials"} <= set(declared)
+    assert {"data_dir", "seed", "fold_seed", "smoke", "device", "submit", "force_submit", "track", "n_folds",
+            "n_trials", "models", "model_params", "search", "n_seeds", "final", "time_limit",
+            "threads"} <= set(declared)
     assert all(info.get("help") for info in declared.values())
 
 
@@ -211,7 +215,10 @@ def test_new_then_run_in_smoke_mode_end_to_end(tmp_path, kit_project, kit_dirs, 
     assert manifest["status"] == "ok" and manifest["competition"] == "grades" and manifest["data_dir"] == str(folder)
     assert manifest["cv"]["metric"] == "val_weighted_f1" and len(manifest["cv"]["folds"]) == 2
     assert manifest["score"] == manifest["metrics"]["val_weighted_f1"]
-    assert {"val_weighted_f1_linear", "val_weighted_f1_hgb", "val_weighted_f1_hgb_optuna"} <= set(manifest["metrics"])
+    models = {"linear", "lightgbm", "catboost", "xgboost", "hgb", "lightgbm_optuna"}
+    assert {f"val_weighted_f1_{m}" for m in models} <= set(manifest["metrics"])
+    assert set(manifest["models"]) == models and manifest["final"]["kind"] in ("model", "ensemble")
+    assert_models_tables(manifest)
     path = manifest["submission"]["path"]
     submit.validate_submission(path, "grades", folder)
     written = pd.read_csv(path, dtype=str)
@@ -220,7 +227,7 @@ def test_new_then_run_in_smoke_mode_end_to_end(tmp_path, kit_project, kit_dirs, 
     assert cli.main(["submit", path]) == 0  # found by its path: the run's competition, data and score
     row = submit.read_ledger().iloc[-1]
     assert row.run_id == manifest["run_id"] and float(row.score) == pytest.approx(manifest["score"])
-    assert cli.main(["run", "grades", "-p", "smoke", "true", "-p", "linear_c", "0.1", "-q"]) == 0
+    assert cli.main(["run", "grades", "-p", "smoke", "true", "-p", "model_params", "linear.C 0.1", "-q"]) == 0
     runs = [m["run_id"] for m in runs_table.list_runs("grades", include_all=True)]
     assert cli.main(["blend", *runs]) == 0  # the spec's Predictions score and write the blend
     (blended,) = [m for m in runs_table.list_runs("grades", include_all=True) if m.get("kind") == "blend"]
@@ -230,6 +237,38 @@ def test_new_then_run_in_smoke_mode_end_to_end(tmp_path, kit_project, kit_dirs, 
         from kitlib.execute import execute
 
         execute("grades", {})
+
+
+def assert_models_tables(manifest):
+    """Every model of the run has its tables under models/<model>/, with the run's keys, folds and columns."""
+    run_dir = Path(os.environ["KIT_RUNS_DIR"]) / manifest["run_id"]
+    oof, test = pd.read_parquet(run_dir / "oof.parquet"), pd.read_parquet(run_dir / "test_predictions.parquet")
+    for name, record in manifest["models"].items():
+        m_oof = pd.read_parquet(run_dir / "models" / name / "oof.parquet")
+        m_test = pd.read_parquet(run_dir / "models" / name / "test_predictions.parquet")
+        assert list(m_oof.columns) == list(oof.columns) and list(m_test.columns) == list(test.columns), name
+        assert m_oof["id"].equals(oof["id"]) and m_oof["fold"].equals(oof["fold"]) and m_test["id"].equals(test["id"])
+        assert record["cv"]["metric"] == manifest["cv"]["metric"] and record["seconds"] >= 0
+        assert len(record["best_iterations"]) == len(manifest["cv"]["folds"])
+
+
+@pytest.mark.notebook
+def test_two_smoke_runs_give_the_same_submission_bytes_and_keep_every_model(tmp_path, kit_project, kit_dirs):
+    folder = made(tmp_path, "regression", n_train=300)
+    assert cli.main(["new", "prices", "--data-dir", str(folder)]) == 0
+    for _ in range(2):
+        assert cli.main(["run", "prices", "-p", "smoke", "true", "-q"]) == 0
+    first, second = runs_table.list_runs("prices", include_all=True)
+    assert first["submission"]["sha256"] == second["submission"]["sha256"]
+    assert first["cv"] == second["cv"] and first["final"] == second["final"]
+    assert set(first["models"]) == {"linear", "lightgbm", "catboost", "xgboost", "hgb", "lightgbm_optuna"}
+    assert first["cut"] == [] and first["params"]["time_limit"] == 900
+    assert_models_tables(first)
+    if first["final"]["kind"] == "ensemble":
+        assert first["cv"]["nested"] and abs(sum(first["final"]["weights"].values()) - 1) < 1e-9
+    else:
+        assert first["cv"] == first["models"][first["final"]["model"]]["cv"]
+    submit.validate_submission(first["submission"]["path"], "prices", folder)
 
 
 # ------------------------------------------------------------------ issue 24: what kit new must refuse, and compare
