@@ -121,12 +121,14 @@ def _row_stack(target: np.ndarray, regression: bool) -> Method:
 
 
 def stacker_record(model: Stacker, names: list[str], columns: list[str]) -> dict:
-    """The manifest's record of a fitted stacker: its kind, the features (input and column) and its coefficients
-    (LightGBM: the feature importances)."""
+    """The manifest's record of a fitted stacker: its kind, the features (input and column), whether they were
+    standardised (logistic and ridge: the coefficients are per standard deviation of each feature) and its
+    coefficients (LightGBM: the feature importances)."""
     per_input = [columns[-1]] if model.task == "classification" and model.n_columns_ <= 2 else columns
     features = [f"{n}:{c}" for n in names for c in per_input]
     inner = model.model_
-    record: dict = {"kind": model.kind, "task": model.task, "logits": bool(model.logits_), "features": features}
+    record: dict = {"kind": model.kind, "task": model.task, "logits": bool(model.logits_), "features": features,
+                    "standardised": getattr(model, "scaler_", None) is not None}
     if hasattr(inner, "coef_"):
         record["coef"] = np.round(np.asarray(inner.coef_, dtype=np.float64), 6).tolist()
         record["intercept"] = np.round(np.atleast_1d(np.asarray(inner.intercept_, dtype=np.float64)), 6).tolist()

@@ -3,7 +3,9 @@
 :class:`Stacker` follows scikit-learn's contract (``__init__`` stores, ``fit`` learns, learned attributes end in
 ``_``) with one difference: what it fits and predicts on is the stack of inputs ``(M, n, c)``, not a feature
 matrix; it turns the stack into features itself (the positive class's column of each input for a binary target,
-every column otherwise; probabilities as logits when asked) and predicts ``(n, c)`` in the inputs' columns.
+every column otherwise; probabilities as logits when asked; standardised on the rows fitted for the linear kinds, so
+their L2 penalty weighs every input alike and the solver converges in a few iterations even over many classes) and
+predicts ``(n, c)`` in the inputs' columns.
 :func:`stack` is the ``stack`` method: fit on the rows it is given (``nested_cv`` gives it the other folds' rows).
 """
 from __future__ import annotations
@@ -73,13 +75,20 @@ class Stacker:
 
     def fit(self, preds: np.ndarray, y: np.ndarray) -> Stacker:
         """Learn from the inputs' predictions ``preds`` ``(M, n, c)`` and the truth ``y`` (``(n,)``; ``(n, c)`` for
-        several regression targets). Out: ``self`` with ``model_``, ``n_inputs_``, ``n_columns_``, ``logits_``."""
+        several regression targets). Out: ``self`` with ``model_``, ``n_inputs_``, ``n_columns_``, ``logits_`` and
+        ``scaler_`` (the features' standardisation for logistic and ridge, else ``None``)."""
         p = as_stack(preds)
         y = np.asarray(y)
         self.n_inputs_, self.n_columns_ = p.shape[0], p.shape[2]
         self.logits_ = bool(self.logits and self.task == "classification" and p.min() >= 0 and p.max() <= 1)
         self.model_ = self._model()
+        self.scaler_ = None
         x = self._features(p)
+        if self.kind in ("logistic", "ridge"):
+            from sklearn.preprocessing import StandardScaler
+
+            self.scaler_ = StandardScaler().fit(x)
+            x = self.scaler_.transform(x)
         if self.task == "regression":
             target = y.reshape(len(y), -1).astype(np.float64)
             if target.shape[1] != self.n_columns_:
@@ -108,6 +117,8 @@ class Stacker:
             raise ParameterError(f"the stacker was fitted on {self.n_inputs_} inputs of {self.n_columns_} column(s); "
                                  f"got {p.shape[0]} of {p.shape[2]}")
         x = self._features(p)
+        if self.scaler_ is not None:
+            x = self.scaler_.transform(x)
         if self.task == "regression":
             return np.asarray(self.model_.predict(x), dtype=np.float64).reshape(len(x), self.n_columns_)
         proba = np.zeros((len(x), max(self.n_columns_, 2)))
