@@ -111,6 +111,9 @@ def import_predictions(competition: str | Competition, oof_path: str | Path, tes
     rows = rows_of(comp)
     t0, started = time.perf_counter(), _now()
     smoke = False
+    if folds_from and (n_folds is not None or fold_seed is not None):
+        raise ParameterError("--folds-from RUN takes the run's folds and settings; --n-folds and --fold-seed go "
+                             "without it")
     if folds_from:
         run, assignment = _folds_from(comp, folds_from)
         params = run.get("params") or {}

@@ -191,6 +191,8 @@ def test_folds_from_a_run_take_its_rows_folds_and_settings(kit_dirs, tmp_path, d
     assert (manifest["n_folds"], manifest["fold_seed"], manifest["smoke"]) == (3, 7, True)  # the run's, smoke too
     assert predictions.read(out)[0]["fold"].tolist() == folds["fold"].tolist()
     assert [c.kind for c in run_concerns(manifest)] == ["smoke"]
+    with pytest.raises(ParameterError, match=r"--n-folds and --fold-seed go without it"):
+        imports.import_predictions(COMP, oof_file, test_file, folds_from=source.name, n_folds=3)
     with pytest.raises(ParameterError, match=r"--folds-from .* ran on .*, whose files differ"):
         other = sentiment.write_demo(tmp_path / "other", seed=5, n_train=N_TRAIN, n_val=N_VAL, n_test=N_TEST)
         imports.import_predictions(COMP, oof_file, test_file, data_dir=other, folds_from=source.name)
