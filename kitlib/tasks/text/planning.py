@@ -7,7 +7,7 @@ order: every fold with the recipe's epochs; one epoch; the folds merged into two
 other group's rows and predicts its own, so every row still gets an out-of-fold prediction) with the epochs, then
 one; shorter texts (128, then 64 tokens); a random subset of the training rows. When even that does not fit it
 says why, and the run skips the model. The embeddings get the same treatment (:func:`plan_embedding`): the
-longest ``max_length`` whose estimate fits their share.
+longest ``max_length`` whose estimate fits their share, in float or else int8 (dynamically quantised, on the CPU).
 """
 from __future__ import annotations
 
@@ -136,17 +136,20 @@ def plan_fine_tuning(speed: Speed, lengths: np.ndarray, n_train: int, n_test: in
                   f"{seconds:.0f} s left")
 
 
-def plan_embedding(seconds_per_token: float, lengths: np.ndarray, max_length: int, seconds: float,
-                   ) -> tuple[int | None, float]:
-    """``(max_length, estimate)`` for embedding texts of token ``lengths``: ``max_length`` or the longest of
-    :data:`SHORTER` whose estimate fits ``seconds``; ``(None, the shortest estimate)`` when none does."""
+def plan_embedding(seconds_per_token: dict[bool, float], lengths: np.ndarray, max_length: int, seconds: float,
+                   ) -> tuple[int | None, bool, float]:
+    """``(max_length, quantize, estimate)`` for embedding texts of token ``lengths`` with the speeds
+    ``seconds_per_token`` (``{False: float, True: int8}``; int8 only where it was measured, on the CPU): the first of
+    ``max_length`` then :data:`SHORTER`, float before int8 at each length, whose estimate fits ``seconds``;
+    ``(None, False, the last estimate)`` when none does."""
     lengths = np.asarray(lengths)
     estimate = 0.0
     for length in [max_length, *[s for s in SHORTER if s < max_length]]:
-        estimate = len(lengths) * _tokens(lengths, length) * INFER_PADDING * seconds_per_token
-        if estimate <= seconds:
-            return length, estimate
-    return None, estimate
+        for quantize in sorted(seconds_per_token):
+            estimate = len(lengths) * _tokens(lengths, length) * INFER_PADDING * seconds_per_token[quantize]
+            if estimate <= seconds:
+                return length, quantize, estimate
+    return None, False, estimate
 
 
 def merge_folds(folds: np.ndarray, groups: int) -> np.ndarray:

@@ -58,30 +58,37 @@ def rescore(cv: CVResult, folds: np.ndarray, score: Callable[[np.ndarray, np.nda
 
 
 def _embedding_vectors(texts: list[str], settings: TextSettings, budget: Budget, say: Callable) -> np.ndarray | None:
+    """The texts' embeddings at the longest ``max_length`` (float, else int8 on the CPU) whose estimate from a
+    timed sample fits the embeddings' share of the budget, or ``None`` (recorded) when none does."""
     from ...embed import embed_texts, load_model
+    from ...runtime import resolve_device
 
     encoder = load_model(settings.embed_model, settings.device)
     lengths = np.array([len(ids) for ids in encoder.tokenizer(texts, add_special_tokens=True)["input_ids"]])
     rng = np.random.default_rng(settings.seed)
     sample = [texts[i] for i in rng.choice(len(texts), min(64, len(texts)), replace=False)]
-    kwargs = dict(model=settings.embed_model, device=settings.device, progress=False)
-    embed_texts(sample[:4], max_length=settings.max_length, **kwargs)  # warm-up
-    started = time.perf_counter()
-    embed_texts(sample, max_length=settings.max_length, **kwargs)
     tokens = np.minimum([len(t) for t in encoder.tokenizer(sample)["input_ids"]], settings.max_length).sum()
-    per_token = (time.perf_counter() - started) / max(1, tokens)
+    kwargs = dict(model=settings.embed_model, device=settings.device, progress=False)
+    speeds = {}
+    for quantize in (False, True) if resolve_device(settings.device).type == "cpu" and budget.limited else (False,):
+        embed_texts(sample[:4], max_length=settings.max_length, quantize=quantize, **kwargs)  # warm-up
+        started = time.perf_counter()
+        embed_texts(sample, max_length=settings.max_length, quantize=quantize, **kwargs)
+        speeds[quantize] = (time.perf_counter() - started) / max(1, tokens)
     share = budget.remaining() * EMBED_SHARE if budget.limited else float("inf")
-    length, estimate = plan_embedding(per_token, lengths, settings.max_length, share)
+    length, quantize, estimate = plan_embedding(speeds, lengths, settings.max_length, share)
     if length is None:
-        budget.cut("embeddings", f"estimated {estimate:.0f} s even at 64 tokens; its share of the budget is "
+        budget.cut("embeddings", f"estimated {estimate:.0f} s even at 64 tokens in int8; its share of the budget is "
                                  f"{share:.0f} s")
         say(f"embeddings: skipped (estimated {estimate:.0f} s, share {share:.0f} s)")
         return None
-    if length < settings.max_length:
-        budget.cut("embeddings max_length", f"texts cut to {length} tokens (not {settings.max_length}) to fit "
-                                            f"{share:.0f} s")
-    say(f"embeddings: {len(texts)} texts at up to {length} tokens, estimated {estimate:.0f} s")
-    return embed_texts(texts, max_length=length, cache_dir=settings.cache_dir, **kwargs)
+    cuts = [f"texts cut to {length} tokens (not {settings.max_length})"] if length < settings.max_length else []
+    cuts += ["int8 (dynamically quantised) encoder"] if quantize else []
+    if cuts:
+        budget.cut("embeddings", f"{', '.join(cuts)} to fit {share:.0f} s (estimated {estimate:.0f} s)")
+    say(f"embeddings: {len(texts)} texts at up to {length} tokens{' in int8' if quantize else ''}, estimated "
+        f"{estimate:.0f} s")
+    return embed_texts(texts, max_length=length, cache_dir=settings.cache_dir, quantize=quantize, **kwargs)
 
 
 def _transformer(problem: Problem, data: TextData, folds: np.ndarray, settings: TextSettings, budget: Budget,
