@@ -108,8 +108,8 @@ def features_record(feature_code: Any, problem: Any) -> dict[str, Any]:
 
 def feature_digest(record: Any) -> str | None:
     """Eight hex digits standing for a manifest's ``features`` record (the lists and the code's sha256, not the
-    reasons' wording), for ``kit runs``' "differs"; ``None`` for a record that is not a table."""
-    if not isinstance(record, dict):
+    reasons' wording), for ``kit runs``' "differs"; ``None`` for a record that is not a table or is empty."""
+    if not isinstance(record, dict) or not record:
         return None
     code = record.get("code") if isinstance(record.get("code"), dict) else {}
     unused = record.get("unused")

@@ -357,9 +357,10 @@ def test_targets_are_compared_as_numbers_and_the_metric_follows_the_sample(tmp_p
 def test_a_spec_giving_one_column_two_roles_is_refused_when_it_loads(tmp_path, kit_project):
     spec, _, _ = scaffold.new_competition("roles", made(tmp_path, "binary"))
     text = spec.read_text()
-    spec.write_text(text.replace('categorical = ["colour"]', 'categorical = ["colour", "x1"]'))
-    with pytest.raises(ParameterError, match=r"roles.toml: column 'x1' is listed in both columns.categorical and "
-                                             r"columns.numeric"):
+    assert 'categorical = []' in text and 'numeric = []' in text  # [features]: overrides, empty when written
+    spec.write_text(text.replace('categorical = []', 'categorical = ["x1"]').replace('numeric = []', 'numeric = ["x1"]'))
+    with pytest.raises(ParameterError, match=r"roles.toml: column 'x1' is listed in both features.categorical and "
+                                             r"features.numeric"):
         get_competition("roles")
 
 

@@ -304,18 +304,19 @@ def spec_document(problem, *, platform: str, slug: str, data_dir: str | Path, dt
                            "direction": problem.mode, "task": problem.task, "template": template,
                            "data_dir": str(data_dir), "notebook": notebook,
                            "files": dict(problem.files),
-                           "columns": {"id": problem.id, "targets": list(problem.targets),
-                                       "numeric": list(problem.numeric), "categorical": list(problem.categorical)}}
+                           "columns": {"id": problem.id, "targets": list(problem.targets)}}
+    if template == "tabular":  # the features come from the files (and the features module); these override them
+        doc["features"] = {"drop": [], "categorical": [], "numeric": []}
     if problem.classification:
         doc["labels"] = {t: list(v) for t, v in problem.labels.items()}
     if problem.class_columns:
         doc["class_columns"] = dict(problem.class_columns)
     doc["dtypes"] = dict(dtypes)
-    doc["submission"] = submission_rules(problem)
     if inputs:
         doc["inputs"] = {k: (list(v) if isinstance(v, (list, tuple)) else str(v)) for k, v in inputs.items()}
     if images:
         doc["images"] = {k: str(v) for k, v in images.items()}
+    doc["submission"] = submission_rules(problem)
     return {k: v for k, v in doc.items() if v != ""}
 
 
