@@ -211,6 +211,9 @@ def test_batches_shuffle_from_their_generator_and_augment_in_range():
     assert len(images.tta_views("vflip", True)) == 3 and len(images.tta_views("flip", False)) == 1
     with pytest.raises(ParameterError, match=r"augment 'flip,rotate': unknown \['rotate'\]; expected"):
         images.parse_augment("flip,rotate")
+    with pytest.raises(ParameterError, match=r"unknown \['resnet'\]; expected a comma-separated list of \['pixels'"):
+        images.parse_models("cnn,resnet")
+    assert images.parse_models("cnn") == ("pixels", "cnn")
 
 
 # ------------------------------------------------------------------------------------------- the network
@@ -307,6 +310,24 @@ def test_the_plan_cuts_epochs_then_folds_under_a_fake_clock():
     assert images.CNNPlan(Budget(0), 10, 2, 2, 7, 1.0, 1.0).epochs_for(0, 5) == 7  # no limit: the recipe's epochs
 
 
+def test_a_cnn_cut_short_of_folds_is_compared_on_the_folds_every_model_ran():
+    from kitlib.tasks.tabular import ModelResult
+
+    problem = Problem(id="id", targets=("label",), task="binary", metric="accuracy", holds="labels",
+                      labels={"label": ("a", "b")})
+    y = np.array([[0], [1], [0], [1], [0], [1]], dtype=float)
+    folds = np.array([0, 0, 1, 1, 2, 2])
+    inputs = images.ImageInputs(problem, y, np.zeros((6, 2, 2, 1)), np.zeros((1, 2, 2, 1)), folds)
+    good = np.array([[0.9, 0.1], [0.1, 0.9]] * 3)
+    cut = good.copy()
+    cut[4:] = np.nan
+    results = {"pixels": ModelResult("pixels", "pixels", good, good[:1], [0, 1, 2], [1.0, 1.0, 1.0], 1.0, [[]], 1.0),
+               "cnn": ModelResult("cnn", "cnn", cut, good[:1], [0, 1], [1.0, 1.0], 1.0, [[]], 1.0)}
+    kept, shared = images.common_folds(results, inputs)
+    assert shared.fold_ids == [0, 1] and kept["pixels"].fold_ids == [0, 1] and kept["pixels"].fold_scores == [1, 1]
+    assert list(shared.folds) == [0, 0, 1, 1, -1, -1] and results["pixels"].fold_ids == [0, 1, 2]
+
+
 @pytest.mark.parametrize("task", ["multi-label", "regression"])
 def test_several_targets_and_values_come_out_as_the_problems_columns(task):
     rng = np.random.default_rng(1)
@@ -349,3 +370,37 @@ def test_any_torch_network_can_stand_in_for_the_kits():
     result = images.cnn_fold(problem, pixels, y, test, settings, Recipe(epochs=1, batch_size=4, progress=False))(
         0, np.arange(4, 12), np.arange(4))
     assert built == [(3, 2)] and result.val.shape == (4, 2) and result.test.shape == (3, 2)
+
+
+def test_the_cnn_beats_pixels_and_logistic_regression_in_the_same_run(tmp_path, capsys):
+    """Generated digits (upscaled, shifted, noisy; colour and gray, JPEG and PNG) in the class-folder layout, 3 folds:
+    the CNN's out-of-fold accuracy beats the pixel baseline's on the same folds (figures in the output)."""
+    from kitlib.folds import assign_folds
+    from kitlib.tasks.tabular import choose_final
+
+    folder, _ = small_set(tmp_path, "folders", kind="digits", n_train=450, n_test=30, classes=5)
+    layout = images.find_image_layout(folder)
+    problem = problem_of(layout, folder)
+    data = images.load(problem, layout, folder)
+    pixels, test_pixels = images.decode(data, 32, folder, workers=0, progress=False)
+    folds = assign_folds(len(data.y), n_splits=3, stratify=problem.stratify(data.y), seed=0)
+    inputs = images.ImageInputs(problem, data.y, pixels, test_pixels, folds)
+    recipe = Recipe(epochs=10, lr=2e-3, batch_size=32, weight_decay=5e-4, warmup=0.1, seed=0, progress=False)
+    results = images.evaluate_models(["pixels", "cnn"], inputs, recipe, images.CNNSettings(width=16), Budget(0),
+                                     pixel_size=16)
+    final = choose_final(*images.common_folds(results, inputs))
+    print(final.table)
+    assert results["cnn"].mean > results["pixels"].mean + 0.05, final.table
+    assert final.name in ("cnn", "ensemble") and (tmp_path / "folders" / ".kitcache" / "images").is_dir()
+
+
+def test_ids_that_are_paths_from_the_data_folder(tmp_path):
+    folder, _ = small_set(tmp_path, "table", png_share=0.0)
+    for name in ("train.csv", "sample_submission.csv"):
+        table = pd.read_csv(folder / name)
+        sub = "train_images" if name == "train.csv" else "test_images"
+        table["image_id"] = sub + "/" + table["image_id"] + ".jpg"
+        table.to_csv(folder / name, index=False)
+    layout = images.find_image_layout(folder)
+    assert (layout.image_dir, layout.test_image_dir, layout.extension, layout.test_extension) == (".", ".", "", "")
+    assert layout.train_paths(folder, layout.train_table(folder))[0] == folder / "train_images" / "img00000.jpg"

@@ -245,6 +245,8 @@ def _refuse_unmatched(match: _Match, source: str, n: int, root: Path) -> None:
 
 
 def _best(root: Path, folders: Sequence[str], table: pd.DataFrame, columns: Sequence[str]) -> _Match | None:
+    """The folder and column whose ids match the most files (the first on ties)."""
+    folders = list(dict.fromkeys(folders))
     best = None
     for folder in folders:
         for column in columns:
@@ -272,7 +274,7 @@ def _test_ids(root: Path, options: Any, train_folder: str, column: str) -> tuple
     table = read_csv(root / name, dtype=str, keep_default_na=False)
     given = getattr(options, "id", None)
     columns = [c for c in dict.fromkeys([given, column, *table.columns]) if c in table.columns]
-    folders = _folders(root, TEST_FOLDERS) or [train_folder]
+    folders = [*(_folders(root, TEST_FOLDERS) or [train_folder]), "."]
     best = _best(root, folders, table, columns)
     if best is None:
         raise DataError(f"{name}: no column names the test images in {[f + '/' for f in folders]} (columns "
@@ -311,7 +313,7 @@ def find_image_layout(data_dir: str | Path, options: Any = None) -> ImageLayout 
     if given and not (root / given).is_dir():
         raise DataError(f"--images {given!r}: no such folder in {root}")
     train_name = getattr(options, "train", "train.csv")
-    folders = [given] if given else _folders(root, TRAIN_FOLDERS) + (["."] if image_files(root) else [])
+    folders = [given] if given else [*_folders(root, TRAIN_FOLDERS), "."]  # ".": ids that are paths from the root
     layout = None
     if (root / train_name).is_file():
         table = read_csv(root / train_name, dtype=str, keep_default_na=False)
