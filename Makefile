@@ -35,6 +35,7 @@ lab: setup
 	  $$(test "$$(id -u)" = 0 && echo --allow-root) $(LAB_ARGS)
 
 test: setup
+	$(BIN)/ruff check kitlib tests bench notebooks
 	$(BIN)/python -m pytest -q
 
 # The Keras tests again on the TensorFlow backend: .venv-tf sees .venv through a .pth file and adds

@@ -18,6 +18,7 @@ a 10x smaller problem. Targets: FM epoch < 60 s, item-kNN fit < 60 s, each phase
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
@@ -26,10 +27,8 @@ import numpy as np
 
 def reset_peak() -> None:
     """Reset the kernel's peak-RSS counter for this process (Linux); a no-op elsewhere."""
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def peak_gb() -> float:

@@ -103,7 +103,8 @@ def part_text(method: str, n: int, q: int, words: int, cache: str | None) -> dic
     if method == "dense-tfidf":  # PassageRetriever.search before this issue, verbatim in spirit
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), stop_words="english", sublinear_tf=True, strip_accents="unicode")
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), stop_words="english", sublinear_tf=True,
+                                     strip_accents="unicode")
         index = vectorizer.fit_transform(texts)
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -261,15 +262,18 @@ def main() -> int:
             for name, new in (("sparse tfidf", sparse), ("bm25", small_bm25)):
                 if "error" not in dense and "error" not in new:
                     print(f"  {name:13s} vs dense tfidf: query time {dense['query_s'] / new['query_s']:6.1f}x, "
-                          f"peak memory {dense['peak_mb'] / new['peak_mb']:5.2f}x, build {dense['build_s'] / new['build_s']:5.2f}x")
+                          f"peak memory {dense['peak_mb'] / new['peak_mb']:5.2f}x, "
+                          f"build {dense['build_s'] / new['build_s']:5.2f}x")
             if "error" not in dense_emb and "error" not in small_faiss:
-                print(f"  faiss IVF,SQ8 vs dense embedding: query time {dense_emb['query_s'] / small_faiss['query_s']:6.1f}x, "
+                print(f"  faiss IVF,SQ8 vs dense embedding: "
+                      f"query time {dense_emb['query_s'] / small_faiss['query_s']:6.1f}x, "
                       f"peak memory {dense_emb['peak_mb'] / small_faiss['peak_mb']:5.2f}x")
     if "error" in bm25:
         print(f"bm25 failed: {bm25['error']}")
         return 1
     if "error" not in reused:
-        print(f"\nbm25 index reused from the cache: {bm25['build_s'] / max(reused['build_s'], 1e-9):.1f}x faster than building")
+        print(f"\nbm25 index reused from the cache: {bm25['build_s'] / max(reused['build_s'], 1e-9):.1f}x "
+              "faster than building")
     ok = bm25["peak_mb"] < 2048 and bm25["hit10"] >= 0.9
     print(f"bm25 at {args.size:,d}: peak {bm25['peak_mb']:.0f} MB (target < 2048 MB), hit@10 {bm25['hit10']:.3f}: "
           f"{'ok' if ok else 'MISSED'}")

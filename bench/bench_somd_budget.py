@@ -61,8 +61,9 @@ def main() -> None:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     m = manifest["metrics"]
     print(f"run {run_dir.name} (generated data): out of fold SOMD {m['val_somd_score']:.4f}, entity F1 "
-          f"{m['val_entity_f1']:.4f} (gazetteer {m['val_entity_f1_gazetteer']:.4f}, model {m['val_entity_f1_model']:.4f}, "
-          f"combination {m['val_entity_f1_combination']:.4f}, weight {m['gazetteer_weight']:.2f}), relation F1 "
+          f"{m['val_entity_f1']:.4f} (gazetteer {m['val_entity_f1_gazetteer']:.4f}, "
+          f"model {m['val_entity_f1_model']:.4f}, combination {m['val_entity_f1_combination']:.4f}, "
+          f"weight {m['gazetteer_weight']:.2f}), relation F1 "
           f"{m['val_relation_f1']:.4f} (rule {m['val_relation_f1_rule']:.4f}, classifier "
           f"{m['val_relation_f1_classifier']:.4f}); training {m['train_minutes']:.1f} min")
     with zipfile.ZipFile(manifest["submission"]["path"]) as zf:

@@ -91,7 +91,7 @@ def main() -> int:
     probs, enc = ours()
     checked = pipe(texts, ignore_labels=[])
     agree = total = 0
-    for words, text, p, tokens in zip(sentences, texts, probs, checked):
+    for words, _text, p, tokens in zip(sentences, texts, probs, checked):
         by_start = {t["start"]: t["entity"] for t in tokens}
         starts = np.cumsum([0] + [len(w) + 1 for w in words[:-1]])
         for start, row in zip(starts, p):

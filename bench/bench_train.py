@@ -2,8 +2,9 @@
 the EMA of the weights and checkpoints cost when switched on.
 
 The sentiment MLP (512 -> 256 -> 256 -> 3) on 5,000 rows, batch 128, AdamW, 8 epochs, CPU. The loops run
-alternately five times in this process, in a rotating order, and the fastest time of each is compared: on a shared machine the
-fastest run is the one least disturbed by other processes (the median of three swung from 0.6 to 2.5 here).
+alternately five times in this process, in a rotating order, and the fastest time of each is compared: on a shared
+machine the fastest run is the one least disturbed by other processes (the median of three swung from 0.6 to 2.5
+here).
 Target (issue 2): fit's overhead at most 5% (ratio <= 1.05) with EMA and checkpoints off (the defaults).
 Printed, not judged (issue 15): fit with ``ema=0.999``, with a checkpoint every epoch (best weights and the
 training state), and with a checkpoint every 10 optimiser steps, each as a ratio to the plain fit.

@@ -14,6 +14,7 @@ It exits 1 when a check fails. On a machine without CUDA it says so and exits 0.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -118,10 +119,8 @@ def resumed_fit(dev) -> tuple[bool, str]:
     torch.use_deterministic_algorithms(True, warn_only=True)  # so that only resuming could make a difference
     with tempfile.TemporaryDirectory() as tmp:
         whole_model, whole = run(Path(tmp) / "whole")
-        try:
+        with contextlib.suppress(Stop):
             run(Path(tmp) / "cut", stop_at=20)
-        except Stop:
-            pass
         saved = (Path(tmp) / "cut" / TRAIN_STATE).is_file()
         model, resumed = run(Path(tmp) / "cut", resume=True)
     torch.use_deterministic_algorithms(False)

@@ -8,10 +8,10 @@ An input is one of::
     'PATTERN'       every finished run whose id matches a glob ('spouse-*'; quoted, so the shell leaves it),
                     also 'PATTERN:MODEL' and 'PATTERN:*'
 
-:func:`resolve_inputs` expands them (each once, in the order given; a glob's runs by id, a run's models by name), :func:`load_input` reads
-one with its tables checked (:func:`check_tables`) and :func:`check_compatible` says whether they can be combined:
-one competition, the same data, the same out-of-fold rows in the same folds, the same test rows and prediction
-columns.
+:func:`resolve_inputs` expands them (each once, in the order given; a glob's runs by id, a run's models by name),
+:func:`load_input` reads one with its tables checked (:func:`check_tables`) and :func:`check_compatible` says
+whether they can be combined: one competition, the same data, the same out-of-fold rows in the same folds, the same
+test rows and prediction columns.
 """
 from __future__ import annotations
 

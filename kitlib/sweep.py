@@ -16,6 +16,7 @@ against the notebook before anything starts, and relative paths are made absolut
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -145,10 +146,8 @@ def _stop_children() -> None:
     with _CHILDREN_LOCK:
         children = list(_CHILDREN)
     for proc in children:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     for proc in children:
         try:
             proc.wait(timeout=60)

@@ -144,36 +144,36 @@ def dask_cluster(tmp_path):
     folder = tmp_path / "dask"
     folder.mkdir()
     info = folder / "scheduler.json"
-    scheduler = subprocess.Popen(_dask("scheduler", "--host", "127.0.0.1", "--port", str(free_port()),
-                                       "--no-dashboard", "--scheduler-file", str(info)),
-                                 cwd=folder, stdout=open(folder / "scheduler.log", "w"),
-                                 stderr=subprocess.STDOUT)
-    worker = None
-    try:
-        for _ in range(600):
-            if info.is_file() and info.stat().st_size:
-                break
-            if scheduler.poll() is not None:
-                unavailable(f"dask scheduler exited: {(folder / 'scheduler.log').read_text()[-400:]}")
-            time.sleep(0.1)
-        else:
-            unavailable("dask scheduler wrote no scheduler file within 60 s")
-        address = json.loads(info.read_text())["address"]
-        worker = subprocess.Popen(_dask("worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                                        "--host", "127.0.0.1", "--name", "kit-test-worker",
-                                        "--local-directory", str(folder / "worker")),
-                                  cwd=folder, env={**os.environ, "KIT_TEST_WORKER": "kit-test-worker"},
-                                  stdout=open(folder / "worker.log", "w"),
-                                  stderr=subprocess.STDOUT)
-        from distributed import Client
+    # the logs stay open while the processes run, closed once both are stopped
+    with open(folder / "scheduler.log", "w") as scheduler_log, open(folder / "worker.log", "w") as worker_log:
+        scheduler = subprocess.Popen(_dask("scheduler", "--host", "127.0.0.1", "--port", str(free_port()),
+                                           "--no-dashboard", "--scheduler-file", str(info)),
+                                     cwd=folder, stdout=scheduler_log, stderr=subprocess.STDOUT)
+        worker = None
+        try:
+            for _ in range(600):
+                if info.is_file() and info.stat().st_size:
+                    break
+                if scheduler.poll() is not None:
+                    unavailable(f"dask scheduler exited: {(folder / 'scheduler.log').read_text()[-400:]}")
+                time.sleep(0.1)
+            else:
+                unavailable("dask scheduler wrote no scheduler file within 60 s")
+            address = json.loads(info.read_text())["address"]
+            worker = subprocess.Popen(_dask("worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                                            "--host", "127.0.0.1", "--name", "kit-test-worker",
+                                            "--local-directory", str(folder / "worker")),
+                                      cwd=folder, env={**os.environ, "KIT_TEST_WORKER": "kit-test-worker"},
+                                      stdout=worker_log, stderr=subprocess.STDOUT)
+            from distributed import Client
 
-        with Client(address, timeout="30s") as client:
-            try:
-                client.wait_for_workers(1, timeout=90)
-            except TimeoutError:
-                unavailable(f"dask worker did not join: {(folder / 'worker.log').read_text()[-400:]}")
-        yield address
-    finally:
-        if worker is not None:
-            _stop(worker)
-        _stop(scheduler)
+            with Client(address, timeout="30s") as client:
+                try:
+                    client.wait_for_workers(1, timeout=90)
+                except TimeoutError:
+                    unavailable(f"dask worker did not join: {(folder / 'worker.log').read_text()[-400:]}")
+            yield address
+        finally:
+            if worker is not None:
+                _stop(worker)
+            _stop(scheduler)

@@ -238,7 +238,8 @@ def test_amp_dtype_is_checked_and_the_cpu_embeds_in_fp32():
     texts = ["Mitochondria make ATP.", "Plants photosynthesise."]
     half = embed_texts(texts, device="cpu", amp_dtype="fp16", progress=False)
     np.testing.assert_array_equal(half, embed_texts(texts, device="cpu", amp_dtype="off", progress=False))
-    with pytest.raises(ParameterError, match=r"Unknown amp_dtype 'int4'; expected one of \['auto', 'bf16', 'fp16', 'off'\]"):
+    with pytest.raises(ParameterError,
+                       match=r"Unknown amp_dtype 'int4'; expected one of \['auto', 'bf16', 'fp16', 'off'\]"):
         embed_texts(texts, amp_dtype="int4")
     with pytest.raises(ParameterError, match="Unknown amp_dtype 'x'"):
         TextEmbedder(amp_dtype="x").fit()

@@ -33,7 +33,8 @@ def nb_path(tmp_path):
 
 
 def test_run_records_params_metrics_and_state(kit_dirs, nb_path):
-    tiny_notebook(nb_path, "import sys\nfrom tqdm import tqdm\nfor _ in tqdm(range(50), file=sys.stderr, mininterval=0): pass\n"
+    tiny_notebook(nb_path, "import sys\nfrom tqdm import tqdm\n"
+                           "for _ in tqdm(range(50), file=sys.stderr, mininterval=0): pass\n"
                            "run.log_metrics({'val_weighted_f1': n * ratio, 'other': 1})")
     run_dir = execute(str(nb_path), {"n": "4", "ratio": "0.25", "flag": "true"})
     manifest = run.read_manifest(run_dir)
@@ -78,7 +79,8 @@ def assert_no_secret(run_dir, secret="s3cr3t"):
 def test_credentials_never_reach_the_run_folder(kit_dirs, nb_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-kaggle-key")
     monkeypatch.setenv("AICROWD_API_KEY", "s3cr3t-aicrowd-key")
-    tiny_notebook(nb_path, "import os\nprint('kernel sees', os.environ.get('KAGGLE_KEY'), os.environ.get('AICROWD_API_KEY'))")
+    tiny_notebook(nb_path, "import os\n"
+                           "print('kernel sees', os.environ.get('KAGGLE_KEY'), os.environ.get('AICROWD_API_KEY'))")
     run_dir = execute(str(nb_path), {})
     assert_no_secret(run_dir)
     executed = nbformat.read(run_dir / "notebook.ipynb", as_version=4)

@@ -21,11 +21,13 @@ def test_lr_factor_by_hand(schedule, step, expected):
 
 
 def test_schedule_and_optimizer_names_are_checked():
-    with pytest.raises(ParameterError, match=r"Unknown schedule 'step'; expected one of \['constant', 'linear', 'cosine'\]"):
+    with pytest.raises(ParameterError,
+                       match=r"Unknown schedule 'step'; expected one of \['constant', 'linear', 'cosine'\]"):
         fitting.schedule_steps("step", 10, 0.0)
     with pytest.raises(ParameterError, match=r"warmup must be a fraction in \[0, 1\); got 1.5"):
         fitting.schedule_steps("cosine", 10, 1.5)
-    with pytest.raises(ParameterError, match=r"Unknown optimizer 'lion'; expected one of \['adamw', 'adam', 'sgd', 'rmsprop'\]"):
+    with pytest.raises(ParameterError,
+                       match=r"Unknown optimizer 'lion'; expected one of \['adamw', 'adam', 'sgd', 'rmsprop'\]"):
         fitting.check_optimizer("lion")
 
 
@@ -47,7 +49,8 @@ def test_monitor_best_counts_stale_epochs():
 
 
 def test_format_logs_and_pruning():
-    assert fitting.format_logs({"epoch": 3, "train_loss": 0.41234, "seconds": 4.06}) == "train_loss=0.4123  seconds=4.1s"
+    logs = {"epoch": 3, "train_loss": 0.41234, "seconds": 4.06}
+    assert fitting.format_logs(logs) == "train_loss=0.4123  seconds=4.1s"
     with pytest.raises(ParameterError, match=r"monitor 'val_f1' is not among the epoch logs \['epoch', 'loss'\]"):
         fitting.check_monitor("val_f1", {"epoch": 1, "loss": 0.3})
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.5))

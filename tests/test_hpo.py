@@ -64,7 +64,8 @@ def test_median_pruner_stops_a_trial_that_falls_behind(tmp_path):
 
 
 def test_bad_names():
-    with pytest.raises(ParameterError, match=r"Unknown pruner 'asha'; expected one of \['median', 'hyperband', 'none'\]"):
+    with pytest.raises(ParameterError,
+                       match=r"Unknown pruner 'asha'; expected one of \['median', 'hyperband', 'none'\]"):
         hpo.make_pruner("asha")
     with pytest.raises(ParameterError, match="give a storage URL or a run_dir"):
         hpo.storage_url(None, None)
@@ -105,7 +106,8 @@ def _worker(tmp_path: Path, url: str, mode: str, n: int) -> subprocess.Popen:
 def test_a_plain_postgresql_url_gets_the_installed_driver():
     assert hpo.database_url("postgresql://u:p@db.example:5432/optuna") == "postgresql+psycopg://u:p@db.example:5432/optuna"
     assert hpo.database_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"  # a chosen driver stays
-    assert [hpo.is_shared(u) for u in ("sqlite:///x.db", "journal:/tmp/j.log", "postgresql://h/db")] == [False, True, True]
+    urls = ("sqlite:///x.db", "journal:/tmp/j.log", "postgresql://h/db")
+    assert [hpo.is_shared(u) for u in urls] == [False, True, True]
     with pytest.raises(ParameterError, match=r"Unknown Optuna storage 'redis://h:\*\*\*@x'; expected sqlite:///PATH"):
         hpo.storage_kind("redis://h:secret@x")
 
@@ -126,7 +128,8 @@ def test_a_study_of_other_settings_is_refused(tmp_path, key, other):
 def test_a_shared_study_without_a_record_is_refused_and_an_old_sqlite_one_adopted(tmp_path):
     mine = {"competition": "recommender", "fold_seed": 0}
     for url in (f"journal:{tmp_path / 'old.log'}", f"sqlite:///{tmp_path / 'old.db'}"):
-        optuna.create_study(study_name="old", storage=hpo.open_storage(url), direction="maximize").optimize(lambda t: 0.5, n_trials=1)
+        old = optuna.create_study(study_name="old", storage=hpo.open_storage(url), direction="maximize")
+        old.optimize(lambda t: 0.5, n_trials=1)
     with pytest.raises(ParameterError, match=r"study 'old' in journal:.* has 1 trials and no record of its "
                                              r"competition, data or folds"):
         hpo.create_study("old", storage=f"journal:{tmp_path / 'old.log'}", identity=mine)
@@ -163,7 +166,8 @@ def test_on_sqlite_n_trials_is_the_total_and_on_a_shared_storage_what_a_run_adds
 
 def test_kit_study_prints_the_trials_best_first_and_the_best(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    study = hpo.create_study("knobs", storage=url, pruner="none", identity={"competition": "recommender", "fold_seed": 0})
+    study = hpo.create_study("knobs", storage=url, pruner="none",
+                             identity={"competition": "recommender", "fold_seed": 0})
     hpo.tune(study, lambda t: t.suggest_int("k", 0, 100), 4, progress=False, run_id="run-a")
     best = max(t.value for t in study.trials)
     assert main(["study", "--storage", url]) == 0  # the only study in the storage
@@ -218,7 +222,8 @@ def test_two_concurrent_kit_runs_share_one_study_on_postgresql(tmp_path, kit_dir
     assert hpo.finished_trials(study) == 4  # smoke: 2 trials each, added up
     assert sorted(t.user_attrs["run_id"] for t in study.trials) == sorted(m["run_id"] for m in manifests for _ in "ab")
     identity = study.user_attrs[hpo.IDENTITY_ATTR]
-    assert identity["competition"] == "recommender" and identity["fold_seed"] == 0 and len(identity["data_sha256"]) == 64
+    assert identity["competition"] == "recommender" and identity["fold_seed"] == 0
+    assert len(identity["data_sha256"]) == 64
 
     other = subprocess.run(cmd + ["-p", "fold_seed", "1"], capture_output=True, text=True, timeout=900)
     assert other.returncode == 1

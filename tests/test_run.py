@@ -16,7 +16,8 @@ def test_manifest_writers_in_two_processes_lose_no_update(tmp_path):
 
     script = ("import sys\nfrom kitlib import run\n"
               "for i in range(150):\n    run.update_manifest(sys.argv[1], metrics={f'{sys.argv[2]}{i}': float(i)})\n")
-    writers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name]) for name in ("heartbeat", "kernel")]
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name])
+               for name in ("heartbeat", "kernel")]
     assert [w.wait(timeout=300) for w in writers] == [0, 0]
     metrics = run.read_manifest(tmp_path)["metrics"]
     assert len(metrics) == 300 and metrics["kernel149"] == 149.0 and metrics["heartbeat0"] == 0.0

@@ -107,7 +107,8 @@ def test_auto_picks_bf16_only_where_the_gpu_has_it_natively(monkeypatch, gpu, ex
     assert all(flag is False for flag in calls)  # never the emulation-counting default
     assert runtime.amp_dtype_name(cuda, "fp16") == "fp16" and runtime.amp_dtype_name(cuda, "bf16") == "bf16"
     assert runtime.amp_dtype_name(cuda, "off") is None and runtime.amp_dtype_name(cuda, False) is None
-    with pytest.raises(ParameterError, match=r"Unknown amp_dtype 'fp32'; expected one of \['auto', 'bf16', 'fp16', 'off'\]"):
+    with pytest.raises(ParameterError,
+                       match=r"Unknown amp_dtype 'fp32'; expected one of \['auto', 'bf16', 'fp16', 'off'\]"):
         runtime.amp_dtype_name(cuda, "fp32")
 
 

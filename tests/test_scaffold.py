@@ -358,7 +358,8 @@ def test_a_spec_giving_one_column_two_roles_is_refused_when_it_loads(tmp_path, k
     spec, _, _ = scaffold.new_competition("roles", made(tmp_path, "binary"))
     text = spec.read_text()
     assert 'categorical = []' in text and 'numeric = []' in text  # [features]: overrides, empty when written
-    spec.write_text(text.replace('categorical = []', 'categorical = ["x1"]').replace('numeric = []', 'numeric = ["x1"]'))
+    spec.write_text(text.replace('categorical = []', 'categorical = ["x1"]')
+                    .replace('numeric = []', 'numeric = ["x1"]'))
     with pytest.raises(ParameterError, match=r"roles.toml: column 'x1' is listed in both features.categorical and "
                                              r"features.numeric"):
         get_competition("roles")

@@ -198,8 +198,8 @@ def test_the_plan_cuts_epochs_then_folds_then_length_then_rows():
 
 
 def test_the_deadline_stops_training_in_time_to_predict_and_says_so():
-    from kitlib.train import FitState
     from kitlib.tasks.text.transformer import StopAtDeadline
+    from kitlib.train import FitState
 
     now = [0.0]
     budget = Budget(100, clock=lambda: now[0])

@@ -205,7 +205,8 @@ def test_the_oof_table_is_the_chosen_models_ranks_and_matches_the_metric(demo, t
         assert np.mean(ranks <= 10) == pytest.approx(expected["hr_at_10"])
         assert ranks.min() >= 1 and ranks.max() > 10  # the full ranking, not cut at k
     cv = rec.cv_summary(demo_split, 0.25)
-    assert cv == {"metric": "val_ndcg_at_10", "mean": 0.25, "std": 0.0, "folds": [0.25], "n_rows": len(demo_split.val_users)}
+    assert cv == {"metric": "val_ndcg_at_10", "mean": 0.25, "std": 0.0, "folds": [0.25],
+                  "n_rows": len(demo_split.val_users)}
 
 
 def test_the_test_table_holds_the_final_lists_with_scores(demo):

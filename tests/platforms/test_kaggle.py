@@ -90,7 +90,8 @@ def test_kaggle_rejection_raises_with_server_answer(
     assert "demo-competition" in str(caught.value)
 
 
-def test_kaggle_refused_bytes_raise(kaggle_server: StubPlatform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_kaggle_refused_bytes_raise(kaggle_server: StubPlatform, monkeypatch: pytest.MonkeyPatch,
+                                    tmp_path: Path) -> None:
     monkeypatch.setenv("KAGGLE_USERNAME", "ada")
     monkeypatch.setenv("KAGGLE_KEY", "s3cret")
     kaggle_server.routes[("PUT", "/upload/blob-token-7")] = lambda r: (403, {"error": "SignatureDoesNotMatch"})

@@ -75,7 +75,8 @@ def test_to_submission_follows_the_sample_and_its_ids():
     sample = pd.DataFrame({"id": ["5", "7"], "Class_A": "0", "Class_B": "0", "Class_C": "0"})
     out = per_class.to_submission(test, sample)
     assert list(out.columns) == ["id", "Class_A", "Class_B", "Class_C"] and list(out.id) == ["5", "7"]
-    np.testing.assert_allclose(out[["Class_A", "Class_B", "Class_C"]].to_numpy(float), [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
+    np.testing.assert_allclose(out[["Class_A", "Class_B", "Class_C"]].to_numpy(float),
+                               [[0.6, 0.3, 0.1], [0.2, 0.3, 0.5]])
     labels = binary("accuracy", "labels").to_submission(
         predictions.frame({"id": ["5", "7"]}, np.array([[0.2, 0.8], [0.6, 0.4]]), ["p_0", "p_1"]),
         pd.DataFrame({"id": ["5", "7"], "target": "0"}))

@@ -47,7 +47,9 @@ def _one_hot_from_windows(encoding):
 SENTENCES = [
     ["We", "analysed", "everything", "with", "GraphPadPrism", "9.0.1", "."],
     ["Short"],
-    ["Reads", "were", "aligned", "with", "Bowtie2", "2.3.5", "and", "counted", "with", "featureCounts", "after", "trimming", "with", "Trimmomatic", "version", "0.39", ",", "then", "normalised", "with", "DESeq2", "in", "R", "4.1.2", ",", "as", "described", "in", "the", "supplementary", "methods", "."],
+    ["Reads", "were", "aligned", "with", "Bowtie2", "2.3.5", "and", "counted", "with", "featureCounts", "after",
+     "trimming", "with", "Trimmomatic", "version", "0.39", ",", "then", "normalised", "with", "DESeq2", "in", "R",
+     "4.1.2", ",", "as", "described", "in", "the", "supplementary", "methods", "."],
 ]
 LAB = [
     ["O", "O", "O", "O", "B-Application", "B-Version", "O"],
@@ -225,7 +227,8 @@ def test_word_vectors_are_the_last_hidden_state_at_first_sub_words_from_the_same
     short = next(i for i, w in enumerate(enc.windows) if w.start == 0 and w.end == len(SENTENCES[w.sentence]))
     win = enc.windows[short]  # a sentence in one window: its words' vectors are the states at their first sub-words
     with torch.no_grad():
-        states = tiny_model.eval()(input_ids=torch.tensor([win.input_ids]), output_hidden_states=True).hidden_states[-1][0]
+        outputs = tiny_model.eval()(input_ids=torch.tensor([win.input_ids]), output_hidden_states=True)
+        states = outputs.hidden_states[-1][0]
     first = [t for t, w in enumerate(win.word_index) if w >= 0]
     np.testing.assert_allclose(vectors[win.sentence], states[first].numpy(), atol=1e-5)
 

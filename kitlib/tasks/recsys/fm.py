@@ -232,7 +232,7 @@ class FMRecommender:
         last = order[np.r_[train.users[order][1:] != train.users[order][:-1], True]] if len(train) else order
         user_context = np.zeros((n_users, 1 + len(fields)), dtype=np.int64)
         user_context[:, 0] = np.arange(n_users)
-        for j, f in enumerate(fields, start=1):
+        for j, _field in enumerate(fields, start=1):
             user_context[:, j] = np.bincount(context[:, j]).argmax()
             user_context[train.users[last], j] = context[last, j]
         counts_user = np.bincount(train.users, minlength=n_users).astype(np.float64)

@@ -16,7 +16,8 @@ import numpy as np
 from ...errors import ParameterError
 from .encoding import Encoding, WindowCollator, inference_batches
 
-__all__ = ["merge_windows", "predict_word_probs", "predict_word_vectors", "predict_word_probs_and_vectors", "repair_bio", "decode", "choose_o_threshold"]
+__all__ = ["merge_windows", "predict_word_probs", "predict_word_vectors", "predict_word_probs_and_vectors",
+           "repair_bio", "decode", "choose_o_threshold"]
 
 
 def merge_windows(encoding: Encoding, window_probs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -60,7 +61,8 @@ def _word_outputs(model, encoding: Encoding, *, batch_size: int, max_tokens: int
     model.eval()
     collate = WindowCollator(encoding.pad_id)
     empty = np.zeros((0, 0), np.float32)
-    rows_of = {"probs": [empty] * len(encoding) if probs else None, "vectors": [empty] * len(encoding) if vectors else None}
+    rows_of = {"probs": [empty] * len(encoding) if probs else None,
+               "vectors": [empty] * len(encoding) if vectors else None}
     batches = inference_batches(encoding.lengths, batch_size, max_tokens)
     if progress:
         from tqdm.auto import tqdm
@@ -104,7 +106,8 @@ def predict_word_probs(
     :class:`Encoding`; at most ``batch_size`` windows and ``max_tokens`` padded tokens per forward pass
     (see :func:`inference_batches`); ``device``: ``"auto"`` (CUDA when
     available), a torch device or name, or None (wherever the model already is); ``amp_dtype`` the
-    autocast precision on CUDA (``"auto"``, ``"bf16"``, ``"fp16"``, ``"off"``). Out: one float32 ``(n_words, n_labels)`` array per sentence, rows summing to 1.
+    autocast precision on CUDA (``"auto"``, ``"bf16"``, ``"fp16"``, ``"off"``). Out: one float32
+    ``(n_words, n_labels)`` array per sentence, rows summing to 1.
     """
     return _word_outputs(model, encoding, batch_size=batch_size, max_tokens=max_tokens, device=device,
                          amp_dtype=amp_dtype, progress=progress)[0]
