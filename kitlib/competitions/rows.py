@@ -171,13 +171,18 @@ def tabular_rows(problem: Any) -> Rows:
         return data.keys.reset_index(drop=True).assign(fold=fold)
 
     def tables(data_dir: Path, settings: FoldSettings) -> RowTables:
-        data = load(data_dir, FoldSettings(settings.n_folds, settings.fold_seed))
-        truth = pd.concat([data.keys.reset_index(drop=True), data.targets.reset_index(drop=True)], axis=1)
-        groups = (tuple(tuple(problem.columns[cols]) for _, cols, _ in problem.blocks()) if problem.classification
-                  else ())
-        return RowTables(truth, data.test_keys.reset_index(drop=True), tuple(problem.columns), groups)
+        return _problem_tables(problem, load(data_dir, FoldSettings(settings.n_folds, settings.fold_seed)))
 
     return Rows(folds=folds, tables=tables)
+
+
+def _problem_tables(problem: Any, data: Any) -> RowTables:
+    """The :class:`RowTables` of a ``kit new`` competition's loaded rows: keys and targets of the labelled rows,
+    the test keys, the problem's prediction columns and, for classification, each target's class columns."""
+    truth = pd.concat([data.keys.reset_index(drop=True), data.targets.reset_index(drop=True)], axis=1)
+    groups = (tuple(tuple(problem.columns[cols]) for _, cols, _ in problem.blocks()) if problem.classification
+              else ())
+    return RowTables(truth, data.test_keys.reset_index(drop=True), tuple(problem.columns), groups)
 
 
 def template_rows(problem: Any, inputs: Mapping[str, Any]) -> Rows | None:
@@ -204,11 +209,7 @@ def template_rows(problem: Any, inputs: Mapping[str, Any]) -> Rows | None:
                                                                        settings.fold_seed))
 
     def tables(data_dir: Path, settings: FoldSettings) -> RowTables:
-        data = load(data_dir, FoldSettings(settings.n_folds, settings.fold_seed))
-        truth = pd.concat([data.keys.reset_index(drop=True), data.targets.reset_index(drop=True)], axis=1)
-        groups = (tuple(tuple(problem.columns[cols]) for _, cols, _ in problem.blocks()) if problem.classification
-                  else ())
-        return RowTables(truth, data.test_keys.reset_index(drop=True), tuple(problem.columns), groups)
+        return _problem_tables(problem, load(data_dir, FoldSettings(settings.n_folds, settings.fold_seed)))
 
     return Rows(folds=folds, tables=tables)
 

@@ -75,6 +75,24 @@ def _numbers(frame: pd.DataFrame, columns, source: str) -> pd.DataFrame:
     return out
 
 
+def row_ids(train: pd.DataFrame, test: pd.DataFrame, sample: pd.DataFrame,
+            problem: Problem) -> tuple[pd.Series, pd.Series]:
+    """``(ids, test_ids)`` as text: the training rows' ids (1, 2, ... when ``train.csv`` has no id column) and the
+    test rows'. Raises ``DataError`` naming file, row and column for a repeated test id or a sample id that is not
+    a test id."""
+    names = problem.files
+    test_ids = test[problem.id].fillna("").astype(str)
+    _unique_ids(test_ids, names["test"], problem.id)
+    unknown = ~sample[problem.id].isin(set(test_ids)).to_numpy()
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        raise DataError(f"{names['sample']} row {row + 1}: column {problem.id!r}: id {sample[problem.id].iloc[row]!r} "
+                        f"is not an id of {names['test']}")
+    ids = train[problem.id].astype(str) if problem.id in train.columns else pd.Series(
+        np.arange(1, len(train) + 1).astype(str))
+    return ids, test_ids
+
+
 def _unique_ids(ids: pd.Series, source: str, column: str) -> None:
     duplicated = ids.duplicated().to_numpy()
     if duplicated.any():
@@ -146,16 +164,8 @@ def load(problem: Problem, data_dir: str | Path, features: Features | None = Non
     _require_columns(train, problem.targets, names["train"])
     _require_columns(test, [problem.id], names["test"])
     _require_columns(sample, [problem.id], names["sample"])
-    test_ids = test[problem.id].fillna("").astype(str)
-    _unique_ids(test_ids, names["test"], problem.id)
-    unknown = ~sample[problem.id].isin(set(test_ids)).to_numpy()
-    if unknown.any():
-        row = int(np.argmax(unknown))
-        raise DataError(f"{names['sample']} row {row + 1}: column {problem.id!r}: id {sample[problem.id].iloc[row]!r} "
-                        f"is not an id of {names['test']}")
+    ids, test_ids = row_ids(train, test, sample, problem)
     y = problem.encode(train[list(problem.targets)], names["train"])
-    ids = train[problem.id].astype(str) if problem.id in train.columns else pd.Series(
-        np.arange(1, len(train) + 1).astype(str))
     roles = {problem.id, *problem.targets}
     raw_train = train[[c for c in train.columns if c not in roles]]
     raw_test = test[[c for c in test.columns if c not in roles]]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ...data import read_csv, require_files
 from ...errors import DataError
+from ..tabular.data import row_ids
 from ..tabular.problem import Problem
 from .columns import join_texts
 
@@ -68,20 +69,8 @@ def load(problem: Problem, data_dir: str | Path, text_columns: Sequence[str], gr
     _require(test, [problem.id, *text_columns], names["test"], "id or text")
     _require(sample, [problem.id], names["sample"], "id")
     texts, test_texts = join_texts(train, text_columns), join_texts(test, text_columns)
-    test_ids = test[problem.id].fillna("").astype(str)
-    repeated = test_ids.duplicated().to_numpy()
-    if repeated.any():
-        row = int(np.argmax(repeated))
-        raise DataError(f"{names['test']} row {row + 1}: column {problem.id!r}: id {test_ids.iloc[row]!r} appears "
-                        f"twice")
-    unknown = ~sample[problem.id].isin(set(test_ids)).to_numpy()
-    if unknown.any():
-        row = int(np.argmax(unknown))
-        raise DataError(f"{names['sample']} row {row + 1}: column {problem.id!r}: id {sample[problem.id].iloc[row]!r} "
-                        f"is not an id of {names['test']}")
+    ids, test_ids = row_ids(train, test, sample, problem)
     y = problem.encode(train[list(problem.targets)], names["train"])
-    ids = train[problem.id].astype(str) if problem.id in train.columns else pd.Series(
-        np.arange(1, len(train) + 1).astype(str))
     groups = train[group].fillna("").astype(str).to_numpy() if group else None
     return TextData(texts=texts, y=y, test_texts=test_texts, keys=pd.DataFrame({problem.id: ids.to_numpy()}),
                     test_keys=pd.DataFrame({problem.id: test_ids.to_numpy()}),
