@@ -226,6 +226,14 @@ def test_the_competition_comes_from_metadata_or_the_command_line(kit_dirs, tmp_p
         execute("missing.ipynb", {})
 
 
+def ctrl_c_reaches_it() -> None:
+    """In the child before it starts: SIGINT as a terminal delivers it. A suite started in the background of a
+    non-interactive shell (``make test &``) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _sleeping_run(tmp_path, kit_dirs):
     import os
     import subprocess
@@ -235,7 +243,8 @@ def _sleeping_run(tmp_path, kit_dirs):
                                                          "print('ready', flush=True)\ntime.sleep(120)")
     env = {**os.environ, "KIT_RUNS_DIR": str(kit_dirs[0]), "KIT_HEARTBEAT_S": "0.3"}
     proc = subprocess.Popen([sys.executable, "-m", "kitlib.cli", "run", str(path), "-q"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=ctrl_c_reaches_it)
     deadline = time.time() + 90
     while time.time() < deadline:  # wait until the sleeping cell runs and the watcher has copied it
         folders = list(kit_dirs[0].glob("sleepy-*"))

@@ -189,7 +189,8 @@ def test_ctrl_c_at_the_terminal_during_create_submission(kaggle_server: StubPlat
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the client environment (HOME, KAGGLE_*) is the fixtures'
     kit = subprocess.Popen([sys.executable, "-c", _KIT, kaggle_server.base_url, "submit", str(submission), "-c", SLUG,
                             "--upload"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+                           start_new_session=True,  # SIGINT as a terminal delivers it, even to a suite run in the
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # background
     try:
         deadline = time.monotonic() + 30
         while not kaggle_server.requests_to("POST", CREATE) and time.monotonic() < deadline and kit.poll() is None:
@@ -215,7 +216,8 @@ def test_sigterm_or_sighup_during_create_submission_settles_the_row(kaggle_serve
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     kit = subprocess.Popen([sys.executable, "-c", _KIT, kaggle_server.base_url, "submit", str(submission), "-c", SLUG,
                             "--upload"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+                           start_new_session=True,  # SIGINT as a terminal delivers it, even to a suite run in the
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # background
     try:
         deadline = time.monotonic() + 30
         while not kaggle_server.requests_to("POST", CREATE) and time.monotonic() < deadline and kit.poll() is None:
