@@ -44,6 +44,11 @@ def test_new_then_run_in_smoke_mode_in_each_layout(tmp_path, kit_project, kit_di
         oof = pd.read_parquet(run_dir / "models" / model / "oof.parquet")
         assert len(oof) == 36 and set(oof.fold) == {0, 1} and {"p_circle", "p_square", id_column} <= set(oof.columns)
     assert (run_dir / "models" / "cnn" / "weights" / "cnn.pt").is_file()
+    # kit folds --smoke gives the run's folds (issue 25): the same ids in the same folds
+    assert cli.main(["folds", "shapes", "--smoke", "--out", str(tmp_path / "folds.csv")]) == 0
+    folds = pd.read_csv(tmp_path / "folds.csv", dtype=str)
+    oof = pd.read_parquet(run_dir / "oof.parquet")
+    assert folds.values.tolist() == oof[[id_column, "fold"]].astype(str).values.tolist()
     path = manifest["submission"]["path"]
     submit.validate_submission(path, "shapes", folder)
     written = pd.read_csv(path, dtype=str)

@@ -32,9 +32,10 @@ from ..errors import ParameterError
 Competition = Any  # a kitlib.competitions.spec.Competition (spec.py imports this module, so not the other way)
 
 __all__ = ["FoldSettings", "RowTables", "Rows", "fold_settings", "fold_table", "row_tables", "rows_of",
-           "tabular_rows", "template_rows"]
+           "image_rows", "tabular_rows", "template_rows"]
 
 TABULAR_SMOKE_ROWS = 400  # the rows a kit new competition's smoke run keeps (its template's data.head(400))
+IMAGE_SMOKE_ROWS = 48  # the image template's data.head(48)
 
 
 @dataclass(frozen=True)
@@ -156,11 +157,22 @@ def tabular_rows(problem: Any) -> Rows:
     for classification (``kitlib.folds.assign_folds``), the first 400 rows in smoke mode, exactly as its template
     notebook assigns them; keys are the id column."""
 
-    def load(data_dir: Path, settings: FoldSettings):
+    def read(data_dir: Path):
         from ..tasks.tabular import load as load_tabular
 
-        data = load_tabular(problem, data_dir)
-        return data.head(TABULAR_SMOKE_ROWS) if settings.smoke else data
+        return load_tabular(problem, data_dir)
+
+    return _stratified_rows(problem, read, TABULAR_SMOKE_ROWS)
+
+
+def _stratified_rows(problem: Any, read: Callable[[Path], Any], smoke_rows: int) -> Rows:
+    """:class:`Rows` over what ``read(data_dir)`` loads (``keys``, ``targets``, ``test_keys``, ``y`` and
+    ``head(n)``): K folds stratified by the first target for classification, the first ``smoke_rows`` in smoke
+    mode, as the tabular and image templates assign them."""
+
+    def load(data_dir: Path, settings: FoldSettings):
+        data = read(data_dir)
+        return data.head(smoke_rows) if settings.smoke else data
 
     def folds(data_dir: Path, settings: FoldSettings) -> pd.DataFrame:
         from ..folds import assign_folds
@@ -185,11 +197,29 @@ def _problem_tables(problem: Any, data: Any) -> RowTables:
     return RowTables(truth, data.test_keys.reset_index(drop=True), tuple(problem.columns), groups)
 
 
-def template_rows(problem: Any, inputs: Mapping[str, Any]) -> Rows | None:
+def image_rows(problem: Any, inputs: Mapping[str, Any], source: str = "the spec") -> Rows:
+    """The :class:`Rows` of a ``kit new`` image competition (its layout in ``inputs``, as the spec's ``[images]``
+    records it): K folds stratified by the first target for classification over the rows in the training table's
+    (or the class folders') order, the first 48 in smoke mode, as the image template assigns them."""
+
+    def read(data_dir: Path):
+        from ..tasks.images import ImageLayout
+        from ..tasks.images import load as load_images
+
+        return load_images(problem, ImageLayout.from_spec(inputs, source, problem.files["train"]), data_dir)
+
+    return _stratified_rows(problem, read, IMAGE_SMOKE_ROWS)
+
+
+def template_rows(problem: Any, inputs: Mapping[str, Any], template: str = "text",
+                  source: str = "the spec") -> Rows | None:
     """The :class:`Rows` of a ``kit new`` text competition (``inputs["text_columns"]``): K folds stratified by the
     first target for classification and grouped by ``inputs["group_column"]`` when given
     (:func:`kitlib.tasks.text.text_folds`), the first 400 rows in smoke mode, as its template assigns them; ``None``
-    for other templates (their rows come from the tabular problem, or are the image template's own)."""
+    for a tabular competition (its rows come from the tabular problem); an image competition's are
+    :func:`image_rows`."""
+    if template == "image":
+        return image_rows(problem, inputs, source)
     if not inputs.get("text_columns"):
         return None
     columns, group = list(inputs["text_columns"]), inputs.get("group_column")

@@ -259,7 +259,8 @@ def load_spec(path: str | Path) -> Competition:
             ranges={c: (float(lo), float(hi)) for c, (lo, hi) in sub.get("ranges", {}).items()},
             ranked=dict(sub.get("ranked", {}))),
         notebook=notebook, data_dir=data_dir, source=str(path), tabular=problem, daily_limit=doc.get("daily_limit"),
-        template=template, inputs=inputs, rows=None if template == "tabular" else template_rows(problem, inputs),
+        template=template, inputs=inputs,
+        rows=None if template == "tabular" else template_rows(problem, inputs, template, str(path)),
         predictions=Predictions(key=(problem.id,), target=problem.targets[0], score=score, to_submission=to_submission),
     )
     _CACHE[path] = (stamp, comp)
