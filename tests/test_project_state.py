@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from kaggle_sandbox import run_bootstrap
 from tabular_sets import write_kaggle_set
 
 from kitlib import project_state, run, runs_table
@@ -158,21 +157,10 @@ def test_the_kernel_bundle_carries_the_features_module(tmp_path, kit_project):
     nb = nbformat.read(out / "bundled.ipynb", as_version=4)
     bootstrap = nb.cells[1].source
     assert "bundled_features.py" in bootstrap and repr(FEATURES) in bootstrap
-    (wheel,) = (out / "kitlib-dataset").glob("*.whl")
-    inputs, temp = tmp_path / "input", tmp_path / "tmp"
-    (inputs / "kitlib").mkdir(parents=True)
-    temp.mkdir()
-    (inputs / "kitlib" / wheel.name).write_bytes(wheel.read_bytes())
-    script = (bootstrap.replace('"/kaggle/input"', repr(str(inputs)))
-              + "\nfrom kitlib.tasks.tabular import features_of\ncode = features_of('bundled')\n"
-              "import pandas as pd\nframe = pd.DataFrame({'x1': [1.0]})\n"
-              "print(code.source.endswith('kit-project/competitions/bundled_features.py'),\n"
-              "      code.fn(frame, frame)[0].r[0])")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "PYTHON"))}
-    env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", TMPDIR=str(temp))
-    done = subprocess.run([sys.executable, "-c", "import sys\nsys.meta_path[:] = [f for f in sys.meta_path if "
-                           "'editable' not in type(f).__module__.lower()]\n" + script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = run_bootstrap(out, bootstrap, "from kitlib.tasks.tabular import features_of\ncode = features_of('bundled')\n"
+                         "import pandas as pd\nframe = pd.DataFrame({'x1': [1.0]})\n"
+                         "print(code.source.endswith('kit-project/competitions/bundled_features.py'),\n"
+                         "      code.fn(frame, frame)[0].r[0])", tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True 2.0"
 

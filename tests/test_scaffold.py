@@ -3,13 +3,12 @@ kit new + kit run end to end in a temporary project folder."""
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
+from kaggle_sandbox import run_bootstrap
 from tabular_sets import write_kaggle_set
 
 from kitlib import cli, runs_table, scaffold, submit
@@ -188,18 +187,8 @@ def test_the_kernel_bundle_carries_the_spec_and_the_template(tmp_path, kit_proje
     import zipfile
 
     assert "kitlib/templates/tabular.ipynb" in zipfile.ZipFile(wheel).namelist()
-    inputs, temp = tmp_path / "input", tmp_path / "tmp"
-    (inputs / "kitlib").mkdir(parents=True)
-    temp.mkdir()
-    (inputs / "kitlib" / wheel.name).write_bytes(wheel.read_bytes())
-    script = (nb.cells[1].source.replace('"/kaggle/input"', repr(str(inputs)))
-              + "\nfrom kitlib.competitions import get_competition\nc = get_competition('playground')\n"
-              "print(c.metric, c.slug, c.tabular.targets)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIT_", "PYTHON"))}
-    env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", TMPDIR=str(temp))
-    done = subprocess.run([sys.executable, "-c", "import sys\nsys.meta_path[:] = [f for f in sys.meta_path if "
-                           "'editable' not in type(f).__module__.lower()]\n" + script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = run_bootstrap(out, nb.cells[1].source, "from kitlib.competitions import get_competition\n"
+                         "c = get_competition('playground')\nprint(c.metric, c.slug, c.tabular.targets)", tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "val_roc_auc playground-series-s9e9 ('target',)"
 
