@@ -70,8 +70,24 @@ class Inputs:
         return self.problem.score(self.y[rows], pred)
 
 
+class FoldScores:
+    """``mean`` and ``std`` of a result's ``fold_scores`` (a model's or the final prediction's)."""
+
+    fold_scores: list[float]
+
+    @property
+    def mean(self) -> float:
+        """Mean of the fold scores."""
+        return float(np.mean(self.fold_scores))
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of the fold scores."""
+        return float(np.std(self.fold_scores))
+
+
 @dataclass
-class ModelResult:
+class ModelResult(FoldScores):
     """One model's cross-validation: ``oof`` ``(n, c)`` (NaN on rows without a fold), ``test`` ``(n_test, c)``
     (the folds' average, or the refit's when ``final`` is ``"refit"``), ``fold_scores`` (in ``fold_ids`` order) and
     ``score`` (pooled out of fold), ``infos`` (per seed, per fold: best iteration, rounds, seconds...), ``seconds``
@@ -91,16 +107,6 @@ class ModelResult:
     final: str = "folds"
     refit_rounds: list[int] | None = None
     fold_models: list = field(default_factory=list)
-
-    @property
-    def mean(self) -> float:
-        """Mean of the fold scores."""
-        return float(np.mean(self.fold_scores))
-
-    @property
-    def std(self) -> float:
-        """Standard deviation of the fold scores."""
-        return float(np.std(self.fold_scores))
 
     @property
     def best_iterations(self) -> list:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ...ensemble import Settings, metric_scorer, nested_cv
 from ...metrics import find_metric
-from .evaluation import Inputs, ModelResult
+from .evaluation import FoldScores, Inputs, ModelResult
 
 __all__ = ["ENSEMBLE", "FinalPrediction", "choose_final", "prediction_tables"]
 
@@ -44,7 +44,7 @@ class _Scores:
 
 
 @dataclass
-class FinalPrediction:
+class FinalPrediction(FoldScores):
     """The run's final prediction (see the module docstring): ``kind`` ``"model"`` or ``"ensemble"``, ``model``
     (the chosen model, or the best single one beside an ensemble), ``weights`` (the ensemble's, per model, non-zero
     only; ``{}`` for a model), ``oof``/``test`` predictions, ``fold_scores`` and ``score`` (pooled), ``table`` (one
@@ -67,16 +67,6 @@ class FinalPrediction:
     def name(self) -> str:
         """``"ensemble"`` or the chosen model's name."""
         return ENSEMBLE if self.kind == ENSEMBLE else self.model
-
-    @property
-    def mean(self) -> float:
-        """Mean of the fold scores."""
-        return float(np.mean(self.fold_scores))
-
-    @property
-    def std(self) -> float:
-        """Standard deviation of the fold scores."""
-        return float(np.std(self.fold_scores))
 
     def summary(self, metric: str) -> dict:
         """The manifest's ``cv``: the chosen model's, or the ensemble's nested CV (``nested: true``, with the final
