@@ -296,13 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``kit``; returns the exit status.
 
-    Every command runs with SIGTERM and SIGHUP turned into what Ctrl-C raises (:func:`kitlib.runtime.
+    Every command runs with SIGTERM and SIGHUP turned into what Ctrl-C raises (:func:`kitlib.stops.
     interrupted_by_signals`), so each ends its children and records its state on INT, TERM and HUP. What goes
     wrong is one line on stderr, masked: 2 for bad usage, 1 for a kit error or a file-system error (a full disk, a
     name too long), 130 when interrupted.
     """
     from .masking import mask
-    from .runtime import interrupted_by_signals
+    from .stops import interrupted_by_signals
 
     args = build_parser().parse_args(argv)
     try:

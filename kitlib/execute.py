@@ -29,6 +29,7 @@ How a run is kept safe and whole:
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -44,7 +45,8 @@ from .notebook_copies import keep_files, masked_output, write_failure, write_mas
 from .parameters import coerce_parameters, declared_values, notebook_parameters, resolve_paths  # noqa: F401
 from .project_state import git_fields
 from .run import _jsonable, _now, new_run_id, package_versions, update_manifest
-from .runtime import RUN_DIR_ENV, SWEEP_ENV, heartbeat_s, interrupted_by_signals, runs_dir, sweep_record_text
+from .runtime import RUN_DIR_ENV, SWEEP_ENV, heartbeat_s, runs_dir, sweep_record_text
+from .stops import interrupted_by_signals
 
 
 class _Watcher(threading.Thread):
@@ -207,7 +209,8 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
     env_before = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}
     os.environ.update({RUN_DIR_ENV: str(run_dir.resolve()), "PYTHONHASHSEED": "0"})  # plots stay inline
     signals = interrupted_by_signals()  # SIGTERM and SIGHUP end the run as Ctrl-C does: interrupted, recorded
-    signals.__enter__()
+    _TEARDOWN_NOISE.stop = signals.__enter__()
+    _TEARDOWN_NOISE.install()
     error: RunError | None = None
     status = "ok"
     lost: list[str] = []  # what could not be written (a full disk): said in the record and the error
@@ -246,6 +249,32 @@ def execute(target: str, overrides: dict[str, Any] | None = None, *, run_id: str
         shutil.rmtree(private, ignore_errors=True)
         signals.__exit__(None, None, None)
     return _record_end(run_dir, status, error, lost, t0)
+
+
+class _KernelTeardownNoise(logging.Filter):
+    """Once a stop signal arrived, the kernel is shut down under nbclient's feet: its "Kernel died while waiting for
+    execute reply." and the orphaned cell task's ``DeadKernelError`` traceback (which asyncio logs when the task is
+    collected, often at exit) tell the user nothing but the stop they asked for, so they are dropped. A kernel that
+    dies on its own is still said: without a stop signal nothing is filtered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stop: Any = None  # the runtime.Stop of the run in progress (or the last one)
+
+    def install(self) -> None:
+        for name in ("papermill", "asyncio"):  # nbclient logs through papermill's logger
+            logging.getLogger(name).addFilter(self)  # once: a filter already there is not added again
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.stop is None or self.stop.signal is None:
+            return True
+        if record.getMessage().startswith("Kernel died while waiting"):
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        return type(exc).__name__ != "DeadKernelError"
+
+
+_TEARDOWN_NOISE = _KernelTeardownNoise()
 
 
 def _record_end(run_dir: Path, status: str, error: RunError | None, lost: list[str], t0: float) -> Path:

@@ -181,37 +181,6 @@ def optuna_heartbeat(heartbeat_s: int | None = None, grace_s: int | None = None)
     return beat, grace
 
 
-# ----------------------------------------------------------------------------------------- signals
-STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # ended like Ctrl-C (SIGINT) by every kit command
-
-
-@contextlib.contextmanager
-def interrupted_by_signals():
-    """While the block runs (in the main thread), SIGTERM and SIGHUP raise ``KeyboardInterrupt("signal SIGTERM")``
-    as Ctrl-C does, so the command ends its children and records its state the way it does for Ctrl-C; the
-    handlers before are put back afterwards. Elsewhere than the main thread it does nothing."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-    before = {}
-    for name in STOP_SIGNALS:
-        number = getattr(signal, name, None)
-        if number is not None:
-            before[number] = signal.signal(number, stop)
-    try:
-        yield
-    finally:
-        for number, handler in before.items():
-            signal.signal(number, signal.SIG_DFL if handler is None else handler)
-
-
 # ----------------------------------------------------------------------------------------- devices
 def resolve_device(device: Any = "auto"):
     """``"auto"`` -> CUDA when available, else CPU; any other string (or a ``torch.device``) is passed to

@@ -26,7 +26,7 @@ from .ledger import LedgerWriteError, append_ledger, locked_ledger
 from .masking import mask
 from .platforms.calls import UploadUnknown
 from .platforms.client import UploadResult
-from .runtime import interrupted_by_signals
+from .stops import interrupted_by_signals
 
 COUNTED = ("uploading", "uploaded", "unknown")  # upload states a day's limit counts (unless the platform said error)
 

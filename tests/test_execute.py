@@ -286,6 +286,47 @@ def test_a_killed_run_shows_as_interrupted_once_its_heartbeat_stops(kit_dirs, tm
     assert [r["status"] for r in runs_table.list_runs(include_all=True)] == ["interrupted"]  # ...but the beat stopped
 
 
+def test_after_ctrl_c_the_kernel_teardown_is_not_reported_but_a_kernel_death_on_its_own_is():
+    """The flaky half of the Ctrl-C test, made certain: nbclient's "Kernel died" line and the orphaned cell task's
+    DeadKernelError traceback (logged by asyncio whenever the task is collected) are dropped only after
+    a stop signal."""
+    import logging
+
+    from nbclient.exceptions import DeadKernelError
+
+    from kitlib import execute as ex
+    from kitlib.stops import Stop
+
+    def record(name, message, exc=None):
+        info = (type(exc), exc, None) if exc else None
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, message, None, info)
+
+    died = record("papermill", "Kernel died while waiting for execute reply.")
+    orphan = record("asyncio", "Task exception was never retrieved", DeadKernelError("Kernel died"))
+    other = record("asyncio", "Task exception was never retrieved", ValueError("a real fault"))
+    noise = ex._KernelTeardownNoise()
+    noise.stop = Stop()
+    assert noise.filter(died) and noise.filter(orphan) and noise.filter(other)  # no stop: a kernel death is said
+    noise.stop.signal = "SIGINT"
+    assert not noise.filter(died) and not noise.filter(orphan)
+    assert noise.filter(other)  # anything else is still said
+
+
+def test_the_stop_names_ctrl_c_and_the_signals_that_end_a_command_like_it():
+    import os
+    import signal
+
+    from kitlib.stops import interrupted_by_signals
+
+    for number, name, said in [(signal.SIGINT, "SIGINT", ""), (signal.SIGTERM, "SIGTERM", "signal SIGTERM")]:
+        with pytest.raises(KeyboardInterrupt) as caught, interrupted_by_signals() as stop:
+            assert stop.signal is None
+            os.kill(os.getpid(), number)
+            time.sleep(5)  # the handler raises before this ends
+        assert stop.signal == name and str(caught.value) == said
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
 def test_a_run_id_collision_draws_another_id(kit_dirs, monkeypatch):
     from kitlib import execute as ex
 
