@@ -312,12 +312,14 @@ def test_after_ctrl_c_the_kernel_teardown_is_not_reported_but_a_kernel_death_on_
     assert noise.filter(other)  # anything else is still said
 
 
-def test_the_stop_names_ctrl_c_and_the_signals_that_end_a_command_like_it():
+def test_the_stop_names_ctrl_c_and_the_signals_that_end_a_command_like_it(request):
     import os
     import signal
 
     from kitlib.stops import interrupted_by_signals
 
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal starts Python (a background
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))  # shell starts it with SIGINT ignored)
     for number, name, said in [(signal.SIGINT, "SIGINT", ""), (signal.SIGTERM, "SIGTERM", "signal SIGTERM")]:
         with pytest.raises(KeyboardInterrupt) as caught, interrupted_by_signals() as stop:
             assert stop.signal is None
