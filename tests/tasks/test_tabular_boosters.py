@@ -336,6 +336,60 @@ def test_categories_are_fixed_from_the_training_rows():
     assert test["colour"].cat.codes.tolist() == [-1, 1] and test["x"].dtype == np.float64
 
 
+def test_a_fits_rows_are_taken_by_position_in_one_copy_and_coded_as_each_library_takes_them():
+    X = pd.DataFrame({"colour": pd.array(["red", "blue", None, "red", "green"], dtype="str"),
+                      "x": [1.0, None, 3.0, 4.0, 5.0]}, index=[10, 11, 12, 13, 14])
+    rows = np.array([0, 1, 2])  # green (row 4) is not among the training rows
+    categories = booster_jobs.category_values(X, ["colour"], rows)
+    assert categories == {"colour": ["blue", "red"]}
+    frame = booster_jobs.as_categories(X, categories, rows)
+    assert frame.index.tolist() == [10, 11, 12] and frame["colour"].cat.codes.tolist() == [1, 0, -1]
+    matrix = booster_jobs.as_matrix(X, categories, np.array([4, 3, 1]))
+    np.testing.assert_array_equal(matrix, [[np.nan, 5.0], [1.0, 4.0], [0.0, np.nan]])  # unseen green: missing
+    from kitlib.tasks.tabular import booster_catboost
+
+    coded = booster_catboost.prepare(X, categories, np.array([4, 2, 0]))
+    assert coded["colour"].tolist() == [booster_catboost.UNSEEN_CODE, booster_catboost.MISSING_CODE, 1]
+    assert coded.attrs["cat_features"] == ["colour"] and coded["x"].tolist() == [5.0, 3.0, 1.0]
+
+
+def test_lightgbm_fits_the_model_its_own_pandas_path_fits(tmp_path):
+    """The kit hands LightGBM a float matrix of category codes instead of a frame: the same trees, the same
+    predictions as LightGBM given the frame with pandas categories."""
+    import lightgbm
+
+    problem, data = kaggle_set(tmp_path, "multiclass", 300)
+    target = boosters.targets_of(problem)[0]
+    settings = quick(refit_below=0)
+    params, _, _ = boosters.library_params("lightgbm", target, settings)
+    fitted = boosters.fit_booster("lightgbm", target, data.X, data.y[:, 0], settings, rounds=25)
+    frame = booster_jobs.as_categories(data.X, fitted.categories)
+    own = lightgbm.train(params, lightgbm.Dataset(frame, data.y[:, 0]), num_boost_round=25)
+    test = booster_jobs.as_categories(data.X_test, fitted.categories)
+    np.testing.assert_array_equal(fitted.predict(data.X_test), own.predict(test))
+
+
+def test_lightgbm_reads_a_large_fit_a_batch_at_a_time_and_fits_the_same_model(tmp_path, monkeypatch):
+    """Above SEQUENCE_ROWS rows LightGBM reads the fit's rows in batches from the frame (a lightgbm.Sequence);
+    with every row in LightGBM's bin sample (as here) the model is the one the matrix gives."""
+    from kitlib.tasks.tabular import booster_lightgbm
+
+    problem, data = kaggle_set(tmp_path, "binary", 300)
+    target = boosters.targets_of(problem)[0]
+    rows = np.arange(20, 280)
+    whole = boosters.fit_booster("lightgbm", target, data.X, data.y[rows, 0], quick(), rows=rows)
+    seen = []
+    original = booster_lightgbm.train
+    monkeypatch.setattr(booster_lightgbm, "train", lambda job: seen.append(type(job.X_fit.values)) or original(job))
+    monkeypatch.setattr(booster_lightgbm, "SEQUENCE_ROWS", 100)
+    batched = boosters.fit_booster("lightgbm", target, data.X, data.y[rows, 0], quick(), rows=rows)
+    import lightgbm
+
+    assert issubclass(seen[0], lightgbm.Sequence) and whole.rounds == batched.rounds
+    np.testing.assert_array_equal(whole.predict(data.X_test), batched.predict(data.X_test))
+    np.testing.assert_array_equal(whole.predict(data.X, rows[:50]), batched.predict(data.X.iloc[rows[:50]]))
+
+
 # ------------------------------------------------------------------------- the issue's small-data check
 @pytest.mark.parametrize("model", [m for m in MODEL_ORDER if m != "linear"])
 def test_no_booster_is_worse_than_the_class_frequencies_on_1000_rows_of_4_classes(tmp_path, model):

@@ -1,6 +1,7 @@
-"""CatBoost for :mod:`.boosters`: its loss and fixed parameters, frames (categories as text, missing as
-``"(missing)"``), training with early stopping and the budget callback, prediction. Imported only when a CatBoost
-model is fitted. CatBoost writes its training files under ``<work_dir>/catboost`` (nothing without a folder)."""
+"""CatBoost for :mod:`.boosters`: its loss and fixed parameters, frames (categories as whole-number codes,
+missing and unseen values with codes of their own), training with early stopping and the budget callback,
+prediction. Imported only when a CatBoost model is fitted. CatBoost writes its training files under
+``<work_dir>/catboost`` (nothing without a folder)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .booster_jobs import Fit
+from .booster_jobs import Fit, as_category, floats
 
-MISSING = "(missing)"
+MISSING_CODE = -1  # a missing categorical value: a category of its own, as CatBoost treats one
+UNSEEN_CODE = -2  # a value the training rows never had
 # (loss, early-stopping metric): for the MAE metric CatBoost fits the squared error and stops on the absolute
 # error (its MAE loss scored worse on the generated sets; LightGBM's and XGBoost's L1 objectives scored better)
 LOSSES = {"l2": ("RMSE", "RMSE"), "l1": ("RMSE", "MAE")}
@@ -40,16 +42,20 @@ def canonical(params: dict[str, Any]) -> dict[str, Any]:
     return {ALIASES.get(k, k): v for k, v in params.items()}
 
 
-def prepare(X: pd.DataFrame, categories: dict[str, list]) -> pd.DataFrame:
-    """Categorical columns as text (missing as ``"(missing)"``), numbers as floats."""
+def prepare(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The rows ``rows`` (positions; ``None``: all): categorical columns as whole-number codes of the training
+    rows' categories (a missing value :data:`MISSING_CODE`, a value the training rows lack :data:`UNSEEN_CODE`: no
+    text per row, so a 1,000,000-row fold is not turned into ten million strings), numbers as floats."""
     out = {}
     for c in X.columns:
+        values = X[c] if rows is None else X[c].iloc[rows]
         if c in categories:
-            values = X[c].astype(object)
-            out[c] = np.where(values.isna().to_numpy(), MISSING, values.astype(str).to_numpy()).astype(object)
+            codes = as_category(values, categories[c]).codes.astype(np.int64)
+            codes[(codes < 0) & values.notna().to_numpy()] = UNSEEN_CODE
+            out[c] = codes
         else:
-            out[c] = pd.to_numeric(X[c], errors="coerce").astype(np.float64)
-    frame = pd.DataFrame(out, index=X.index)
+            out[c] = floats(values)
+    frame = pd.DataFrame(out, index=X.index if rows is None else X.index[rows], copy=False)
     frame.attrs["cat_features"] = [c for c in X.columns if c in categories]
     return frame
 
@@ -58,7 +64,7 @@ def _pool(X: pd.DataFrame, y: np.ndarray | None, target):
     import catboost
 
     label = None if y is None else (y.astype(np.int64) if target.n_classes else y)
-    cats = X.attrs.get("cat_features") or [c for c in X.columns if X[c].dtype == object]
+    cats = X.attrs.get("cat_features") or []
     return catboost.Pool(X, label, cat_features=cats)
 
 
@@ -86,7 +92,9 @@ def train(job):
         params.update(od_type="Iter", od_wait=job.patience, use_best_model=True)
     model = catboost.CatBoost(params)
     on_gpu = str(params.get("task_type", "CPU")).upper() == "GPU"
-    model.fit(_pool(job.X_fit, job.y_fit, job.target), eval_set=evals,
+    fit_pool = _pool(job.X_fit, job.y_fit, job.target)
+    job.X_fit = None  # CatBoost holds its own copy now
+    model.fit(fit_pool, eval_set=evals,
               callbacks=None if on_gpu else [_StopOnBudget(job.stop)])
     best = model.get_best_iteration()
     done = len(next(iter(model.get_evals_result().get("validation", {}).values()), [])) or model.tree_count_

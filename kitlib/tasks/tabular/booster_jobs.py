@@ -3,8 +3,9 @@
 :class:`Fit`, the :class:`BudgetStop` the libraries' callbacks ask, and the categorical frames they share.
 
 A library adapter is a module with ``fixed_params(target, seed, threads)``, ``canonical(params)``,
-``prepare(X, categories)``, ``train(job) -> Fit``, ``predict(model, X, rounds, target, threads)`` and
-``is_parameter_error(exc)``; it imports its library inside those functions.
+``prepare(X, categories, rows=None)`` (the rows at positions ``rows`` as the library takes them, in one copy),
+``train(job) -> Fit``, ``predict(model, X, rounds, target, threads)`` and ``is_parameter_error(exc)``; it imports
+its library inside those functions.
 """
 from __future__ import annotations
 
@@ -64,6 +65,21 @@ class Job:
 
 
 @dataclass
+class Matrix:
+    """Rows as one float64 matrix (:func:`as_matrix`; or an object LightGBM reads a batch of rows at a time from)
+    with the column names, the positions of the categorical columns and the rows' labels in the frame they came
+    from: what LightGBM takes without a frame in between."""
+
+    values: Any
+    columns: list[str]
+    categorical: list[int]
+    index: pd.Index
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass
 class BudgetStop:
     """Asked after every boosting round whether to go on: stops (once, recording ``what`` in the budget's ``cut``)
     when the budget is spent. ``budget`` ``None``: never stops."""
@@ -90,26 +106,64 @@ def categorical_columns(X: pd.DataFrame, named: Sequence[str] = ()) -> list[str]
             or pd.api.types.is_bool_dtype(X[c])]
 
 
-def category_values(X: pd.DataFrame, columns: Sequence[str]) -> dict[str, list]:
-    """Per categorical column, its distinct non-missing values in ``X`` (sorted as text): the categories every
-    frame shares."""
+def _rows_of(X: pd.DataFrame, column: str, rows: np.ndarray | None) -> pd.Series:
+    return X[column] if rows is None else X[column].iloc[rows]
+
+
+def category_values(X: pd.DataFrame, columns: Sequence[str], rows: np.ndarray | None = None) -> dict[str, list]:
+    """Per categorical column, its distinct non-missing values in ``X`` (in the positions ``rows``, ``None``: all),
+    sorted as text: the categories every frame shares."""
     out = {}
     for c in columns:
-        values = pd.unique(X[c].dropna().to_numpy(dtype=object))
+        values = pd.unique(_rows_of(X, c, rows).dropna().to_numpy(dtype=object))
         out[c] = sorted(values.tolist(), key=lambda v: (str(type(v)), str(v)))
     return out
 
 
-def as_categories(X: pd.DataFrame, categories: dict[str, list]) -> pd.DataFrame:
-    """``X`` with each column of ``categories`` as a pandas ``category`` of exactly those values (others missing),
-    every other column as floats."""
+def floats(values: pd.Series) -> np.ndarray:
+    """``values`` as float64 numbers (not a number: ``NaN``); a numeric column's own array, not a copy."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def as_category(values: pd.Series, categories: list) -> pd.Categorical:
+    """``values`` as a pandas ``Categorical`` of exactly ``categories`` (a value outside them: missing)."""
+    values = values.astype(object) if isinstance(values.dtype, pd.CategoricalDtype) else values
+    known = values.isin(categories)
+    return pd.Categorical(values.where(known, None) if not known.all() else values, categories=categories)
+
+
+def as_categories(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The rows ``rows`` of ``X`` (positions; ``None``: all) with each column of ``categories`` as a pandas
+    ``category`` of exactly those values (others missing), every other column as floats: one copy of those rows."""
     out = {}
     for c in X.columns:
+        values = _rows_of(X, c, rows)
         if c in categories:
-            values = X[c].astype(object) if isinstance(X[c].dtype, pd.CategoricalDtype) else X[c]
-            known = values.isin(categories[c])
-            out[c] = pd.Categorical(values.where(known, None) if not known.all() else values,
-                                    categories=categories[c])
+            out[c] = as_category(values, categories[c])
         else:
-            out[c] = pd.to_numeric(X[c], errors="coerce").astype(np.float64)
-    return pd.DataFrame(out, index=X.index)
+            out[c] = floats(values)
+    return pd.DataFrame(out, index=X.index if rows is None else X.index[rows], copy=False)
+
+
+def as_matrix(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None,
+              unseen: float = np.nan) -> np.ndarray:
+    """The rows ``rows`` of ``X`` as one float64 matrix (column-major, filled a column at a time: no frame in
+    between): numbers as they are, each column of ``categories`` as its category codes with a missing value
+    ``NaN`` and a value outside the categories ``unseen``."""
+    n = len(X) if rows is None else len(rows)
+    out = np.empty((n, X.shape[1]), dtype=np.float64, order="F")
+    for j, c in enumerate(X.columns):
+        values = _rows_of(X, c, rows)
+        if c in categories:
+            codes = as_category(values, categories[c]).codes
+            out[:, j] = codes
+            missing = codes < 0
+            if missing.any():
+                out[missing, j] = np.nan
+                if not np.isnan(unseen):
+                    out[missing & values.notna().to_numpy(), j] = unseen
+        else:
+            out[:, j] = floats(values)
+    return out

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ParameterError
-from .booster_jobs import Fit, as_categories
+from .booster_jobs import Fit, Matrix, as_category, as_matrix, floats
 
 OBJECTIVES = {"l2": ("regression", "l2"), "l1": ("regression_l1", "l1")}
 
@@ -52,9 +52,57 @@ def canonical(params: dict[str, Any]) -> dict[str, Any]:
     return {aliases[k]: v for k, v in params.items()}
 
 
-def prepare(X: pd.DataFrame, categories: dict[str, list]) -> pd.DataFrame:
-    """Categorical columns as ``category`` with the training rows' categories, numbers as floats."""
-    return as_categories(X, categories)
+SEQUENCE_ROWS = 200_000  # above this many rows (LightGBM's bin_construct_sample_cnt) a fit reads its rows in batches
+
+
+def prepare(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> Matrix:
+    """The rows ``rows`` (positions; ``None``: all) as LightGBM takes them: categorical columns as codes of the
+    training rows' categories (missing and unseen values ``NaN``, as LightGBM's own pandas path codes them),
+    numbers as they are. Up to :data:`SEQUENCE_ROWS` rows, one float64 matrix (no frame in between; LightGBM bins
+    it without copying); above, a ``lightgbm.Sequence`` that hands LightGBM the rows a batch at a time from the
+    frame itself, so a 1,000,000-row fold is never copied whole (the same rows fit the same model up to
+    LightGBM's sampling of the rows its bins are drawn from)."""
+    positions = np.arange(len(X)) if rows is None else np.asarray(rows)
+    values = (_sequence(X, categories, positions) if len(positions) > SEQUENCE_ROWS
+              else as_matrix(X, categories, rows))
+    return Matrix(values, [str(c) for c in X.columns], [j for j, c in enumerate(X.columns) if c in categories],
+                  X.index if rows is None else X.index[rows])
+
+
+def _sequence(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray):
+    """A ``lightgbm.Sequence`` over the rows ``rows`` of ``X``: the numeric columns read in place, each categorical
+    one as float32 codes of those rows (missing ``NaN``)."""
+    import lightgbm
+
+    class FrameRows(lightgbm.Sequence):
+        batch_size = 65_536
+
+        def __init__(self) -> None:
+            self.rows = rows
+            self.columns: list[tuple[np.ndarray, bool]] = []  # (values, indexed by position among the rows)
+            for c in X.columns:
+                if c in categories:
+                    codes = as_category(X[c].iloc[rows], categories[c]).codes.astype(np.float32)
+                    codes[codes < 0] = np.nan
+                    self.columns.append((codes, True))
+                else:
+                    self.columns.append((floats(X[c]), False))
+
+        def __len__(self) -> int:
+            return len(self.rows)
+
+        def __getitem__(self, idx):
+            if isinstance(idx, (int, np.integer)):
+                return np.array([v[idx] if local else v[self.rows[idx]] for v, local in self.columns],
+                                dtype=np.float64)
+            idx = idx if isinstance(idx, slice) else np.asarray(idx)  # a slice, or a list of positions
+            chosen = self.rows[idx]
+            out = np.empty((len(chosen), len(self.columns)), dtype=np.float64)
+            for j, (v, local) in enumerate(self.columns):
+                out[:, j] = v[idx] if local else v[chosen]
+            return out
+
+    return FrameRows()
 
 
 def _budget_callback(stop):
@@ -80,11 +128,16 @@ def train(job):
     """Fit on ``job.X_fit``; with watched rows, stop ``job.patience`` rounds after the best watched loss."""
     import lightgbm
 
-    cats = [c for c in job.X_fit.columns if isinstance(job.X_fit[c].dtype, pd.CategoricalDtype)]
-    fit_set = lightgbm.Dataset(job.X_fit, job.y_fit, categorical_feature=cats or "auto", free_raw_data=True)
+    fit: Matrix = job.X_fit
+    fit_set = lightgbm.Dataset(fit.values, job.y_fit, feature_name=fit.columns, categorical_feature=fit.categorical,
+                               params=job.params, free_raw_data=True)
+    fit_set.construct()  # binned: the matrix is no longer needed
+    job.X_fit = fit = None
     valid_sets, callbacks = [], [_budget_callback(job.stop)]
     if job.y_stop is not None:
-        valid_sets = [lightgbm.Dataset(job.X_stop, job.y_stop, reference=fit_set, categorical_feature=cats or "auto")]
+        stop: Matrix = job.X_stop
+        valid_sets = [lightgbm.Dataset(stop.values, job.y_stop, reference=fit_set, feature_name=stop.columns,
+                                       categorical_feature=stop.categorical, params=job.params)]
         callbacks.append(lightgbm.early_stopping(job.patience, first_metric_only=True, verbose=False))
     booster = lightgbm.train(job.params, fit_set, num_boost_round=job.rounds, valid_sets=valid_sets,
                              valid_names=["stop"] * len(valid_sets), callbacks=callbacks)
@@ -93,9 +146,9 @@ def train(job):
     return Fit(booster, int(best), int(done), job.stop.stopped_at is not None)
 
 
-def predict(model, X: pd.DataFrame, rounds: int, target, threads: int) -> np.ndarray:
+def predict(model, X: Matrix, rounds: int, target, threads: int) -> np.ndarray:
     """Probabilities (the positive class's for a binary target) or values, from the first ``rounds`` trees."""
-    return model.predict(X, num_iteration=rounds, num_threads=threads)
+    return model.predict(X.values, num_iteration=rounds, num_threads=threads)
 
 
 def is_parameter_error(exc: Exception) -> bool:

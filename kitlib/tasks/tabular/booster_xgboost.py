@@ -34,9 +34,10 @@ def canonical(params: dict[str, Any]) -> dict[str, Any]:
     return {ALIASES.get(k, k): v for k, v in params.items()}
 
 
-def prepare(X: pd.DataFrame, categories: dict[str, list]) -> pd.DataFrame:
-    """Categorical columns as ``category`` with the training rows' categories, numbers as floats."""
-    return as_categories(X, categories)
+def prepare(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The rows ``rows`` (positions; ``None``: all): categorical columns as ``category`` with the training rows'
+    categories, numbers as floats."""
+    return as_categories(X, categories, rows)
 
 
 def _budget_callback(stop):
@@ -60,8 +61,20 @@ def train(job):
     A parameter XGBoost reports as not used is refused (``ParameterError``)."""
     import xgboost
 
-    fit_set = _matrix(job.X_fit, job.y_fit, job.threads)
-    evals = [] if job.y_stop is None else [(_matrix(job.X_stop, job.y_stop, job.threads), "stop")]
+    # QuantileDMatrix: the rows go straight into XGBoost's histogram bins (the "hist" method's own input), never
+    # into a float copy of the frame; the watched rows are binned with the training rows' cut points
+    # (another tree_method the user names gets a plain DMatrix)
+    if str(job.params.get("tree_method", "hist")) == "hist":
+        max_bin = int(job.params.get("max_bin", 256))
+        fit_set = xgboost.QuantileDMatrix(job.X_fit, job.y_fit, enable_categorical=True, nthread=job.threads,
+                                          max_bin=max_bin)
+        stop_set = None if job.y_stop is None else xgboost.QuantileDMatrix(
+            job.X_stop, job.y_stop, enable_categorical=True, nthread=job.threads, max_bin=max_bin, ref=fit_set)
+    else:
+        fit_set = _matrix(job.X_fit, job.y_fit, job.threads)
+        stop_set = None if job.y_stop is None else _matrix(job.X_stop, job.y_stop, job.threads)
+    job.X_fit = None  # XGBoost holds its own copy now
+    evals = [] if stop_set is None else [(stop_set, "stop")]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         booster = xgboost.train(job.params, fit_set, num_boost_round=job.rounds, evals=evals,

@@ -5,8 +5,11 @@ predicts class probabilities (every label of the target, in label order) or valu
 
 - **Features as they are.** Categorical columns (the problem's, and any column that is not numeric) become pandas
   ``category`` columns whose categories are fixed from the training rows, so training, validation and test rows
-  share codes (a value never seen in training is missing) for LightGBM and XGBoost; CatBoost gets them as
-  ``cat_features`` with a missing value as the string ``"(missing)"``. Missing numbers stay missing.
+  share codes (a value never seen in training is missing) for LightGBM and XGBoost; CatBoost gets the codes as
+  ``cat_features``, a missing value and an unseen one each with a code of its own. Missing numbers stay missing.
+- **Memory.** Each fit's rows are copied once, straight from the full frame, as the library takes them (LightGBM
+  a float matrix), and let go once the library has its own; predictions are made :data:`PREDICT_ROWS` rows at a
+  time.
 - **Early stopping** watches an inner split of the training rows (:mod:`.early_stopping`); below
   ``settings.refit_below`` rows the booster is then refit on all of them for the scaled best round count.
 - **Reproducible.** Fixed seeds everywhere, threads bounded by ``settings.threads``, LightGBM ``deterministic``
@@ -97,18 +100,28 @@ class FittedBooster:
     n_train: int = 0
     threads: int = 1
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """``(len(X), width)``: every class's probability (label order) or the value (``expm1`` clipped at 0 for
-        a ``log1p`` target)."""
+    def predict(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+        """``(len(rows), width)`` for the rows of ``X`` at the positions ``rows`` (``None``: every row): every
+        class's probability (label order) or the value (``expm1`` clipped at 0 for a ``log1p`` target)."""
         adapter = _adapter(self.library)
-        out = np.asarray(adapter.predict(self.model, adapter.prepare(X, self.categories), self.rounds,
-                                         self.target, self.threads), dtype=np.float64)
-        out = out.reshape(len(X), -1)
+        rows = np.arange(len(X)) if rows is None else np.asarray(rows)
+        parts = [np.asarray(adapter.predict(self.model, adapter.prepare(X, self.categories, chunk), self.rounds,
+                                            self.target, self.threads), dtype=np.float64).reshape(len(chunk), -1)
+                 for chunk in chunks(rows)]  # a chunk at a time: a large test set is never copied whole
+        out = np.vstack(parts) if parts else np.zeros((0, self.target.width))
         if self.target.n_classes == 2 and out.shape[1] == 1:
             out = np.hstack([1.0 - out, out])
         if self.target.log1p:
             out = np.clip(np.expm1(out), 0.0, None)
         return out
+
+
+PREDICT_ROWS = 100_000  # rows prepared and predicted at a time
+
+
+def chunks(rows: np.ndarray) -> list[np.ndarray]:
+    """``rows`` in pieces of at most :data:`PREDICT_ROWS`."""
+    return [rows[start:start + PREDICT_ROWS] for start in range(0, len(rows), PREDICT_ROWS)]
 
 
 def _adapter(library: str):
@@ -155,12 +168,15 @@ def _train(library: str, job: Job, overrides: dict[str, Any]) -> Fit:
 
 
 def fit_booster(library: str, target: Target, X: pd.DataFrame, y: np.ndarray, settings: ModelSettings,
-                what: str = "", rounds: int | None = None) -> FittedBooster:
-    """Fit ``library`` on the training rows ``X`` / ``y`` (class codes or values) of one ``target``.
+                what: str = "", rounds: int | None = None, rows: np.ndarray | None = None) -> FittedBooster:
+    """Fit ``library`` on the training rows of one ``target``: the rows of ``X`` at the positions ``rows``
+    (``None``: every row) and their ``y`` (class codes or values, one per training row).
 
     ``rounds`` ``None``: early stopping on an inner split of the rows, then (below ``settings.refit_below`` rows,
     when the budget allows) a refit on all of them for the scaled best round count; a number: exactly that many
-    rounds on all the rows (a final refit). ``what`` names the fit in the budget's ``cut`` record.
+    rounds on all the rows (a final refit). ``what`` names the fit in the budget's ``cut`` record. Each fit's rows
+    are copied once, as the library takes them, straight from ``X`` (a fold's rows are never copied as a frame
+    first), and that copy is let go once the library holds the data.
 
     Raises ``ParameterError`` for an unknown library, a parameter the library refuses, or a device it cannot use.
     """
@@ -168,15 +184,16 @@ def fit_booster(library: str, target: Target, X: pd.DataFrame, y: np.ndarray, se
     adapter = _adapter(library)
     params, cap, patience = library_params(library, target, settings)
     threads = settings.cpu_threads()
-    categories = category_values(X, categorical_columns(X, target.categorical))
-    prepared = adapter.prepare(X, categories)
+    positions = np.arange(len(X)) if rows is None else np.asarray(rows)
+    categories = category_values(X, categorical_columns(X, target.categorical), positions)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     y = np.log1p(y) if target.log1p else y
     stop = BudgetStop(settings.budget, what or f"{library} {target.name}".strip())
     overrides = settings.params_of(library)
 
-    def job(rows, stop_rows, n_rounds) -> Job:
-        return Job(target, _take(prepared, rows), y[rows], None if stop_rows is None else _take(prepared, stop_rows),
+    def job(fit_rows, stop_rows, n_rounds) -> Job:  # positions among the training rows
+        return Job(target, adapter.prepare(X, categories, positions[fit_rows]), y[fit_rows],
+                   None if stop_rows is None else adapter.prepare(X, categories, positions[stop_rows]),
                    None if stop_rows is None else y[stop_rows], params, n_rounds, patience, stop, threads,
                    settings.work_dir)
 
@@ -202,7 +219,3 @@ def fit_booster(library: str, target: Target, X: pd.DataFrame, y: np.ndarray, se
                                                       f"{settings.budget.remaining():.0f} s left")
     kept.seconds = time.perf_counter() - started
     return kept
-
-
-def _take(frame: Any, rows: np.ndarray) -> Any:
-    return frame.iloc[rows] if isinstance(frame, pd.DataFrame) else frame[rows]

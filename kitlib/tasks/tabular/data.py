@@ -19,6 +19,7 @@ import pandas as pd
 
 from ...data import read_csv, require_files
 from ...errors import DataError, ParameterError
+from ...memory import release_memory
 from .feature_lists import feature_report, resolve
 from .problem import Problem
 
@@ -55,24 +56,22 @@ def _require_columns(frame: pd.DataFrame, columns, source: str) -> None:
         raise DataError(f"{source}: missing column(s) {missing}; the file has {list(frame.columns)}")
 
 
-def _numbers(frame: pd.DataFrame, columns, source: str) -> pd.DataFrame:
-    """``frame`` with ``columns`` as float64; ``DataError`` naming file, row and column for a value that is not a
-    number or is infinite (a missing value is fine: ``NaN``)."""
-    out = frame.copy()
-    for column in columns:
-        values = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
-        bad = (values.isna() & frame[column].notna()).to_numpy()
+def _number_column(values: pd.Series, column: str, source: str) -> pd.Series:
+    """``values`` as float64 (a float64 column as it is, no copy); ``DataError`` naming file, row and column for a
+    value that is not a number or is infinite (a missing value is fine: ``NaN``)."""
+    numbers = pd.to_numeric(values, errors="coerce").astype(np.float64)
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        bad = (numbers.isna() & values.notna()).to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
-            raise DataError(f"{source} row {row + 1}: column {column!r}: {frame[column].iloc[row]!r} is not a number "
+            raise DataError(f"{source} row {row + 1}: column {column!r}: {values.iloc[row]!r} is not a number "
                             f"(the column is numeric)")
-        infinite = np.isinf(values.to_numpy())
-        if infinite.any():
-            row = int(np.argmax(infinite))
-            raise DataError(f"{source} row {row + 1}: column {column!r}: {str(frame[column].iloc[row])!r} is not a "
-                            f"finite number; replace it (or leave the cell empty for a missing value)")
-        out[column] = values
-    return out
+    infinite = np.isinf(numbers.to_numpy())
+    if infinite.any():
+        row = int(np.argmax(infinite))
+        raise DataError(f"{source} row {row + 1}: column {column!r}: {str(values.iloc[row])!r} is not a "
+                        f"finite number; replace it (or leave the cell empty for a missing value)")
+    return numbers
 
 
 def row_ids(train: pd.DataFrame, test: pd.DataFrame, sample: pd.DataFrame,
@@ -100,12 +99,9 @@ def _unique_ids(ids: pd.Series, source: str, column: str) -> None:
         raise DataError(f"{source} row {row + 1}: column {column!r}: id {ids.iloc[row]!r} appears twice")
 
 
-def _text(frame: pd.DataFrame, columns) -> pd.DataFrame:
-    """``frame`` with ``columns`` as text (missing values stay missing); text columns are left as they are."""
-    for column in columns:
-        if not isinstance(frame[column].dtype, pd.StringDtype):
-            frame[column] = frame[column].astype("str")
-    return frame
+def _text_column(values: pd.Series) -> pd.Series:
+    """``values`` as text (missing values stay missing); a text column as it is."""
+    return values if isinstance(values.dtype, pd.StringDtype) else values.astype("str")
 
 
 def _features_step(features: Features | None, train: pd.DataFrame, test: pd.DataFrame, roles: set[str],
@@ -133,10 +129,17 @@ def _features_step(features: Features | None, train: pd.DataFrame, test: pd.Data
 
 def _model_frame(frame: pd.DataFrame, problem: Problem, raw: set[str], source: str) -> pd.DataFrame:
     """The models' columns of ``frame`` (categorical first) with numeric ones as float64 and categorical ones as
-    text; a value that is not a number names ``source`` (or the features step, for a column it made)."""
-    out = _numbers(frame[list(problem.features)], [c for c in problem.numeric if c in raw], source)
-    out = _numbers(out, [c for c in problem.numeric if c not in raw], f"{source} (after the features step)")
-    return _text(out, problem.categorical)
+    text; a value that is not a number names ``source`` (or the features step, for a column it made). Built column
+    by column into one new frame: the numbers are copied once (a 1,000,000-row set is read in a few times its size,
+    not ten)."""
+    columns = {}
+    for column in problem.features:
+        if column in problem.categorical:
+            columns[column] = _text_column(frame[column])
+        else:
+            columns[column] = _number_column(frame[column], column, source if column in raw else
+                                             f"{source} (after the features step)")
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
 
 
 def load(problem: Problem, data_dir: str | Path, features: Features | None = None, *,
@@ -159,13 +162,16 @@ def load(problem: Problem, data_dir: str | Path, features: Features | None = Non
     declared = (*problem.categorical, *problem.feature_rules.categorical)
     text = {c: str for c in (problem.id, *problem.targets, *declared)}
     train = read_csv(files[names["train"]], dtype=text)
+    release_memory()  # the parser's buffers: a large file is parsed in about twice its size
     test = read_csv(files[names["test"]], dtype=text)
+    release_memory()
     sample = read_csv(files[names["sample"]], dtype=str, keep_default_na=False)
     _require_columns(train, problem.targets, names["train"])
     _require_columns(test, [problem.id], names["test"])
     _require_columns(sample, [problem.id], names["sample"])
     ids, test_ids = row_ids(train, test, sample, problem)
     y = problem.encode(train[list(problem.targets)], names["train"])
+    targets = train[list(problem.targets)].reset_index(drop=True)
     roles = {problem.id, *problem.targets}
     raw_train = train[[c for c in train.columns if c not in roles]]
     raw_test = test[[c for c in test.columns if c not in roles]]
@@ -175,10 +181,14 @@ def load(problem: Problem, data_dir: str | Path, features: Features | None = Non
     if report:
         print(feature_report(resolved))
     X = _model_frame(made_train, resolved, set(raw), names["train"])
+    del train, raw_train, made_train
+    release_memory()  # train.csv as read is gone: give its memory back before the test rows are copied
     X_test = _model_frame(made_test, resolved, set(raw), names["test"])
+    del test, raw_test, made_test
+    release_memory()
     return TabularData(X=X, y=y, X_test=X_test, keys=pd.DataFrame({problem.id: ids.to_numpy()}),
                        test_keys=pd.DataFrame({problem.id: test_ids.to_numpy()}),
-                       targets=train[list(problem.targets)].reset_index(drop=True), sample=sample, files=files,
+                       targets=targets, sample=sample, files=files,
                        problem=resolved, feature_report=dict(resolved.unused))
 
 

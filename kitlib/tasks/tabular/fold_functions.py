@@ -25,7 +25,8 @@ import pandas as pd
 
 from ...errors import ParameterError, check_choice
 from ...folds import FoldResult
-from .boosters import FittedBooster, fit_booster, targets_of
+from ...memory import release_memory
+from .boosters import FittedBooster, chunks, fit_booster, targets_of
 from .model_settings import BOOSTERS, MODEL_ORDER, ModelSettings
 from .models import DEFAULTS as SK_DEFAULTS
 from .models import fit_models, make_model
@@ -81,15 +82,22 @@ def _hgb_rounds(pipeline) -> tuple[int, int]:
     return int(np.argmax(scores)), done  # scores[0] is before the first round; higher is better
 
 
-def _predict(problem: Problem, fitted: list, X: pd.DataFrame, threads: int) -> np.ndarray:
+def _predict(problem: Problem, fitted: list, X: pd.DataFrame, threads: int,
+             rows: np.ndarray | None = None) -> np.ndarray:
+    """Predictions for the rows of ``X`` at the positions ``rows`` (``None``: all), a chunk of rows at a time."""
+    rows = np.arange(len(X)) if rows is None else np.asarray(rows)
     if fitted and isinstance(fitted[0], FittedBooster):
-        return np.hstack([f.predict(X) for f in fitted])
-    return sk_predict(fitted, problem, X, threads)
+        return np.hstack([f.predict(X, rows) for f in fitted])
+    parts = [sk_predict(fitted, problem, X.iloc[chunk], threads) for chunk in chunks(rows)]
+    return np.vstack(parts) if parts else np.zeros((0, len(problem.columns)))
 
 
 def _fit(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSettings, what: str,
-         rounds: list[int] | None = None) -> tuple[list, dict[str, Any]]:
+         rounds: list[int] | None = None, rows: np.ndarray | None = None) -> tuple[list, dict[str, Any]]:
+    """``model`` fitted on the rows of ``X`` at the positions ``rows`` (``None``: all) and their ``y``."""
     n = len(y)
+    if model in ("linear", "hgb") and rows is not None:
+        X = X.iloc[rows]  # a scikit-learn pipeline takes a frame
     if model == "linear":
         fitted = fit_models("linear", problem, X, y, settings.params_of("linear"), settings.seed,
                                       settings.cpu_threads())
@@ -109,7 +117,7 @@ def _fit(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, settings:
                         "refit": [False] * len(fitted), "stopped": False}
     targets = targets_of(problem)
     fitted = [fit_booster(model, t, X, y[:, j], settings, f"{what} {t.name}" if len(targets) > 1 else what,
-                          None if rounds is None else rounds[j]) for j, t in enumerate(targets)]
+                          None if rounds is None else rounds[j], rows) for j, t in enumerate(targets)]
     return fitted, {"best_iteration": [f.best_iteration for f in fitted], "rounds": [f.rounds for f in fitted],
                     "n_fit": [f.n_fit for f in fitted], "refit": [f.refit for f in fitted],
                     "stopped": any(f.stopped for f in fitted)}
@@ -134,11 +142,12 @@ def fold_function(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, 
 
     def fit_fold(k: int, train_idx: np.ndarray, val_idx: np.ndarray) -> FoldResult:
         started = time.perf_counter()
-        fitted, info = _fit(model, problem, X.iloc[train_idx], y[train_idx], settings, f"{model} fold {k}")
+        fitted, info = _fit(model, problem, X, y[train_idx], settings, f"{model} fold {k}", rows=train_idx)
         threads = settings.cpu_threads()
-        val = _predict(problem, fitted, X.iloc[val_idx], threads)
+        val = _predict(problem, fitted, X, threads, val_idx)
         test = None if X_test is None else _predict(problem, fitted, X_test, threads)
         info["seconds"] = time.perf_counter() - started
+        release_memory()  # the fold's copies are gone
         return FoldResult(val=val, test=test, model=fitted, info=info)
 
     return fit_fold

@@ -3,7 +3,8 @@
 ``make_model("linear" | "hgb", problem, params, seed)`` builds one scikit-learn pipeline per target:
 
 - ``linear``: numeric features median-imputed (with missing indicators) and standardised, categorical ones
-  one-hot encoded (the ``MAX_ONE_HOT`` most frequent values, the rest as one infrequent column), then a
+  one-hot encoded into a sparse matrix (the ``MAX_ONE_HOT`` most frequent values, the rest as one infrequent
+  column), then a
   logistic regression (``C``) or a ridge regression (``alpha`` is ``1 / C``);
 - ``hgb``: categorical features ordinal-encoded and handed to HistGradientBoosting as categorical (missing
   and unseen values as missing), numeric ones as they are (it handles missing values itself).
@@ -43,13 +44,15 @@ def _preprocess(kind: str, problem: Problem):
     if kind == "linear":
         parts = [("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
                                        OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONE_HOT,
-                                                     sparse_output=False)), cat),
+                                                     sparse_output=True)), cat),
                  ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), num)]
     else:
         parts = [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
                                         max_categories=MAX_CATEGORIES), cat),
                  ("num", "passthrough", num)]
-    return ColumnTransformer([p for p in parts if p[2]], sparse_threshold=0.0)
+    # the linear model's one-hot columns stay sparse (a 1,000,000-row set would otherwise be a dense matrix several
+    # times its size); HistGradientBoosting takes a dense one
+    return ColumnTransformer([p for p in parts if p[2]], sparse_threshold=1.0 if kind == "linear" else 0.0)
 
 
 def make_model(kind: str, problem: Problem, params: dict | None = None, seed: int = 0):
