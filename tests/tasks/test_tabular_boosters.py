@@ -390,6 +390,26 @@ def test_lightgbm_reads_a_large_fit_a_batch_at_a_time_and_fits_the_same_model(tm
     np.testing.assert_array_equal(whole.predict(data.X, rows[:50]), batched.predict(data.X.iloc[rows[:50]]))
 
 
+def test_xgboost_reads_a_large_fit_a_batch_at_a_time_and_fits_the_same_model(tmp_path, monkeypatch):
+    """Above BATCHED_ROWS rows XGBoost bins the fit's rows a batch at a time (an xgboost.DataIter into its
+    QuantileDMatrix): the same model as from one frame."""
+    from kitlib.tasks.tabular import booster_xgboost
+
+    problem, data = kaggle_set(tmp_path, "multiclass", 300)
+    target = boosters.targets_of(problem)[0]
+    rows = np.arange(10, 290)
+    whole = boosters.fit_booster("xgboost", target, data.X, data.y[rows, 0], quick(), rows=rows)
+    seen = []
+    original = booster_xgboost.train
+    monkeypatch.setattr(booster_xgboost, "train", lambda job: seen.append(job.X_fit) or original(job))
+    monkeypatch.setattr(booster_xgboost, "BATCHED_ROWS", 100)
+    monkeypatch.setattr(booster_xgboost, "BATCH_ROWS", 64)
+    batched = boosters.fit_booster("xgboost", target, data.X, data.y[rows, 0], quick(), rows=rows)
+    assert isinstance(seen[0], booster_jobs.RowBatches) and len(seen[0].batches()) == 4  # 252 fit rows
+    assert whole.rounds == batched.rounds
+    np.testing.assert_array_equal(whole.predict(data.X_test), batched.predict(data.X_test))
+
+
 # ------------------------------------------------------------------------- the issue's small-data check
 @pytest.mark.parametrize("model", [m for m in MODEL_ORDER if m != "linear"])
 def test_no_booster_is_worse_than_the_class_frequencies_on_1000_rows_of_4_classes(tmp_path, model):

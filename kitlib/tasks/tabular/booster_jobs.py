@@ -80,6 +80,32 @@ class Matrix:
 
 
 @dataclass
+class RowBatches:
+    """The rows at positions ``rows`` of ``X``, handed to a library a batch of :func:`as_categories` frames at a
+    time (:meth:`frames`) instead of one copy of them all; ``index`` the rows' labels, as a frame's."""
+
+    X: pd.DataFrame
+    categories: dict[str, list]
+    rows: np.ndarray
+    batch_rows: int = 100_000
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def index(self) -> pd.Index:
+        return self.X.index[self.rows]
+
+    def batches(self) -> list[slice]:
+        """The batches, as slices of the positions among the rows."""
+        return [slice(start, start + self.batch_rows) for start in range(0, len(self.rows), self.batch_rows)]
+
+    def frame(self, batch: slice) -> pd.DataFrame:
+        """One batch's rows as :func:`as_categories` gives them."""
+        return as_categories(self.X, self.categories, self.rows[batch])
+
+
+@dataclass
 class BudgetStop:
     """Asked after every boosting round whether to go on: stops (once, recording ``what`` in the budget's ``cut``)
     when the budget is spent. ``budget`` ``None``: never stops."""

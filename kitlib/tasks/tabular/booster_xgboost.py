@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ParameterError
-from .booster_jobs import Fit, as_categories
+from .booster_jobs import Fit, RowBatches, as_categories
 
 OBJECTIVES = {"l2": ("reg:squarederror", "rmse"), "l1": ("reg:absoluteerror", "mae")}
 ALIASES = {"learning_rate": "eta", "reg_lambda": "lambda", "reg_alpha": "alpha", "n_estimators": "num_boost_round",
@@ -34,10 +34,41 @@ def canonical(params: dict[str, Any]) -> dict[str, Any]:
     return {ALIASES.get(k, k): v for k, v in params.items()}
 
 
-def prepare(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> pd.DataFrame:
+BATCHED_ROWS = 200_000  # above this many rows a fit is handed to XGBoost a batch at a time...
+BATCH_ROWS = 100_000  # ...of this many rows
+
+
+def prepare(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> Any:
     """The rows ``rows`` (positions; ``None``: all): categorical columns as ``category`` with the training rows'
-    categories, numbers as floats."""
+    categories, numbers as floats. Above :data:`BATCHED_ROWS` rows, :class:`RowBatches` that XGBoost reads a batch
+    at a time into its bins (the same model; a 1,000,000-row fold is never copied whole)."""
+    if rows is not None and len(rows) > BATCHED_ROWS:
+        return RowBatches(X, categories, np.asarray(rows), BATCH_ROWS)
     return as_categories(X, categories, rows)
+
+
+def _batches(rows: RowBatches, y: np.ndarray):
+    """An ``xgboost.DataIter`` over ``rows`` and their labels ``y``."""
+    import xgboost
+
+    class Batches(xgboost.DataIter):
+        def __init__(self) -> None:
+            self.at = 0
+            super().__init__(cache_prefix=None)
+
+        def next(self, input_data) -> bool:
+            batches = rows.batches()
+            if self.at >= len(batches):
+                return False
+            batch = batches[self.at]
+            self.at += 1
+            input_data(data=rows.frame(batch), label=y[batch])
+            return True
+
+        def reset(self) -> None:
+            self.at = 0
+
+    return Batches()
 
 
 def _budget_callback(stop):
@@ -48,6 +79,13 @@ def _budget_callback(stop):
             return stop.should_stop(epoch + 1)
 
     return StopOnBudget()
+
+
+def _whole(X: Any) -> pd.DataFrame:
+    """A frame of every row (:class:`RowBatches` put together, for a method that takes no batches)."""
+    if isinstance(X, RowBatches):
+        return pd.concat([X.frame(b) for b in X.batches()])
+    return X
 
 
 def _matrix(X: pd.DataFrame, y: np.ndarray | None, threads: int):
@@ -66,12 +104,13 @@ def train(job):
     # (another tree_method the user names gets a plain DMatrix)
     if str(job.params.get("tree_method", "hist")) == "hist":
         max_bin = int(job.params.get("max_bin", 256))
-        fit_set = xgboost.QuantileDMatrix(job.X_fit, job.y_fit, enable_categorical=True, nthread=job.threads,
-                                          max_bin=max_bin)
+        fit_data = _batches(job.X_fit, job.y_fit) if isinstance(job.X_fit, RowBatches) else job.X_fit
+        fit_set = xgboost.QuantileDMatrix(fit_data, None if isinstance(job.X_fit, RowBatches) else job.y_fit,
+                                          enable_categorical=True, nthread=job.threads, max_bin=max_bin)
         stop_set = None if job.y_stop is None else xgboost.QuantileDMatrix(
             job.X_stop, job.y_stop, enable_categorical=True, nthread=job.threads, max_bin=max_bin, ref=fit_set)
     else:
-        fit_set = _matrix(job.X_fit, job.y_fit, job.threads)
+        fit_set = _matrix(_whole(job.X_fit), job.y_fit, job.threads)
         stop_set = None if job.y_stop is None else _matrix(job.X_stop, job.y_stop, job.threads)
     job.X_fit = None  # XGBoost holds its own copy now
     evals = [] if stop_set is None else [(stop_set, "stop")]
