@@ -259,7 +259,7 @@ class _KernelTeardownNoise(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.stop: Any = None  # the runtime.Stop of the run in progress (or the last one)
+        self.stop: Any = None  # the stops.Stop of the run in progress (or the last one)
 
     def install(self) -> None:
         for name in ("papermill", "asyncio"):  # nbclient logs through papermill's logger

@@ -369,23 +369,31 @@ def test_lightgbm_fits_the_model_its_own_pandas_path_fits(tmp_path):
     np.testing.assert_array_equal(fitted.predict(data.X_test), own.predict(test))
 
 
+def fit_whole_then_batched(tmp_path, monkeypatch, library, kind, rows, limits):
+    """``(data, whole, batched, what train saw)``: ``library`` fitted on ``rows`` as it is, then again with the
+    adapter's module constants ``limits`` lowered so the fit goes a batch at a time."""
+    adapter = boosters._adapter(library)
+    problem, data = kaggle_set(tmp_path, kind, 300)
+    target = boosters.targets_of(problem)[0]
+    whole = boosters.fit_booster(library, target, data.X, data.y[rows, 0], quick(), rows=rows)
+    seen = []
+    original = adapter.train
+    monkeypatch.setattr(adapter, "train", lambda job: seen.append(job.X_fit) or original(job))
+    for name, value in limits.items():
+        monkeypatch.setattr(adapter, name, value)
+    batched = boosters.fit_booster(library, target, data.X, data.y[rows, 0], quick(), rows=rows)
+    return data, whole, batched, seen[0]
+
+
 def test_lightgbm_reads_a_large_fit_a_batch_at_a_time_and_fits_the_same_model(tmp_path, monkeypatch):
     """Above SEQUENCE_ROWS rows LightGBM reads the fit's rows in batches from the frame (a lightgbm.Sequence);
     with every row in LightGBM's bin sample (as here) the model is the one the matrix gives."""
-    from kitlib.tasks.tabular import booster_lightgbm
-
-    problem, data = kaggle_set(tmp_path, "binary", 300)
-    target = boosters.targets_of(problem)[0]
-    rows = np.arange(20, 280)
-    whole = boosters.fit_booster("lightgbm", target, data.X, data.y[rows, 0], quick(), rows=rows)
-    seen = []
-    original = booster_lightgbm.train
-    monkeypatch.setattr(booster_lightgbm, "train", lambda job: seen.append(type(job.X_fit.values)) or original(job))
-    monkeypatch.setattr(booster_lightgbm, "SEQUENCE_ROWS", 100)
-    batched = boosters.fit_booster("lightgbm", target, data.X, data.y[rows, 0], quick(), rows=rows)
     import lightgbm
 
-    assert issubclass(seen[0], lightgbm.Sequence) and whole.rounds == batched.rounds
+    rows = np.arange(20, 280)
+    data, whole, batched, fit = fit_whole_then_batched(tmp_path, monkeypatch, "lightgbm", "binary", rows,
+                                                       {"SEQUENCE_ROWS": 100})
+    assert isinstance(fit.values, lightgbm.Sequence) and whole.rounds == batched.rounds
     np.testing.assert_array_equal(whole.predict(data.X_test), batched.predict(data.X_test))
     np.testing.assert_array_equal(whole.predict(data.X, rows[:50]), batched.predict(data.X.iloc[rows[:50]]))
 
@@ -393,19 +401,9 @@ def test_lightgbm_reads_a_large_fit_a_batch_at_a_time_and_fits_the_same_model(tm
 def test_xgboost_reads_a_large_fit_a_batch_at_a_time_and_fits_the_same_model(tmp_path, monkeypatch):
     """Above BATCHED_ROWS rows XGBoost bins the fit's rows a batch at a time (an xgboost.DataIter into its
     QuantileDMatrix): the same model as from one frame."""
-    from kitlib.tasks.tabular import booster_xgboost
-
-    problem, data = kaggle_set(tmp_path, "multiclass", 300)
-    target = boosters.targets_of(problem)[0]
-    rows = np.arange(10, 290)
-    whole = boosters.fit_booster("xgboost", target, data.X, data.y[rows, 0], quick(), rows=rows)
-    seen = []
-    original = booster_xgboost.train
-    monkeypatch.setattr(booster_xgboost, "train", lambda job: seen.append(job.X_fit) or original(job))
-    monkeypatch.setattr(booster_xgboost, "BATCHED_ROWS", 100)
-    monkeypatch.setattr(booster_xgboost, "BATCH_ROWS", 64)
-    batched = boosters.fit_booster("xgboost", target, data.X, data.y[rows, 0], quick(), rows=rows)
-    assert isinstance(seen[0], booster_jobs.RowBatches) and len(seen[0].batches()) == 4  # 252 fit rows
+    data, whole, batched, fit = fit_whole_then_batched(tmp_path, monkeypatch, "xgboost", "multiclass",
+                                                       np.arange(10, 290), {"BATCHED_ROWS": 100, "BATCH_ROWS": 64})
+    assert isinstance(fit, booster_jobs.RowBatches) and len(fit.batches()) == 4  # 252 fit rows
     assert whole.rounds == batched.rounds
     np.testing.assert_array_equal(whole.predict(data.X_test), batched.predict(data.X_test))
 

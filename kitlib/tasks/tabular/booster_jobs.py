@@ -82,7 +82,8 @@ class Matrix:
 @dataclass
 class RowBatches:
     """The rows at positions ``rows`` of ``X``, handed to a library a batch of :func:`as_categories` frames at a
-    time (:meth:`frames`) instead of one copy of them all; ``index`` the rows' labels, as a frame's."""
+    time (:meth:`batches`, :meth:`frame`) instead of one copy of them all; ``index`` the rows' labels, as a
+    frame's."""
 
     X: pd.DataFrame
     categories: dict[str, list]
@@ -96,11 +97,11 @@ class RowBatches:
     def index(self) -> pd.Index:
         return self.X.index[self.rows]
 
-    def batches(self) -> list[slice]:
-        """The batches, as slices of the positions among the rows."""
-        return [slice(start, start + self.batch_rows) for start in range(0, len(self.rows), self.batch_rows)]
+    def batches(self) -> list[np.ndarray]:
+        """The batches, as positions among the rows."""
+        return pieces(np.arange(len(self.rows)), self.batch_rows)
 
-    def frame(self, batch: slice) -> pd.DataFrame:
+    def frame(self, batch: np.ndarray) -> pd.DataFrame:
         """One batch's rows as :func:`as_categories` gives them."""
         return as_categories(self.X, self.categories, self.rows[batch])
 
@@ -132,6 +133,11 @@ def categorical_columns(X: pd.DataFrame, named: Sequence[str] = ()) -> list[str]
             or pd.api.types.is_bool_dtype(X[c])]
 
 
+def pieces(rows: np.ndarray, size: int) -> list[np.ndarray]:
+    """``rows`` in consecutive pieces of at most ``size``."""
+    return [rows[start:start + size] for start in range(0, len(rows), size)]
+
+
 def _rows_of(X: pd.DataFrame, column: str, rows: np.ndarray | None) -> pd.Series:
     return X[column] if rows is None else X[column].iloc[rows]
 
@@ -160,6 +166,14 @@ def as_category(values: pd.Series, categories: list) -> pd.Categorical:
     return pd.Categorical(values.where(known, None) if not known.all() else values, categories=categories)
 
 
+def float_codes(values: pd.Series, categories: list, dtype: type = np.float64) -> np.ndarray:
+    """The codes of ``values`` among ``categories`` as floats, ``NaN`` for a missing value or one outside them (as
+    LightGBM codes a pandas category)."""
+    codes = as_category(values, categories).codes.astype(dtype)
+    codes[codes < 0] = np.nan
+    return codes
+
+
 def as_categories(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> pd.DataFrame:
     """The rows ``rows`` of ``X`` (positions; ``None``: all) with each column of ``categories`` as a pandas
     ``category`` of exactly those values (others missing), every other column as floats: one copy of those rows."""
@@ -173,23 +187,12 @@ def as_categories(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray
     return pd.DataFrame(out, index=X.index if rows is None else X.index[rows], copy=False)
 
 
-def as_matrix(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None,
-              unseen: float = np.nan) -> np.ndarray:
+def as_matrix(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> np.ndarray:
     """The rows ``rows`` of ``X`` as one float64 matrix (column-major, filled a column at a time: no frame in
-    between): numbers as they are, each column of ``categories`` as its category codes with a missing value
-    ``NaN`` and a value outside the categories ``unseen``."""
+    between): numbers as they are, each column of ``categories`` as :func:`float_codes`."""
     n = len(X) if rows is None else len(rows)
     out = np.empty((n, X.shape[1]), dtype=np.float64, order="F")
     for j, c in enumerate(X.columns):
         values = _rows_of(X, c, rows)
-        if c in categories:
-            codes = as_category(values, categories[c]).codes
-            out[:, j] = codes
-            missing = codes < 0
-            if missing.any():
-                out[missing, j] = np.nan
-                if not np.isnan(unseen):
-                    out[missing & values.notna().to_numpy(), j] = unseen
-        else:
-            out[:, j] = floats(values)
+        out[:, j] = float_codes(values, categories[c]) if c in categories else floats(values)
     return out

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ParameterError
-from .booster_jobs import Fit, Matrix, as_category, as_matrix, floats
+from .booster_jobs import Fit, Matrix, as_matrix, float_codes, floats
 
 OBJECTIVES = {"l2": ("regression", "l2"), "l1": ("regression_l1", "l1")}
 
@@ -81,10 +81,8 @@ def _sequence(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray):
             self.rows = rows
             self.columns: list[tuple[np.ndarray, bool]] = []  # (values, indexed by position among the rows)
             for c in X.columns:
-                if c in categories:
-                    codes = as_category(X[c].iloc[rows], categories[c]).codes.astype(np.float32)
-                    codes[codes < 0] = np.nan
-                    self.columns.append((codes, True))
+                if c in categories:  # float32: codes are small whole numbers
+                    self.columns.append((float_codes(X[c].iloc[rows], categories[c], np.float32), True))
                 else:
                     self.columns.append((floats(X[c]), False))
 

@@ -104,9 +104,10 @@ def train(job):
     # (another tree_method the user names gets a plain DMatrix)
     if str(job.params.get("tree_method", "hist")) == "hist":
         max_bin = int(job.params.get("max_bin", 256))
-        fit_data = _batches(job.X_fit, job.y_fit) if isinstance(job.X_fit, RowBatches) else job.X_fit
-        fit_set = xgboost.QuantileDMatrix(fit_data, None if isinstance(job.X_fit, RowBatches) else job.y_fit,
-                                          enable_categorical=True, nthread=job.threads, max_bin=max_bin)
+        batched = isinstance(job.X_fit, RowBatches)  # the labels come with each batch
+        fit_set = xgboost.QuantileDMatrix(_batches(job.X_fit, job.y_fit) if batched else job.X_fit,
+                                          None if batched else job.y_fit, enable_categorical=True,
+                                          nthread=job.threads, max_bin=max_bin)
         stop_set = None if job.y_stop is None else xgboost.QuantileDMatrix(
             job.X_stop, job.y_stop, enable_categorical=True, nthread=job.threads, max_bin=max_bin, ref=fit_set)
     else:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ...errors import ParameterError
 from .booster_devices import device_params
-from .booster_jobs import BudgetStop, Fit, Job, Target, categorical_columns, category_values
+from .booster_jobs import BudgetStop, Fit, Job, Target, categorical_columns, category_values, pieces
 from .early_stopping import inner_split, refit_rounds
 from .model_settings import BOOSTERS, ModelSettings
 from .problem import Problem
@@ -121,7 +121,7 @@ PREDICT_ROWS = 100_000  # rows prepared and predicted at a time
 
 def chunks(rows: np.ndarray) -> list[np.ndarray]:
     """``rows`` in pieces of at most :data:`PREDICT_ROWS`."""
-    return [rows[start:start + PREDICT_ROWS] for start in range(0, len(rows), PREDICT_ROWS)]
+    return pieces(rows, PREDICT_ROWS)
 
 
 def _adapter(library: str):

@@ -57,8 +57,8 @@ def _require_columns(frame: pd.DataFrame, columns, source: str) -> None:
 
 
 def _number_column(values: pd.Series, column: str, source: str) -> pd.Series:
-    """``values`` as float64 (a float64 column as it is, no copy); ``DataError`` naming file, row and column for a
-    value that is not a number or is infinite (a missing value is fine: ``NaN``)."""
+    """``values`` as a new float64 column (the model frame's one copy of the numbers); ``DataError`` naming file,
+    row and column for a value that is not a number or is infinite (a missing value is fine: ``NaN``)."""
     numbers = pd.to_numeric(values, errors="coerce").astype(np.float64)
     if not pd.api.types.is_numeric_dtype(values.dtype):
         bad = (numbers.isna() & values.notna()).to_numpy()

@@ -4,8 +4,7 @@
 
 - ``linear``: numeric features median-imputed (with missing indicators) and standardised, categorical ones
   one-hot encoded into a sparse matrix (the ``MAX_ONE_HOT`` most frequent values, the rest as one infrequent
-  column), then a
-  logistic regression (``C``) or a ridge regression (``alpha`` is ``1 / C``);
+  column), then a logistic regression (``C``) or a ridge regression (``alpha`` is ``1 / C``);
 - ``hgb``: categorical features ordinal-encoded and handed to HistGradientBoosting as categorical (missing
   and unseen values as missing), numeric ones as they are (it handles missing values itself).
 
