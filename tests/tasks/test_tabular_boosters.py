@@ -14,9 +14,10 @@ from kitlib.budget import Budget
 from kitlib.errors import ParameterError
 from kitlib.scaffold import infer
 from kitlib.tasks import tabular
-from kitlib.tasks.tabular import booster_devices, booster_jobs, boosters, early_stopping
+from kitlib.tasks.tabular import booster_devices, booster_jobs, boosters, early_stopping, fold_functions
 from kitlib.tasks.tabular.fold_functions import MODEL_ORDER, final_rounds, fit_full, fold_function
 from kitlib.tasks.tabular.model_settings import BOOSTERS, ModelSettings
+from kitlib.tasks.tabular.models import Coder
 
 QUICK = {"lightgbm": {"num_iterations": 40, "early_stopping_round": 10, "num_leaves": 7},
          "xgboost": {"num_boost_round": 40, "early_stopping_rounds": 10, "max_depth": 3},
@@ -74,6 +75,38 @@ def test_linear_and_hgb_go_through_the_same_fold_functions(tmp_path, model):
         assert info["n_fit"] == [108, 108]  # 90% of the fold's 120 training rows
     else:
         assert cv.infos[0]["best_iteration"] is None and final_rounds(cv.infos, 240) is None
+
+
+def test_the_coder_gives_the_training_rows_codes_in_one_float_matrix():
+    X = pd.DataFrame({"x": [1.5, np.nan, 3.0, 4.0, 5.0, 6.0],
+                      "colour": pd.Categorical(["red", "blue", "red", None, "green", "violet"]),
+                      "size": ["s", "m", "m", "l", "xl", "m"]})
+    coder = Coder(("size",)).fit(X, np.array([0, 1, 2, 3]))  # the first four rows are the training rows
+    assert coder.cat_columns_ == ["colour", "size"] and coder.categories_["colour"] == ["red", "blue"]
+    assert coder.categories_["size"] == ["m", "l", "s"]  # most frequent first, ties by text
+    matrix = coder.transform(X)
+    assert matrix.dtype == np.float64 and matrix.flags.f_contiguous and matrix.shape == (6, 3)
+    np.testing.assert_array_equal(matrix[:, 0], [0, 1, 0, np.nan, np.nan, np.nan])  # missing, unseen: NaN
+    np.testing.assert_array_equal(matrix[:, 1], [2, 0, 0, 1, np.nan, 0])
+    np.testing.assert_array_equal(matrix[:, 2], X["x"])  # numbers as they are, after the codes
+    np.testing.assert_array_equal(coder.transform(X, np.array([4, 1])), matrix[[4, 1]])
+    capped = Coder((), max_categories=2).fit(X)  # HistGradientBoosting's cap: the rest share one code
+    assert capped.categories_["colour"] == ["red"] and capped.categories_["size"] == ["m"]
+    np.testing.assert_array_equal(capped.transform(X)[:, :2], [[0, 1], [1, 0], [0, 0], [np.nan, 1], [1, 1], [1, 0]])
+    with pytest.raises(ParameterError, match=r"lacks the column\(s\) \['size'\]"):
+        coder.transform(X.drop(columns=["size"]))
+
+
+def test_the_linear_model_fits_at_most_linear_rows_rows_and_predicts_them_all(tmp_path, monkeypatch):
+    problem, data = kaggle_set(tmp_path, "binary")
+    whole, _ = run_cv("linear", problem, data, quick(), only=[0])
+    monkeypatch.setattr(fold_functions, "LINEAR_ROWS", 50)
+    capped, folds = run_cv("linear", problem, data, quick(), only=[0])
+    assert whole.infos[0]["n_fit"] == [120] and capped.infos[0]["n_fit"] == [50]
+    assert capped.test.shape == (40, 2) and np.isfinite(capped.oof[folds == 0]).all()
+    assert not np.allclose(capped.test, whole.test)  # fewer rows: another model
+    again, _ = run_cv("linear", problem, data, quick(), only=[0])
+    np.testing.assert_array_equal(again.test, capped.test)  # the same rows from the same seed
 
 
 def test_an_unknown_model_or_setting_is_refused(tmp_path):

@@ -3,7 +3,7 @@
 :func:`fold_function` returns ``fit_fold(k, train_idx, val_idx) -> FoldResult`` for a model of
 :data:`MODEL_ORDER`:
 
-- ``linear``: the linear baseline of :mod:`.models` (``make_model("linear")``), unchanged;
+- ``linear``: the linear baseline of :mod:`.models` (``make_model("linear")``) on at most :data:`LINEAR_ROWS` rows;
 - ``lightgbm``, ``xgboost``, ``catboost``: :func:`.boosters.fit_booster` per target (early stopping on an inner
   split of the fold's training rows, the refit rule, the budget callback);
 - ``hgb``: the HistGradientBoosting pipeline of :mod:`.models` with its own early stopping
@@ -29,7 +29,7 @@ from ...memory import release_memory
 from .boosters import FittedBooster, chunks, fit_booster, targets_of
 from .model_settings import BOOSTERS, MODEL_ORDER, ModelSettings
 from .models import DEFAULTS as SK_DEFAULTS
-from .models import fit_models, make_model
+from .models import Coded, coder_for, fit_models, make_model
 from .models import predict as sk_predict
 from .problem import Problem
 
@@ -42,26 +42,33 @@ HGB_DEFAULTS: dict[str, Any] = {"learning_rate": 0.05, "max_iter": 3000, "max_le
                                 "validation_fraction": 0.1, "n_iter_no_change": 50}
 
 
+# The linear baseline fits at most this many of a fold's training rows (drawn from the seed): more add little to a
+# linear model and its one-hot and scaled copies of a 1,000,000-row fold would take several times the data's memory.
+LINEAR_ROWS = 200_000
+
+
 def _hgb_estimator(pipeline):
-    final = pipeline[-1]
+    final = getattr(pipeline, "pipeline", pipeline)[-1]  # a Coded model's pipeline
     return getattr(final, "regressor", final)  # TransformedTargetRegressor (RMSLE) wraps the booster
 
 
 def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSettings,
-             rounds: list[int] | None = None) -> list:
-    """One fitted HistGradientBoosting pipeline per target; ``rounds`` fixes each one's rounds (no early
-    stopping)."""
+             rounds: list[int] | None = None, rows: np.ndarray | None = None) -> list:
+    """One fitted HistGradientBoosting pipeline per target (a :class:`~.models.Coded`), on the rows ``rows`` of
+    ``X`` (``None``: all), coded once; ``rounds`` fixes each one's rounds (no early stopping)."""
     from threadpoolctl import threadpool_limits
 
     params = {**HGB_DEFAULTS, **settings.params_of("hgb")}
     base = {k: params.pop(k) for k in list(params) if k in SK_DEFAULTS["hgb"]}
+    coder = coder_for("hgb", problem).fit(X, rows)
+    matrix = coder.transform(X, rows)
     fitted = []
     for j in range(len(problem.targets)):
         target = y[:, j].astype(np.int64) if problem.classification else y[:, j]
         extra = dict(params)
         if rounds is not None:
             base["max_iter"], extra["early_stopping"] = int(rounds[j]), False
-        pipeline = make_model("hgb", problem, base, settings.seed)
+        pipeline = make_model("hgb", problem, base, settings.seed, coder)
         if extra.get("early_stopping") and problem.classification and (np.bincount(target) == 1).any():
             extra["early_stopping"] = False  # a class with one row cannot be stratified into the watched rows
         try:
@@ -69,7 +76,7 @@ def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSe
         except ValueError as exc:
             raise ParameterError(f"hgb refused its parameters: {exc}") from None
         with threadpool_limits(limits=settings.cpu_threads(), user_api="openmp"):
-            fitted.append(pipeline.fit(X, target))
+            fitted.append(Coded(coder, pipeline.fit(matrix, target)))
     return fitted
 
 
@@ -80,6 +87,16 @@ def _hgb_rounds(pipeline) -> tuple[int, int]:
     if scores is None or len(scores) == 0:
         return done, done
     return int(np.argmax(scores)), done  # scores[0] is before the first round; higher is better
+
+
+def _linear_rows(rows: np.ndarray | int, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (positions; a count: all of them) the linear model fits and their ``y``: at most
+    :data:`LINEAR_ROWS`, drawn from ``seed`` (kept in order) when there are more."""
+    rows = np.arange(rows) if np.isscalar(rows) else np.asarray(rows)
+    if len(rows) <= LINEAR_ROWS:
+        return rows, y
+    keep = np.sort(np.random.default_rng(seed).choice(len(rows), LINEAR_ROWS, replace=False))
+    return rows[keep], y[keep]
 
 
 def _predict(problem: Problem, fitted: list, X: pd.DataFrame, threads: int,
@@ -96,19 +113,18 @@ def _fit(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, settings:
          rounds: list[int] | None = None, rows: np.ndarray | None = None) -> tuple[list, dict[str, Any]]:
     """``model`` fitted on the rows of ``X`` at the positions ``rows`` (``None``: all) and their ``y``."""
     n = len(y)
-    if model in ("linear", "hgb") and rows is not None:
-        X = X.iloc[rows]  # a scikit-learn pipeline takes a frame
     if model == "linear":
+        rows, y = _linear_rows(len(X) if rows is None else rows, y, settings.seed)
         fitted = fit_models("linear", problem, X, y, settings.params_of("linear"), settings.seed,
-                                      settings.cpu_threads())
-        return fitted, {"best_iteration": None, "rounds": None, "n_fit": [n] * len(fitted),
+                            settings.cpu_threads(), rows)
+        return fitted, {"best_iteration": None, "rounds": None, "n_fit": [len(y)] * len(fitted),
                         "refit": [False] * len(fitted), "stopped": False}
     if model == "hgb":
         budget = settings.budget
         if rounds is None and budget is not None and budget.exhausted:
             budget.cut(f"{what}", "time budget spent: 10 rounds without early stopping")
             rounds = [10] * len(problem.targets)
-        fitted = _fit_hgb(problem, X, y, settings, rounds)
+        fitted = _fit_hgb(problem, X, y, settings, rounds, rows)
         counts = [_hgb_rounds(p) for p in fitted]
         share = float({**HGB_DEFAULTS, **settings.params_of("hgb")}["validation_fraction"])
         watched = int(round(n * (1 - share)))

@@ -1,12 +1,17 @@
 """Models for tabular problems: a linear baseline and scikit-learn's HistGradientBoosting, as fold functions.
 
-``make_model("linear" | "hgb", problem, params, seed)`` builds one scikit-learn pipeline per target:
+Both take the rows through a :class:`Coder` first: every categorical column becomes whole-number codes (as
+floats) of the training rows' values, missing values ``NaN``, in one float matrix built a column at a time, so a
+1,000,000-row fold is never turned into ten million strings. ``make_model("linear" | "hgb", problem, params,
+seed)`` builds the scikit-learn pipeline one target fits on that matrix, :func:`fit_models` codes and fits:
 
 - ``linear``: numeric features median-imputed (with missing indicators) and standardised, categorical ones
   one-hot encoded into a sparse matrix (the ``MAX_ONE_HOT`` most frequent values, the rest as one infrequent
-  column), then a logistic regression (``C``) or a ridge regression (``alpha`` is ``1 / C``);
-- ``hgb``: categorical features ordinal-encoded and handed to HistGradientBoosting as categorical (missing
-  and unseen values as missing), numeric ones as they are (it handles missing values itself).
+  column; missing as a value of its own), then a logistic regression (``C``) or a ridge regression (``alpha`` is
+  ``1 / C``);
+- ``hgb``: the codes handed to HistGradientBoosting as categorical (the ``MAX_CATEGORIES - 1`` most frequent
+  values of a column, every other value one shared code; missing and unseen values missing), numeric ones as they
+  are (it handles missing values itself).
 
 For RMSLE the regressors fit ``log1p`` of the target and predict ``expm1`` of it, clipped at 0. ``threads``
 bounds the OpenMP threads of fitting and predicting (``0``: all cores); one thread is the default because
@@ -21,6 +26,7 @@ import pandas as pd
 
 from ...errors import ParameterError
 from ...folds import FoldResult
+from .booster_jobs import as_category, categorical_columns, floats, pieces
 from .problem import Problem
 
 MODELS = ("linear", "hgb")
@@ -33,29 +39,110 @@ MAX_ONE_HOT = 20  # one-hot columns per categorical feature in the linear model
 MAX_CATEGORIES = 255  # HistGradientBoosting's limit (max_bins); rarer values share one code
 
 
-def _preprocess(kind: str, problem: Problem):
+CODE_ROWS = 100_000  # rows coded at a time when predicting
+
+
+class Coder:
+    """A frame's rows as one float64 matrix (column-major, filled a column at a time): the categorical columns
+    first, as codes of the training rows' values (``NaN`` for a missing value; a value the training rows lack is
+    missing too, or the shared code of the rarer values when the column has more than ``max_categories``), then
+    the numeric ones as they are. ``categorical``: the columns to code besides every non-numeric one."""
+
+    def __init__(self, categorical: tuple[str, ...] = (), max_categories: int | None = None):
+        self.categorical, self.max_categories = tuple(categorical), max_categories
+
+    def fit(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> Coder:
+        """Learn each categorical column's values from the rows ``rows`` of ``X`` (positions; ``None``: all), the
+        most frequent first (ties by text), at most ``max_categories - 1`` of them when the column has more."""
+        self.columns_ = list(X.columns)
+        self.cat_columns_ = categorical_columns(X, self.categorical)
+        self.num_columns_ = [c for c in self.columns_ if c not in set(self.cat_columns_)]
+        self.categories_, self.other_ = {}, {}
+        for c in self.cat_columns_:
+            values = X[c] if rows is None else X[c].iloc[rows]
+            counts = values.value_counts(dropna=True)
+            pairs = [(v, n) for v, n in zip(counts.index.tolist(), counts.tolist()) if n > 0]
+            order = [v for v, _ in sorted(pairs, key=lambda p: (-p[1], str(type(p[0])), str(p[0])))]
+            if self.max_categories and len(order) > self.max_categories:
+                order = order[:self.max_categories - 1]
+                self.other_[c] = float(len(order))  # the code every other value shares
+            self.categories_[c] = order
+        return self
+
+    @property
+    def n_categorical(self) -> int:
+        return len(self.cat_columns_)
+
+    def transform(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+        """The rows ``rows`` of ``X`` (positions; ``None``: all) as the coded matrix."""
+        missing = [c for c in self.columns_ if c not in X.columns]
+        if missing:
+            raise ParameterError(f"the frame lacks the column(s) {missing} the model was fitted on")
+        n = len(X) if rows is None else len(rows)
+        out = np.empty((n, len(self.columns_)), dtype=np.float64, order="F")
+        for j, c in enumerate([*self.cat_columns_, *self.num_columns_]):
+            values = X[c] if rows is None else X[c].iloc[rows]
+            if c in self.categories_:
+                codes = as_category(values, self.categories_[c]).codes.astype(np.float64)
+                outside = codes < 0
+                codes[outside] = np.nan
+                if c in self.other_:
+                    codes[outside & values.notna().to_numpy()] = self.other_[c]
+                out[:, j] = codes
+            else:
+                out[:, j] = floats(values)
+        return out
+
+
+class Coded:
+    """A fitted :class:`Coder` and the pipeline fitted on its matrix, used as one estimator on frames:
+    ``predict_proba``, ``predict`` and ``classes_`` (``pipeline``: the scikit-learn pipeline)."""
+
+    def __init__(self, coder: Coder, pipeline):
+        self.coder, self.pipeline = coder, pipeline
+
+    @property
+    def classes_(self):
+        return self.pipeline.classes_
+
+    def _each(self, method: str, X: pd.DataFrame) -> np.ndarray:
+        parts = [getattr(self.pipeline, method)(self.coder.transform(X, chunk))
+                 for chunk in pieces(np.arange(len(X)), CODE_ROWS)]
+        return np.concatenate(parts) if parts else getattr(self.pipeline, method)(self.coder.transform(X.head(0)))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self._each("predict_proba", X)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self._each("predict", X)
+
+
+def coder_for(kind: str, problem: Problem) -> Coder:
+    """The :class:`Coder` of a ``kind`` model of ``problem`` (HistGradientBoosting's capped at
+    :data:`MAX_CATEGORIES` codes per column)."""
+    return Coder(problem.categorical, MAX_CATEGORIES if kind == "hgb" else None)
+
+
+def _preprocess(n_categorical: int, n_columns: int):
+    """The linear model's steps on a :class:`Coder` matrix (``n_categorical`` code columns first)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    cat, num = list(problem.categorical), list(problem.numeric)
-    if kind == "linear":
-        parts = [("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
-                                       OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONE_HOT,
-                                                     sparse_output=True)), cat),
-                 ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), num)]
-    else:
-        parts = [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
-                                        max_categories=MAX_CATEGORIES), cat),
-                 ("num", "passthrough", num)]
-    # the linear model's one-hot columns stay sparse (a 1,000,000-row set would otherwise be a dense matrix several
-    # times its size); HistGradientBoosting takes a dense one
-    return ColumnTransformer([p for p in parts if p[2]], sparse_threshold=1.0 if kind == "linear" else 0.0)
+    cat, num = list(range(n_categorical)), list(range(n_categorical, n_columns))
+    parts = [("cat", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONE_HOT,
+                                   sparse_output=True), cat),
+             ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
+                                   StandardScaler(copy=False)), num)]
+    # the one-hot columns stay sparse (a 1,000,000-row set would otherwise be a dense matrix several times its size)
+    return ColumnTransformer([p for p in parts if p[2]], sparse_threshold=1.0)
 
 
-def make_model(kind: str, problem: Problem, params: dict | None = None, seed: int = 0):
-    """An unfitted pipeline for one target of ``problem`` (see the module docstring).
+def make_model(kind: str, problem: Problem, params: dict | None = None, seed: int = 0,
+               coder: Coder | None = None):
+    """An unfitted pipeline for one target of ``problem`` (see the module docstring), taking the matrix of
+    ``coder`` (fitted; ``None``: the problem's categorical columns come first, then its numeric ones).
 
     ``params`` override :data:`DEFAULTS` of the model. Raises ``ParameterError`` for an unknown model or
     parameter (listing the known ones)."""
@@ -70,15 +157,18 @@ def make_model(kind: str, problem: Problem, params: dict | None = None, seed: in
     if unknown:
         raise ParameterError(f"Unknown {kind} parameter(s) {unknown}; expected some of {sorted(DEFAULTS[kind])}")
     hp = {**DEFAULTS[kind], **(params or {})}
+    n_cat = coder.n_categorical if coder is not None else len(problem.categorical)
+    n_columns = len(coder.columns_) if coder is not None else len(problem.categorical) + len(problem.numeric)
     if kind == "linear":
         model = LogisticRegression(C=hp["C"], max_iter=2000) if problem.classification else Ridge(alpha=1.0 / hp["C"])
     else:
-        cats = [True] * len(problem.categorical) + [False] * len(problem.numeric) if problem.categorical else None
+        cats = [True] * n_cat + [False] * (n_columns - n_cat) if n_cat else None
         cls = HistGradientBoostingClassifier if problem.classification else HistGradientBoostingRegressor
         model = cls(**hp, categorical_features=cats, random_state=seed)
     if problem.metric == "rmsle":
         model = TransformedTargetRegressor(regressor=model, func=np.log1p, inverse_func=np.expm1, check_inverse=False)
-    return make_pipeline(_preprocess(kind, problem), model)
+    # HistGradientBoosting takes the coded matrix as it is (no copy in between)
+    return make_pipeline(_preprocess(n_cat, n_columns), model) if kind == "linear" else make_pipeline(model)
 
 
 def _threads(threads: int):
@@ -88,12 +178,16 @@ def _threads(threads: int):
 
 
 def fit_models(kind: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, params: dict | None = None,
-               seed: int = 0, threads: int = 1) -> list:
-    """One fitted :func:`make_model` per target (``y``: ``(n, targets)`` codes or values)."""
+               seed: int = 0, threads: int = 1, rows: np.ndarray | None = None) -> list[Coded]:
+    """One fitted :func:`make_model` per target, each a :class:`Coded`, on the rows ``rows`` of ``X`` (positions;
+    ``None``: all) and their ``y`` (``(len(rows), targets)`` codes or values); the rows are coded once."""
     y = np.asarray(y).reshape(len(y), -1)
+    coder = coder_for(kind, problem).fit(X, rows)
+    matrix = coder.transform(X, rows)
     with _threads(threads):
-        return [make_model(kind, problem, params, seed).fit(X, y[:, j].astype(np.int64) if problem.classification
-                                                            else y[:, j]) for j in range(len(problem.targets))]
+        return [Coded(coder, make_model(kind, problem, params, seed, coder).fit(
+            matrix, y[:, j].astype(np.int64) if problem.classification else y[:, j]))
+            for j in range(len(problem.targets))]
 
 
 def predict(models: list, problem: Problem, X: pd.DataFrame, threads: int = 1) -> np.ndarray:
