@@ -17,7 +17,7 @@ from kitlib.scaffold import infer
 from kitlib.tasks import tabular
 from kitlib.tasks.tabular import evaluation
 from kitlib.tasks.tabular.evaluation import Inputs, ModelResult, evaluate_model, evaluate_models
-from kitlib.tasks.tabular.final_prediction import choose_final, prediction_tables
+from kitlib.tasks.tabular.final_prediction import choose_final, ensemble_holds, prediction_tables
 from kitlib.tasks.tabular.fold_functions import final_rounds
 from kitlib.tasks.tabular.importance import best_booster, booster_importance
 from kitlib.tasks.tabular.model_settings import MODEL_ORDER, ModelSettings
@@ -300,6 +300,19 @@ def test_the_ensemble_of_two_complementary_models_beats_both_in_nested_cv(metric
     assert final.chosen_on == ("log_loss" if metric == "accuracy" else None)
     assert final.summary("val_m")["nested"] is True and final.oof.shape == (len(y), 2)
     np.testing.assert_allclose(final.test, final.nested.predict(np.stack([r.test for r in results.values()])))
+
+
+def test_the_ensemble_holds_unless_the_best_model_is_ahead_by_more_than_the_folds_noise():
+    model = [0.70, 0.72, 0.69, 0.71, 0.70]
+    within = [0.71, 0.70, 0.69, 0.70, 0.70]  # 0.004 behind on average; the differences' standard error is 0.0051
+    assert ensemble_holds("max", within, model)
+    behind = [0.69, 0.71, 0.68, 0.70, 0.69]  # 0.01 behind in every fold: no noise to hide in
+    assert not ensemble_holds("max", behind, model)
+    assert ensemble_holds("max", [0.75] * 5, model)
+    rmse = [6.30, 6.10, 6.25, 6.40, 6.20]  # lower is better
+    assert ensemble_holds("min", [6.27, 6.12, 6.27, 6.40, 6.22], rmse)  # 0.006 behind, standard error 0.0098
+    assert not ensemble_holds("min", [6.32, 6.12, 6.27, 6.42, 6.22], rmse)
+    assert ensemble_holds("max", [0.7], [0.7]) and not ensemble_holds("max", [0.69], [0.7])  # one fold: no worse
 
 
 def test_one_strong_model_among_noise_models_is_kept_alone():
