@@ -109,10 +109,42 @@ def test_the_linear_model_fits_at_most_linear_rows_rows_and_predicts_them_all(tm
     np.testing.assert_array_equal(again.test, capped.test)  # the same rows from the same seed
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_network_predicts_every_kind_and_stops_on_its_watched_rows(tmp_path, kind):
+    problem, data = kaggle_set(tmp_path, kind)
+    settings = quick(params={"mlp": {"width": 32, "max_epochs": 30, "patience": 3}})
+    cv, folds = run_cv("mlp", problem, data, settings)
+    assert cv.oof.shape == (240, len(problem.columns)) and cv.test.shape == (40, len(problem.columns))
+    assert np.isfinite(cv.oof).all() and np.isfinite(cv.test).all()
+    for _, cols, _ in problem.blocks():
+        if problem.classification:
+            np.testing.assert_allclose(cv.oof[:, cols].sum(axis=1), 1.0, atol=1e-6)
+    for info in cv.infos:  # epochs as rounds: the best one kept, stopped 3 epochs after it or at the cap
+        assert all(1 <= b <= r <= 30 and (r - b == 3 or r == 30)
+                   for b, r in zip(info["best_iteration"], info["rounds"], strict=True))
+        assert info["n_fit"] == [108] * len(problem.targets) and not info["stopped"]  # 90% of 120 rows
+    again, _ = run_cv("mlp", problem, data, settings)
+    np.testing.assert_array_equal(again.oof, cv.oof)  # the same seed, the same network
+    if problem.metric == "roc_auc":
+        assert cv.mean > 0.6  # chance is 0.5: on 120 training rows a network that learned shows it
+
+
+def test_the_network_stops_on_a_spent_budget_and_refuses_unknown_parameters(tmp_path):
+    problem, data = kaggle_set(tmp_path, "regression", 200)
+    budget = Budget(0.5, StepClock(1.0))  # spent at its first reading
+    cv, _ = run_cv("mlp", problem, data, quick(budget=budget, params={"mlp": {"width": 8}}), only=[0])
+    assert cv.infos[0]["stopped"] and cv.infos[0]["rounds"] == [1]
+    assert (budget.cuts[0]["what"], budget.cuts[0]["reason"]) == ("mlp fold 0", "time budget spent after 1 epochs")
+    with pytest.raises(ParameterError, match=r"Unknown mlp parameter\(s\) \['layers'\]"):
+        run_cv("mlp", problem, data, quick(params={"mlp": {"layers": 3}}), only=[0])
+    with pytest.raises(ParameterError, match="mlp.width 0: expected a whole number of at least 1"):
+        run_cv("mlp", problem, data, quick(params={"mlp": {"width": 0}}), only=[0])
+
+
 def test_an_unknown_model_or_setting_is_refused(tmp_path):
     problem, data = kaggle_set(tmp_path, "binary", 60)
     with pytest.raises(ParameterError, match=r"Unknown model 'forest'; expected one of \['linear', 'lightgbm', "
-                                             r"'catboost', 'xgboost', 'hgb'\]"):
+                                             r"'catboost', 'xgboost', 'hgb', 'mlp'\]"):
         fold_function("forest", problem, data.X, data.y, data.X_test, ModelSettings())
     with pytest.raises(ParameterError, match=r"Unknown model\(s\) \['lgbm'\] in the model parameters"):
         ModelSettings(params={"lgbm": {}})

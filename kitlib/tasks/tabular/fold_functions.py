@@ -6,6 +6,8 @@
 - ``linear``: the linear baseline of :mod:`.models` (``make_model("linear")``) on at most :data:`LINEAR_ROWS` rows;
 - ``lightgbm``, ``xgboost``, ``catboost``: :func:`.boosters.fit_booster` per target (early stopping on an inner
   split of the fold's training rows, the refit rule, the budget callback);
+- ``mlp``: the network of :mod:`.mlp` (early stopping on an inner split of the fold's training rows, epochs as
+  rounds);
 - ``hgb``: the HistGradientBoosting pipeline of :mod:`.models` with its own early stopping
   (``early_stopping=True, validation_fraction=0.1``) and room to use it (:data:`HGB_DEFAULTS`).
 
@@ -27,9 +29,10 @@ from ...errors import ParameterError, check_choice
 from ...folds import FoldResult
 from ...memory import release_memory
 from .boosters import FittedBooster, chunks, fit_booster, targets_of
+from .mlp import fit_mlp
 from .model_settings import BOOSTERS, MODEL_ORDER, ModelSettings
 from .models import DEFAULTS as SK_DEFAULTS
-from .models import Coded, coder_for, fit_models, make_model
+from .models import Coded, capped_rows, coder_for, fit_models, make_model
 from .models import predict as sk_predict
 from .problem import Problem
 
@@ -45,6 +48,7 @@ HGB_DEFAULTS: dict[str, Any] = {"learning_rate": 0.05, "max_iter": 3000, "max_le
 # The linear baseline fits at most this many of a fold's training rows (drawn from the seed): more add little to a
 # linear model and its one-hot and scaled copies of a 1,000,000-row fold would take several times the data's memory.
 LINEAR_ROWS = 200_000
+UNROUNDED = ("linear", "mlp")  # models a final refit fits without the folds' round counts
 
 
 def _hgb_estimator(pipeline):
@@ -89,16 +93,6 @@ def _hgb_rounds(pipeline) -> tuple[int, int]:
     return int(np.argmax(scores)), done  # scores[0] is before the first round; higher is better
 
 
-def _linear_rows(rows: np.ndarray | int, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows (positions; a count: all of them) the linear model fits and their ``y``: at most
-    :data:`LINEAR_ROWS`, drawn from ``seed`` (kept in order) when there are more."""
-    rows = np.arange(rows) if np.isscalar(rows) else np.asarray(rows)
-    if len(rows) <= LINEAR_ROWS:
-        return rows, y
-    keep = np.sort(np.random.default_rng(seed).choice(len(rows), LINEAR_ROWS, replace=False))
-    return rows[keep], y[keep]
-
-
 def _predict(problem: Problem, fitted: list, X: pd.DataFrame, threads: int,
              rows: np.ndarray | None = None) -> np.ndarray:
     """Predictions for the rows of ``X`` at the positions ``rows`` (``None``: all), a chunk of rows at a time."""
@@ -114,11 +108,13 @@ def _fit(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, settings:
     """``model`` fitted on the rows of ``X`` at the positions ``rows`` (``None``: all) and their ``y``."""
     n = len(y)
     if model == "linear":
-        rows, y = _linear_rows(len(X) if rows is None else rows, y, settings.seed)
+        rows, y = capped_rows(len(X) if rows is None else rows, y, LINEAR_ROWS, settings.seed)
         fitted = fit_models("linear", problem, X, y, settings.params_of("linear"), settings.seed,
                             settings.cpu_threads(), rows)
         return fitted, {"best_iteration": None, "rounds": None, "n_fit": [len(y)] * len(fitted),
                         "refit": [False] * len(fitted), "stopped": False}
+    if model == "mlp":  # early stopping on its own inner split, a final refit too
+        return fit_mlp(problem, X, y, settings, what, rows)
     if model == "hgb":
         budget = settings.budget
         if rounds is None and budget is not None and budget.exhausted:
@@ -190,7 +186,7 @@ def fit_full(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, X_tes
 
     Raises ``ParameterError`` for an unknown model or a booster without ``rounds``."""
     check_choice("model", model, MODEL_ORDER)
-    if model != "linear" and rounds is None:
+    if model not in UNROUNDED and rounds is None:
         raise ParameterError(f"a final refit of {model} needs its rounds per target (final_rounds of its folds)")
     started = time.perf_counter()
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)

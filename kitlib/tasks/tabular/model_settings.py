@@ -18,7 +18,7 @@ from typing import Any
 from ...budget import Budget
 from ...errors import ParameterError
 
-MODEL_ORDER = ("linear", "lightgbm", "catboost", "xgboost", "hgb")  # the order a run evaluates them in
+MODEL_ORDER = ("linear", "lightgbm", "catboost", "xgboost", "hgb", "mlp")  # the order a run evaluates them in
 BOOSTERS = ("lightgbm", "xgboost", "catboost")  # the gradient-boosting libraries (kitlib.tasks.tabular.boosters)
 DEVICES = ("cpu", "cuda", "auto")  # "cuda:N" names one GPU
 INNER_FRACTION = 0.1  # share of a fold's training rows that early stopping watches

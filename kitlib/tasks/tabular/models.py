@@ -117,6 +117,16 @@ class Coded:
         return self._each("predict", X)
 
 
+def capped_rows(rows: np.ndarray | int, y: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (positions; a count: all of them) a model fits and their ``y``: at most ``limit``, drawn from
+    ``seed`` (kept in order) when there are more."""
+    rows = np.arange(rows) if np.isscalar(rows) else np.asarray(rows)
+    if len(rows) <= limit:
+        return rows, y
+    keep = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
+    return rows[keep], y[keep]
+
+
 def coder_for(kind: str, problem: Problem) -> Coder:
     """The :class:`Coder` of a ``kind`` model of ``problem`` (HistGradientBoosting's capped at
     :data:`MAX_CATEGORIES` codes per column)."""

@@ -36,6 +36,7 @@ SMOKE_ROUNDS: dict[str, dict[str, Any]] = {  # round caps and patience in smoke 
     "xgboost": {"num_boost_round": 30, "early_stopping_rounds": 10},
     "catboost": {"iterations": 30, "early_stopping_rounds": 10},
     "hgb": {"max_iter": 30, "n_iter_no_change": 10},
+    "mlp": {"max_epochs": 5, "patience": 2},
 }
 
 
