@@ -18,6 +18,13 @@ Parts (``--parts``, all by default; the heavy ones take their lock: run the whol
 - ``baseline``: the competitor's LightGBM baseline (bench/competitor_baseline.py) beside the kit's default run on
   generated sets (tests/tabular_generated.py: ``--tasks`` x ``--sets-rows``, a quarter as many test rows) scored
   on the held-out test labels. Target: the kit beats the baseline on every set.
+- ``autogluon``: the kit's default run, the competitor's baseline and AutoGluon's ``best_quality`` preset given
+  ``--autogluon-seconds`` (300) on each folder of ``--sets`` (Kaggle's layout in ``DIR/data`` and the test rows'
+  truth in ``DIR/labels.csv``; without ``--sets``, the generated sets of ``baseline``), scored on the held-out
+  labels. AutoGluon runs under ``--autogluon-python`` (an interpreter of its own virtual environment, e.g.
+  ``python -m venv ag && ag/bin/pip install "autogluon.tabular[all]"``; bench/autogluon_run.py); the part is
+  skipped, saying so, without it. Target: the kit beats the baseline on every set and AutoGluon on at least 60%
+  of them, never trailing it by more than 0.5%.
 """
 from __future__ import annotations
 
@@ -41,7 +48,7 @@ from tabular_generated import write_realistic_set  # noqa: E402
 from tabular_sets import write_kaggle_set  # noqa: E402
 
 KIT = [sys.executable, "-m", "kitlib.cli"]
-PARTS = ("kit-new", "overhead", "memory", "budget", "baseline")
+PARTS = ("kit-new", "overhead", "memory", "budget", "baseline", "autogluon")
 MODELS = ("linear", "lightgbm", "catboost", "xgboost", "hgb")
 LIMIT = 900
 MEMORY_NAME = "bench-memory"  # the competition kit new writes for the memory part
@@ -131,7 +138,7 @@ def part_kit_new(tmp: Path, args) -> bool:
     print(f"kit new + kit run (defaults): {seconds:.1f} s wall, run {manifest['seconds']:.1f} s; submission valid")
     print(models_said(manifest))
     models = manifest["models"]
-    booster = max(m["cv"]["mean"] for name, m in models.items() if name not in ("linear",))
+    booster = max(m["cv"]["mean"] for name, m in models.items() if name not in ("linear", "mlp"))
     ratio = booster / models["linear"]["cv"]["mean"]
     print(f"  best booster / linear cv mean = {ratio:.3f} (target > 1)")
     return ratio > 1
@@ -304,6 +311,64 @@ def part_baseline(tmp: Path, args) -> bool:
     return ok
 
 
+def autogluon_score(folder: Path, problem, labels, args) -> tuple[float, float]:
+    """AutoGluon's held-out score on the competition in ``folder`` and its wall seconds."""
+    import pandas as pd
+
+    out = folder / "autogluon"
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = [args.autogluon_python, str(ROOT / "bench" / "autogluon_run.py"), str(folder / "data"), str(out),
+           problem.targets[0], problem.id, problem.metric, problem.holds, str(args.autogluon_seconds)]
+    seconds, _, printed = run_watched(cmd)
+    print("    " + "\n    ".join(printed.strip().splitlines()[:6]))
+    sub = pd.read_csv(out / "submission.csv", dtype=str)
+    return held_out_score(problem, submission_matrix(sub, problem), sub[problem.id], labels), seconds
+
+
+def part_autogluon(tmp: Path, args) -> bool:
+    import shutil
+
+    import pandas as pd
+
+    from kitlib.scaffold import infer
+
+    if not args.autogluon_python:
+        print("skipped: --autogluon-python names no interpreter with AutoGluon (see the module docstring)")
+        return True
+    folders = [Path(f) for f in args.sets.split(",")] if args.sets else []
+    if not folders:
+        for task in args.tasks.split(","):
+            for rows in (int(r) for r in args.sets_rows.split(",")):
+                write_realistic_set(tmp / f"{task}-{rows}", task, rows, rows // 4, seed=11)
+                folders.append(tmp / f"{task}-{rows}")
+    wins, within, beats_baseline = 0, True, True
+    for given in folders:
+        folder = tmp / "autogluon-sets" / given.name
+        if not folder.exists():
+            shutil.copytree(given, folder, ignore=shutil.ignore_patterns("project", "autogluon"))
+        data = folder / "data"
+        problem = infer(data).problem
+        train, test = pd.read_csv(data / "train.csv"), pd.read_csv(data / "test.csv")
+        labels = pd.read_csv(folder / "labels.csv", dtype=str)
+        base = held_out_score(problem, baseline_predictions(train, test, problem, args.threads), test[problem.id],
+                              labels)
+        manifest, seconds, _ = kit_new_and_run(folder / "project", f"ag-{folder.name}", data)
+        sub = pd.read_csv(manifest["submission"]["path"], dtype=str)
+        kit = held_out_score(problem, submission_matrix(sub, problem), sub[problem.id], labels)
+        ag, ag_seconds = autogluon_score(folder, problem, labels, args)
+        sign = 1.0 if problem.mode == "max" else -1.0
+        relative = sign * (kit - ag) / abs(ag)  # > 0: the kit is better
+        wins += relative > 0
+        within = within and relative >= -0.005
+        beats_baseline = beats_baseline and sign * (kit - base) > 0
+        print(f"{folder.name} ({problem.metric}, {len(train)} rows): kit {kit:.4f} ({seconds:.0f} s), autogluon "
+              f"{ag:.4f} ({ag_seconds:.0f} s), baseline {base:.4f}: kit {100 * relative:+.2f}% against autogluon")
+        print(models_said(manifest))
+    print(f"kit better than autogluon on {wins} of {len(folders)} sets; never more than 0.5% behind: {within}; "
+          f"better than the baseline on every set: {beats_baseline}")
+    return beats_baseline and within and wins >= 0.6 * len(folders)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {list(PARTS)}")
@@ -314,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(MODELS), help="models of the memory part")
     parser.add_argument("--model-budget", type=float, default=600.0, help="seconds per fit in the memory part")
     parser.add_argument("--threads", type=int, default=0, help="threads of the bench's own fits (0: every core)")
+    parser.add_argument("--sets", default="", help="autogluon part: comma-separated folders (DIR/data, DIR/labels.csv)")
+    parser.add_argument("--autogluon-python", default="", help="autogluon part: a Python interpreter with AutoGluon")
+    parser.add_argument("--autogluon-seconds", type=int, default=300, help="autogluon part: its time_limit")
     parser.add_argument("--one-fold", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

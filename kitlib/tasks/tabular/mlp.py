@@ -36,7 +36,7 @@ __all__ = ["MLP_DEFAULTS", "MLP_ROWS", "Net", "fit_mlp"]
 
 MLP_DEFAULTS: dict[str, Any] = {"width": 256, "depth": 2, "alpha": 1e-4, "learning_rate_init": 1e-3,
                                 "batch_size": 256, "max_epochs": 200, "patience": 10}
-MLP_ROWS = 200_000  # a fold's training rows the network fits at most (drawn from the seed)
+MLP_ROWS = 100_000  # a fold's training rows the network fits at most (drawn from the seed)
 MIN_STEPS = 16  # mini-batches per epoch at least: below 16 x batch_size rows the batches shrink
 
 
