@@ -141,6 +141,22 @@ def test_the_network_stops_on_a_spent_budget_and_refuses_unknown_parameters(tmp_
         run_cv("mlp", problem, data, quick(params={"mlp": {"width": 0}}), only=[0])
 
 
+def test_catboost_builds_no_category_combinations_on_a_large_set_unless_told(tmp_path, monkeypatch):
+    from kitlib.tasks.tabular import booster_catboost
+
+    problem, data = kaggle_set(tmp_path, "binary", 200)
+    target = boosters.targets_of(problem)[0]
+
+    def complexity(settings):
+        fitted = boosters.fit_booster("catboost", target, data.X, data.y[:, 0], settings)
+        return fitted.model.get_params().get("max_ctr_complexity")
+
+    assert complexity(quick()) is None  # a small set: CatBoost's own default
+    monkeypatch.setattr(booster_catboost, "COMBINATION_ROWS", 100)  # 200 rows are "large" now
+    assert complexity(quick()) == 1
+    assert complexity(quick().with_params("catboost", {"max_ctr_complexity": 3})) == 3
+
+
 def test_an_unknown_model_or_setting_is_refused(tmp_path):
     problem, data = kaggle_set(tmp_path, "binary", 60)
     with pytest.raises(ParameterError, match=r"Unknown model 'forest'; expected one of \['linear', 'lightgbm', "

@@ -14,6 +14,10 @@ from .booster_jobs import Fit, as_category, floats
 
 MISSING_CODE = -1  # a missing categorical value: a category of its own, as CatBoost treats one
 UNSEEN_CODE = -2  # a value the training rows never had
+# Above this many rows CatBoost builds no combinations of categorical columns (max_ctr_complexity 1): their tables
+# grow with every tree (one fold of 200,000 rows x 10 categorical columns, 600 trees: peak 797 MiB with them, 575 MiB
+# and half the time without), and a large set's trees find the interactions from the columns themselves.
+COMBINATION_ROWS = 200_000
 # (loss, early-stopping metric): for the MAE metric CatBoost fits the squared error and stops on the absolute
 # error (its MAE loss scored worse on the generated sets; LightGBM's and XGBoost's L1 objectives scored better)
 LOSSES = {"l2": ("RMSE", "RMSE"), "l1": ("RMSE", "MAE")}
@@ -43,18 +47,19 @@ def canonical(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare(X: pd.DataFrame, categories: dict[str, list], rows: np.ndarray | None = None) -> pd.DataFrame:
-    """The rows ``rows`` (positions; ``None``: all): categorical columns as whole-number codes of the training
+    """The rows ``rows`` (positions; ``None``: all): categorical columns as 32-bit whole-number codes of the training
     rows' categories (a missing value :data:`MISSING_CODE`, a value the training rows lack :data:`UNSEEN_CODE`: no
-    text per row, so a 1,000,000-row fold is not turned into ten million strings), numbers as floats."""
+    text per row, so a 1,000,000-row fold is not turned into ten million strings), numbers as 32-bit floats (CatBoost
+    keeps single precision: the same model as from doubles, in half the memory)."""
     out = {}
     for c in X.columns:
         values = X[c] if rows is None else X[c].iloc[rows]
         if c in categories:
-            codes = as_category(values, categories[c]).codes.astype(np.int64)
+            codes = as_category(values, categories[c]).codes.astype(np.int32)
             codes[(codes < 0) & values.notna().to_numpy()] = UNSEEN_CODE
             out[c] = codes
         else:
-            out[c] = floats(values)
+            out[c] = floats(values).astype(np.float32)  # what CatBoost keeps of a number anyway
     frame = pd.DataFrame(out, index=X.index if rows is None else X.index[rows], copy=False)
     frame.attrs["cat_features"] = [c for c in X.columns if c in categories]
     return frame
@@ -78,10 +83,13 @@ class _StopOnBudget:
 
 def train(job):
     """Fit on ``job.X_fit``; with watched rows, stop ``job.patience`` rounds after the best watched loss and keep
-    the best round count. On a GPU CatBoost takes no callbacks, so the budget cannot stop it mid-fit."""
+    the best round count. Above :data:`COMBINATION_ROWS` rows, ``max_ctr_complexity`` is 1 unless set. On a GPU
+    CatBoost takes no callbacks, so the budget cannot stop it mid-fit."""
     import catboost
 
     params = {**job.params, "iterations": job.rounds}
+    if len(job.y_fit) > COMBINATION_ROWS:  # unless the user set it
+        params.setdefault("max_ctr_complexity", 1)
     if job.work_dir is not None:
         folder = Path(job.work_dir) / "catboost"
         folder.mkdir(parents=True, exist_ok=True)
