@@ -17,7 +17,7 @@ from kitlib.scaffold import infer
 from kitlib.tasks import tabular
 from kitlib.tasks.tabular import evaluation
 from kitlib.tasks.tabular.evaluation import Inputs, ModelResult, evaluate_model, evaluate_models
-from kitlib.tasks.tabular.final_prediction import choose_final, ensemble_holds, prediction_tables
+from kitlib.tasks.tabular.final_prediction import choose_final, ensemble_holds, prediction_tables, reference_model
 from kitlib.tasks.tabular.fold_functions import final_rounds
 from kitlib.tasks.tabular.importance import best_booster, booster_importance
 from kitlib.tasks.tabular.model_settings import MODEL_ORDER, ModelSettings
@@ -313,6 +313,19 @@ def test_the_ensemble_holds_unless_the_best_model_is_ahead_by_more_than_the_fold
     assert ensemble_holds("min", [6.27, 6.12, 6.27, 6.40, 6.22], rmse)  # 0.006 behind, standard error 0.0098
     assert not ensemble_holds("min", [6.32, 6.12, 6.27, 6.42, 6.22], rmse)
     assert ensemble_holds("max", [0.7], [0.7]) and not ensemble_holds("max", [0.69], [0.7])  # one fold: no worse
+
+
+def test_the_ensemble_is_held_against_the_best_untuned_model():
+    rng, a, b, y = signals()
+    inputs = Inputs(binary_problem(), pd.DataFrame({"x": a}), y[:, None], pd.DataFrame({"x": a[:10]}),
+                    kfolds.assign_folds(len(y), 5, stratify=y.astype(int), seed=0))
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    results = {"weak": result_of("weak", sigmoid(0.5 * a), inputs),
+               "good": result_of("good", sigmoid(a + 0.5 * b), inputs),
+               "good_optuna": result_of("good_optuna", sigmoid(a + 0.6 * b), inputs)}
+    assert reference_model(results, "max") == "good"  # the tuned one's CV is the best of its trials: not the bar
+    assert reference_model({"weak": results["weak"], "good": results["good"]}, "min") == "weak"
+    assert reference_model({"good_optuna": results["good_optuna"]}, "max") == "good_optuna"
 
 
 def test_one_strong_model_among_noise_models_is_kept_alone():
