@@ -49,7 +49,7 @@ from tabular_sets import write_kaggle_set  # noqa: E402
 
 KIT = [sys.executable, "-m", "kitlib.cli"]
 PARTS = ("kit-new", "overhead", "memory", "budget", "baseline", "autogluon")
-MODELS = ("linear", "lightgbm", "catboost", "xgboost", "hgb")
+MODELS = ("linear", "lightgbm", "catboost", "xgboost", "hgb", "mlp")
 LIMIT = 900
 MEMORY_NAME = "bench-memory"  # the competition kit new writes for the memory part
 

@@ -204,7 +204,7 @@ def test_new_then_run_in_smoke_mode_end_to_end(tmp_path, kit_project, kit_dirs, 
     assert manifest["status"] == "ok" and manifest["competition"] == "grades" and manifest["data_dir"] == str(folder)
     assert manifest["cv"]["metric"] == "val_weighted_f1" and len(manifest["cv"]["folds"]) == 2
     assert manifest["score"] == manifest["metrics"]["val_weighted_f1"]
-    models = {"linear", "lightgbm", "catboost", "xgboost", "hgb", "lightgbm_optuna"}
+    models = {"linear", "lightgbm", "catboost", "xgboost", "hgb", "mlp", "lightgbm_optuna"}
     assert {f"val_weighted_f1_{m}" for m in models} <= set(manifest["metrics"])
     assert set(manifest["models"]) == models and manifest["final"]["kind"] in ("model", "ensemble")
     assert_models_tables(manifest)
@@ -250,7 +250,7 @@ def test_two_smoke_runs_give_the_same_submission_bytes_and_keep_every_model(tmp_
     first, second = runs_table.list_runs("prices", include_all=True)
     assert first["submission"]["sha256"] == second["submission"]["sha256"]
     assert first["cv"] == second["cv"] and first["final"] == second["final"]
-    assert set(first["models"]) == {"linear", "lightgbm", "catboost", "xgboost", "hgb", "lightgbm_optuna"}
+    assert set(first["models"]) == {"linear", "lightgbm", "catboost", "xgboost", "hgb", "mlp", "lightgbm_optuna"}
     assert first["cut"] == [] and first["params"]["time_limit"] == 900
     assert_models_tables(first)
     if first["final"]["kind"] == "ensemble":

@@ -89,7 +89,7 @@ def test_the_plan_in_order_with_its_search_and_smoke_caps():
     assert Plan.from_parameters("linear", search="lightgbm", n_trials=0).searched == ()
     smoke = Plan.from_parameters("linear,lightgbm", "lightgbm.num_leaves 15", "lightgbm", 20, smoke=True)
     assert smoke.n_trials == 2 and smoke.params["lightgbm"] == {"num_leaves": 15, **SMOKE_ROUNDS["lightgbm"]}
-    assert parse_models("linear,lightgbm,catboost,xgboost,hgb") == MODEL_ORDER
+    assert parse_models("linear,lightgbm,catboost,xgboost,hgb,mlp") == MODEL_ORDER
     assert tail_seconds(0) == 0 and tail_seconds(900) == 36 and tail_seconds(60) == 5 and tail_seconds(4) == 2
     budget = Budget(900, clock=lambda: 0.0)
     assert plan.models_budget(budget).remaining() == 900 - 36

@@ -4,7 +4,7 @@ the search, the seeds, the final prediction, the target-encoded columns and the 
 The template's knobs are strings and numbers; :meth:`Plan.from_parameters` checks them once and every step
 after reads the :class:`Plan`::
 
-    plan = Plan.from_parameters(models="linear,lightgbm,catboost,xgboost,hgb", search="lightgbm", n_trials=20,
+    plan = Plan.from_parameters(models="linear,lightgbm,catboost,xgboost,hgb,mlp", search="lightgbm", n_trials=20,
                                 n_seeds=1, final="folds", target_encode="", time_limit=900)
     parse_model_params("lightgbm.num_leaves 63,catboost.depth 8,hgb.early_stopping false")
     # {"lightgbm": {"num_leaves": 63}, "catboost": {"depth": 8}, "hgb": {"early_stopping": False}}
