@@ -9,7 +9,8 @@
 - ``mlp``: the network of :mod:`.mlp` (early stopping on an inner split of the fold's training rows, epochs as
   rounds);
 - ``hgb``: the HistGradientBoosting pipeline of :mod:`.models` with its own early stopping
-  (``early_stopping=True, validation_fraction=0.1``) and room to use it (:data:`HGB_DEFAULTS`).
+  (``early_stopping=True`` on a ``validation_fraction=0.1`` of the fold's training rows, drawn by the kit's inner
+  split and handed to it as ``X_val``) and room to use it (:data:`HGB_DEFAULTS`).
 
 Every fold's :attr:`~kitlib.folds.FoldResult.info` holds ``best_iteration`` and ``rounds`` (one per target, in
 ``problem.targets`` order; ``None`` for the linear model), ``n_fit`` (rows the early-stopping fit saw, per target),
@@ -29,6 +30,7 @@ from ...errors import ParameterError, check_choice
 from ...folds import FoldResult
 from ...memory import release_memory
 from .boosters import FittedBooster, chunks, fit_booster, targets_of
+from .early_stopping import inner_split
 from .mlp import fit_mlp
 from .model_settings import BOOSTERS, MODEL_ORDER, ModelSettings
 from .models import DEFAULTS as SK_DEFAULTS
@@ -47,7 +49,7 @@ HGB_DEFAULTS: dict[str, Any] = {"learning_rate": 0.05, "max_iter": 3000, "max_le
 
 # The linear baseline fits at most this many of a fold's training rows (drawn from the seed): more add little to a
 # linear model and its one-hot and scaled copies of a 1,000,000-row fold would take several times the data's memory.
-LINEAR_ROWS = 200_000
+LINEAR_ROWS = 100_000
 UNROUNDED = ("linear", "mlp")  # models a final refit fits without the folds' round counts
 
 
@@ -59,13 +61,16 @@ def _hgb_estimator(pipeline):
 def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSettings,
              rounds: list[int] | None = None, rows: np.ndarray | None = None) -> list:
     """One fitted HistGradientBoosting pipeline per target (a :class:`~.models.Coded`), on the rows ``rows`` of
-    ``X`` (``None``: all), coded once; ``rounds`` fixes each one's rounds (no early stopping)."""
+    ``X`` (``None``: all); ``rounds`` fixes each one's rounds (no early stopping). With early stopping, the
+    ``validation_fraction`` of the rows it watches is the kit's inner split (stratified by class, from the seed)
+    handed to it as ``X_val``: the watched and the fitted rows are coded straight from the frame, one matrix in
+    all, instead of a matrix of every row that HistGradientBoosting would then split into two more."""
     from threadpoolctl import threadpool_limits
 
     params = {**HGB_DEFAULTS, **settings.params_of("hgb")}
     base = {k: params.pop(k) for k in list(params) if k in SK_DEFAULTS["hgb"]}
-    coder = coder_for("hgb", problem).fit(X, rows)
-    matrix = coder.transform(X, rows)
+    positions = np.arange(len(X)) if rows is None else np.asarray(rows)
+    coder = coder_for("hgb", problem).fit(X, positions)
     fitted = []
     for j in range(len(problem.targets)):
         target = y[:, j].astype(np.int64) if problem.classification else y[:, j]
@@ -79,8 +84,17 @@ def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSe
             _hgb_estimator(pipeline).set_params(**extra)
         except ValueError as exc:
             raise ParameterError(f"hgb refused its parameters: {exc}") from None
+        if extra.get("early_stopping"):
+            fraction = float(extra.get("validation_fraction") or 0.1)
+            fit_rows, val_rows = inner_split(len(target), target if problem.classification else None, fraction,
+                                             settings.seed)
+            y_val = np.log1p(target[val_rows]) if problem.metric == "rmsle" else target[val_rows]
+            watched = {"X_val": coder.transform(X, positions[val_rows]), "y_val": y_val}
+        else:
+            fit_rows, watched = np.arange(len(target)), {}
         with threadpool_limits(limits=settings.cpu_threads(), user_api="openmp"):
-            fitted.append(Coded(coder, pipeline.fit(matrix, target)))
+            pipeline[-1].fit(coder.transform(X, positions[fit_rows]), target[fit_rows], **watched)
+        fitted.append(Coded(coder, pipeline))
     return fitted
 
 
@@ -122,8 +136,8 @@ def _fit(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, settings:
             rounds = [10] * len(problem.targets)
         fitted = _fit_hgb(problem, X, y, settings, rounds, rows)
         counts = [_hgb_rounds(p) for p in fitted]
-        share = float({**HGB_DEFAULTS, **settings.params_of("hgb")}["validation_fraction"])
-        watched = int(round(n * (1 - share)))
+        share = float({**HGB_DEFAULTS, **settings.params_of("hgb")}["validation_fraction"] or 0.1)
+        watched = n - min(max(1, int(round(share * n))), n - 1)  # inner_split's count
         return fitted, {"best_iteration": [c[0] for c in counts], "rounds": [c[1] for c in counts],
                         "n_fit": [n if rounds is not None else watched] * len(fitted),
                         "refit": [False] * len(fitted), "stopped": False}
