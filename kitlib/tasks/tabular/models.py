@@ -39,7 +39,7 @@ MAX_ONE_HOT = 20  # one-hot columns per categorical feature in the linear model
 MAX_CATEGORIES = 255  # HistGradientBoosting's limit (max_bins); rarer values share one code
 
 
-CODE_ROWS = 100_000  # rows coded at a time when predicting
+CODE_ROWS = 20_000  # rows coded and predicted at a time (a network holds a layer's activations for each)
 
 
 class Coder:
