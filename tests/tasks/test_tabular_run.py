@@ -58,7 +58,7 @@ def test_model_params_are_parsed_and_typed():
     ("num_leaves 63", r"item 'num_leaves 63': expected '<model>.<parameter> <value>'"),
     ("lightgbm. 63", r"item 'lightgbm. 63': expected"),
     ("forest.depth 3", r"item 'forest.depth 3': Unknown model 'forest'; expected one of \['linear', 'lightgbm', "
-                       r"'catboost', 'xgboost', 'hgb'\]"),
+                       r"'catboost', 'xgboost', 'hgb', 'mlp'\]"),
     ("catboost.depth 6,catboost.depth 8", r"item 'catboost.depth 8': catboost.depth is given twice"),
 ])
 def test_model_params_refusals_name_the_item_and_what_is_allowed(text, message):
@@ -68,7 +68,7 @@ def test_model_params_refusals_name_the_item_and_what_is_allowed(text, message):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(models="linear,forest"), r"Unknown model\(s\) \['forest'\] in models 'linear,forest'; expected some of "
-                                   r"\['linear', 'lightgbm', 'catboost', 'xgboost', 'hgb'\]"),
+                                   r"\['linear', 'lightgbm', 'catboost', 'xgboost', 'hgb', 'mlp'\]"),
     (dict(models="hgb,hgb"), r"models: \['hgb'\] given twice"),
     (dict(models="linear", search="forest", n_trials=2), r"Unknown model\(s\) \['forest'\] in search"),
     (dict(models="linear", final="blend"), r"Unknown final 'blend'; expected one of \['folds', 'refit'\]"),
