@@ -53,14 +53,13 @@ def _batches(rows: RowBatches, y: np.ndarray):
 
     class Batches(xgboost.DataIter):
         def __init__(self) -> None:
-            self.at = 0
+            self.at, self.batches = 0, rows.batches()
             super().__init__(cache_prefix=None)
 
         def next(self, input_data) -> bool:
-            batches = rows.batches()
-            if self.at >= len(batches):
+            if self.at >= len(self.batches):
                 return False
-            batch = batches[self.at]
+            batch = self.batches[self.at]
             self.at += 1
             input_data(data=rows.frame(batch), label=y[batch])
             return True

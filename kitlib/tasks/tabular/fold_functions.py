@@ -59,9 +59,10 @@ def _hgb_estimator(pipeline):
 
 
 def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSettings,
-             rounds: list[int] | None = None, rows: np.ndarray | None = None) -> list:
+             rounds: list[int] | None = None, rows: np.ndarray | None = None) -> tuple[list, list[int]]:
     """One fitted HistGradientBoosting pipeline per target (a :class:`~.models.Coded`), on the rows ``rows`` of
-    ``X`` (``None``: all); ``rounds`` fixes each one's rounds (no early stopping). With early stopping, the
+    ``X`` (``None``: all), and the rows each one fitted; ``rounds`` fixes each one's rounds (no early stopping). With
+    early stopping, the
     ``validation_fraction`` of the rows it watches is the kit's inner split (stratified by class, from the seed)
     handed to it as ``X_val``: the watched and the fitted rows are coded straight from the frame, one matrix in
     all, instead of a matrix of every row that HistGradientBoosting would then split into two more."""
@@ -71,7 +72,7 @@ def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSe
     base = {k: params.pop(k) for k in list(params) if k in SK_DEFAULTS["hgb"]}
     positions = np.arange(len(X)) if rows is None else np.asarray(rows)
     coder = coder_for("hgb", problem).fit(X, positions)
-    fitted = []
+    fitted, n_fit = [], []
     for j in range(len(problem.targets)):
         target = y[:, j].astype(np.int64) if problem.classification else y[:, j]
         extra = dict(params)
@@ -95,7 +96,8 @@ def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSe
         with threadpool_limits(limits=settings.cpu_threads(), user_api="openmp"):
             pipeline[-1].fit(coder.transform(X, positions[fit_rows]), target[fit_rows], **watched)
         fitted.append(Coded(coder, pipeline))
-    return fitted
+        n_fit.append(len(fit_rows))
+    return fitted, n_fit
 
 
 def _hgb_rounds(pipeline) -> tuple[int, int]:
@@ -120,7 +122,6 @@ def _predict(problem: Problem, fitted: list, X: pd.DataFrame, threads: int,
 def _fit(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSettings, what: str,
          rounds: list[int] | None = None, rows: np.ndarray | None = None) -> tuple[list, dict[str, Any]]:
     """``model`` fitted on the rows of ``X`` at the positions ``rows`` (``None``: all) and their ``y``."""
-    n = len(y)
     if model == "linear":
         rows, y = capped_rows(len(X) if rows is None else rows, y, LINEAR_ROWS, settings.seed)
         fitted = fit_models("linear", problem, X, y, settings.params_of("linear"), settings.seed,
@@ -134,12 +135,9 @@ def _fit(model: str, problem: Problem, X: pd.DataFrame, y: np.ndarray, settings:
         if rounds is None and budget is not None and budget.exhausted:
             budget.cut(f"{what}", "time budget spent: 10 rounds without early stopping")
             rounds = [10] * len(problem.targets)
-        fitted = _fit_hgb(problem, X, y, settings, rounds, rows)
+        fitted, n_fit = _fit_hgb(problem, X, y, settings, rounds, rows)
         counts = [_hgb_rounds(p) for p in fitted]
-        share = float({**HGB_DEFAULTS, **settings.params_of("hgb")}["validation_fraction"] or 0.1)
-        watched = n - min(max(1, int(round(share * n))), n - 1)  # inner_split's count
-        return fitted, {"best_iteration": [c[0] for c in counts], "rounds": [c[1] for c in counts],
-                        "n_fit": [n if rounds is not None else watched] * len(fitted),
+        return fitted, {"best_iteration": [c[0] for c in counts], "rounds": [c[1] for c in counts], "n_fit": n_fit,
                         "refit": [False] * len(fitted), "stopped": False}
     targets = targets_of(problem)
     fitted = [fit_booster(model, t, X, y[:, j], settings, f"{what} {t.name}" if len(targets) > 1 else what,

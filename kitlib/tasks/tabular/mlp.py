@@ -107,17 +107,14 @@ def _train_one(problem: Problem, matrix: np.ndarray, coder: Coder, target: np.nd
     batch = max(1, min(int(params["batch_size"]), len(fit_rows) // MIN_STEPS))  # a small set: smaller batches
     if classification:
         y = classes
-        net = MLPClassifier(hidden_layer_sizes=(int(params["width"]),) * int(params["depth"]),
-                            alpha=float(params["alpha"]), learning_rate_init=float(params["learning_rate_init"]),
-                            batch_size=batch, random_state=settings.seed)
     else:
         log1p = problem.metric == "rmsle"
         y = np.log1p(target) if log1p else np.asarray(target, dtype=np.float64)
         center, scale = float(np.mean(y[fit_rows])), float(np.std(y[fit_rows])) or 1.0
         y = (y - center) / scale
-        net = MLPRegressor(hidden_layer_sizes=(int(params["width"]),) * int(params["depth"]),
-                           alpha=float(params["alpha"]), learning_rate_init=float(params["learning_rate_init"]),
-                           batch_size=batch, random_state=settings.seed)
+    net = (MLPClassifier if classification else MLPRegressor)(
+        hidden_layer_sizes=(int(params["width"]),) * int(params["depth"]), alpha=float(params["alpha"]),
+        learning_rate_init=float(params["learning_rate_init"]), batch_size=batch, random_state=settings.seed)
     best, best_epoch, stopped, epoch = np.inf, 0, False, 0
     kept = None
     for epoch in range(1, int(params["max_epochs"]) + 1):

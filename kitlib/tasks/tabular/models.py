@@ -26,7 +26,7 @@ import pandas as pd
 
 from ...errors import ParameterError
 from ...folds import FoldResult
-from .booster_jobs import as_category, categorical_columns, floats, pieces
+from .booster_jobs import categorical_columns, float_codes, floats, pieces
 from .problem import Problem
 
 MODELS = ("linear", "hgb")
@@ -56,7 +56,8 @@ class Coder:
         most frequent first (ties by text), at most ``max_categories - 1`` of them when the column has more."""
         self.columns_ = list(X.columns)
         self.cat_columns_ = categorical_columns(X, self.categorical)
-        self.num_columns_ = [c for c in self.columns_ if c not in set(self.cat_columns_)]
+        coded = set(self.cat_columns_)
+        self.num_columns_ = [c for c in self.columns_ if c not in coded]
         self.categories_, self.other_ = {}, {}
         for c in self.cat_columns_:
             values = X[c] if rows is None else X[c].iloc[rows]
@@ -83,11 +84,9 @@ class Coder:
         for j, c in enumerate([*self.cat_columns_, *self.num_columns_]):
             values = X[c] if rows is None else X[c].iloc[rows]
             if c in self.categories_:
-                codes = as_category(values, self.categories_[c]).codes.astype(np.float64)
-                outside = codes < 0
-                codes[outside] = np.nan
-                if c in self.other_:
-                    codes[outside & values.notna().to_numpy()] = self.other_[c]
+                codes = float_codes(values, self.categories_[c])
+                if c in self.other_:  # a value outside the kept ones, not a missing one
+                    codes[np.isnan(codes) & values.notna().to_numpy()] = self.other_[c]
                 out[:, j] = codes
             else:
                 out[:, j] = floats(values)
