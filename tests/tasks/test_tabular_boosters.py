@@ -91,6 +91,7 @@ def test_the_coder_gives_the_training_rows_codes_in_one_float_matrix():
     np.testing.assert_array_equal(matrix[:, 1], [2, 0, 0, 1, np.nan, 0])
     np.testing.assert_array_equal(matrix[:, 2], X["x"])  # numbers as they are, after the codes
     np.testing.assert_array_equal(coder.transform(X, np.array([4, 1])), matrix[[4, 1]])
+    assert Coder(("size",), order="C").fit(X).transform(X).flags.c_contiguous
     capped = Coder((), max_categories=2).fit(X)  # HistGradientBoosting's cap: the rest share one code
     assert capped.categories_["colour"] == ["red"] and capped.categories_["size"] == ["m"]
     np.testing.assert_array_equal(capped.transform(X)[:, :2], [[0, 1], [1, 0], [0, 0], [np.nan, 1], [1, 1], [1, 0]])
