@@ -160,8 +160,12 @@ def floats(values: pd.Series) -> np.ndarray:
 
 
 def as_category(values: pd.Series, categories: list) -> pd.Categorical:
-    """``values`` as a pandas ``Categorical`` of exactly ``categories`` (a value outside them: missing)."""
-    values = values.astype(object) if isinstance(values.dtype, pd.CategoricalDtype) else values
+    """``values`` as a pandas ``Categorical`` of exactly ``categories`` (a value outside them: missing); a
+    ``category`` column by its codes, without a value per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if pd.api.types.is_string_dtype(values.cat.categories.dtype) and all(isinstance(v, str) for v in categories):
+            return values.array.set_categories(categories)
+        values = values.astype(object)
     known = values.isin(categories)
     return pd.Categorical(values.where(known, None) if not known.all() else values, categories=categories)
 
