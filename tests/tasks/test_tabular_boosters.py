@@ -4,6 +4,7 @@ Tiny sets and few rounds; the 1,000-row 4-class check runs the real defaults."""
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -192,6 +193,32 @@ def test_catboost_builds_no_category_combinations_on_a_large_set_unless_told(tmp
     monkeypatch.setattr(booster_catboost, "COMBINATION_ROWS", 100)  # 200 rows are "large" now
     assert complexity(quick()) == 1
     assert complexity(quick().with_params("catboost", {"max_ctr_complexity": 3})) == 3
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_catboost_reads_a_large_pool_back_from_its_bins_to_the_same_model(tmp_path, monkeypatch, kind):
+    """Above READ_BACK_ROWS the binned pool is written out and read back (so the raw columns leave memory): the
+    out-of-fold and test predictions are byte-identical to training on the pool in memory, and the file is gone."""
+    from kitlib.tasks.tabular import booster_catboost
+
+    problem, data = kaggle_set(tmp_path, kind, 300)
+    in_memory, _ = run_cv("catboost", problem, data, quick(work_dir=tmp_path / "a"))
+    monkeypatch.setattr(booster_catboost, "READ_BACK_ROWS", 100)  # 150 training rows a fold are "large" now
+    import catboost
+
+    saved, save = [], catboost.Pool.save
+
+    def recorded_save(pool, path):
+        saved.append(path)
+        return save(pool, path)
+
+    monkeypatch.setattr(catboost.Pool, "save", recorded_save)
+    read_back, _ = run_cv("catboost", problem, data, quick(work_dir=tmp_path / "b"))
+    assert len(saved) == 4  # two folds: the fit watching the inner split, then the refit on all the fold's rows
+    assert all(str(tmp_path / "b" / "catboost") in path for path in saved)
+    assert not any(Path(path).exists() for path in saved) and not list((tmp_path / "b").rglob("kit-pool-*"))
+    np.testing.assert_array_equal(read_back.oof, in_memory.oof)
+    np.testing.assert_array_equal(read_back.test, in_memory.test)
 
 
 def test_an_unknown_model_or_setting_is_refused(tmp_path):
