@@ -103,7 +103,8 @@ def test_the_coder_gives_the_training_rows_codes_in_one_float_matrix():
 @pytest.mark.parametrize("classification", [True, False])
 def test_coded_hgb_matches_scikit_learn(classification):
     """The HistGradientBoosting that takes the Coder's codes as they are fits and predicts what the stock class
-    does on the same matrix, byte for byte (with a watched split, missing codes and numbers, a pickle round trip),
+    does on the same matrix, byte for byte (with a watched split, missing codes and numbers, a code absent from the
+    fitted rows and one only in rows predicted, a pickle round trip),
     without the stock class's copy (no preprocessor); codes beyond ``max_bins`` and no categorical column go the stock
     way."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -112,6 +113,9 @@ def test_coded_hgb_matches_scikit_learn(classification):
     X = np.empty((900, 5), order="F")
     X[:, 0], X[:, 1], X[:, 2:] = rng.integers(0, 6, 900), rng.integers(0, 30, 900), rng.normal(size=(900, 3))
     X[rng.random(900) < 0.1, 0], X[rng.random(900) < 0.1, 3] = np.nan, np.nan
+    fitted = X[:800, 1]  # a view: codes 7 and 29 only in rows the fit never sees (missing when predicting)
+    fitted[(fitted == 7) | (fitted == 29)] = 8
+    X[850:, 1] = np.where(rng.random(50) < 0.5, rng.choice([7.0, 29.0], 50), X[850:, 1])
     y = X[:, 2] + np.nan_to_num(X[:, 0]) % 3 + rng.normal(size=900)
     y = (y > 1).astype(int) if classification else y
     stock_cls = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor

@@ -153,14 +153,15 @@ def _preprocess(n_categorical: int, n_columns: int):
 
 
 class _CodesAreCategories:
-    """HistGradientBoosting on a :class:`Coder` matrix: the ``categorical_features`` columns already hold the codes
-    ``0..k-1`` (as floats, ``NaN`` missing), so the fit takes them as the known categories ``0..max code`` instead
-    of coding them again in a copy of the matrix; every other step is scikit-learn's. A code the fitted rows lack
-    gets an empty bin (scikit-learn's own coding would treat it as missing: both send it one way at a split). Falls
-    back to scikit-learn's way for anything else (no categorical column, a mask that does not fit, a column with
-    more codes than ``max_bins``, so that scikit-learn raises its own error). ``_preprocess_X`` is scikit-learn's
-    private step: the test ``test_coded_hgb_matches_scikit_learn`` holds its fitted predictions to the stock class's,
-    byte for byte, so a scikit-learn that changes the step fails there, not in a run."""
+    """HistGradientBoosting on a :class:`Coder` matrix: the ``categorical_features`` columns already hold whole-number
+    codes (as floats, ``NaN`` missing), so the fit takes the codes its rows have as the known categories instead of
+    coding them again in a copy of the matrix (scikit-learn's ``OrdinalEncoder`` in a ``ColumnTransformer``). The
+    bins are the same (each category's rank among the known ones), and a code the fitted rows lack is missing when
+    predicting, as scikit-learn's own coding makes it; every other step is scikit-learn's. Anything else (no
+    categorical column, a mask that does not fit, a code that is negative or not below ``max_bins``) goes
+    scikit-learn's way. ``_preprocess_X`` is scikit-learn's private step: ``test_coded_hgb_matches_scikit_learn``
+    holds the fitted predictions to the stock class's, byte for byte, so a scikit-learn that changes the step fails
+    there, not in a run."""
 
     def _preprocess_X(self, X, *, reset):
         from sklearn.utils.validation import validate_data
@@ -175,10 +176,10 @@ class _CodesAreCategories:
         known = [None] * X.shape[1]
         for j in np.flatnonzero(mask):
             column = X[:, j]
-            top = np.nanmax(column) if np.isfinite(column).any() else -1.0
-            if top >= self.max_bins or (np.nanmin(column) if top >= 0 else 0) < 0:
+            codes = np.unique(column[~np.isnan(column)])
+            if len(codes) and (codes[0] < 0 or codes[-1] >= self.max_bins or (codes != np.floor(codes)).any()):
                 return super()._preprocess_X(X, reset=reset)
-            known[j] = np.arange(int(top) + 1, dtype=np.float64)
+            known[j] = codes
         X = validate_data(self, X, dtype=[np.float64], ensure_all_finite=False)
         self.is_categorical_ = mask
         self._preprocessor = None
