@@ -92,8 +92,8 @@ def train(job):
     """Fit on ``job.X_fit``; with watched rows, stop ``job.patience`` rounds after the best watched loss and keep
     the best round count. Above :data:`COMBINATION_ROWS` rows, ``max_ctr_complexity`` is 1 unless set; above
     :data:`READ_BACK_ROWS`, the binned pool is read back from a file in a temporary folder (in the run folder's
-    ``catboost`` folder when there is one), removed once read. On a GPU
-    CatBoost takes no callbacks, so the budget cannot stop it mid-fit."""
+    ``catboost`` folder when there is one), removed once read. On a GPU CatBoost takes no callbacks, so the budget
+    cannot stop it mid-fit."""
     import catboost
 
     params = {**job.params, "iterations": job.rounds}

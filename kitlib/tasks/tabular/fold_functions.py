@@ -61,11 +61,11 @@ def _hgb_estimator(pipeline):
 def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSettings,
              rounds: list[int] | None = None, rows: np.ndarray | None = None) -> tuple[list, list[int]]:
     """One fitted HistGradientBoosting pipeline per target (a :class:`~.models.Coded`), on the rows ``rows`` of
-    ``X`` (``None``: all), and the rows each one fitted; ``rounds`` fixes each one's rounds (no early stopping). With
-    early stopping, the
-    ``validation_fraction`` of the rows it watches is the kit's inner split (stratified by class, from the seed)
-    handed to it as ``X_val``: the watched and the fitted rows are coded straight from the frame, one matrix in
-    all, instead of a matrix of every row that HistGradientBoosting would then split into two more."""
+    ``X`` (``None``: all), and the rows each one fitted; ``rounds`` fixes each one's rounds (no early stopping).
+    With early stopping, the ``validation_fraction`` of the rows it watches is the kit's inner split (stratified by
+    class, from the seed) handed to it as ``X_val``: the watched and the fitted rows are coded straight from the
+    frame, one matrix in all, instead of a matrix of every row that HistGradientBoosting would then split into two
+    more."""
     from threadpoolctl import threadpool_limits
 
     params = {**HGB_DEFAULTS, **settings.params_of("hgb")}
