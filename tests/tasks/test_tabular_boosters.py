@@ -183,20 +183,28 @@ def test_the_network_stops_on_a_spent_budget_and_refuses_unknown_parameters(tmp_
         run_cv("mlp", problem, data, quick(params={"mlp": {"width": 0}}), only=[0])
 
 
-def test_catboost_builds_no_category_combinations_on_a_large_set_unless_told(tmp_path, monkeypatch):
+def test_catboost_cuts_its_category_statistics_on_a_large_set_unless_told(tmp_path, monkeypatch):
+    """Above LARGE_ROWS: no combinations of categorical columns and one order of the rows, each unless set."""
     from kitlib.tasks.tabular import booster_catboost
 
     problem, data = kaggle_set(tmp_path, "binary", 200)
     target = boosters.targets_of(problem)[0]
 
-    def complexity(settings):
-        fitted = boosters.fit_booster("catboost", target, data.X, data.y[:, 0], settings)
-        return fitted.model.get_params().get("max_ctr_complexity")
+    def fit(settings):
+        return boosters.fit_booster("catboost", target, data.X, data.y[:, 0], settings)
 
-    assert complexity(quick()) is None  # a small set: CatBoost's own default
-    monkeypatch.setattr(booster_catboost, "COMBINATION_ROWS", 100)  # 200 rows are "large" now
-    assert complexity(quick()) == 1
-    assert complexity(quick().with_params("catboost", {"max_ctr_complexity": 3})) == 3
+    def statistics(settings):
+        params = fit(settings).model.get_params()
+        return params.get("max_ctr_complexity"), params.get("permutation_count")
+
+    assert statistics(quick()) == (None, None)  # a small set: CatBoost's own defaults
+    # permutation_count is not in CatBoost's published list: it must still change the model, or it is ignored
+    one_order = quick().with_params("catboost", {"permutation_count": 1})
+    assert not np.array_equal(fit(quick()).predict(data.X), fit(one_order).predict(data.X))
+    monkeypatch.setattr(booster_catboost, "LARGE_ROWS", 100)  # 200 rows are "large" now
+    assert statistics(quick()) == (1, 1)
+    assert statistics(quick().with_params("catboost", {"max_ctr_complexity": 3})) == (3, 1)
+    assert statistics(quick().with_params("catboost", {"permutation_count": 2})) == (1, 2)
 
 
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
