@@ -493,6 +493,20 @@ def test_categories_are_fixed_from_the_training_rows():
     assert test["colour"].cat.codes.tolist() == [-1, 1] and test["x"].dtype == np.float64
 
 
+@pytest.mark.parametrize("categories", [["blue", "green", "red", "violet"], [3, 1, 2, 10]])
+def test_category_values_of_a_category_column_are_those_of_its_values(categories):
+    """A ``category`` column's values come from its codes: the same list as from the values themselves, whatever
+    the rows, with categories no row has and missing values left out."""
+    rng = np.random.default_rng(0)
+    values = pd.Series(pd.Categorical(rng.choice([*categories[:3], None], 400), categories=categories))
+    X = pd.DataFrame({"c": values, "as_objects": values.astype(object)})
+    for rows in (None, np.array([5, 0, 7, 7]), np.flatnonzero(values.notna().to_numpy())[:50], np.array([], int)):
+        coded = booster_jobs.category_values(X, ["c"], rows)["c"]
+        assert coded == booster_jobs.category_values(X, ["as_objects"], rows)["as_objects"]
+        assert categories[3] not in coded and None not in coded
+    assert booster_jobs.category_values(X, ["c"])["c"] == sorted(categories[:3], key=str)
+
+
 def test_a_fits_rows_are_taken_by_position_in_one_copy_and_coded_as_each_library_takes_them():
     X = pd.DataFrame({"colour": pd.array(["red", "blue", None, "red", "green"], dtype="str"),
                       "x": [1.0, None, 3.0, 4.0, 5.0]}, index=[10, 11, 12, 13, 14])

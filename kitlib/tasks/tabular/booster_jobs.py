@@ -144,10 +144,17 @@ def _rows_of(X: pd.DataFrame, column: str, rows: np.ndarray | None) -> pd.Series
 
 def category_values(X: pd.DataFrame, columns: Sequence[str], rows: np.ndarray | None = None) -> dict[str, list]:
     """Per categorical column, its distinct non-missing values in ``X`` (in the positions ``rows``, ``None``: all),
-    sorted as text: the categories every frame shares."""
+    sorted as text: the categories every frame shares. A ``category`` column's are found from its codes, without a
+    Python object per row."""
     out = {}
     for c in columns:
-        values = pd.unique(_rows_of(X, c, rows).dropna().to_numpy(dtype=object))
+        column = X[c]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy()
+            codes = codes if rows is None else codes[rows]
+            values = column.cat.categories.take(np.unique(codes[codes >= 0])).to_numpy(dtype=object)
+        else:
+            values = pd.unique(_rows_of(X, c, rows).dropna().to_numpy(dtype=object))
         out[c] = sorted(values.tolist(), key=lambda v: (str(type(v)), str(v)))
     return out
 
