@@ -86,7 +86,7 @@ def _fit_hgb(problem: Problem, X: pd.DataFrame, y: np.ndarray, settings: ModelSe
         except ValueError as exc:
             raise ParameterError(f"hgb refused its parameters: {exc}") from None
         if extra.get("early_stopping"):
-            fraction = float(extra.get("validation_fraction") or 0.1)
+            fraction = float(extra.get("validation_fraction") or HGB_DEFAULTS["validation_fraction"])
             fit_rows, val_rows = inner_split(len(target), target if problem.classification else None, fraction,
                                              settings.seed)
             y_val = np.log1p(target[val_rows]) if problem.metric == "rmsle" else target[val_rows]
