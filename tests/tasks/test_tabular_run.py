@@ -23,7 +23,7 @@ from kitlib.tasks.tabular.importance import best_booster, booster_importance
 from kitlib.tasks.tabular.model_settings import MODEL_ORDER, ModelSettings
 from kitlib.tasks.tabular.problem import Problem
 from kitlib.tasks.tabular.run_plan import SMOKE_ROUNDS, Plan, parse_model_params, parse_models, tail_seconds
-from kitlib.tasks.tabular.search import StudyPlace, TrialFolds, nest_trials, search_models
+from kitlib.tasks.tabular.search import StudyPlace, search_models
 
 QUICK = {"lightgbm": {"num_iterations": 30, "early_stopping_round": 10, "num_leaves": 7},
          "xgboost": {"num_boost_round": 30, "early_stopping_rounds": 10, "max_depth": 3},
@@ -185,58 +185,9 @@ def test_the_search_keeps_each_tuned_model_with_one_study_per_model(tmp_path):
     study = studies["lightgbm"]
     assert len(study.trials) == 3 and all(t.user_attrs["run_id"] == "run-1" for t in study.trials)
     tuned = results["lightgbm_optuna"]
-    assert tuned.selection["best_trial_cv"] == pytest.approx(study.best_value) and tuned.model == "lightgbm"
+    assert tuned.mean == pytest.approx(study.best_value) and tuned.model == "lightgbm"
     assert tuned.params == {**QUICK["lightgbm"], **study.best_params}
     assert lines[0].startswith("lightgbm_optuna: roc_auc") and "best trial" in lines[0]
-    assert "chosen on the other folds" in lines[0]
-
-
-def test_a_tuned_models_out_of_fold_rows_come_from_the_trial_chosen_on_the_other_folds(tmp_path):
-    problem, data = kaggle_set(tmp_path, "regression", n=300)
-    inputs = inputs_of(problem, data, n_folds=3)
-    folds, y = np.asarray(inputs.folds), inputs.y.astype(float)
-    errors = {0: [1.0, 1.0, 5.0], 1: [2.0, 2.0, 1.0], 2: [3.0, 3.0, 3.0]}  # trial -> its RMSE on each fold
-    oofs = {}
-    for t, errs in errors.items():
-        oofs[t] = y.copy()
-        for k, e in zip(inputs.fold_ids, errs):
-            oofs[t][folds == k] += e  # a constant error e on fold k: RMSE e
-    trials = [TrialFolds(t, tuple(inputs.score(np.flatnonzero(folds == k), oofs[t][folds == k])
-                                  for k in inputs.fold_ids), oofs[t].astype(np.float32)) for t in errors]
-    assert [list(t.fold_scores) for t in trials] == [pytest.approx(e) for e in errors.values()]
-    best = evaluation.ModelResult("lightgbm_optuna", "lightgbm", oofs[1].copy(), np.zeros((len(data.X_test), 1)),
-                                  inputs.fold_ids, list(trials[1].fold_scores), 1.0, [[{}] * 3], 0.0)
-    assert best.mean == pytest.approx(5 / 3)  # the best trial's own CV
-    nest_trials(best, trials, 1, inputs)
-    # folds 0 and 1: trial 1 is best on the others (1.5 against 3); fold 2: trial 0 (1 against 2), which scores 5 there
-    assert best.selection == {"trials": [1, 1, 0], "best_trial": 1, "best_trial_cv": pytest.approx(5 / 3)}
-    assert best.fold_scores == pytest.approx([2.0, 2.0, 5.0]) and best.mean == pytest.approx(3.0)
-    np.testing.assert_allclose(best.oof[folds == 2], oofs[0][folds == 2], rtol=1e-6)
-    np.testing.assert_array_equal(best.oof[folds == 0], oofs[1][folds == 0])
-    assert best.score == pytest.approx(inputs.score(np.flatnonzero(folds >= 0), best.oof[folds >= 0]))
-    assert best.record("rmse")["selection"]["trials"] == [1, 1, 0]
-    alone = evaluation.ModelResult("x", "lightgbm", oofs[1].copy(), best.test, inputs.fold_ids, [2.0, 2.0, 1.0], 1.0,
-                                   [[{}] * 3], 0.0)
-    nest_trials(alone, trials[1:2], 1, inputs)  # one trial: nothing to choose between
-    assert alone.selection is None and alone.fold_scores == [2.0, 2.0, 1.0] and "selection" not in alone.record("rmse")
-
-
-def test_the_search_chooses_each_folds_trial_on_the_other_folds(tmp_path):
-    import optuna
-
-    problem, data = kaggle_set(tmp_path, "regression", n=300)
-    inputs = inputs_of(problem, data, n_folds=3)
-    results, studies = search_models(("lightgbm",), 4, inputs, ModelSettings(params=QUICK),
-                                     StudyPlace("comp", run_dir=tmp_path), report=None)
-    tuned, study = results["lightgbm_optuna"], studies["lightgbm"]
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    # each trial reports its running mean after each fold: the fold scores back from those means
-    means = np.array([[t.intermediate_values[i] for i in range(3)] for t in done])
-    scores = np.column_stack([means[:, 0], 2 * means[:, 1] - means[:, 0], 3 * means[:, 2] - 2 * means[:, 1]])
-    expected = [done[int(np.argmin(np.delete(scores, j, axis=1).mean(axis=1)))].number for j in range(3)]
-    assert tuned.selection["trials"] == expected and tuned.selection["best_trial"] == study.best_trial.number
-    chosen = [scores[[t.number for t in done].index(n), j] for j, n in enumerate(expected)]
-    assert tuned.fold_scores == pytest.approx(chosen, rel=1e-5)
 
 
 # -------------------------------------------------------------------------------- the budget, a fake clock

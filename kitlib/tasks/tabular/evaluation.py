@@ -91,8 +91,7 @@ class ModelResult(FoldScores):
     """One model's cross-validation: ``oof`` ``(n, c)`` (NaN on rows without a fold), ``test`` ``(n_test, c)``
     (the folds' average, or the refit's when ``final`` is ``"refit"``), ``fold_scores`` (in ``fold_ids`` order) and
     ``score`` (pooled out of fold), ``infos`` (per seed, per fold: best iteration, rounds, seconds...), ``seconds``
-    (wall time, refit included), ``params`` (the overrides it ran with), ``fold_models`` (the first seed's),
-    ``selection`` (a tuned model's: which trial gave each fold's out-of-fold rows, :func:`.search.nest_trials`)."""
+    (wall time, refit included), ``params`` (the overrides it ran with), ``fold_models`` (the first seed's)."""
 
     name: str
     model: str
@@ -108,7 +107,6 @@ class ModelResult(FoldScores):
     final: str = "folds"
     refit_rounds: list[int] | None = None
     fold_models: list = field(default_factory=list)
-    selection: dict[str, Any] | None = None  # a tuned model's trial per fold (:func:`.search.nest_trials`)
 
     @property
     def best_iterations(self) -> list:
@@ -124,8 +122,7 @@ class ModelResult(FoldScores):
         """The manifest's ``models[<name>]``: ``cv``, ``score``, ``best_iterations``, ``seconds`` and how it ran."""
         return {"cv": self.summary(metric), "score": float(self.score), "best_iterations": self.best_iterations,
                 "seconds": round(self.seconds, 3), "model": self.model, "params": dict(self.params),
-                "seeds": list(self.seeds), "final": self.final, "refit_rounds": self.refit_rounds,
-                **({"selection": dict(self.selection)} if self.selection is not None else {})}
+                "seeds": list(self.seeds), "final": self.final, "refit_rounds": self.refit_rounds}
 
 
 def progress_line(result: ModelResult, metric: str) -> str:

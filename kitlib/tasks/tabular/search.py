@@ -10,17 +10,8 @@ after five trials).
 The search ends after ``n_trials`` or when the budget is spent, whichever comes first: before a trial, one that
 would not fit in what is left (estimated from the trials so far, or from the untuned model's time) stops the study;
 inside a trial, the fold rules of :func:`.evaluation.cross_validate_seed` apply. Each stop is recorded in the
-budget's ``cut``. The best trial's model is kept as ``<model>_optuna``: its test predictions and refit are the best
-trial's own when it ran in this run (one seed), else the model is evaluated again with the best parameters.
-
-**Nested trial selection.** The best of twenty trials on the run's folds is partly the luckiest on those folds: its
-out-of-fold predictions look better than a model tuned without seeing them would score, and the ensemble, which
-weighs models by their out-of-fold predictions, would over-trust it. So when the best trial ran in this run (one
-seed), the kept model's out-of-fold rows of each fold are those of the trial that is best on the *other* folds
-(:func:`nest_trials`), and its CV is that nested CV: each fold scored by a choice made without it. The best trial's
-own CV is kept beside it in ``selection``. (Six real sets of 3,318 to 40,000 rows, 20 trials, 5 folds: the best
-trial was also the best on the other folds for 26 of the 30 folds; the nested CV was 0.0025 accuracy lower than
-the best trial's own on Chile and 0.0026 on Benefits, and the same on the other four.)
+budget's ``cut``. The best trial's model is kept as ``<model>_optuna``: its cross-validation is the trial's own
+when the trial ran in this run (one seed), else the model is evaluated again with the best parameters.
 """
 from __future__ import annotations
 
@@ -46,7 +37,7 @@ from .model_settings import ModelSettings
 from .run_plan import TUNED_SUFFIX
 from .search_spaces import suggest
 
-__all__ = ["StudyPlace", "TrialFolds", "nest_trials", "search_model", "search_models"]
+__all__ = ["StudyPlace", "search_model", "search_models"]
 
 Report = Callable[[str], None]
 STARTUP_TRIALS = 5  # trials before the sampler and the pruner use what they saw
@@ -68,43 +59,6 @@ class StudyPlace:
     def name(self, model: str) -> str:
         """The study of ``model``: ``<prefix>-<model>``."""
         return f"{self.prefix}-{model}"
-
-
-@dataclass(frozen=True)
-class TrialFolds:
-    """What a completed trial leaves for :func:`nest_trials`: its ``number``, ``fold_scores`` (in the run's fold
-    order) and out-of-fold predictions ``oof`` (``(n, c)``, single precision: 20 trials of a 1,000,000-row binary set
-    hold 80 MiB)."""
-
-    number: int
-    fold_scores: tuple[float, ...]
-    oof: np.ndarray
-
-
-def nest_trials(result: ModelResult, trials: list[TrialFolds], best: int, inputs: Inputs) -> None:
-    """Give ``result`` (the kept model of trial ``best``, one of ``trials``) nested out-of-fold predictions: fold
-    k's rows from the trial with the best mean score over the folds other than k (the first such trial on a tie),
-    fold scores and pooled score recomputed from them, and ``result.selection`` = ``{"trials": [trial number per
-    fold], "best_trial": best, "best_trial_cv": its own CV mean}``. Leaves ``result`` as it is with fewer than two
-    folds or two trials."""
-    ids, folds = inputs.fold_ids, np.asarray(inputs.folds)
-    if len(ids) < 2 or len(trials) < 2:
-        return
-    scores = np.array([t.fold_scores for t in trials], dtype=float)
-    sign = 1.0 if inputs.problem.mode == "max" else -1.0
-    chosen, oof = [], result.oof.copy()
-    for j, k in enumerate(ids):
-        other = sign * np.delete(scores, j, axis=1).mean(axis=1)
-        trial = trials[int(np.argmax(other))]
-        chosen.append(trial.number)
-        if trial.number != best:
-            oof[folds == k] = trial.oof[folds == k]
-    own = result.mean
-    rows = np.flatnonzero(folds >= 0)
-    result.oof = oof
-    result.fold_scores = [inputs.score(np.flatnonzero(folds == k), oof[folds == k]) for k in ids]
-    result.score = inputs.score(rows, oof[rows])
-    result.selection = {"trials": chosen, "best_trial": int(best), "best_trial_cv": float(own)}
 
 
 def _open(place: StudyPlace, model: str, mode: str, seed: int):
@@ -133,7 +87,6 @@ def search_model(model: str, n_trials: int, inputs: Inputs, settings: ModelSetti
     study = _open(place, model, mode, settings.seed)
     durations: list[float] = []
     kept: dict[str, Any] = {}
-    trials: list[TrialFolds] = []  # this run's completed trials, for nest_trials
 
     def stop(reason: str) -> None:
         budget.cut(f"search {place.name(model)}", reason)
@@ -161,7 +114,6 @@ def search_model(model: str, n_trials: int, inputs: Inputs, settings: ModelSetti
             stop(f"stopped at trial {trial.number}: the time budget cut its boosting short")
         result = model_result(name, model, inputs, trial_settings, [results], [trial_settings.seed])
         result.seconds = spent
-        trials.append(TrialFolds(trial.number, tuple(result.fold_scores), result.oof.astype(np.float32)))
         if "result" not in kept or _better(mode, result.mean, kept["result"].mean):
             kept.update(result=result, number=trial.number)
         return result.mean
@@ -174,7 +126,6 @@ def search_model(model: str, n_trials: int, inputs: Inputs, settings: ModelSetti
     tuned = settings.with_params(model, best.params)
     if kept.get("number") == best.number and n_seeds == 1:
         result = kept["result"]
-        nest_trials(result, trials, best.number, inputs)
         if final == "refit":
             refit_into(result, inputs, tuned, result.seconds / len(inputs.fold_ids))
         return result, study
@@ -203,18 +154,14 @@ def search_models(models: tuple[str, ...], n_trials: int, inputs: Inputs, settin
         if result is not None:
             results[result.name] = result
             if report is not None:
-                report(progress_line(result, inputs.problem.metric) + f" ({_trials_said(studies[model], result)})")
+                report(progress_line(result, inputs.problem.metric) + f" ({_trials_said(studies[model])})")
     return results, studies
 
 
-def _trials_said(study, result: ModelResult) -> str:
+def _trials_said(study) -> str:
     import optuna
 
     states = [t.state for t in study.trials]
     done = states.count(optuna.trial.TrialState.COMPLETE)
     pruned = states.count(optuna.trial.TrialState.PRUNED)
-    said = f"best trial {study.best_trial.number}; {done} complete, {pruned} pruned"
-    if result.selection is not None:
-        said += (f"; CV with each fold's trial chosen on the other folds, trials {result.selection['trials']}; "
-                 f"the best trial's own CV {result.selection['best_trial_cv']:.4f}")
-    return said
+    return f"best trial {study.best_trial.number}; {done} complete, {pruned} pruned"
