@@ -316,6 +316,22 @@ def test_too_few_rows_per_class_for_the_notebooks_folds_is_refused_naming_the_cl
         scaffold.infer(folder)
 
 
+@pytest.mark.parametrize("kind, folds", [("regression", 8), ("binary", 5), ("multiclass", 5)])
+def test_kit_new_writes_the_tasks_number_of_folds_into_the_notebook(tmp_path, kit_project, kind, folds):
+    from kitlib.competitions.rows import fold_settings
+
+    _, notebook, found = scaffold.new_competition("made", scaffold.NewOptions(made(tmp_path, kind)))
+    assert scaffold.template_folds("tabular", found.problem.task) == folds
+    assert notebook_parameters(notebook)["n_folds"]["default"] == str(folds)
+    assert notebook_parameters(TEMPLATE)["n_folds"]["default"] == "5"  # the template itself is unchanged
+    assert fold_settings(get_competition("made")).n_folds == folds
+    if kind == "regression":  # 7 rows: enough for 5 folds, not for the 8 a regression notebook cross-validates
+        few = made(tmp_path / "few", kind)
+        edit(few, "train.csv", lambda f: f.iloc[:7])
+        with pytest.raises(DataError, match=r"train.csv: 7 rows; 8-fold cross-validation"):
+            scaffold.infer(few)
+
+
 @pytest.mark.parametrize("name, value", [("train.csv", "inf"), ("test.csv", "-inf")])
 def test_a_non_finite_number_is_refused_naming_file_row_and_column(tmp_path, name, value):
     folder = made(tmp_path, "regression")
