@@ -20,11 +20,11 @@ Parts (``--parts``, all by default; the heavy ones take their lock: run the whol
   on the held-out test labels. Target: the kit beats the baseline on every set.
 - ``autogluon``: the kit's default run, the competitor's baseline and AutoGluon's ``best_quality`` preset given
   ``--autogluon-seconds`` (300) on each folder of ``--sets`` (Kaggle's layout in ``DIR/data`` and the test rows'
-  truth in ``DIR/labels.csv``; without ``--sets``, the generated sets of ``baseline``), scored on the held-out
-  labels. AutoGluon runs under ``--autogluon-python`` (an interpreter of its own virtual environment, e.g.
-  ``python -m venv ag && ag/bin/pip install "autogluon.tabular[all]"``; bench/autogluon_run.py); the part is
-  skipped, saying so, without it. Target: the kit beats the baseline on every set and AutoGluon on at least 60%
-  of them, never trailing it by more than 0.5%.
+  truth in ``DIR/labels.csv``, as bench/real_sets.py writes the README's six real sets; without ``--sets``, the
+  generated sets of ``baseline``), scored on the held-out labels. AutoGluon runs under ``--autogluon-python``
+  (an interpreter of its own virtual environment, e.g. ``python -m venv ag && ag/bin/pip install
+  "autogluon.tabular[all]"``; bench/autogluon_run.py); the part is skipped, saying so, without it. Target: the
+  kit beats the baseline on every set and AutoGluon on at least 60% of them, never trailing it by more than 0.5%.
 """
 from __future__ import annotations
 
