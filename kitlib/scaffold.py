@@ -273,10 +273,10 @@ def render_notebook(name: str, template: str = "tabular", task: str | None = Non
     """The template notebook with the competition's name in place of ``__competition__`` and in its metadata, and
     the ``n_folds`` default of a ``task`` competition (:func:`template_folds`) in its parameters cell."""
     nb = json.loads((TEMPLATE_DIR / f"{template}.ipynb").read_text())
-    n_folds = template_folds(template, task)
+    n_folds = TASK_FOLDS.get((template, task))  # None: the template's own default stands
     for cell in nb["cells"]:
         source = "".join(cell["source"]).replace(PLACEHOLDER, name)
-        if "parameters" in cell["metadata"].get("tags", []):
+        if n_folds is not None and "parameters" in cell["metadata"].get("tags", []):
             source = _FOLDS_LINE.sub(lambda m: f"{m.group(1)}{n_folds}", source, count=1)
         cell["source"] = source.splitlines(keepends=True)
     nb["metadata"]["kitlib"] = {"competition": name, "template": template}
